@@ -1,0 +1,234 @@
+"""What a job function receives: settings, state, ledger, progress, budget, cancel, logger."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from .clock import Clock
+from .errors import StaleClaim
+from .events import EventHub, ItemFailed, RunProgressed
+from .models import Item, Run, Watermark
+from .registry import Job
+from .store import Store
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """What happened to a batch: done, failed (with error text), and never started."""
+
+    done: list[tuple[T, Any]] = field(default_factory=list)
+    failed: list[tuple[T, str]] = field(default_factory=list)
+    left: list[T] = field(default_factory=list)
+
+
+def error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class JobContext(Generic[S]):
+    def __init__(
+        self, *, job: Job, run: Run, settings: S, store: Store, clock: Clock, hub: EventHub,
+        node: str, cancel: threading.Event, log: logging.LoggerAdapter[logging.Logger],
+    ) -> None:
+        self.job, self.run, self.settings = job, run, settings
+        self.store, self.clock, self.hub, self.node = store, clock, hub, node
+        self.log = log
+        self._cancel = cancel
+        self._started = clock.monotonic()
+        self._durations: list[float] = []
+        self.left = 0
+        self.items = Ledger(self)
+        self.state = StateView(store, job.name, clock)
+
+    @property
+    def scheduled_for(self) -> datetime:
+        """The tick this run stands for (for backfills, the window to compute)."""
+        return self.run.scheduled_for
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def time_left(self) -> float:
+        if self.job.time_budget is None:
+            return float("inf")
+        return self.job.time_budget - (self.clock.monotonic() - self._started)
+
+    def item_estimate(self, floor: float = 0.0) -> float:
+        """Mean duration of the items so far in this run, never below `floor`."""
+        if not self._durations:
+            return floor
+        return max(floor, sum(self._durations) / len(self._durations))
+
+    def can_start(self, estimate: float = 0.0) -> bool:
+        """False once cancelled or when the budget left cannot fit one more item."""
+        return not self.cancelled and self.time_left() > self.item_estimate(estimate)
+
+    def stopped_early(self, left: int) -> None:
+        """Record that the budget ended the run with `left` items not started."""
+        self.left += left
+
+    @property
+    def watermark(self) -> Watermark | None:
+        return self.store.get_watermark(self.job.name)
+
+    def set_total(self, total: int) -> None:
+        self.store.update_run_progress(self.run.id, total=total)
+        self._publish_progress()
+
+    def add_progress(self, processed: int = 0, failed: int = 0, skipped: int = 0) -> None:
+        """For work outside the ledger; ledger outcomes are counted by the store itself."""
+        self.store.update_run_progress(self.run.id, processed=processed, failed=failed,
+                                       skipped=skipped)
+        self._publish_progress()
+
+    def _publish_progress(self) -> None:
+        run = self.store.get_run(self.run.id)
+        if run is not None:
+            self.hub.publish(RunProgressed(self.clock.now(), run.id, run.job, run.processed,
+                                           run.failed, run.total))
+
+    def run_items(
+        self, items: Iterable[T], fn: Callable[[T], Any], concurrency: int = 1,
+        estimate: float = 0.0, count: bool = True,
+    ) -> Outcome[T]:
+        """Run `fn` on each item, never more than `concurrency` at once; one item's failure
+        never stops the others; no item starts once cancelled or out of budget."""
+        outcome: Outcome[T] = Outcome()
+        iterator = iter(items)
+        with ThreadPoolExecutor(max_workers=max(1, concurrency),
+                                thread_name_prefix=f"run-{self.run.id}") as pool:
+            running: dict[Future[Any], T] = {}
+            for item in iterator:
+                while len(running) >= concurrency:
+                    self._collect(running, outcome, count, FIRST_COMPLETED)
+                if not self.can_start(estimate):
+                    outcome.left = [item, *iterator]
+                    break
+                running[pool.submit(self._timed, fn, item)] = item
+            while running:
+                self._collect(running, outcome, count, FIRST_COMPLETED)
+        if outcome.left and not self.cancelled:
+            self.stopped_early(len(outcome.left))
+        return outcome
+
+    def _timed(self, fn: Callable[[T], Any], item: T) -> Any:
+        start = self.clock.monotonic()
+        try:
+            return fn(item)
+        finally:
+            self._durations.append(self.clock.monotonic() - start)
+
+    def _collect(self, running: dict[Future[Any], T], outcome: Outcome[T], count: bool,
+                 how: str) -> None:
+        finished, _ = wait(running, return_when=how)
+        for future in finished:
+            item = running.pop(future)
+            exc = future.exception()
+            if exc is None:
+                outcome.done.append((item, future.result()))
+            else:
+                outcome.failed.append((item, error_text(exc)))
+                self.log.warning("item %s failed: %s", _label(item), error_text(exc))
+        if count and finished:
+            failed = sum(1 for f in finished if f.exception() is not None)
+            self.add_progress(processed=len(finished) - failed, failed=failed)
+
+
+def _label(item: Any) -> str:
+    return repr(item.key) if isinstance(item, Item) else repr(item)[:200]
+
+
+class StateView:
+    """Persistent key/values of one job, JSON-serialisable."""
+
+    def __init__(self, store: Store, job: str, clock: Clock) -> None:
+        self._store, self._job, self._clock = store, job, clock
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._store.get_state(self._job, key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self._store.set_state(self._job, key, value, self._clock.now())
+
+    def delete(self, key: str) -> None:
+        self._store.delete_state(self._job, key)
+
+
+class Ledger:
+    """The run's view of the item ledger; outcomes commit with progress (and the watermark)."""
+
+    def __init__(self, ctx: JobContext[Any]) -> None:
+        self._ctx = ctx
+
+    def enqueue(self, key: str, payload: Any = None, tenant: str = "",
+                queue: str = "default") -> bool:
+        ctx = self._ctx
+        return ctx.store.enqueue(ctx.job.name, key, ctx.clock.now(), payload=payload,
+                                 tenant=tenant, queue=queue, max_attempts=ctx.job.max_attempts)
+
+    def claim(self, limit: int, per_tenant: int | None = None,
+              queue: str = "default") -> list[Item]:
+        ctx = self._ctx
+        return ctx.store.claim_items(ctx.job.name, ctx.node, ctx.run.id, ctx.clock.now(), limit,
+                                     per_tenant=per_tenant, queue=queue)
+
+    def complete(self, item: Item, result: Any = None,
+                 watermark: Watermark | None = None) -> None:
+        self._ctx.store.complete_item(item, self._ctx.clock.now(), result, watermark)
+
+    def fail(self, item: Item, error: str, retry: bool = True,
+             watermark: Watermark | None = None) -> None:
+        ctx = self._ctx
+        now = ctx.clock.now()
+        retry_at = now + timedelta(seconds=self.backoff(item.attempts)) if retry else None
+        ctx.store.fail_item(item, now, error, retry_at, watermark)
+        ctx.hub.publish(ItemFailed(now, ctx.job.name, ctx.run.id, item.key, error))
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential backoff with jitter: base·2^(n-1), capped, times 0.5–1.0."""
+        job = self._ctx.job
+        delay = min(job.retry_cap, job.retry_base * 2 ** max(0, attempts - 1))
+        return delay * random.uniform(0.5, 1.0)
+
+    def release(self, item: Item) -> None:
+        self._ctx.store.release_item(item, self._ctx.clock.now())
+
+    def drain(
+        self, handle: Callable[[Item], Any], limit: int, per_tenant: int | None = None,
+        concurrency: int = 1, watermark: Callable[[Item], Watermark] | None = None,
+        estimate: float = 0.0, queue: str = "default",
+    ) -> Outcome[Item]:
+        """Claim up to `limit` due items and handle each, recording every outcome; items not
+        started (budget or cancel) are released for the next run."""
+        items = self.claim(limit, per_tenant, queue)
+        outcome = self._ctx.run_items(items, lambda item: self._handle(item, handle, watermark),
+                                      concurrency=concurrency, estimate=estimate, count=False)
+        for item in outcome.left:
+            self.release(item)
+        return outcome
+
+    def _handle(self, item: Item, handle: Callable[[Item], Any],
+                watermark: Callable[[Item], Watermark] | None) -> Any:
+        mark = watermark(item) if watermark else None
+        try:
+            result = handle(item)
+        except Exception as exc:
+            try:
+                self.fail(item, error_text(exc), watermark=mark)
+            except StaleClaim as stale:
+                self._ctx.log.warning("%s", stale)
+            raise
+        self.complete(item, result, mark)
+        return result
+

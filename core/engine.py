@@ -1,0 +1,124 @@
+"""The composition root: one function builds the engine; every shell and test uses it."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import ModuleType
+
+from . import __version__
+from .clock import Clock, SystemClock
+from .config import Settings
+from .events import EventHub
+from .logs import StoreLogHandler
+from .models import Node
+from .registry import Job, load_definitions, resolve_jobs
+from .runner import Runner
+from .store import Store, open_store
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 2.0
+
+
+def operator() -> str:
+    """Who is acting, for the audit trail: user@host."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    store: Store
+    clock: Clock
+    hub: EventHub
+    jobs: dict[str, Job]
+    node_id: str
+    runner: Runner
+    role: str = "cli"
+    registered: bool = False
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _log_handler: StoreLogHandler | None = None
+
+    def start_node(self, role: str) -> None:
+        """Register this process and keep it beating; needed before it executes runs."""
+        now = self.clock.now()
+        self.role = role
+        self.store.register_node(Node(self.node_id, role, socket.gethostname(), os.getpid(),
+                                      now, now, __version__))
+        self.registered = True
+        self._log_handler = StoreLogHandler(self.store, self.clock, self.hub)
+        logging.getLogger("cronsole").addHandler(self._log_handler)
+        self._spawn(self._beat, "heartbeat")
+
+    def _spawn(self, target: object, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def _beat(self) -> None:
+        """Logs are flushed every half second; the heartbeat goes out every fourth pass."""
+        passes = 0
+        while not self._stop.wait(HEARTBEAT_SECONDS / 4):
+            self.flush_logs()
+            passes += 1
+            if passes % 4 == 0:
+                self.beat_once()
+
+    def beat_once(self) -> None:
+        try:
+            now = self.clock.now()
+            for run_id in self.store.heartbeat(self.node_id, now):
+                self.runner.cancel(run_id)
+            self.store.heartbeat_items(self.node_id, now)
+        except Exception as exc:  # a busy database must not kill the heartbeat
+            log.warning("heartbeat failed: %s", exc)
+
+    def flush_logs(self) -> None:
+        if self._log_handler is not None:
+            self._log_handler.flush()
+
+    def live_nodes(self, role: str | None = None) -> list[Node]:
+        since = self.clock.now() - timedelta(seconds=self.settings.node_timeout)
+        return [n for n in self.store.nodes(live_since=since) if role is None or n.role == role]
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.flush_logs()
+        if self._log_handler is not None:
+            logging.getLogger("cronsole").removeHandler(self._log_handler)
+        if self.registered:
+            self.store.stop_node(self.node_id, self.clock.now())
+        self.store.close()
+
+
+def load_jobs(settings: Settings, builtin: Iterable[ModuleType] = ()) -> dict[str, Job]:
+    return resolve_jobs(settings, load_definitions(settings, builtin))
+
+
+def build_engine(settings: Settings, *, clock: Clock | None = None, store: Store | None = None,
+                 builtin: Iterable[ModuleType] = (), create: bool = True) -> Engine:
+    """Jobs are loaded and checked before the store is opened, so bad config writes nothing."""
+    jobs = load_jobs(settings, builtin)
+    clock = clock or SystemClock()
+    store = store or open_store(settings.database, create=create)
+    hub = EventHub()
+    node_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    if create:
+        store.ensure_jobs(list(jobs), clock.now())
+    runner = Runner(store, clock, hub, node_id)
+    return Engine(settings=settings, store=store, clock=clock, hub=hub, jobs=jobs,
+                  node_id=node_id, runner=runner)

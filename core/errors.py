@@ -1,0 +1,43 @@
+"""One error hierarchy for the engine; the shells translate it into exit codes and toasts."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_DEGRADED = 3
+EXIT_STORE = 4
+
+
+class CronsoleError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    exit_code = EXIT_FAILURE
+
+
+class UsageError(CronsoleError):
+    """An operator asked for something that cannot be done as asked (bad argument, unknown job)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    """The configuration is invalid; `location` is `file:line` when known."""
+
+    def __init__(self, message: str, location: str | None = None) -> None:
+        super().__init__(f"{location}: {message}" if location else message)
+        self.location = location
+
+
+class StoreUnusable(CronsoleError):
+    """The state database cannot be used (corrupt, foreign, newer schema, unreadable)."""
+
+    exit_code = EXIT_STORE
+
+
+class StaleClaim(CronsoleError):
+    """A claim was taken over by someone else (sweeper, restart); the late result is refused."""
+
+
+class NoScheduler(CronsoleError):
+    """The command needs a running scheduler and none is alive."""

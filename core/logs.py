@@ -1,0 +1,54 @@
+"""Log records of the engine and its jobs: batched into the store and published as events."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from .clock import Clock
+from .events import EventHub, LogRecorded
+from .models import LogEntry
+from .store import Store
+from .text import visible
+
+Row = tuple[datetime, str, str | None, int | None, str, str]
+
+
+class StoreLogHandler(logging.Handler):
+    """Buffers records and writes them in one transaction per flush, off the caller's thread."""
+
+    def __init__(self, store: Store, clock: Clock, hub: EventHub, max_buffer: int = 5000) -> None:
+        super().__init__(logging.INFO)
+        self.store, self.clock, self.hub = store, clock, hub
+        self._buffer: list[Row] = []
+        self._lock = threading.Lock()
+        self.max_buffer = max_buffer
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("cronsole.core.events"):
+            return  # a failing subscriber's report must not loop back through the hub
+        message = visible(self.format(record) if self.formatter else record.getMessage())
+        row: Row = (self.clock.now(), record.levelname, getattr(record, "job", None),
+                    getattr(record, "run_id", None), record.name, message)
+        with self._lock:
+            if len(self._buffer) >= self.max_buffer:
+                self.dropped += 1
+                return
+            self._buffer.append(row)
+        entry = LogEntry(id=0, at=row[0], level=row[1], message=message, job=row[2],
+                         run_id=row[3], logger=row[4])
+        self.hub.publish(LogRecorded(row[0], entry))
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+        if not rows:
+            return
+        try:
+            self.store.add_logs(rows)
+        except Exception as exc:  # the database may be busy or full; keep jobs running
+            with self._lock:
+                self._buffer = rows[-self.max_buffer // 2:] + self._buffer
+            logging.getLogger("cronsole.core.events").warning("log records not stored: %s", exc)

@@ -1,0 +1,168 @@
+"""Finding job definitions in modules and resolving them against the settings."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .api import JobSpec, spec_of
+from .config import JobConfig, Settings, env_key
+from .errors import ConfigError, UsageError
+from .jobsettings import SettingError, build_settings
+from .models import CatchUp, Overlap
+from .scheduling.triggers import Schedule, ScheduleError, describe, parse_schedule
+
+JobFunction = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    spec: JobSpec
+    fn: JobFunction
+    module: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job ready to schedule: its definition with config and environment applied."""
+
+    name: str
+    fn: JobFunction
+    schedule: Schedule
+    settings_cls: type
+    config_settings: dict[str, Any]
+    overlap: Overlap
+    catch_up: CatchUp
+    catch_up_window: float
+    time_budget: float | None
+    jitter: float
+    max_attempts: int
+    retry_base: float
+    retry_cap: float
+    resets_watermark: tuple[str, ...]
+    description: str
+    module: str
+
+    @property
+    def schedule_text(self) -> str:
+        return describe(self.schedule)
+
+    def settings(self, *layers: dict[str, Any]) -> Any:
+        """Typed settings: code defaults, then config, then each given layer."""
+        return build_settings(self.settings_cls, [self.config_settings, *layers])
+
+
+def discover(module: ModuleType) -> list[JobDefinition]:
+    found = []
+    for value in vars(module).values():
+        spec = spec_of(value)
+        if spec is not None and getattr(value, "__module__", None) == module.__name__:
+            found.append(JobDefinition(spec, value, module.__name__))
+    return found
+
+
+def import_module(name: str, base: Path) -> ModuleType:
+    """A module by dotted name (with the config's folder importable) or a .py file path."""
+    try:
+        if name.endswith(".py"):
+            path = (base / name).resolve()
+            spec = importlib.util.spec_from_file_location(f"cronsole_user.{path.stem}", path)
+            if spec is None or spec.loader is None or not path.is_file():
+                raise FileNotFoundError(path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            return module
+        if str(base) not in sys.path:
+            sys.path.insert(0, str(base))
+        return importlib.import_module(name)
+    except Exception as exc:  # a user's module may fail in any way; say which and why
+        raise ConfigError(f"cannot load job module {name!r}: {type(exc).__name__}: {exc}") from None
+
+
+def load_definitions(settings: Settings, builtin: Iterable[ModuleType] = ()) -> list[JobDefinition]:
+    definitions: list[JobDefinition] = []
+    for module in builtin:
+        definitions += discover(module)
+    for name in settings.modules:
+        definitions += discover(import_module(name, settings.base_dir))
+    seen: dict[str, str] = {}
+    for definition in definitions:
+        if definition.spec.name in seen:
+            raise ConfigError(f"job {definition.spec.name!r} is defined twice "
+                              f"({seen[definition.spec.name]} and {definition.module})")
+        seen[definition.spec.name] = definition.module
+    return definitions
+
+
+def resolve_jobs(settings: Settings, definitions: list[JobDefinition]) -> dict[str, Job]:
+    """Enabled jobs by name; any mistake raises ConfigError with its location."""
+    by_name = {d.spec.name: d for d in definitions}
+    for name, config in settings.jobs.items():
+        if name not in by_name:
+            known = ", ".join(sorted(by_name)) or "none"
+            where = config.where.get("schedule") or next(iter(config.where.values()), None)
+            raise ConfigError(f"unknown job {name!r} (known: {known})", where)
+    env_names = {env_key(name): name for name in by_name}
+    for variable in settings.env_schedules:
+        if variable not in env_names:
+            raise ConfigError(f"no job matches this variable (jobs: {', '.join(sorted(by_name))})",
+                              f"environment {variable}")
+    jobs = {}
+    for name, definition in sorted(by_name.items()):
+        config = settings.jobs.get(name, JobConfig())
+        override = settings.env_schedules.get(env_key(name))
+        if override:
+            config = replace(config, schedule=override,
+                             where={**config.where, "schedule": f"environment {env_key(name)}"})
+        enabled = definition.spec.enabled if config.enabled is None else config.enabled
+        if enabled:
+            jobs[name] = _resolve(definition, config, settings.timezone)
+    return jobs
+
+
+def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> Job:
+    spec = definition.spec
+    timezone = config.timezone or spec.timezone or default_tz
+    try:
+        schedule = parse_schedule(config.schedule or spec.schedule, timezone)
+    except ScheduleError as exc:
+        raise ConfigError(f"job {spec.name}: {exc}", config.where.get("schedule")) from None
+    job = Job(
+        name=spec.name, fn=definition.fn, schedule=schedule, settings_cls=spec.settings,
+        config_settings=dict(config.settings),
+        overlap=config.overlap or spec.overlap, catch_up=config.catch_up or spec.catch_up,
+        catch_up_window=_pick(config.catch_up_window, spec.catch_up_window),
+        time_budget=_pick(config.time_budget, spec.time_budget),
+        jitter=_pick(config.jitter, spec.jitter),
+        max_attempts=_pick(config.max_attempts, spec.max_attempts),
+        retry_base=spec.retry_base, retry_cap=spec.retry_cap,
+        resets_watermark=spec.resets_watermark, description=spec.description,
+        module=definition.module,
+    )
+    try:
+        job.settings()
+    except SettingError as exc:
+        where = config.where.get(f"settings.{exc.key}") or config.where.get("settings")
+        raise ConfigError(f"job {spec.name}: {exc}", where) from None
+    if job.max_attempts < 1:
+        raise ConfigError(f"job {spec.name}: max_attempts must be at least 1",
+                          config.where.get("max_attempts"))
+    return job
+
+
+def _pick(override: Any, default: Any) -> Any:
+    return default if override is None else override
+
+
+def require_job(jobs: dict[str, Job], name: str) -> Job:
+    if name not in jobs:
+        known = ", ".join(sorted(jobs)) or "none configured"
+        raise UsageError(f"unknown job {name!r} (known: {known})")
+    return jobs[name]

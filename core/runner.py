@@ -1,0 +1,135 @@
+"""Executing runs: building the context, isolating failures, recording the outcome."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import Clock
+from .context import JobContext, error_text
+from .errors import CronsoleError
+from .events import EventHub, RunFinished, RunStarted
+from .models import Run, RunStatus
+from .registry import Job
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ActiveRun:
+    run: Run
+    cancel: threading.Event
+    interrupted: bool = False
+
+
+class Runner:
+    """Runs jobs in threads of their own and keeps track of what is in flight."""
+
+    def __init__(self, store: Store, clock: Clock, hub: EventHub, node: str,
+                 on_finished: Callable[[Run], None] | None = None) -> None:
+        self.store, self.clock, self.hub, self.node = store, clock, hub, node
+        self.on_finished = on_finished
+        self._active: dict[int, ActiveRun] = {}
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+
+    def start(self, job: Job, run: Run) -> threading.Thread:
+        active = self._track(run)
+        thread = threading.Thread(target=self._execute, args=(job, active),
+                                  name=f"run-{run.id}-{job.name}", daemon=True)
+        thread.start()
+        return thread
+
+    def execute(self, job: Job, run: Run) -> Run:
+        """Run in this thread and return the finished run."""
+        return self._execute(job, self._track(run))
+
+    def _track(self, run: Run) -> ActiveRun:
+        active = ActiveRun(run, threading.Event())
+        with self._lock:
+            self._active[run.id] = active
+        return active
+
+    def active(self) -> list[Run]:
+        with self._lock:
+            return [a.run for a in self._active.values()]
+
+    def cancel(self, run_id: int, interrupt: bool = False) -> bool:
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is None:
+            return False
+        active.interrupted = active.interrupted or interrupt
+        active.cancel.set()
+        return True
+
+    def interrupt_all(self) -> None:
+        for run in self.active():
+            self.cancel(run.id, interrupt=True)
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._active, timeout=timeout)
+
+    def _execute(self, job: Job, active: ActiveRun) -> Run:
+        run = active.run
+        try:
+            status, error, summary, left = self._call(job, active)
+        except BaseException as exc:  # the run must be closed whatever happened
+            status, error, summary, left = RunStatus.FAILED, error_text(exc), {}, 0
+        if not self.store.finish_run(run.id, status, self.clock.now(), error, summary, left):
+            log.warning("run #%s of %s was closed by someone else (abandoned?); outcome %s "
+                        "not recorded", run.id, job.name, status)
+        final = self.store.get_run(run.id) or run
+        with self._idle:
+            self._active.pop(run.id, None)
+            self._idle.notify_all()
+        self.hub.publish(RunFinished(self.clock.now(), final))
+        if self.on_finished:
+            self.on_finished(final)
+        return final
+
+    def _call(self, job: Job, active: ActiveRun) -> tuple[RunStatus, str | None, dict[str, Any],
+                                                         int]:
+        run = active.run
+        bound = logging.LoggerAdapter(logging.getLogger(f"cronsole.job.{job.name}"),
+                                      {"job": job.name, "run_id": run.id})
+        state = self.store.job_state(job.name)
+        try:
+            settings = job.settings(state.settings if state else {}, run.overrides)
+        except CronsoleError as exc:
+            return RunStatus.FAILED, str(exc), {}, 0
+        ctx = JobContext(job=job, run=run, settings=settings, store=self.store, clock=self.clock,
+                         hub=self.hub, node=self.node, cancel=active.cancel, log=bound)
+        self.hub.publish(RunStarted(self.clock.now(), run))
+        if job.jitter and active.cancel.wait(random.uniform(0, job.jitter)):
+            return self._stopped(active), "stopped before it started", {}, 0
+        bound.info("run #%s started (%s, tick %s)", run.id, run.reason, run.scheduled_for)
+        try:
+            summary = job.fn(ctx)
+        except Exception as exc:
+            bound.error("run #%s failed: %s", run.id, error_text(exc))
+            return (self._stopped(active) if active.cancel.is_set() else RunStatus.FAILED,
+                    error_text(exc), {"traceback": traceback.format_exc(limit=8)}, ctx.left)
+        return self._status(active, ctx), None, summary if isinstance(summary, dict) else {}, \
+            ctx.left
+
+    def _stopped(self, active: ActiveRun) -> RunStatus:
+        return RunStatus.INTERRUPTED if active.interrupted else RunStatus.CANCELLED
+
+    def _status(self, active: ActiveRun, ctx: JobContext[Any]) -> RunStatus:
+        if active.cancel.is_set():
+            return self._stopped(active)
+        if ctx.left:
+            return RunStatus.STOPPED_EARLY
+        run = self.store.get_run(active.run.id) or active.run
+        if run.failed:
+            return RunStatus.PARTIAL if run.processed else RunStatus.FAILED
+        return RunStatus.SUCCEEDED
+

@@ -1,0 +1,239 @@
+"""The scheduler host: APScheduler 3 decides when; the store decides who runs each tick.
+
+APScheduler keeps only in-memory triggers. When one fires, our executor receives the nominal
+tick times and claims each tick by inserting its run under UNIQUE(job, scheduled_for); only the
+process whose insert succeeds runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from ..clock import iso
+from ..commands import Commands
+from ..engine import Engine
+from ..events import TickSkipped
+from ..models import Run, RunReason, RunStatus
+from ..registry import Job
+from .catchup import plan_catch_up
+from .triggers import build_trigger, next_fire_times
+
+log = logging.getLogger(__name__)
+
+
+class TickExecutor(BaseExecutor):  # type: ignore[misc]
+    """Hands (job id, nominal run times) to the host instead of running anything itself."""
+
+    def __init__(self, on_tick: Any) -> None:
+        super().__init__()
+        self.on_tick = on_tick
+
+    def submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        self.on_tick(job.id, run_times)
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        self.on_tick(job.id, run_times)
+
+
+def _noop() -> None:
+    """APScheduler needs a callable; our executor never calls it."""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Host:
+    POLL_SECONDS = 0.5
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.commands = Commands(engine, start_run=self.start_run)
+        engine.runner.on_finished = self._after_run
+        self._claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim")
+        self._scheduler: BackgroundScheduler | None = None
+        self._stop = threading.Event()
+        self._loop: threading.Thread | None = None
+        self.stopping = False
+
+    def start(self) -> None:
+        self.engine.start_node("host")
+        self.recover()
+        self.catch_up()
+        scheduler = BackgroundScheduler(
+            timezone=UTC, executors={"default": TickExecutor(self._on_tick)},
+            job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1000},
+        )
+        for job in self.engine.jobs.values():
+            scheduler.add_job(_noop, trigger=build_trigger(job.schedule), id=job.name,
+                              name=job.name)
+        scheduler.start()
+        self._scheduler = scheduler
+        self._loop = threading.Thread(target=self._maintain, name="host-loop", daemon=True)
+        self._loop.start()
+
+    def next_fire(self, job: Job) -> datetime | None:
+        times = next_fire_times(job.schedule, self.engine.clock.now(), 1)
+        return times[0].at if times else None
+
+    # ticks
+
+    def _on_tick(self, name: str, run_times: list[datetime]) -> None:
+        self._claims.submit(self._guarded, self.claim_ticks, name, run_times)
+
+    def _guarded(self, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("%s failed", getattr(fn, "__name__", fn))
+
+    def claim_ticks(self, name: str, run_times: list[datetime]) -> None:
+        """Claim the newest tick; older ones (a stalled scheduler) are counted as missed."""
+        job = self.engine.jobs[name]
+        store, now = self.engine.store, self.engine.clock.now()
+        if self.stopping:
+            return
+        if len(run_times) > 1:
+            store.record_missed(name, run_times[:-1], now, "scheduler was late; coalesced")
+        tick = run_times[-1]
+        store.record_tick(name, tick)
+        if why := self.paused_reason(name, now):
+            self.engine.hub.publish(TickSkipped(now, name, tick, why))
+            return
+        run = store.insert_run(name, tick, RunReason.SCHEDULE, self.engine.node_id, job.overlap,
+                               now)
+        self._started(job, run)
+
+    def _started(self, job: Job, run: Run | None) -> None:
+        if run is None:
+            return  # another process holds this tick
+        if run.status is RunStatus.RUNNING:
+            self.start_run(job, run)
+        elif run.status is RunStatus.SKIPPED:
+            log.info("%s: tick %s skipped: %s", job.name, iso(run.scheduled_for), run.error)
+            self.engine.hub.publish(TickSkipped(self.engine.clock.now(), job.name,
+                                                run.scheduled_for, run.error or "skipped"))
+
+    def paused_reason(self, name: str, now: datetime) -> str | None:
+        if self.engine.store.get_control("paused_all"):
+            return "scheduler paused"
+        state = self.engine.store.job_state(name)
+        if state and state.paused and not (state.pause_until and state.pause_until <= now):
+            return f"paused: {state.pause_reason or 'no reason given'}"
+        return None
+
+    def start_run(self, job: Job, run: Run) -> None:
+        if self.stopping:
+            self.engine.store.finish_run(run.id, RunStatus.INTERRUPTED, self.engine.clock.now(),
+                                         "scheduler stopping")
+            return
+        self.engine.runner.start(job, run)
+
+    def _after_run(self, run: Run) -> None:
+        if not self.stopping:
+            self._claims.submit(self._guarded, self.start_queued, run.job)
+
+    def start_queued(self, name: str) -> None:
+        job = self.engine.jobs.get(name)
+        if job is None or self.stopping or self.paused_reason(name, self.engine.clock.now()):
+            return
+        run = self.engine.store.start_queued_run(name, self.engine.node_id,
+                                                 self.engine.clock.now(),
+                                                 allow=job.overlap.value == "allow")
+        if run is not None:
+            self.start_run(job, run)
+
+    # recovery and catch-up
+
+    def recover(self) -> None:
+        """Runs of dead processes become `abandoned`; their claimed items become eligible."""
+        now = self.engine.clock.now()
+        cutoff = now - timedelta(seconds=self.engine.settings.node_timeout)
+        here = socket.gethostname()
+        dead = [n.id for n in self.engine.store.nodes() if n.id != self.engine.node_id and (
+            n.heartbeat_at < cutoff or (n.hostname == here and not pid_alive(n.pid)))]
+        runs = self.engine.store.abandon_runs(dead, now, "abandoned: its process stopped")
+        items = self.engine.store.release_claims(dead, now, "released: its process stopped")
+        if runs or items:
+            log.warning("recovered from %d dead process(es): %d runs abandoned, %d items "
+                        "released", len(dead), len(runs), items)
+
+    def catch_up(self) -> None:
+        """Ticks that passed while no scheduler ran: run per policy, count the rest as missed.
+        A paused job replays nothing. From `now` on, APScheduler's own ticks take over."""
+        store, now = self.engine.store, self.engine.clock.now()
+        for job in self.engine.jobs.values():
+            state = store.job_state(job.name)
+            last = state.last_tick if state else None
+            store.record_tick(job.name, now)
+            if self.paused_reason(job.name, now):
+                continue
+            plan = plan_catch_up(job.schedule, job.catch_up, job.catch_up_window, last, now)
+            if plan.missed:
+                store.record_missed(job.name, plan.missed, now,
+                                    f"missed while stopped (catch-up {job.catch_up})")
+            for tick in plan.run:
+                store.queue_run(job.name, tick, RunReason.CATCH_UP, now)
+            if plan.run:
+                self.start_queued(job.name)
+
+    # maintenance
+
+    def _maintain(self) -> None:
+        passes = 0
+        while not self._stop.wait(self.POLL_SECONDS):
+            passes += 1
+            self._guarded(self.commands.apply_pending)
+            if passes % 4 == 0:
+                self._guarded(self.commands.expire_pauses)
+                for name in self.engine.store.queued_jobs():
+                    self._guarded(self.start_queued, name)
+            if passes % 20 == 0:
+                self._guarded(self.recover)
+            if passes % 120 == 0:
+                self._guarded(self.sweep)
+
+    def sweep(self) -> None:
+        now = self.engine.clock.now()
+        cutoff = now - timedelta(seconds=self.engine.settings.stale_timeout)
+        swept = self.engine.store.sweep_stale_items(cutoff, now)
+        if swept:
+            log.warning("released %d stale items (no heartbeat for %ss)", len(swept),
+                        int(self.engine.settings.stale_timeout))
+        self.engine.store.prune_logs(self.engine.settings.log_keep_rows)
+
+    # stopping
+
+    def stop(self, grace: float) -> list[int]:
+        """No new work; in-flight runs get `grace` seconds; the rest are marked interrupted."""
+        self.stopping = True
+        self._stop.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        self._claims.shutdown(wait=True, cancel_futures=True)
+        self.engine.runner.interrupt_all()
+        self.engine.runner.wait_idle(grace)
+        return self.interrupt_remaining("interrupted: scheduler stopped before it finished")
+
+    def interrupt_remaining(self, why: str) -> list[int]:
+        left = []
+        for run in self.engine.runner.active():
+            if self.engine.store.finish_run(run.id, RunStatus.INTERRUPTED,
+                                            self.engine.clock.now(), why):
+                left.append(run.id)
+        return left

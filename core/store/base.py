@@ -1,0 +1,351 @@
+"""The store contract: every backend implements these methods and passes the contract tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..models import (
+    Command,
+    CommandStatus,
+    Item,
+    ItemStatus,
+    JobState,
+    LogEntry,
+    Node,
+    Overlap,
+    Run,
+    RunReason,
+    RunStatus,
+    TenantCounts,
+    Watermark,
+)
+
+
+class Store(Protocol):
+    """Durable state shared by every process of one installation."""
+
+    def describe(self) -> str:
+        """Where the store lives, for `cronsole paths` and the status line."""
+        ...
+
+    def close(self) -> None:
+        """Close every connection this process opened."""
+        ...
+
+    def integrity_ok(self) -> bool:
+        """Run the backend's integrity check; True when it reports no damage."""
+        ...
+
+    def ensure_jobs(self, names: Sequence[str], now: datetime) -> None:
+        """Create rows for jobs the registry knows and the store does not yet."""
+        ...
+
+    def job_states(self) -> dict[str, JobState]:
+        """The run-time state of every job, by name."""
+        ...
+
+    def job_state(self, name: str) -> JobState | None:
+        """The run-time state of one job, or None when the store has never seen it."""
+        ...
+
+    def set_paused(
+        self,
+        name: str,
+        paused: bool,
+        now: datetime,
+        reason: str | None = None,
+        until: datetime | None = None,
+        by: str | None = None,
+    ) -> bool:
+        """Set or clear a pause; False when nothing changed (resume of a running job)."""
+        ...
+
+    def set_job_settings(
+        self, name: str, settings: dict[str, Any], now: datetime, clear_state: Sequence[str] = ()
+    ) -> None:
+        """Replace a job's setting overrides and forget the named state keys, atomically."""
+        ...
+
+    def record_tick(self, name: str, at: datetime) -> None:
+        """Remember the latest tick considered (claimed, skipped or paused) for catch-up."""
+        ...
+
+    def get_control(self, key: str) -> Any:
+        """A process-wide control value (such as the global pause), or None."""
+        ...
+
+    def set_control(self, key: str, value: Any, now: datetime) -> None:
+        """Set a process-wide control value."""
+        ...
+
+    def get_state(self, job: str, key: str, default: Any = None) -> Any:
+        """One persistent state value of a job, or `default`."""
+        ...
+
+    def all_state(self, job: str) -> dict[str, Any]:
+        """Every persistent state value of a job."""
+        ...
+
+    def set_state(self, job: str, key: str, value: Any, now: datetime) -> None:
+        """Set one persistent state value of a job."""
+        ...
+
+    def delete_state(self, job: str, key: str) -> None:
+        """Forget one persistent state value of a job."""
+        ...
+
+    def get_watermark(self, job: str) -> Watermark | None:
+        """The job's composite cursor, or None before its first item."""
+        ...
+
+    def advance_watermark(self, job: str, mark: Watermark, now: datetime) -> None:
+        """Move the job's cursor forward (never back) on its own."""
+        ...
+
+    def insert_run(
+        self,
+        job: str,
+        scheduled_for: datetime,
+        reason: RunReason,
+        node: str,
+        overlap: Overlap,
+        now: datetime,
+        overrides: dict[str, Any] | None = None,
+    ) -> Run | None:
+        """Claim a tick: insert its run under UNIQUE(job, scheduled_for), as running, queued or skipped per the overlap policy; None when another process already holds that tick."""
+        ...
+
+    def queue_run(
+        self, job: str, scheduled_for: datetime, reason: RunReason, now: datetime
+    ) -> Run | None:
+        """Insert a queued run for a tick (backfill); None when the tick already has a run."""
+        ...
+
+    def runs_at(self, job: str, ticks: list[datetime]) -> dict[datetime, int]:
+        """Which of these ticks already have a run (through the unique tick index)."""
+        ...
+
+    def record_missed(self, job: str, ticks: list[datetime], now: datetime, why: str) -> Run | None:
+        """One `missed` row standing for ticks that will never run, with their count and span."""
+        ...
+
+    def start_queued_run(self, job: str, node: str, now: datetime, allow: bool) -> Run | None:
+        """Move the oldest queued run of a job to running, unless one runs (and overlap forbids)."""
+        ...
+
+    def queued_jobs(self) -> list[str]:
+        """Names of jobs that have queued runs waiting to start."""
+        ...
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus,
+        now: datetime,
+        error: str | None = None,
+        summary: dict[str, Any] | None = None,
+        left: int = 0,
+    ) -> bool:
+        """Close a running run; False when it was no longer running (abandoned by a sweep)."""
+        ...
+
+    def update_run_progress(
+        self,
+        run_id: int,
+        total: int | None = None,
+        processed: int = 0,
+        failed: int = 0,
+        skipped: int = 0,
+    ) -> None:
+        """Set a run's total and add to its processed, failed and skipped counts."""
+        ...
+
+    def get_run(self, run_id: int) -> Run | None:
+        """One run by id, or None."""
+        ...
+
+    def list_runs(
+        self,
+        job: str | None = None,
+        status: RunStatus | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Run]:
+        """Runs newest first, optionally filtered (indexed by job and id)."""
+        ...
+
+    def active_runs(self) -> list[Run]:
+        """Every queued or running run, oldest first (an indexed read)."""
+        ...
+
+    def last_runs(self) -> dict[str, Run]:
+        """The latest finished run of each job (kept on the job row, so no history scan)."""
+        ...
+
+    def request_cancel(self, run_id: int, now: datetime) -> Run | None:
+        """Queued runs are cancelled at once; running ones get a flag their runner watches."""
+        ...
+
+    def enqueue(
+        self,
+        job: str,
+        key: str,
+        now: datetime,
+        payload: Any = None,
+        tenant: str = "",
+        queue: str = "default",
+        max_attempts: int = 5,
+    ) -> bool:
+        """Add an item unless its key is already in the ledger; True when it was added."""
+        ...
+
+    def claim_items(
+        self,
+        job: str,
+        node: str,
+        run_id: int | None,
+        now: datetime,
+        limit: int,
+        per_tenant: int | None = None,
+        queue: str = "default",
+    ) -> list[Item]:
+        """Claim up to `limit` due items, at most `per_tenant` from any tenant, longest-waiting"""
+        ...
+
+    def complete_item(
+        self, item: Item, now: datetime, result: Any = None, watermark: Watermark | None = None
+    ) -> None:
+        """Mark a claimed item done, with its result and optionally the watermark, in one transaction; StaleClaim when the claim no longer holds."""
+        ...
+
+    def fail_item(
+        self,
+        item: Item,
+        now: datetime,
+        error: str,
+        retry_at: datetime | None,
+        watermark: Watermark | None = None,
+    ) -> ItemStatus:
+        """Record a failure: retried after `retry_at` while attempts remain, else dead."""
+        ...
+
+    def release_item(self, item: Item, now: datetime) -> None:
+        """Give back an item that was claimed but never started (the attempt is not counted)."""
+        ...
+
+    def retry_items(self, job: str, now: datetime, run_id: int | None = None) -> int:
+        """Operator retry: failed and dead items become pending with fresh attempts."""
+        ...
+
+    def release_claims(self, nodes: list[str], now: datetime, why: str) -> int:
+        """Items claimed by dead nodes become eligible again (the attempt in flight counts)."""
+        ...
+
+    def sweep_stale_items(self, cutoff: datetime, now: datetime) -> list[Item]:
+        """Claims whose heartbeat stopped before `cutoff`: released, or dead when out of"""
+        ...
+
+    def heartbeat_items(self, node: str, now: datetime) -> None:
+        """Refresh the heartbeat of every item this node holds."""
+        ...
+
+    def get_item(self, job: str, key: str) -> Item | None:
+        """One ledger item by job and idempotency key, or None."""
+        ...
+
+    def list_items(
+        self,
+        job: str | None = None,
+        run_id: int | None = None,
+        status: ItemStatus | None = None,
+        limit: int = 100,
+    ) -> list[Item]:
+        """Ledger items, optionally filtered, in id order."""
+        ...
+
+    def tenant_counts(self, job: str | None = None) -> list[TenantCounts]:
+        """Per-tenant item counts from the counter rows (no scan of the ledger)."""
+        ...
+
+    def register_node(self, node: Node) -> None:
+        """Record a starting process."""
+        ...
+
+    def heartbeat(self, node: str, now: datetime) -> list[int]:
+        """Beat for the node and its running runs; returns its runs an operator cancelled."""
+        ...
+
+    def stop_node(self, node: str, now: datetime) -> None:
+        """Record that a process stopped cleanly."""
+        ...
+
+    def nodes(self, live_since: datetime | None = None) -> list[Node]:
+        """Processes not stopped, optionally only those that beat since `live_since`."""
+        ...
+
+    def abandon_runs(self, nodes: list[str], now: datetime, why: str) -> list[int]:
+        """Runs left `running` (or never started) by dead nodes become `abandoned`."""
+        ...
+
+    def add_command(
+        self,
+        action: str,
+        who: str,
+        origin: str,
+        now: datetime,
+        job: str | None = None,
+        run_id: int | None = None,
+        args: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> Command:
+        """Write an operator command (the audit row) as pending."""
+        ...
+
+    def pending_commands(self, limit: int = 50) -> list[Command]:
+        """Operator commands not yet applied, oldest first."""
+        ...
+
+    def claim_command(self, command_id: int, node: str, now: datetime) -> bool:
+        """Take a pending command for applying; exactly one process wins."""
+        ...
+
+    def finish_command(
+        self,
+        command_id: int,
+        status: CommandStatus,
+        result: str,
+        now: datetime,
+        run_id: int | None = None,
+    ) -> Command:
+        """Record how a claimed command ended."""
+        ...
+
+    def get_command(self, command_id: int) -> Command | None:
+        """One command by id, or None."""
+        ...
+
+    def list_commands(self, job: str | None = None, limit: int = 50) -> list[Command]:
+        """The operator audit trail, newest first, optionally for one job."""
+        ...
+
+    def add_logs(
+        self, entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]]
+    ) -> None:
+        """Append (at, level, job, run_id, logger, message) rows in one transaction."""
+        ...
+
+    def recent_logs(
+        self,
+        job: str | None = None,
+        run_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 200,
+    ) -> list[LogEntry]:
+        """Log rows after `after_id`, oldest first, at most `limit` of the newest."""
+        ...
+
+    def prune_logs(self, keep: int) -> int:
+        """Keep only the newest `keep` log rows; returns how many were deleted."""
+        ...

@@ -1,0 +1,47 @@
+"""The SQLite store: the only place that imports sqlite-utils or speaks SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ...errors import StoreUnusable
+from .connection import Connections, check_file, migrate, prepare_file
+from .items import ItemsMixin
+from .misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
+from .runs import RunsMixin
+
+
+class SQLiteStore(
+    JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin
+):
+    """The store on one SQLite file in WAL mode, shared safely by several processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = Connections(path)
+
+    @classmethod
+    def open(cls, path: Path, create: bool = True) -> SQLiteStore:
+        """Check, create if asked, and migrate; anything unusable raises StoreUnusable."""
+        check_file(path)
+        if not path.exists():
+            if not create:
+                raise StoreUnusable(f"{path}: no database here (start cronsole once to create it)")
+            prepare_file(path)
+        store = cls(path)
+        try:
+            migrate(store._db)
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise StoreUnusable(f"{path}: cannot use the database: {exc}") from None
+        return store
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def close(self) -> None:
+        self._db.close_all()
+
+    def integrity_ok(self) -> bool:
+        return bool(self._db.get().execute("PRAGMA integrity_check").fetchone()[0] == "ok")

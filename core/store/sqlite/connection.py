@@ -1,0 +1,141 @@
+"""Opening the SQLite file safely, one connection per thread, and BEGIN IMMEDIATE writes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from ...errors import StoreUnusable
+from .schema import APPLICATION_ID, KNOWN, migrations
+
+HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 5000
+
+
+def check_file(path: Path) -> None:
+    """Refuse anything but an empty file or a whole cronsole database, touching nothing."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    _check_header(path)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreUnusable(f"{path}: cannot open the database: {exc}") from None
+    try:
+        _check_identity(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreUnusable(f"{path}: the database is damaged: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _check_header(path: Path) -> None:
+    with path.open("rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(HEADER):
+        raise StoreUnusable(f"{path}: not a SQLite database")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    valid_for = int.from_bytes(header[92:96], "big")
+    change_counter = int.from_bytes(header[24:28], "big")
+    if valid_for == change_counter and path.stat().st_size < pages * page_size:
+        raise StoreUnusable(f"{path}: the database file is truncated")
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if app_id != APPLICATION_ID:
+        if tables:
+            raise StoreUnusable(f"{path}: not a cronsole database (it holds other tables)")
+        return
+    if "_sqlite_migrations" in tables:
+        applied = {r[0] for r in conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'cronsole'")}
+        if applied - KNOWN:
+            raise StoreUnusable(
+                f"{path}: the database was written by a newer cronsole "
+                f"(schema {sorted(applied - KNOWN)[-1]}); upgrade cronsole to use it"
+            )
+    result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    if result != "ok":
+        raise StoreUnusable(f"{path}: the database is damaged: {result}")
+
+
+def prepare_file(path: Path) -> None:
+    """Create the state directory 0700 and the database file 0600, whatever the umask."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class Connections:
+    """One sqlite3 connection per thread; each opened in autocommit mode with our pragmas."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def close_all(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A BEGIN IMMEDIATE transaction; nested calls on one thread join the outer one."""
+        conn = self.get()
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def migrate(connections: Connections) -> None:
+    conn = connections.get()
+    conn.execute("PRAGMA journal_mode = WAL")
+    db = Database(conn, execute_plugins=False)
+    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("BEGIN IMMEDIATE")  # one migrator at a time when processes start together
+    try:
+        migrations.apply(db)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,246 @@
+"""The item ledger: idempotent enqueue, fair claiming, compare-and-set outcomes, counters."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from ...clock import iso
+from ...errors import StaleClaim
+from ...models import Item, ItemStatus, TenantCounts, Watermark
+from .connection import Connections
+from .rows import dumps, to_counts, to_item
+
+STATUSES = tuple(s.value for s in ItemStatus)
+
+
+def _count(c: sqlite3.Connection, job: str, queue: str, tenant: str, **delta: int) -> None:
+    """Keep per-tenant counters in the same transaction as the item change they mirror."""
+    assert set(delta) <= set(STATUSES)
+    c.execute(
+        "INSERT INTO tenant_counts (job, queue, tenant) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (job, queue, tenant),
+    )
+    sets = ", ".join(f"{status} = {status} + ?" for status in delta)
+    c.execute(
+        f"UPDATE tenant_counts SET {sets} WHERE job = ? AND queue = ? AND tenant = ?",
+        (*delta.values(), job, queue, tenant),
+    )
+
+
+class ItemsMixin:
+    _db: Connections
+
+    def _advance_watermark(
+        self, c: sqlite3.Connection, job: str, mark: Watermark, now: datetime
+    ) -> None:
+        raise NotImplementedError  # provided by MiscMixin
+
+    def enqueue(
+        self, job: str, key: str, now: datetime, payload: Any = None, tenant: str = "",
+        queue: str = "default", max_attempts: int = 5,
+    ) -> bool:
+        """Add an item unless its key is already in the ledger; True when it was added."""
+        with self._db.write() as c:
+            cursor = c.execute(
+                "INSERT INTO items (job, queue, tenant, key, status, max_attempts, payload,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)"
+                " ON CONFLICT (job, key) DO NOTHING",
+                (job, queue, tenant, key, max_attempts, dumps(payload), iso(now), iso(now)),
+            )
+            if cursor.rowcount == 1:
+                _count(c, job, queue, tenant, pending=1)
+            return cursor.rowcount == 1
+
+    def claim_items(
+        self, job: str, node: str, run_id: int | None, now: datetime, limit: int,
+        per_tenant: int | None = None, queue: str = "default",
+    ) -> list[Item]:
+        """Claim up to `limit` due items, at most `per_tenant` from any tenant, longest-waiting
+        tenants first; every query walks an index, so the cost follows tenants, not history."""
+        with self._db.write() as c:
+            tenants = c.execute(
+                "SELECT tenant FROM tenant_counts WHERE job = ? AND queue = ?"
+                " AND pending + failed > 0 ORDER BY last_claim_at, tenant",
+                (job, queue),
+            ).fetchall()
+            claimed: list[Item] = []
+            for row in tenants:
+                room = limit - len(claimed)
+                if room <= 0:
+                    break
+                take = min(room, per_tenant) if per_tenant else room
+                claimed += self._claim_tenant(c, job, queue, row["tenant"], node, run_id, now, take)
+            return claimed
+
+    def _claim_tenant(
+        self, c: sqlite3.Connection, job: str, queue: str, tenant: str, node: str,
+        run_id: int | None, now: datetime, take: int,
+    ) -> list[Item]:
+        claimed = []
+        for status in ("pending", "failed"):
+            rows = c.execute(
+                "SELECT id FROM items WHERE job = ? AND queue = ? AND tenant = ? AND status = ?"
+                " AND not_before <= ? ORDER BY id LIMIT ?",
+                (job, queue, tenant, status, iso(now), take - len(claimed)),
+            ).fetchall()
+            for row in rows:
+                c.execute(
+                    "UPDATE items SET status = 'claimed', claim_owner = ?, claim_token = ?,"
+                    " claimed_at = ?, heartbeat_at = ?, run_id = ?, attempts = attempts + 1,"
+                    " updated_at = ? WHERE id = ?",
+                    (node, uuid.uuid4().hex, iso(now), iso(now), run_id, iso(now), row["id"]),
+                )
+            if rows:
+                _count(c, job, queue, tenant, **{status: -len(rows)}, claimed=len(rows))
+            claimed += [self._item(c, row["id"]) for row in rows]
+        if claimed:
+            c.execute(
+                "UPDATE tenant_counts SET last_claim_at = ? WHERE job = ? AND queue = ?"
+                " AND tenant = ?",
+                (iso(now), job, queue, tenant),
+            )
+        return claimed
+
+    def _item(self, c: sqlite3.Connection, item_id: int) -> Item:
+        return to_item(c.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone())
+
+    def _settle(
+        self, c: sqlite3.Connection, item: Item, status: ItemStatus, now: datetime,
+        **columns: Any,
+    ) -> None:
+        """Move a claimed item on, only if our claim still holds (compare-and-set)."""
+        sets = ", ".join(f"{name} = ?" for name in columns)
+        cursor = c.execute(
+            f"UPDATE items SET status = ?, claim_owner = NULL, claim_token = NULL, {sets},"
+            " updated_at = ? WHERE id = ? AND status = 'claimed' AND claim_token = ?",
+            (status, *columns.values(), iso(now), item.id, item.claim_token),
+        )
+        if cursor.rowcount != 1:
+            raise StaleClaim(f"item {item.key!r}: the claim was taken over; result refused")
+        _count(c, item.job, item.queue, item.tenant, claimed=-1, **{status.value: 1})
+
+    def complete_item(
+        self, item: Item, now: datetime, result: Any = None, watermark: Watermark | None = None
+    ) -> None:
+        with self._db.write() as c:
+            self._settle(c, item, ItemStatus.DONE, now, result=dumps(result), error=None)
+            if item.run_id is not None:
+                c.execute(
+                    "UPDATE runs SET processed = processed + 1 WHERE id = ?", (item.run_id,)
+                )
+            if watermark is not None:
+                self._advance_watermark(c, item.job, watermark, now)
+
+    def fail_item(
+        self, item: Item, now: datetime, error: str, retry_at: datetime | None,
+        watermark: Watermark | None = None,
+    ) -> ItemStatus:
+        """Record a failure: retried after `retry_at` while attempts remain, else dead."""
+        retry = retry_at is not None and item.attempts < item.max_attempts
+        status = ItemStatus.FAILED if retry else ItemStatus.DEAD
+        not_before = iso(retry_at) if retry and retry_at else ""
+        with self._db.write() as c:
+            self._settle(c, item, status, now, error=error, not_before=not_before)
+            if item.run_id is not None:
+                c.execute("UPDATE runs SET failed = failed + 1 WHERE id = ?", (item.run_id,))
+            if watermark is not None:
+                self._advance_watermark(c, item.job, watermark, now)
+        return status
+
+    def release_item(self, item: Item, now: datetime) -> None:
+        """Give back an item that was claimed but never started (the attempt is not counted)."""
+        with self._db.write() as c:
+            self._settle(c, item, ItemStatus.PENDING, now, attempts=item.attempts - 1)
+
+    def retry_items(self, job: str, now: datetime, run_id: int | None = None) -> int:
+        """Operator retry: failed and dead items become pending with fresh attempts."""
+        where, params = "job = ? AND status IN ('failed', 'dead')", [job]
+        if run_id is not None:
+            where += " AND run_id = ?"
+            params.append(str(run_id))
+        return self._move_items(where, params, ItemStatus.PENDING, now, attempts=0)
+
+    def _move_items(
+        self, where: str, params: Iterable[Any], status: ItemStatus, now: datetime,
+        **columns: Any,
+    ) -> int:
+        with self._db.write() as c:
+            rows = c.execute(f"SELECT * FROM items WHERE {where}", tuple(params)).fetchall()
+            sets = "".join(f", {name} = ?" for name in columns)
+            for row in rows:
+                c.execute(
+                    "UPDATE items SET status = ?, claim_owner = NULL, claim_token = NULL,"
+                    f" not_before = '', updated_at = ?{sets} WHERE id = ?",
+                    (status, iso(now), *columns.values(), row["id"]),
+                )
+                _count(c, row["job"], row["queue"], row["tenant"],
+                       **{row["status"]: -1}, **{status.value: 1})
+            return len(rows)
+
+    def release_claims(self, nodes: list[str], now: datetime, why: str) -> int:
+        """Items claimed by dead nodes become eligible again (the attempt in flight counts)."""
+        if not nodes:
+            return 0
+        marks = ", ".join("?" for _ in nodes)
+        return self._move_items(
+            f"status = 'claimed' AND claim_owner IN ({marks})", nodes, ItemStatus.FAILED, now,
+            error=why,
+        )
+
+    def sweep_stale_items(self, cutoff: datetime, now: datetime) -> list[Item]:
+        """Claims whose heartbeat stopped before `cutoff`: released, or dead when out of
+        attempts; each exactly once, because the update checks the old claim token."""
+        with self._db.write() as c:
+            rows = c.execute(
+                "SELECT * FROM items WHERE status = 'claimed' AND heartbeat_at < ?", (iso(cutoff),)
+            ).fetchall()
+            swept = []
+            for row in rows:
+                item = to_item(row)
+                status = ItemStatus.FAILED if item.attempts < item.max_attempts else ItemStatus.DEAD
+                error = f"stale: no heartbeat since {row['heartbeat_at']}"
+                self._settle(c, item, status, now, error=error, not_before="")
+                swept.append(self._item(c, item.id))
+            return swept
+
+    def heartbeat_items(self, node: str, now: datetime) -> None:
+        with self._db.write() as c:
+            c.execute(
+                "UPDATE items SET heartbeat_at = ? WHERE status = 'claimed' AND claim_owner = ?",
+                (iso(now), node),
+            )
+
+    def get_item(self, job: str, key: str) -> Item | None:
+        row = self._db.get().execute(
+            "SELECT * FROM items WHERE job = ? AND key = ?", (job, key)
+        ).fetchone()
+        return to_item(row) if row else None
+
+    def list_items(
+        self, job: str | None = None, run_id: int | None = None,
+        status: ItemStatus | None = None, limit: int = 100,
+    ) -> list[Item]:
+        clauses, params = ["1 = 1"], []
+        for column, value in (("job", job), ("run_id", run_id), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        rows = self._db.get().execute(
+            f"SELECT * FROM items WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [to_item(r) for r in rows]
+
+    def tenant_counts(self, job: str | None = None) -> list[TenantCounts]:
+        where, params = ("WHERE job = ?", (job,)) if job else ("", ())
+        rows = self._db.get().execute(
+            "SELECT job, tenant, sum(pending) AS pending, sum(claimed) AS claimed,"
+            " sum(done) AS done, sum(failed) AS failed, sum(dead) AS dead"
+            f" FROM tenant_counts {where} GROUP BY job, tenant ORDER BY job, tenant",
+            params,
+        ).fetchall()
+        return [to_counts(r) for r in rows]

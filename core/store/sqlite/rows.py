@@ -1,0 +1,93 @@
+"""Converting rows to core's dataclasses at the store edge, validating as we go."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from ...clock import iso, parse_iso
+from ...models import (
+    Command, CommandStatus, Item, ItemStatus, JobState, LogEntry, Node, Run, RunReason, RunStatus,
+    TenantCounts,
+)
+
+
+def when(text: str | None) -> datetime | None:
+    return parse_iso(text) if text else None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def maybe_iso(value: datetime | None) -> str | None:
+    return iso(value) if value else None
+
+
+def to_job_state(row: sqlite3.Row) -> JobState:
+    return JobState(
+        name=row["name"], paused=bool(row["paused"]), pause_reason=row["pause_reason"],
+        pause_until=when(row["pause_until"]), paused_by=row["paused_by"],
+        settings=loads(row["settings"]) or {}, last_tick=when(row["last_tick"]),
+    )
+
+
+def to_run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"], job=row["job"], reason=RunReason(row["reason"]),
+        status=RunStatus(row["status"]), scheduled_for=parse_iso(row["scheduled_for"]),
+        node=row["node"], created_at=when(row["created_at"]), started_at=when(row["started_at"]),
+        finished_at=when(row["finished_at"]), heartbeat_at=when(row["heartbeat_at"]),
+        total=row["total"], processed=row["processed"], failed=row["failed"],
+        skipped=row["skipped"], left=row["left"], error=row["error"],
+        summary=loads(row["summary"]) or {}, overrides=loads(row["overrides"]) or {},
+        cancel_requested=bool(row["cancel_requested"]),
+    )
+
+
+def to_item(row: sqlite3.Row) -> Item:
+    return Item(
+        id=row["id"], job=row["job"], key=row["key"], status=ItemStatus(row["status"]),
+        queue=row["queue"], tenant=row["tenant"], attempts=row["attempts"],
+        max_attempts=row["max_attempts"], not_before=when(row["not_before"]),
+        claim_owner=row["claim_owner"], claim_token=row["claim_token"], run_id=row["run_id"],
+        payload=loads(row["payload"]), result=loads(row["result"]), error=row["error"],
+        updated_at=when(row["updated_at"]),
+    )
+
+
+def to_command(row: sqlite3.Row) -> Command:
+    return Command(
+        id=row["id"], action=row["action"], who=row["who"], created_at=parse_iso(row["created_at"]),
+        status=CommandStatus(row["status"]), job=row["job"], run_id=row["run_id"],
+        args=loads(row["args"]) or {}, reason=row["reason"], origin=row["origin"],
+        applied_by=row["applied_by"], applied_at=when(row["applied_at"]), result=row["result"],
+    )
+
+
+def to_node(row: sqlite3.Row) -> Node:
+    return Node(
+        id=row["id"], role=row["role"], hostname=row["hostname"], pid=row["pid"],
+        started_at=parse_iso(row["started_at"]), heartbeat_at=parse_iso(row["heartbeat_at"]),
+        version=row["version"], stopped_at=when(row["stopped_at"]),
+    )
+
+
+def to_log(row: sqlite3.Row) -> LogEntry:
+    return LogEntry(
+        id=row["id"], at=parse_iso(row["at"]), level=row["level"], message=row["message"],
+        job=row["job"], run_id=row["run_id"], logger=row["logger"] or "",
+    )
+
+
+def to_counts(row: sqlite3.Row) -> TenantCounts:
+    return TenantCounts(
+        job=row["job"], tenant=row["tenant"], pending=row["pending"], claimed=row["claimed"],
+        done=row["done"], failed=row["failed"], dead=row["dead"],
+    )

@@ -1,0 +1,209 @@
+"""Runs: the tick claim, overlap decisions, progress and the audit of every run."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from ...clock import iso
+from ...models import Overlap, Run, RunReason, RunStatus
+from .connection import Connections
+from .rows import dumps, to_run
+
+ACTIVE = "('queued', 'running')"
+
+
+def _decide(overlap: Overlap, active: list[sqlite3.Row]) -> tuple[RunStatus, str | None]:
+    running = [r["id"] for r in active if r["status"] == RunStatus.RUNNING]
+    queued = [r["id"] for r in active if r["status"] == RunStatus.QUEUED]
+    if overlap is Overlap.ALLOW or not active:
+        return RunStatus.RUNNING, None
+    if overlap is Overlap.QUEUE and not queued:
+        return RunStatus.QUEUED, None
+    if queued:
+        return RunStatus.SKIPPED, f"overlap: run #{queued[0]} is already queued"
+    return RunStatus.SKIPPED, f"overlap: run #{running[0]} is still running"
+
+
+class RunsMixin:
+    _db: Connections
+
+    def insert_run(
+        self, job: str, scheduled_for: datetime, reason: RunReason, node: str,
+        overlap: Overlap, now: datetime, overrides: dict[str, Any] | None = None,
+    ) -> Run | None:
+        with self._db.write() as c:
+            active = c.execute(
+                f"SELECT id, status FROM runs WHERE status IN {ACTIVE} AND job = ? ORDER BY id",
+                (job,),
+            ).fetchall()
+            status, error = _decide(overlap, active)
+            started = iso(now) if status is RunStatus.RUNNING else None
+            finished = iso(now) if status is RunStatus.SKIPPED else None
+            try:
+                cursor = c.execute(
+                    "INSERT INTO runs (job, reason, status, scheduled_for, node, created_at,"
+                    " started_at, heartbeat_at, finished_at, error, overrides)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (job, reason, status, iso(scheduled_for), node, iso(now), started, started,
+                     finished, error, dumps(overrides or {})),
+                )
+            except sqlite3.IntegrityError:
+                return None
+            return self._fetch_run(c, cursor.lastrowid)
+
+    def _fetch_run(self, c: sqlite3.Connection, run_id: int | None) -> Run:
+        row = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return to_run(row)
+
+    def queue_run(
+        self, job: str, scheduled_for: datetime, reason: RunReason, now: datetime
+    ) -> Run | None:
+        """Insert a queued run for a tick (backfill); None when the tick already has a run."""
+        with self._db.write() as c:
+            try:
+                cursor = c.execute(
+                    "INSERT INTO runs (job, reason, status, scheduled_for, created_at)"
+                    " VALUES (?, ?, 'queued', ?, ?)",
+                    (job, reason, iso(scheduled_for), iso(now)),
+                )
+            except sqlite3.IntegrityError:
+                return None
+            return self._fetch_run(c, cursor.lastrowid)
+
+    def runs_at(self, job: str, ticks: list[datetime]) -> dict[datetime, int]:
+        """Which of these ticks already have a run (through the unique tick index)."""
+        found: dict[datetime, int] = {}
+        for start in range(0, len(ticks), 500):
+            chunk = {iso(t): t for t in ticks[start:start + 500]}
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.get().execute(
+                f"SELECT id, scheduled_for FROM runs WHERE job = ? AND scheduled_for IN ({marks})",
+                (job, *chunk),
+            ).fetchall()
+            found.update({chunk[r["scheduled_for"]]: r["id"] for r in rows})
+        return found
+
+    def record_missed(
+        self, job: str, ticks: list[datetime], now: datetime, why: str
+    ) -> Run | None:
+        """One `missed` row standing for ticks that will never run, with their count and span."""
+        summary = {"count": len(ticks), "first": iso(ticks[0]), "last": iso(ticks[-1])}
+        with self._db.write() as c:
+            try:
+                cursor = c.execute(
+                    "INSERT INTO runs (job, reason, status, scheduled_for, created_at,"
+                    " finished_at, error, summary, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (job, RunReason.CATCH_UP, RunStatus.MISSED, iso(ticks[0]), iso(now),
+                     iso(now), why, dumps(summary), len(ticks)),
+                )
+            except sqlite3.IntegrityError:
+                return None
+            return self._fetch_run(c, cursor.lastrowid)
+
+    def start_queued_run(self, job: str, node: str, now: datetime, allow: bool) -> Run | None:
+        """Move the oldest queued run of a job to running, unless one runs (and overlap forbids)."""
+        with self._db.write() as c:
+            if not allow and c.execute(
+                "SELECT 1 FROM runs WHERE status = 'running' AND job = ?", (job,)
+            ).fetchone():
+                return None
+            row = c.execute(
+                "SELECT id FROM runs WHERE status = 'queued' AND job = ? ORDER BY id LIMIT 1",
+                (job,),
+            ).fetchone()
+            if row is None:
+                return None
+            c.execute(
+                "UPDATE runs SET status = 'running', node = ?, started_at = ?, heartbeat_at = ?"
+                " WHERE id = ? AND status = 'queued'",
+                (node, iso(now), iso(now), row["id"]),
+            )
+            return self._fetch_run(c, row["id"])
+
+    def queued_jobs(self) -> list[str]:
+        rows = self._db.get().execute(
+            "SELECT DISTINCT job FROM runs WHERE status = 'queued'"
+        ).fetchall()
+        return [r["job"] for r in rows]
+
+    def finish_run(
+        self, run_id: int, status: RunStatus, now: datetime, error: str | None = None,
+        summary: dict[str, Any] | None = None, left: int = 0,
+    ) -> bool:
+        """Close a running run; False when it was no longer running (abandoned by a sweep)."""
+        with self._db.write() as c:
+            cursor = c.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, error = ?, summary = ?, left = ?"
+                " WHERE id = ? AND status = 'running'",
+                (status, iso(now), error, dumps(summary or {}), left, run_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            c.execute(
+                "UPDATE jobs SET last_run_id = ? WHERE name = (SELECT job FROM runs WHERE id = ?)",
+                (run_id, run_id),
+            )
+            return True
+
+    def update_run_progress(
+        self, run_id: int, total: int | None = None, processed: int = 0, failed: int = 0,
+        skipped: int = 0,
+    ) -> None:
+        with self._db.write() as c:
+            c.execute(
+                "UPDATE runs SET total = coalesce(?, total), processed = processed + ?,"
+                " failed = failed + ?, skipped = skipped + ? WHERE id = ?",
+                (total, processed, failed, skipped, run_id),
+            )
+
+    def get_run(self, run_id: int) -> Run | None:
+        row = self._db.get().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return to_run(row) if row else None
+
+    def list_runs(
+        self, job: str | None = None, status: RunStatus | None = None,
+        since: datetime | None = None, limit: int = 50,
+    ) -> list[Run]:
+        clauses, params = ["1 = 1"], []
+        for column, value in (("job", job), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(str(value))
+        if since is not None:
+            clauses.append("created_at >= ?")
+            params.append(iso(since))
+        rows = self._db.get().execute(
+            f"SELECT * FROM runs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [to_run(r) for r in rows]
+
+    def active_runs(self) -> list[Run]:
+        rows = self._db.get().execute(
+            f"SELECT * FROM runs WHERE status IN {ACTIVE} ORDER BY id"
+        ).fetchall()
+        return [to_run(r) for r in rows]
+
+    def last_runs(self) -> dict[str, Run]:
+        """The latest finished run of each job (kept on the job row, so no history scan)."""
+        rows = self._db.get().execute(
+            "SELECT runs.* FROM jobs JOIN runs ON runs.id = jobs.last_run_id"
+        ).fetchall()
+        return {r["job"]: to_run(r) for r in rows}
+
+    def request_cancel(self, run_id: int, now: datetime) -> Run | None:
+        """Queued runs are cancelled at once; running ones get a flag their runner watches."""
+        with self._db.write() as c:
+            c.execute(
+                "UPDATE runs SET status = 'cancelled', finished_at = ?, error = 'cancelled'"
+                " WHERE id = ? AND status = 'queued'",
+                (iso(now), run_id),
+            )
+            c.execute(
+                "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'",
+                (run_id,),
+            )
+            row = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            return to_run(row) if row else None

@@ -1,0 +1,97 @@
+"""The `cronsole` command. Errors become one stderr line and a documented exit code:
+0 ok · 1 operational failure · 2 usage or config error · 3 health degraded ·
+4 state database unusable · 130/143 stopped by a second SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from cronsole.core.errors import EXIT_USAGE, CronsoleError, UsageError
+
+from . import cli_ops, cli_read
+from .shared import Options, settings_for
+
+app = typer.Typer(
+    name="cronsole", add_completion=True, no_args_is_help=False, rich_markup_mode=None,
+    pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]},
+    help="A terminal operations console for scheduled batch jobs.",
+)
+config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="Path to cronsole.toml.",
+                                               envvar=None)] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database file (overrides config and "
+                                           "CRONSOLE_DB).")] = None,
+    no_tui: Annotated[bool, typer.Option("--no-tui", help="Run the engine headless until "
+                                         "SIGTERM/SIGINT.")] = False,
+    log_format: Annotated[str, typer.Option("--log-format", help="auto (human on a terminal, "
+                                            "JSON otherwise), human or json.")] = "auto",
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error."
+                                           )] = "info",
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    """Run `cronsole --no-tui` to host the scheduler headless; see the subcommands below."""
+    ctx.obj = Options(config=config, db=db)
+    if version:
+        from cronsole.core import __version__
+
+        print(f"cronsole {__version__}")
+        raise typer.Exit(0)
+    if log_format not in ("auto", "human", "json"):
+        raise UsageError(f"bad --log-format {log_format!r}: use auto, human or json")
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise UsageError(f"bad --log-level {log_level!r}: use debug, info, warning or error")
+    if ctx.invoked_subcommand is not None:
+        return
+    if no_tui:
+        from . import headless
+
+        raise typer.Exit(headless.run(settings_for(ctx), log_format, log_level))
+    print(ctx.get_help())
+    print("\nThe Textual console is not part of this build yet; use --no-tui to run headless.")
+    raise typer.Exit(EXIT_USAGE)
+
+
+app.command("jobs")(cli_read.jobs)
+app.command("runs")(cli_read.runs)
+app.command("paths")(cli_read.paths)
+app.command("fire")(cli_ops.fire)
+app.command("pause")(cli_ops.pause)
+app.command("resume")(cli_ops.resume)
+config_app.command("check")(cli_read.config_check)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and translate every error into its exit code."""
+    try:
+        result = app(args=argv, prog_name="cronsole", standalone_mode=False)
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except typer.Abort:
+        return 130
+    except typer.TyperException as exc:  # typer's own usage errors: unknown flag, bad value
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"cronsole: {message}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", EXIT_USAGE))
+    except CronsoleError as exc:
+        print(f"cronsole: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,137 @@
+"""CLI commands that act: fire, pause, resume. Each goes through core's Commands."""
+
+from __future__ import annotations
+
+import signal
+import time
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from cronsole.core.commands import Commands
+from cronsole.core.durations import parse_duration
+from cronsole.core.engine import Engine
+from cronsole.core.errors import CronsoleError, UsageError
+from cronsole.core.jobsettings import parse_assignments
+from cronsole.core.models import Command, CommandStatus, Run
+from cronsole.core.registry import require_job
+
+from .shared import engine_for, run_exit_code
+
+COMMAND_WAIT_SECONDS = 15.0
+
+
+def _report(command: Command) -> None:
+    """The command's outcome on stdout, or on stderr with exit 1 when it failed."""
+    if command.status is CommandStatus.FAILED:
+        raise CronsoleError(command.result or f"command #{command.id} failed")
+    if command.status is CommandStatus.PENDING:
+        print(f"command #{command.id} ({command.action}) is waiting for the scheduler")
+        return
+    print(command.result)
+
+
+def pause(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Argument(help="The job to pause.")] = None,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Pause the whole scheduler.")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in the audit).")
+                      ] = None,
+    duration: Annotated[str | None, typer.Option("--for", help="Resume by itself after this "
+                                                 "long, e.g. 30m or 2h.")] = None,
+) -> None:
+    """Pause a job (optionally for a while), or the whole scheduler with --all."""
+    seconds = parse_duration(duration, "--for") if duration else None
+    if seconds is not None and seconds <= 0:
+        raise UsageError(f"bad --for {duration!r}: must be longer than zero")
+    if all_jobs == (job is not None):
+        raise UsageError("name one job, or give --all")
+    if all_jobs and seconds:
+        raise UsageError("--for applies to one job, not --all")
+    commands = Commands(engine_for(ctx))
+    if all_jobs:
+        _report(commands.pause_all(reason=reason))
+    else:
+        assert job is not None
+        _report(commands.pause(job, reason=reason, duration=seconds))
+
+
+def resume(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Argument(help="The job to resume.")] = None,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Resume the whole scheduler.")] = False,
+) -> None:
+    """Resume a paused job, or the whole scheduler with --all."""
+    if all_jobs == (job is not None):
+        raise UsageError("name one job, or give --all")
+    commands = Commands(engine_for(ctx))
+    _report(commands.resume_all() if all_jobs else commands.resume(job or ""))
+
+
+def fire(
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="The job to run now.")],
+    assignments: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a setting for this run only: key=value (repeatable).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run; exit with its outcome."
+                                       )] = False,
+    here: Annotated[bool, typer.Option("--here", help="Run it in this process (as a crontab "
+                                       "entry would), not in the running scheduler.")] = False,
+) -> None:
+    """Run a job now, without shifting its regular schedule."""
+    overrides = parse_assignments(assignments or [])
+    engine = engine_for(ctx)
+    require_job(engine.jobs, job)
+    if here:
+        raise typer.Exit(_fire_here(engine, job, overrides))
+    command = Commands(engine).fire(job, overrides)
+    command = _await_command(engine, command)
+    _report(command)
+    if wait and command.run_id is not None:
+        run = _await_run(engine, command.run_id)
+        print(f"run #{run.id} {run.status.value}" + (f": {run.error}" if run.error else ""))
+        raise typer.Exit(run_exit_code(run))
+
+
+def _await_command(engine: Engine, command: Command) -> Command:
+    deadline = time.monotonic() + COMMAND_WAIT_SECONDS
+    while command.status is CommandStatus.PENDING and time.monotonic() < deadline:
+        time.sleep(0.1)
+        command = engine.store.get_command(command.id) or command
+    return command
+
+
+def _await_run(engine: Engine, run_id: int) -> Run:
+    while True:
+        run = engine.store.get_run(run_id)
+        if run is None:
+            raise CronsoleError(f"run #{run_id} disappeared")
+        if run.status.finished:
+            return run
+        time.sleep(0.2)
+
+
+def _fire_here(engine: Engine, job: str, overrides: dict[str, str]) -> int:
+    """Run in this process with a heartbeat, stopping gracefully on SIGINT/SIGTERM."""
+    engine.start_node("cli")
+    finished: list[Run] = []
+
+    def start(spec: object, run: Run) -> None:
+        finished.append(engine.runner.execute(engine.jobs[run.job], run))
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        engine.runner.interrupt_all()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        command = Commands(engine, start_run=start).fire(job, overrides)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _report(command)
+    if not finished:
+        return 1
+    run = finished[0]
+    print(f"run #{run.id} {run.status.value}" + (f": {run.error}" if run.error else ""))
+    return run_exit_code(run)

@@ -1,0 +1,116 @@
+"""Read-only CLI commands: jobs, runs, paths, config check."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from cronsole.core.config import config_home, state_home
+from cronsole.core.engine import Engine, load_jobs
+from cronsole.core.jobsettings import as_dict
+from cronsole.core.models import RunStatus
+from cronsole.core.registry import Job
+from cronsole.core.scheduling.triggers import next_fire_times
+from cronsole.jobs import builtin_modules
+
+from .output import ago, emit_json, table
+from .shared import engine_for, run_json, settings_for
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _job_json(engine: Engine, job: Job, last: dict[str, Any]) -> dict[str, Any]:
+    state = engine.store.job_state(job.name)
+    fires = next_fire_times(job.schedule, engine.clock.now(), 1)
+    paused_all = engine.store.get_control("paused_all")
+    return {
+        "name": job.name, "schedule": job.schedule.text, "description": job.schedule_text,
+        "timezone": job.schedule.timezone,
+        "next_run": fires[0].at if fires else None,
+        "dst_note": fires[0].dst_note if fires else None,
+        "paused": bool(state and state.paused), "pause_reason": state.pause_reason if state else None,
+        "pause_until": state.pause_until if state else None,
+        "scheduler_paused": bool(paused_all),
+        "settings": as_dict(job.settings(state.settings if state else {})),
+        "last_status": last[job.name].status.value if job.name in last else None,
+        "last_run_at": last[job.name].finished_at if job.name in last else None,
+    }
+
+
+def jobs(ctx: typer.Context, json: JsonFlag = False) -> None:
+    """List jobs: schedule in English, next fire time, state and last outcome."""
+    engine = engine_for(ctx)
+    last = engine.store.last_runs()
+    rows = [_job_json(engine, job, last) for job in engine.jobs.values()]
+    if json:
+        emit_json(rows)
+        return
+    now = engine.clock.now()
+    table(["job", "schedule", "next", "state", "last"], [
+        [r["name"], f"{r['schedule']}  ({r['description']})", ago(r["next_run"], now),
+         ("paused: " + (r["pause_reason"] or "-")) if r["paused"] else "active",
+         r["last_status"]] for r in rows])
+
+
+def runs(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only runs in this status.")
+                      ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 20,
+    json: JsonFlag = False,
+) -> None:
+    """Recent runs, newest first (the audit of every tick)."""
+    engine = engine_for(ctx)
+    if job is not None:
+        from cronsole.core.registry import require_job
+
+        require_job(engine.jobs, job)
+    wanted = _status(status)
+    found = engine.store.list_runs(job=job, status=wanted, limit=limit)
+    if json:
+        emit_json([run_json(r) for r in found])
+        return
+    table(["id", "job", "reason", "status", "scheduled", "processed", "failed", "error"], [
+        [r.id, r.job, r.reason.value, r.status.value, r.scheduled_for, r.processed, r.failed,
+         r.error] for r in found])
+
+
+def _status(text: str | None) -> RunStatus | None:
+    if text is None:
+        return None
+    try:
+        return RunStatus(text)
+    except ValueError:
+        choices = ", ".join(s.value for s in RunStatus)
+        raise typer.BadParameter(f"{text!r} is not one of {choices}",
+                                 param_hint="--status") from None
+
+
+def paths(ctx: typer.Context, json: JsonFlag = False) -> None:
+    """Where cronsole reads its config and keeps its database and logs."""
+    import os
+
+    settings = settings_for(ctx)
+    found = {
+        "config": str(settings.config_path) if settings.config_path else None,
+        "config_search": [str(config_home(os.environ) / "cronsole.toml")],
+        "database": settings.database, "log_dir": str(settings.log_dir),
+        "state_dir": str(state_home(os.environ)),
+    }
+    if json:
+        emit_json(found)
+        return
+    for key in ("config", "database", "log_dir", "state_dir"):
+        print(f"{key:<10} {found[key] or '(none found; using defaults)'}")
+
+
+def config_check(ctx: typer.Context) -> None:
+    """Validate the config and job modules without starting or writing anything."""
+    settings = settings_for(ctx)
+    jobs = load_jobs(settings, builtin_modules())
+    where = settings.config_path or "defaults (no config file found)"
+    print(f"ok: {where}: {len(jobs)} job(s)")
+    for job in jobs.values():
+        print(f"  {job.name}: {job.schedule.text}  ({job.schedule_text})")

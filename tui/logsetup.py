@@ -1,0 +1,78 @@
+"""Log output of the shells: human lines on a TTY, JSON lines otherwise, a rotating file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cronsole.core.config import Settings
+from cronsole.core.text import visible
+
+
+class HumanFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        at = datetime.fromtimestamp(record.created, UTC).astimezone().strftime("%H:%M:%S")
+        run = f" run#{record.run_id}" if getattr(record, "run_id", None) else ""
+        text = f"{at} {record.levelname:<7} {record.name}{run}: {visible(record.getMessage())}"
+        if record.exc_info:
+            text += " | " + visible(self.formatException(record.exc_info))
+        return text
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname, "logger": record.name,
+            "job": getattr(record, "job", None), "run_id": getattr(record, "run_id", None),
+            "message": visible(record.getMessage()),
+        }
+        if record.exc_info:
+            data["exception"] = visible(self.formatException(record.exc_info))
+        return json.dumps(data, ensure_ascii=False)
+
+
+def private_file(path: Path) -> None:
+    """The log directory 0700 and the file 0600, whatever the umask."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    os.chmod(path, 0o600)
+
+
+class PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
+    """Rotation keeps 0600 on every new file; a write failure is reported once, not looped."""
+
+    failed = False
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        private_file(Path(self.baseFilename))
+        return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            sys.stderr.write(f"cronsole: cannot write the log file {self.baseFilename}; "
+                             "continuing without it\n")
+
+
+def configure(settings: Settings, fmt: str, level: str, stderr: bool = True) -> Path:
+    """Attach handlers to the `cronsole` logger; returns the log file path."""
+    root = logging.getLogger("cronsole")
+    root.setLevel(level.upper())
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    path = settings.log_dir / "cronsole.log"
+    file_handler = PrivateRotatingHandler(path, maxBytes=settings.log_max_bytes,
+                                          backupCount=settings.log_backups, encoding="utf-8")
+    file_handler.setFormatter(JsonFormatter())
+    root.addHandler(file_handler)
+    if stderr:
+        human = fmt == "human" or (fmt == "auto" and sys.stderr.isatty())
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(HumanFormatter() if human else JsonFormatter())
+        root.addHandler(handler)
+    return path

@@ -1,0 +1,53 @@
+"""What every CLI command shares: global options, building the engine, exit-code errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from cronsole.core.config import Settings, load_settings
+from cronsole.core.engine import Engine, build_engine
+from cronsole.core.models import Run, RunStatus
+from cronsole.jobs import builtin_modules
+
+
+@dataclass
+class Options:
+    config: str | None = None
+    db: str | None = None
+
+
+def options(ctx: typer.Context) -> Options:
+    found = ctx.find_root().obj
+    return found if isinstance(found, Options) else Options()
+
+
+def settings_for(ctx: typer.Context) -> Settings:
+    opts = options(ctx)
+    return load_settings(opts.config, database=opts.db)
+
+
+def engine_for(ctx: typer.Context) -> Engine:
+    engine = build_engine(settings_for(ctx), builtin=builtin_modules())
+    ctx.call_on_close(engine.close)
+    return engine
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id, "job": run.job, "reason": run.reason.value, "status": run.status.value,
+        "scheduled_for": run.scheduled_for, "created_at": run.created_at,
+        "started_at": run.started_at, "finished_at": run.finished_at, "node": run.node,
+        "total": run.total, "processed": run.processed, "failed": run.failed,
+        "skipped": run.skipped, "left": run.left, "error": run.error, "summary": run.summary,
+    }
+
+
+OK_STATUSES = {RunStatus.SUCCEEDED, RunStatus.STOPPED_EARLY}
+
+
+def run_exit_code(run: Run) -> int:
+    """0 when the run did its work (a budget stop included), 1 otherwise."""
+    return 0 if run.status in OK_STATUSES else 1

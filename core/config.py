@@ -132,7 +132,8 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ConfigError(f"TOML syntax: {message}", f"{path}:{line.group(1) if line else 1}")
+        location = f"{path}:{line.group(1) if line else 1}"
+        raise ConfigError(f"TOML syntax: {message}", location) from None
     return data, locate_keys(text)
 
 
@@ -187,7 +188,8 @@ def _top_values(top: Mapping[str, Any], base: Path, env: Mapping[str, str],
                           where("cronsole", "modules"))
     values["modules"] = tuple(modules)
     if "timezone" in top:
-        values["timezone"] = _zone(_typed(top, "timezone", str, where), where("cronsole", "timezone"))
+        zone = _typed(top, "timezone", str, where)
+        values["timezone"] = _zone(zone, where("cronsole", "timezone"))
     for key in ("grace_period", "stale_timeout", "node_timeout"):
         if key in top:
             values[key] = _duration(top[key], key, where("cronsole", key))

@@ -198,8 +198,8 @@ class Ledger:
     def backoff(self, attempts: int) -> float:
         """Exponential backoff with jitter: base·2^(n-1), capped, times 0.5–1.0."""
         job = self._ctx.job
-        delay = min(job.retry_cap, job.retry_base * 2 ** max(0, attempts - 1))
-        return delay * random.uniform(0.5, 1.0)
+        delay = min(job.retry_cap, job.retry_base * 2.0 ** max(0, attempts - 1))
+        return float(delay * random.uniform(0.5, 1.0))
 
     def release(self, item: Item) -> None:
         self._ctx.store.release_item(item, self._ctx.clock.now())

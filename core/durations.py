@@ -16,6 +16,8 @@ def parse_duration(value: str | int | float, what: str = "duration") -> float:
         raise UsageError(f"bad {what} {value!r}: use a number of seconds or e.g. 30s, 5m, 2h")
     if isinstance(value, int | float):
         seconds = float(value)
+    elif value.strip().startswith("-"):
+        raise UsageError(f"bad {what} {value!r}: must not be negative")
     else:
         seconds = _parse_text(value.strip(), what)
     if seconds < 0:

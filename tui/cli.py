@@ -8,7 +8,6 @@ import sys
 from typing import Annotated
 
 import typer
-
 from cronsole.core.errors import EXIT_USAGE, CronsoleError, UsageError
 
 from . import cli_ops, cli_read

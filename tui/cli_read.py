@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-
 from cronsole.core.config import config_home, state_home
 from cronsole.core.engine import Engine, load_jobs
 from cronsole.core.jobsettings import as_dict
@@ -29,7 +28,8 @@ def _job_json(engine: Engine, job: Job, last: dict[str, Any]) -> dict[str, Any]:
         "timezone": job.schedule.timezone,
         "next_run": fires[0].at if fires else None,
         "dst_note": fires[0].dst_note if fires else None,
-        "paused": bool(state and state.paused), "pause_reason": state.pause_reason if state else None,
+        "paused": bool(state and state.paused),
+        "pause_reason": state.pause_reason if state else None,
         "pause_until": state.pause_until if state else None,
         "scheduler_paused": bool(paused_all),
         "settings": as_dict(job.settings(state.settings if state else {})),

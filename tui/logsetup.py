@@ -17,7 +17,8 @@ from cronsole.core.text import visible
 class HumanFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         at = datetime.fromtimestamp(record.created, UTC).astimezone().strftime("%H:%M:%S")
-        run = f" run#{record.run_id}" if getattr(record, "run_id", None) else ""
+        run_id = getattr(record, "run_id", None)
+        run = f" run#{run_id}" if run_id else ""
         text = f"{at} {record.levelname:<7} {record.name}{run}: {visible(record.getMessage())}"
         if record.exc_info:
             text += " | " + visible(self.formatException(record.exc_info))

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import humanize
-
 from cronsole.core.text import visible
 
 

@@ -18,9 +18,9 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from cron_descriptor import get_description
+from cron_descriptor import ExpressionDescriptor, Options
 
-from .crontab import DAYS, Crontab, CrontabError, parse_crontab
+from .crontab import DAYS, MACROS, Crontab, CrontabError, parse_crontab
 
 # Interval ticks are counted from a fixed anchor so every process computes the same ticks.
 ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
@@ -151,7 +151,12 @@ def dst_note(when: datetime) -> str | None:
 
 
 def next_fire_times(schedule: Schedule, after: datetime, count: int = 5) -> list[FireTime]:
-    return [FireTime(at, dst_note(at)) for at in _iter_fires(schedule, after, count)]
+    return [FireTime(_real(at), dst_note(at)) for at in _iter_fires(schedule, after, count)]
+
+
+def _real(at: datetime) -> datetime:
+    """The instant a fire time stands for, with a wall time that exists (DST gaps)."""
+    return at.astimezone(UTC).astimezone(at.tzinfo)
 
 
 def fires_between(
@@ -161,7 +166,7 @@ def fires_between(
     for at in _iter_fires(schedule, start + timedelta(microseconds=1), cap):
         if at > end:
             return
-        yield at
+        yield _real(at)
 
 
 def _iter_fires(schedule: Schedule, after: datetime, count: int) -> Iterator[datetime]:
@@ -177,24 +182,24 @@ def _iter_fires(schedule: Schedule, after: datetime, count: int) -> Iterator[dat
 
 
 def describe(schedule: Schedule) -> str:
-    """The schedule in English with its time zone, e.g. 'At 02:00 AM (Europe/Sofia)'."""
+    """The schedule in English with its time zone, e.g. 'At 02:00 (Europe/Sofia)'."""
     if schedule.every_seconds is not None:
         text = f"Every {_duration_words(schedule.every_seconds)}"
     elif schedule.once_at is not None:
         text = f"Once, at {schedule.once_at.isoformat(sep=' ')}"
     else:
         assert schedule.crontab is not None
-        expression = schedule.crontab.text
-        if expression.startswith("@"):
-            expression = " ".join(_expand_macro(expression))
-        text = get_description(expression)
+        text = _describe_crontab(schedule.crontab)
     return f"{text} ({schedule.timezone})"
 
 
-def _expand_macro(text: str) -> list[str]:
-    from .crontab import MACROS
-
-    return MACROS[text.lower()].split()
+def _describe_crontab(cron: Crontab) -> str:
+    fields = MACROS.get(cron.text.lower(), cron.text).split()
+    if len(cron.weekdays) == 7:
+        fields[4] = "*"  # "0-7" reads as "Sunday through Sunday" otherwise
+    options = Options()
+    options.use_24hour_time_format = True
+    return str(ExpressionDescriptor(" ".join(fields), options).get_description())
 
 
 def _duration_words(seconds: int) -> str:

@@ -114,7 +114,8 @@ class Store(Protocol):
         now: datetime,
         overrides: dict[str, Any] | None = None,
     ) -> Run | None:
-        """Claim a tick: insert its run under UNIQUE(job, scheduled_for), as running, queued or skipped per the overlap policy; None when another process already holds that tick."""
+        """Claim a tick: insert its run under UNIQUE(job, scheduled_for), as running, queued
+        or skipped per the overlap policy; None when another process already holds that tick."""
         ...
 
     def queue_run(
@@ -217,7 +218,8 @@ class Store(Protocol):
     def complete_item(
         self, item: Item, now: datetime, result: Any = None, watermark: Watermark | None = None
     ) -> None:
-        """Mark a claimed item done, with its result and optionally the watermark, in one transaction; StaleClaim when the claim no longer holds."""
+        """Mark a claimed item done, with its result and optionally the watermark, in one
+        transaction; StaleClaim when the claim no longer holds."""
         ...
 
     def fail_item(

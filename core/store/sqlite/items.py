@@ -80,7 +80,7 @@ class ItemsMixin:
         self, c: sqlite3.Connection, job: str, queue: str, tenant: str, node: str,
         run_id: int | None, now: datetime, take: int,
     ) -> list[Item]:
-        claimed = []
+        claimed: list[Item] = []
         for status in ("pending", "failed"):
             rows = c.execute(
                 "SELECT id FROM items WHERE job = ? AND queue = ? AND tenant = ? AND status = ?"

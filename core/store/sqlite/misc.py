@@ -173,9 +173,9 @@ class NodesMixin:
             c.execute("UPDATE nodes SET stopped_at = ? WHERE id = ?", (iso(now), node))
 
     def nodes(self, live_since: datetime | None = None) -> list[Node]:
-        sql, params = "SELECT * FROM nodes WHERE stopped_at IS NULL", ()
+        sql, params = "SELECT * FROM nodes WHERE stopped_at IS NULL", []
         if live_since is not None:
-            sql, params = sql + " AND heartbeat_at >= ?", (iso(live_since),)
+            sql, params = sql + " AND heartbeat_at >= ?", [iso(live_since)]
         rows = self._db.get().execute(sql + " ORDER BY started_at", params).fetchall()
         return [to_node(r) for r in rows]
 
@@ -269,7 +269,7 @@ class LogsMixin:
             c.executemany(
                 "INSERT INTO logs (at, level, job, run_id, logger, message)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                [(iso(at), level, job, run, name, msg) for at, level, job, run, name, msg in entries],
+                [(iso(at), *rest) for at, *rest in entries],
             )
 
     def recent_logs(
@@ -277,7 +277,8 @@ class LogsMixin:
         limit: int = 200,
     ) -> list[LogEntry]:
         clauses, params = ["id > ?"], [after_id]
-        for column, value in (("job", job), ("run_id", run_id)):
+        filters: tuple[tuple[str, Any], ...] = (("job", job), ("run_id", run_id))
+        for column, value in filters:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)

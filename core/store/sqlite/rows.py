@@ -9,7 +9,16 @@ from typing import Any
 
 from ...clock import iso, parse_iso
 from ...models import (
-    Command, CommandStatus, Item, ItemStatus, JobState, LogEntry, Node, Run, RunReason, RunStatus,
+    Command,
+    CommandStatus,
+    Item,
+    ItemStatus,
+    JobState,
+    LogEntry,
+    Node,
+    Run,
+    RunReason,
+    RunStatus,
     TenantCounts,
 )
 

@@ -1,0 +1,69 @@
+"""Shared fixtures: a real SQLite store, a frozen clock, and workspaces with job modules."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cronsole.core.clock import FrozenClock
+from cronsole.core.config import load_settings
+from cronsole.core.engine import Engine, build_engine
+from cronsole.core.store.sqlite import SQLiteStore
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore.open(tmp_path / "state" / "cronsole.db")
+    yield opened
+    opened.close()
+
+
+class Workspace:
+    """A folder with cronsole.toml and a job module, as an operator would set one up."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.db = root / "state" / "cronsole.db"
+        self.engines: list[Engine] = []
+
+    def write(self, jobs_source: str, config: str = "") -> Path:
+        (self.root / "wsjobs.py").write_text(textwrap.dedent(jobs_source))
+        path = self.root / "cronsole.toml"
+        path.write_text(
+            '[cronsole]\ndatabase = "state/cronsole.db"\nlog_dir = "logs"\n'
+            'modules = ["wsjobs.py"]\n' + textwrap.dedent(config)
+        )
+        return path
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRONSOLE_")}
+        env["CRONSOLE_CONFIG"] = str(self.root / "cronsole.toml")
+        env["XDG_STATE_HOME"] = str(self.root / "xdg-state")
+        env["XDG_CONFIG_HOME"] = str(self.root / "xdg-config")
+        return env
+
+    def engine(self, clock: FrozenClock | None = None) -> Engine:
+        settings = load_settings(str(self.root / "cronsole.toml"), env=self.env())
+        engine = build_engine(settings, clock=clock)
+        self.engines.append(engine)
+        return engine
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[Workspace]:
+    ws = Workspace(tmp_path)
+    yield ws
+    for engine in ws.engines:
+        engine.close()

@@ -1,0 +1,98 @@
+"""Configuration: TOML, then environment, then flags; every mistake as file:line: message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cronsole.core.config import load_settings
+from cronsole.core.engine import load_jobs
+from cronsole.core.errors import ConfigError, UsageError
+from tests.conftest import Workspace
+
+JOBS = '''
+from cronsole.core import JobContext, job
+
+@job(schedule="*/5 * * * *")
+def invoice_ingest(ctx: JobContext) -> None:
+    """Ingests."""
+'''
+
+
+def load(ws: Workspace, config: str, **env: str) -> object:
+    path = ws.write(JOBS, config)
+    settings = load_settings(str(path), env={**ws.env(), **env})
+    return load_jobs(settings)
+
+
+@pytest.mark.parametrize("config, line, message", [
+    ("[cronsole\n", 5, "TOML syntax"),
+    ("colour = 1\n", 5, "unknown key 'cronsole.colour'"),
+    ("grace_period = \"soon\"\n", 5, "bad grace_period 'soon'"),
+    ("stale_timeout = \"-5m\"\n", 5, "must not be negative"),
+    ("log_backups = 0\n", 5, "positive whole number"),
+    ("timezone = \"Mars/Olympus\"\n", 5, "unknown time zone"),
+    ("\n[jobs.invoice-ingest]\nschedule = \"61 * * * *\"\n", 7, "out of range 0-59"),
+    ("\n[jobs.invoice-ingest]\nenabled = \"yes\"\n", 7, "enabled must be bool"),
+    ("\n[jobs.invoice-ingest]\novelap = \"skip\"\n", 7, "unknown key 'jobs.invoice-ingest.ovelap'"),
+    ("\n[jobs.invoice-ingest]\noverlap = \"sometimes\"\n", 7, "not one of skip, queue, allow"),
+    ("\n[jobs.invoice-ingest]\ntimezone = \"Nowhere\"\n", 7, "unknown time zone"),
+    ("\n[jobs.nope]\nschedule = \"* * * * *\"\n", 7, "unknown job 'nope'"),
+    ("\n[jobs.invoice-ingest.settings]\nbatch = 5\n", 7, "unknown setting"),
+])
+def test_bad_config_says_where(workspace: Workspace, config: str, line: int,
+                               message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(workspace, config)
+    text = str(caught.value)
+    assert text.startswith(f"{workspace.root / 'cronsole.toml'}:{line}: "), text
+    assert message in text
+    assert not workspace.db.exists()
+
+
+def test_environment_overrides_a_schedule(workspace: Workspace) -> None:
+    jobs = load(workspace, "", CRONSOLE_JOB_INVOICE_INGEST_SCHEDULE="0 3 * * *")
+    assert jobs["invoice-ingest"].schedule.text == "0 3 * * *"  # type: ignore[index]
+
+
+def test_a_bad_environment_schedule_names_the_variable(workspace: Workspace) -> None:
+    with pytest.raises(ConfigError, match="^environment CRONSOLE_JOB_INVOICE_INGEST_SCHEDULE: "):
+        load(workspace, "", CRONSOLE_JOB_INVOICE_INGEST_SCHEDULE="every day")
+
+
+def test_an_environment_schedule_for_no_job_is_refused(workspace: Workspace) -> None:
+    with pytest.raises(ConfigError, match="CRONSOLE_JOB_INVOICES_SCHEDULE: no job matches"):
+        load(workspace, "", CRONSOLE_JOB_INVOICES_SCHEDULE="0 3 * * *")
+
+
+def test_database_precedence_is_file_then_env_then_flag(workspace: Workspace) -> None:
+    path = workspace.write(JOBS)
+    env = workspace.env()
+    assert load_settings(str(path), env=env).database == str(workspace.db)
+    env["CRONSOLE_DB"] = "/tmp/from-env.db"
+    assert load_settings(str(path), env=env).database == "/tmp/from-env.db"
+    assert load_settings(str(path), env=env, database="/tmp/flag.db").database == "/tmp/flag.db"
+
+
+def test_config_is_found_in_order(workspace: Workspace, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    env = workspace.env()
+    del env["CRONSOLE_CONFIG"]
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(env=env).config_path is None
+    user = Path(env["XDG_CONFIG_HOME"]) / "cronsole" / "cronsole.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text("[cronsole]\n")
+    assert load_settings(env=env).config_path == user
+    (tmp_path / "cronsole.toml").write_text("[cronsole]\n")
+    assert load_settings(env=env).config_path == tmp_path / "cronsole.toml"
+    with pytest.raises(UsageError, match="config file not found"):
+        load_settings("/nonexistent/cronsole.toml", env=env)
+
+
+def test_a_broken_job_module_is_reported(workspace: Workspace) -> None:
+    workspace.write("raise ImportError('missing dependency: pillow')\n")
+    settings = load_settings(str(workspace.root / "cronsole.toml"), env=workspace.env())
+    with pytest.raises(ConfigError, match="cannot load job module 'wsjobs.py': ImportError"):
+        load_jobs(settings)

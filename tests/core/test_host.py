@@ -1,0 +1,202 @@
+"""The scheduler host with an injected clock: claims, overlap, pauses, catch-up, recovery."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from cronsole.core.clock import FrozenClock
+from cronsole.core.commands import Commands
+from cronsole.core.errors import NoScheduler
+from cronsole.core.models import CatchUp, CommandStatus, Node, Overlap, RunReason, RunStatus
+from cronsole.core.scheduling.catchup import plan_catch_up
+from cronsole.core.scheduling.host import Host
+from cronsole.core.scheduling.triggers import parse_schedule
+from tests.conftest import T0, Workspace
+
+JOBS = '''
+from __future__ import annotations
+import threading
+from cronsole.core import JobContext, job
+
+GATE = threading.Event()
+
+@job(schedule="*/5 * * * *")
+def quick(ctx: JobContext) -> None:
+    """Does nothing, quickly."""
+
+@job(schedule="every 1m")
+def blocking(ctx: JobContext) -> None:
+    """Waits for the test (or a cancel) before it ends."""
+    while not GATE.wait(0.01):
+        if ctx.cancelled:
+            return
+
+@job(schedule="0 * * * *", catch_up="all", catch_up_window="3h")
+def hourly(ctx: JobContext) -> None:
+    """Backfills hours."""
+
+@job(schedule="0 * * * *", catch_up="none")
+def forgetful(ctx: JobContext) -> None:
+    """Never catches up."""
+'''
+
+
+@pytest.fixture
+def host(workspace: Workspace, clock: FrozenClock) -> Host:
+    workspace.write(JOBS)
+    return Host(workspace.engine(clock))
+
+
+def gate() -> object:
+    return sys.modules["cronsole_user.wsjobs"].GATE
+
+
+def test_two_hosts_on_one_database_run_each_tick_once(workspace: Workspace,
+                                                      clock: FrozenClock) -> None:
+    workspace.write(JOBS)
+    one, two = Host(workspace.engine(clock)), Host(workspace.engine(clock))
+    for minute in range(0, 30, 5):
+        tick = T0 + timedelta(minutes=minute)
+        one.claim_ticks("quick", [tick])
+        two.claim_ticks("quick", [tick])
+        one.engine.runner.wait_idle(5)
+        two.engine.runner.wait_idle(5)
+    runs = one.engine.store.list_runs(job="quick")
+    assert len(runs) == 6 and len({r.scheduled_for for r in runs}) == 6
+    assert all(r.status is RunStatus.SUCCEEDED for r in runs)
+
+
+def test_an_overlapping_tick_is_skipped_with_its_reason(host: Host) -> None:
+    host.claim_ticks("blocking", [T0])
+    host.claim_ticks("blocking", [T0 + timedelta(minutes=1)])
+    gate().set()  # type: ignore[attr-defined]
+    host.engine.runner.wait_idle(5)
+    first, skipped = sorted(host.engine.store.list_runs(job="blocking"), key=lambda r: r.id)
+    assert first.status is RunStatus.SUCCEEDED
+    assert skipped.status is RunStatus.SKIPPED
+    assert skipped.error == f"overlap: run #{first.id} is still running"
+
+
+def test_paused_ticks_start_nothing_and_expired_pauses_resume(host: Host) -> None:
+    commands = host.commands
+    commands.pause("quick", reason="deploy", duration=600)
+    host.claim_ticks("quick", [T0])
+    assert host.engine.store.list_runs(job="quick") == []
+    host.engine.clock.advance(601)  # type: ignore[attr-defined]
+    commands.expire_pauses()
+    assert not host.engine.store.job_state("quick").paused  # type: ignore[union-attr]
+    audit = host.engine.store.list_commands(job="quick")
+    assert (audit[0].action, audit[0].who, audit[0].reason) == ("resume", "cronsole",
+                                                                "pause expired")
+
+
+def test_pause_all_stops_every_job(host: Host) -> None:
+    host.commands.pause_all(reason="incident")
+    host.claim_ticks("quick", [T0])
+    assert host.engine.store.list_runs() == []
+    host.commands.resume_all()
+    host.claim_ticks("quick", [T0])
+    host.engine.runner.wait_idle(5)
+    assert len(host.engine.store.list_runs()) == 1
+
+
+def test_catch_up_latest_runs_once_and_counts_the_rest(host: Host) -> None:
+    store = host.engine.store
+    store.record_tick("quick", T0)
+    host.engine.clock.set(T0 + timedelta(hours=1, minutes=2))  # type: ignore[attr-defined]
+    host.catch_up()
+    host.engine.runner.wait_idle(5)
+    runs = {r.status: r for r in store.list_runs(job="quick")}
+    assert runs[RunStatus.SUCCEEDED].reason is RunReason.CATCH_UP
+    assert runs[RunStatus.SUCCEEDED].scheduled_for == T0 + timedelta(hours=1)
+    assert runs[RunStatus.MISSED].summary["count"] == 11
+
+
+def test_catch_up_all_runs_inside_the_window_only(host: Host) -> None:
+    store = host.engine.store
+    store.record_tick("hourly", T0)
+    host.engine.clock.set(T0 + timedelta(hours=6, minutes=30))  # type: ignore[attr-defined]
+    host.catch_up()
+    for _ in range(5):
+        host.engine.runner.wait_idle(5)
+        host.start_queued("hourly")
+    host.engine.runner.wait_idle(5)
+    runs = store.list_runs(job="hourly")
+    done = sorted(r.scheduled_for.hour for r in runs if r.status is RunStatus.SUCCEEDED)
+    assert done == [13, 14, 15]  # T0 is 09:00; the 3 h window ends 15:30
+    [missed] = [r for r in runs if r.status is RunStatus.MISSED]
+    assert missed.summary["count"] == 3
+
+
+def test_catch_up_none_only_records(host: Host) -> None:
+    host.engine.store.record_tick("forgetful", T0)
+    host.engine.clock.set(T0 + timedelta(hours=3))  # type: ignore[attr-defined]
+    host.catch_up()
+    [missed] = host.engine.store.list_runs(job="forgetful")
+    assert missed.status is RunStatus.MISSED and missed.summary["count"] == 3
+
+
+def test_a_fresh_job_has_nothing_to_catch_up() -> None:
+    schedule = parse_schedule("every 1m")
+    assert plan_catch_up(schedule, CatchUp.LATEST, 60, None, T0).run == []
+
+
+def test_a_paused_job_replays_nothing_after_downtime(host: Host) -> None:
+    host.engine.store.record_tick("quick", T0)
+    host.commands.pause("quick")
+    host.engine.clock.set(T0 + timedelta(days=3))  # type: ignore[attr-defined]
+    host.catch_up()
+    assert host.engine.store.list_runs(job="quick") == []
+
+
+def test_fire_without_a_scheduler_is_refused_and_writes_nothing(host: Host) -> None:
+    cli = Commands(host.engine)
+    with pytest.raises(NoScheduler):
+        cli.fire("quick")
+    assert host.engine.store.list_commands() == []
+
+
+def test_a_command_written_by_one_process_is_applied_by_the_host(workspace: Workspace,
+                                                                 clock: FrozenClock) -> None:
+    workspace.write(JOBS)
+    host = Host(workspace.engine(clock))
+    host.engine.start_node("host")
+    cli_engine = workspace.engine(clock)
+    command = Commands(cli_engine).fire("quick", {})
+    assert command.status is CommandStatus.PENDING
+    [applied] = host.commands.apply_pending()
+    assert applied.status is CommandStatus.APPLIED and applied.applied_by == host.engine.node_id
+    host.engine.runner.wait_idle(5)
+    run = host.engine.store.get_run(applied.run_id)  # type: ignore[arg-type]
+    assert run is not None and run.reason is RunReason.MANUAL
+    assert run.status is RunStatus.SUCCEEDED
+    assert host.commands.apply_pending() == []
+
+
+def test_cancel_reaches_a_running_run(host: Host) -> None:
+    host.claim_ticks("blocking", [T0])
+    [run] = host.engine.store.list_runs(job="blocking")
+    result = host.commands.cancel(run.id)
+    assert result.result == f"cancel requested for run #{run.id}"
+    host.engine.runner.wait_idle(5)
+    assert host.engine.store.get_run(run.id).status is RunStatus.CANCELLED  # type: ignore
+
+
+def test_runs_of_a_dead_process_are_abandoned_and_its_items_released(host: Host) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    store = host.engine.store
+    store.register_node(Node("ghost", "host", socket.gethostname(), pid, T0, T0, "0"))
+    run = store.insert_run("quick", T0, RunReason.SCHEDULE, "ghost", Overlap.SKIP, T0)
+    store.enqueue("quick", "k", T0)
+    store.claim_items("quick", "ghost", None, T0, limit=1)
+    host.recover()
+    assert run is not None
+    assert store.get_run(run.id).status is RunStatus.ABANDONED  # type: ignore[union-attr]
+    assert len(store.claim_items("quick", "me", None, T0, limit=1)) == 1

@@ -1,0 +1,195 @@
+"""The job API through the real runner and store: caps, budget, concurrency, isolation, retry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from cronsole.core.clock import FrozenClock
+from cronsole.core.commands import Commands
+from cronsole.core.engine import Engine
+from cronsole.core.errors import ConfigError, UsageError
+from cronsole.core.models import ItemStatus, Overlap, Run, RunReason, RunStatus
+from tests.conftest import T0, Workspace
+
+JOBS = '''
+from __future__ import annotations
+import threading, time
+from dataclasses import dataclass, field
+from cronsole.core import JobContext, Watermark, job
+
+@dataclass(frozen=True)
+class Batch:
+    batch_size: int = field(default=10, metadata={"min": 1, "max": 1000})
+    period: str = "2025-01"
+    fail_keys: str = ""
+    step: float = 0.0
+
+    def __post_init__(self) -> None:
+        year, _, month = self.period.partition("-")
+        if not (year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
+            raise ValueError(f"period must be YYYY-MM, got {self.period!r}")
+
+@job(schedule="*/5 * * * *", settings=Batch, time_budget=10, resets_watermark=("period",),
+     retry_base=30)
+def ledger(ctx: JobContext[Batch]) -> dict:
+    """Drains the ledger in batches."""
+    failing = set(ctx.settings.fail_keys.split(","))
+
+    def handle(item):
+        ctx.clock.advance(ctx.settings.step)
+        if item.key in failing:
+            raise RuntimeError(f"cannot process {item.key}")
+        return {"key": item.key}
+
+    out = ctx.items.drain(handle, limit=ctx.settings.batch_size,
+                          watermark=lambda item: Watermark(item.payload, item.key))
+    return {"done": len(out.done), "failed": len(out.failed), "left": len(out.left)}
+
+PEAK = {"now": 0, "max": 0}
+LOCK = threading.Lock()
+
+@job(schedule="0 2 * * *", timezone="Europe/Sofia")
+def nightly(ctx: JobContext) -> None:
+    """Five at a time."""
+    def work(n):
+        with LOCK:
+            PEAK["now"] += 1
+            PEAK["max"] = max(PEAK["max"], PEAK["now"])
+        time.sleep(0.02)
+        with LOCK:
+            PEAK["now"] -= 1
+        if n % 10 == 3:
+            raise ValueError(f"entity {n} has no prices")
+    ctx.run_items(range(40), work, concurrency=5)
+
+@job(schedule="every 1h")
+def broken(ctx: JobContext) -> None:
+    """Always fails."""
+    raise RuntimeError("the remote end is down")
+'''
+
+
+@pytest.fixture
+def engine(workspace: Workspace, clock: FrozenClock) -> Engine:
+    workspace.write(JOBS)
+    return workspace.engine(clock)
+
+
+def run_now(engine: Engine, name: str, **overrides: object) -> Run:
+    engine.clock.advance(1)  # type: ignore[attr-defined]  # each run its own tick
+    run = engine.store.insert_run(name, engine.clock.now(), RunReason.MANUAL, engine.node_id,
+                                  Overlap.SKIP, engine.clock.now(), dict(overrides))
+    assert run is not None
+    return engine.runner.execute(engine.jobs[name], run)
+
+
+def seed(engine: Engine, count: int) -> None:
+    for i in range(count):
+        engine.store.enqueue("ledger", f"f{i:03d}", T0, payload=f"2025-01-01T00:{i:02d}")
+
+
+def test_batch_cap_is_held_each_run(engine: Engine) -> None:
+    seed(engine, 25)
+    first = run_now(engine, "ledger")
+    engine.clock.advance(60)  # type: ignore[attr-defined]
+    second = run_now(engine, "ledger")
+    assert (first.processed, second.processed) == (10, 10)
+    assert first.status is RunStatus.SUCCEEDED
+    assert [c.pending for c in engine.store.tenant_counts("ledger")] == [5]
+
+
+def test_time_budget_stops_early_and_records_what_is_left(engine: Engine) -> None:
+    seed(engine, 10)
+    run = run_now(engine, "ledger", step="3")  # budget 10 s, each item 3 s
+    assert run.status is RunStatus.STOPPED_EARLY
+    assert (run.processed, run.left) == (3, 7)
+    assert [c.pending for c in engine.store.tenant_counts("ledger")] == [7]
+    assert engine.store.get_watermark("ledger").key == "f002"  # type: ignore[union-attr]
+
+
+def test_one_failing_item_never_stops_the_others(engine: Engine) -> None:
+    seed(engine, 5)
+    run = run_now(engine, "ledger", fail_keys="f001")
+    assert run.status is RunStatus.PARTIAL and (run.processed, run.failed) == (4, 1)
+    failed = engine.store.get_item("ledger", "f001")
+    assert failed is not None and failed.status is ItemStatus.FAILED
+    assert failed.error == "RuntimeError: cannot process f001"
+    assert failed.not_before is not None
+    failed_at = T0 + timedelta(seconds=1)
+    assert failed_at + timedelta(seconds=15) <= failed.not_before <= failed_at + timedelta(seconds=30)
+
+
+def test_a_failed_item_is_retried_after_its_backoff(engine: Engine) -> None:
+    seed(engine, 1)
+    run_now(engine, "ledger", fail_keys="f000")
+    engine.clock.advance(1)  # type: ignore[attr-defined]
+    assert run_now(engine, "ledger").processed == 0  # still backing off
+    engine.clock.advance(60)  # type: ignore[attr-defined]
+    again = run_now(engine, "ledger")
+    assert again.processed == 1
+    item = engine.store.get_item("ledger", "f000")
+    assert item is not None and item.status is ItemStatus.DONE and item.attempts == 2
+
+
+def test_concurrency_limit_is_exact_and_failures_are_isolated(engine: Engine) -> None:
+    import sys
+
+    run = run_now(engine, "nightly")
+    peak = sys.modules["cronsole_user.wsjobs"].PEAK
+    assert peak["max"] == 5
+    assert (run.processed, run.failed, run.status) == (36, 4, RunStatus.PARTIAL)
+
+
+def test_an_exception_is_a_recorded_failure_not_a_crash(engine: Engine) -> None:
+    run = run_now(engine, "broken")
+    assert run.status is RunStatus.FAILED
+    assert run.error == "RuntimeError: the remote end is down"
+    assert "Traceback" in run.summary["traceback"]
+
+
+def test_settings_layer_code_config_operator_and_run(workspace: Workspace,
+                                                     clock: FrozenClock) -> None:
+    workspace.write(JOBS, "[jobs.ledger.settings]\nbatch_size = 3\n")
+    engine = workspace.engine(clock)
+    commands = Commands(engine)
+    assert engine.jobs["ledger"].settings().batch_size == 3
+    commands.set("ledger", {"batch_size": "4"})
+    seed(engine, 20)
+    assert run_now(engine, "ledger").processed == 4
+    assert run_now(engine, "ledger", batch_size="6").processed == 6
+
+
+def test_changing_the_period_resets_the_watermark(engine: Engine) -> None:
+    seed(engine, 2)
+    run_now(engine, "ledger")
+    assert engine.store.get_watermark("ledger") is not None
+    result = Commands(engine).set("ledger", {"period": "2025-02"})
+    assert result.result == "period → 2025-02 (watermark reset)"
+    assert engine.store.get_watermark("ledger") is None
+    same = Commands(engine).set("ledger", {"period": "2025-02"})
+    assert same.result == "no change"
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"period": "2025-13"}, "period must be YYYY-MM"),
+    ({"batch_size": "-1"}, "below the minimum 1"),
+    ({"batch_size": "many"}, "expected a whole number"),
+    ({"colour": "red"}, "unknown setting"),
+])
+def test_bad_settings_are_refused_before_anything_is_written(engine: Engine, values: dict[str, str],
+                                                             message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        Commands(engine).set("ledger", values)
+    assert engine.store.list_commands() == []
+    assert engine.store.job_state("ledger").settings == {}  # type: ignore[union-attr]
+
+
+def test_bad_config_settings_point_at_their_line(workspace: Workspace) -> None:
+    workspace.write(JOBS, "\n[jobs.ledger.settings]\nbatch_size = 0\n")
+    with pytest.raises(ConfigError) as caught:
+        workspace.engine()
+    assert str(caught.value).endswith("cronsole.toml:7: job ledger: setting 'batch_size': "
+                                      "0 is below the minimum 1")
+    assert not workspace.db.exists()

@@ -1,0 +1,275 @@
+"""The Store contract, run against every backend (SQLite here; PostgreSQL joins in #8)."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import stat
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from cronsole.core.clock import FrozenClock
+from cronsole.core.errors import StaleClaim, StoreUnusable
+from cronsole.core.models import (
+    CommandStatus, ItemStatus, Node, Overlap, RunReason, RunStatus, Watermark,
+)
+from cronsole.core.store.sqlite import SQLiteStore
+from tests.conftest import T0
+
+
+def test_a_tick_is_claimed_once(store: SQLiteStore) -> None:
+    first = store.insert_run("job", T0, RunReason.SCHEDULE, "a", Overlap.ALLOW, T0)
+    second = store.insert_run("job", T0, RunReason.SCHEDULE, "b", Overlap.ALLOW, T0)
+    assert first is not None and first.status is RunStatus.RUNNING and first.node == "a"
+    assert second is None
+    assert len(store.list_runs(job="job")) == 1
+
+
+def test_ticks_claimed_from_many_threads_yield_one_run_each(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    SQLiteStore.open(path).close()
+    stores = [SQLiteStore.open(path) for _ in range(4)]
+    ticks = [T0 + timedelta(seconds=i) for i in range(30)]
+    wins: list[int] = []
+
+    def claim(store: SQLiteStore, node: str) -> None:
+        for tick in ticks:
+            if store.insert_run("job", tick, RunReason.SCHEDULE, node, Overlap.ALLOW, T0):
+                wins.append(1)
+
+    threads = [threading.Thread(target=claim, args=(s, f"n{i}")) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == 30
+    assert len(stores[0].list_runs(job="job", limit=100)) == 30
+    for s in stores:
+        s.close()
+
+
+def test_overlap_skip_records_the_skipped_tick_with_its_reason(store: SQLiteStore) -> None:
+    running = store.insert_run("job", T0, RunReason.SCHEDULE, "a", Overlap.SKIP, T0)
+    skipped = store.insert_run("job", T0 + timedelta(minutes=1), RunReason.SCHEDULE, "a",
+                               Overlap.SKIP, T0)
+    assert running is not None and skipped is not None
+    assert skipped.status is RunStatus.SKIPPED
+    assert skipped.error == f"overlap: run #{running.id} is still running"
+
+
+def test_overlap_queue_keeps_one_queued_run(store: SQLiteStore) -> None:
+    store.insert_run("job", T0, RunReason.SCHEDULE, "a", Overlap.QUEUE, T0)
+    queued = store.insert_run("job", T0 + timedelta(minutes=1), RunReason.SCHEDULE, "a",
+                              Overlap.QUEUE, T0)
+    third = store.insert_run("job", T0 + timedelta(minutes=2), RunReason.SCHEDULE, "a",
+                             Overlap.QUEUE, T0)
+    assert queued is not None and queued.status is RunStatus.QUEUED
+    assert third is not None and third.status is RunStatus.SKIPPED
+    assert store.start_queued_run("job", "a", T0, allow=False) is None  # one still runs
+
+
+def test_finish_run_is_refused_after_abandonment(store: SQLiteStore) -> None:
+    run = store.insert_run("job", T0, RunReason.SCHEDULE, "dead", Overlap.SKIP, T0)
+    assert run is not None
+    assert store.abandon_runs(["dead"], T0, "abandoned") == [run.id]
+    assert not store.finish_run(run.id, RunStatus.SUCCEEDED, T0)
+    assert store.get_run(run.id).status is RunStatus.ABANDONED  # type: ignore[union-attr]
+
+
+def test_enqueue_is_idempotent_by_key(store: SQLiteStore) -> None:
+    assert store.enqueue("job", "k1", T0, payload={"a": 1}, tenant="t")
+    assert not store.enqueue("job", "k1", T0, payload={"a": 2}, tenant="t")
+    item = store.get_item("job", "k1")
+    assert item is not None and item.payload == {"a": 1}
+    assert [c.pending for c in store.tenant_counts("job")] == [1]
+
+
+def test_claim_takes_at_most_per_tenant_from_each_tenant(store: SQLiteStore) -> None:
+    for i in range(50):
+        store.enqueue("job", f"big-{i}", T0, tenant="big")
+    for tenant in ("a", "b", "c"):
+        for i in range(3):
+            store.enqueue("job", f"{tenant}-{i}", T0, tenant=tenant)
+    claimed = store.claim_items("job", "n", None, T0, limit=100, per_tenant=5)
+    by_tenant = {t: sum(1 for i in claimed if i.tenant == t) for t in ("big", "a", "b", "c")}
+    assert by_tenant == {"big": 5, "a": 3, "b": 3, "c": 3}
+    counts = {c.tenant: (c.pending, c.claimed) for c in store.tenant_counts("job")}
+    assert counts["big"] == (45, 5)
+
+
+def test_claim_rotates_tenants_when_the_limit_is_small(store: SQLiteStore) -> None:
+    for tenant in ("a", "b", "c"):
+        for i in range(4):
+            store.enqueue("job", f"{tenant}-{i}", T0, tenant=tenant)
+    first = store.claim_items("job", "n", None, T0, limit=2, per_tenant=1)
+    second = store.claim_items("job", "n", None, T0 + timedelta(seconds=1), limit=2, per_tenant=1)
+    assert {i.tenant for i in first} == {"a", "b"}
+    assert {i.tenant for i in second} == {"c", "a"}
+
+
+def test_complete_commits_outcome_progress_and_watermark_together(store: SQLiteStore) -> None:
+    run = store.insert_run("job", T0, RunReason.SCHEDULE, "n", Overlap.SKIP, T0)
+    assert run is not None
+    store.enqueue("job", "k", T0)
+    [item] = store.claim_items("job", "n", run.id, T0, limit=1)
+    store.complete_item(item, T0, result={"ok": True}, watermark=Watermark("2026-01-01", "k"))
+    assert store.get_item("job", "k").status is ItemStatus.DONE  # type: ignore[union-attr]
+    assert store.get_run(run.id).processed == 1  # type: ignore[union-attr]
+    assert store.get_watermark("job") == Watermark("2026-01-01", "k")
+
+
+def test_watermark_never_moves_back(store: SQLiteStore) -> None:
+    store.advance_watermark("job", Watermark("2026-01-02", "a"), T0)
+    store.advance_watermark("job", Watermark("2026-01-01", "z"), T0)
+    store.advance_watermark("job", Watermark("2026-01-02", "0"), T0)
+    assert store.get_watermark("job") == Watermark("2026-01-02", "a")
+
+
+def test_a_late_completion_after_a_sweep_is_refused(store: SQLiteStore) -> None:
+    store.enqueue("job", "k", T0)
+    [item] = store.claim_items("job", "old-owner", None, T0, limit=1)
+    swept = store.sweep_stale_items(T0 + timedelta(minutes=31), T0 + timedelta(minutes=31))
+    assert [i.key for i in swept] == ["k"]
+    assert store.sweep_stale_items(T0 + timedelta(hours=1), T0 + timedelta(hours=1)) == []
+    with pytest.raises(StaleClaim):
+        store.complete_item(item, T0 + timedelta(minutes=32))
+    assert store.get_item("job", "k").status is ItemStatus.FAILED  # type: ignore[union-attr]
+
+
+def test_failures_retry_until_attempts_run_out(store: SQLiteStore) -> None:
+    store.enqueue("job", "k", T0, max_attempts=2)
+    [item] = store.claim_items("job", "n", None, T0, limit=1)
+    status = store.fail_item(item, T0, "boom", retry_at=T0 + timedelta(seconds=30))
+    assert status is ItemStatus.FAILED
+    assert store.claim_items("job", "n", None, T0 + timedelta(seconds=29), limit=1) == []
+    [again] = store.claim_items("job", "n", None, T0 + timedelta(seconds=30), limit=1)
+    assert again.attempts == 2
+    assert store.fail_item(again, T0, "boom", T0) is ItemStatus.DEAD
+    assert store.retry_items("job", T0) == 1
+    revived = store.get_item("job", "k")
+    assert revived is not None and revived.status is ItemStatus.PENDING and revived.attempts == 0
+    assert [(c.pending, c.dead, c.failed) for c in store.tenant_counts("job")] == [(1, 0, 0)]
+
+
+def test_claims_of_dead_nodes_are_released(store: SQLiteStore) -> None:
+    store.enqueue("job", "k", T0)
+    store.claim_items("job", "dead", None, T0, limit=1)
+    assert store.release_claims(["dead"], T0, "released") == 1
+    assert len(store.claim_items("job", "alive", None, T0, limit=1)) == 1
+
+
+def test_a_command_is_claimed_by_exactly_one_process(store: SQLiteStore) -> None:
+    command = store.add_command("fire", "op@host", "cli", T0, job="job")
+    assert store.pending_commands()[0].id == command.id
+    assert store.claim_command(command.id, "a", T0)
+    assert not store.claim_command(command.id, "b", T0)
+    done = store.finish_command(command.id, CommandStatus.APPLIED, "ok", T0, run_id=7)
+    assert done.applied_by == "a" and done.run_id == 7 and store.pending_commands() == []
+
+
+def test_pause_state_and_settings_round_trip(store: SQLiteStore) -> None:
+    store.set_paused("job", True, T0, "maintenance", T0 + timedelta(hours=1), "op")
+    state = store.job_state("job")
+    assert state is not None and state.paused and state.pause_reason == "maintenance"
+    assert state.pause_until == T0 + timedelta(hours=1)
+    store.set_state("job", "watermark", {"at": "x", "key": "y"}, T0)
+    store.set_job_settings("job", {"period": "2025-02"}, T0, clear_state=("watermark",))
+    assert store.get_watermark("job") is None
+    assert store.job_state("job").settings == {"period": "2025-02"}  # type: ignore[union-attr]
+    assert store.set_paused("job", False, T0) and not store.set_paused("job", False, T0)
+
+
+def test_heartbeat_reports_cancel_requests(store: SQLiteStore, clock: FrozenClock) -> None:
+    store.register_node(Node("n", "host", "h", 1, T0, T0, "0"))
+    run = store.insert_run("job", T0, RunReason.SCHEDULE, "n", Overlap.SKIP, T0)
+    assert run is not None
+    store.request_cancel(run.id, T0)
+    assert store.heartbeat("n", T0) == [run.id]
+
+
+def test_logs_are_bounded(store: SQLiteStore) -> None:
+    store.add_logs([(T0, "INFO", "job", None, "x", f"line {i}") for i in range(50)])
+    assert store.prune_logs(10) == 40
+    assert [e.message for e in store.recent_logs(limit=3)] == ["line 47", "line 48", "line 49"]
+
+
+def test_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o002)
+    try:
+        opened = SQLiteStore.open(tmp_path / "state" / "c.db")
+        opened.enqueue("job", "k", T0)
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "state").iterdir()}
+        opened.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    assert modes == {name: 0o600 for name in modes} and "c.db" in modes
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("content", [b"not a database at all" * 10, b"", b"SQLite format 3\x00"])
+def test_non_databases_are_refused_untouched(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "c.db"
+    path.write_bytes(content + b"x" * 200 if content else b"\x00" * 300)
+    before = _digest(path)
+    with pytest.raises(StoreUnusable):
+        SQLiteStore.open(path)
+    assert _digest(path) == before
+
+
+def test_a_foreign_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = _digest(path)
+    with pytest.raises(StoreUnusable, match="not a cronsole database"):
+        SQLiteStore.open(path)
+    assert _digest(path) == before
+
+
+def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    SQLiteStore.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+                 " VALUES ('cronsole', '9999_from_the_future', 'x')")
+    conn.commit()
+    conn.close()
+    before = _digest(path)
+    with pytest.raises(StoreUnusable, match="newer cronsole"):
+        SQLiteStore.open(path)
+    assert _digest(path) == before
+
+
+def test_a_truncated_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    opened = SQLiteStore.open(path)
+    for i in range(300):
+        opened.enqueue("job", f"k{i}", T0, payload="x" * 200)
+    opened.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    before = _digest(path)
+    with pytest.raises(StoreUnusable):
+        SQLiteStore.open(path)
+    assert _digest(path) == before
+
+
+def test_reopening_keeps_data_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    first = SQLiteStore.open(path)
+    first.enqueue("job", "k", T0)
+    first.close()
+    second = SQLiteStore.open(path)
+    assert second.get_item("job", "k") is not None and second.integrity_ok()
+    second.close()

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from cronsole.core.errors import EXIT_USAGE, CronsoleError, UsageError
+from cronsole.core.text import visible
 
 from . import cli_ops, cli_read
 from .shared import Options, settings_for
@@ -78,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.TyperException as exc:  # typer's own usage errors: unknown flag, bad value
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        print(f"cronsole: {message}", file=sys.stderr)
+        print(f"cronsole: {visible(message)}", file=sys.stderr)
         return int(getattr(exc, "exit_code", EXIT_USAGE))
     except CronsoleError as exc:
-        print(f"cronsole: {exc}", file=sys.stderr)
+        print(f"cronsole: {visible(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

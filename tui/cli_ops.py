@@ -15,8 +15,9 @@ from cronsole.core.errors import CronsoleError, UsageError
 from cronsole.core.jobsettings import parse_assignments
 from cronsole.core.models import Command, CommandStatus, Run
 from cronsole.core.registry import require_job
+from cronsole.core.text import visible
 
-from .shared import engine_for, run_exit_code
+from .shared import engine_for, outcome, run_exit_code
 
 COMMAND_WAIT_SECONDS = 15.0
 
@@ -24,11 +25,11 @@ COMMAND_WAIT_SECONDS = 15.0
 def _report(command: Command) -> None:
     """The command's outcome on stdout, or on stderr with exit 1 when it failed."""
     if command.status is CommandStatus.FAILED:
-        raise CronsoleError(command.result or f"command #{command.id} failed")
+        raise CronsoleError(visible(command.result or f"command #{command.id} failed"))
     if command.status is CommandStatus.PENDING:
         print(f"command #{command.id} ({command.action}) is waiting for the scheduler")
         return
-    print(command.result)
+    print(visible(command.result or ""))
 
 
 def pause(
@@ -81,7 +82,7 @@ def fire(
     """Run a job now, without shifting its regular schedule."""
     overrides = parse_assignments(assignments or [])
     engine = engine_for(ctx)
-    require_job(engine.jobs, job)
+    require_job(engine.jobs, job).settings(overrides)  # refuse bad values before any write
     if here:
         raise typer.Exit(_fire_here(engine, job, overrides))
     command = Commands(engine).fire(job, overrides)
@@ -89,7 +90,7 @@ def fire(
     _report(command)
     if wait and command.run_id is not None:
         run = _await_run(engine, command.run_id)
-        print(f"run #{run.id} {run.status.value}" + (f": {run.error}" if run.error else ""))
+        print(outcome(run))
         raise typer.Exit(run_exit_code(run))
 
 
@@ -132,5 +133,5 @@ def _fire_here(engine: Engine, job: str, overrides: dict[str, str]) -> int:
     if not finished:
         return 1
     run = finished[0]
-    print(f"run #{run.id} {run.status.value}" + (f": {run.error}" if run.error else ""))
+    print(outcome(run))
     return run_exit_code(run)

@@ -9,6 +9,7 @@ import typer
 from cronsole.core.config import Settings, load_settings
 from cronsole.core.engine import Engine, build_engine
 from cronsole.core.models import Run, RunStatus
+from cronsole.core.text import visible
 from cronsole.jobs import builtin_modules
 
 
@@ -45,6 +46,14 @@ def run_json(run: Run) -> dict[str, Any]:
 
 
 OK_STATUSES = {RunStatus.SUCCEEDED, RunStatus.STOPPED_EARLY}
+
+
+def outcome(run: Run) -> str:
+    """One line for a finished run; the error text is untrusted and shown literally."""
+    text = f"run #{run.id} {run.status.value}"
+    if run.left:
+        text += f", stopped early, {run.left} left"
+    return text + (f": {visible(run.error)}" if run.error else "")
 
 
 def run_exit_code(run: Run) -> int:

@@ -1,0 +1,208 @@
+"""The installed `cronsole` command as systemd would run it: real processes, signals, one file."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Workspace
+
+CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
+JOBS = '''
+from __future__ import annotations
+import os, time
+from pathlib import Path
+from cronsole.core import JobContext, job
+
+SIDE = Path(os.environ["SIDE_EFFECTS"])
+
+def mark(text: str) -> None:
+    with SIDE.open("a") as handle:
+        handle.write(text + "\\n")
+
+@job(schedule="every 1s")
+def tick(ctx: JobContext) -> None:
+    """Records each tick it runs."""
+    mark(f"tick {ctx.scheduled_for.isoformat()} {os.getpid()}")
+
+@job(schedule="0 0 1 1 *")
+def slow(ctx: JobContext) -> None:
+    """Forty items of 0.2 s, stopping between items when asked."""
+    for n in range(40):
+        ctx.items.enqueue(f"item-{n}", payload=n)
+    def handle(item):
+        time.sleep(0.2)
+        mark(f"slow {item.key}")
+    ctx.items.drain(handle, limit=40)
+
+@job(schedule="0 0 1 1 *")
+def stubborn(ctx: JobContext) -> None:
+    """Ignores cancellation."""
+    mark("stubborn started")
+    time.sleep(60)
+'''
+
+
+@pytest.fixture
+def ws(workspace: Workspace) -> Workspace:
+    workspace.write(JOBS, 'grace_period = "30s"\n[jobs.tick]\nenabled = false\n')
+    return workspace
+
+
+class Proc:
+    def __init__(self, ws: Workspace, *args: str, config: str | None = None) -> None:
+        env = {**ws.env(), "SIDE_EFFECTS": str(ws.root / "side.txt")}
+        if config:
+            env["CRONSOLE_CONFIG"] = config
+        self.log = (ws.root / f"proc-{time.monotonic_ns()}.log").open("w")
+        self.popen = subprocess.Popen([CRONSOLE, "--log-format", "json", *args], env=env,
+                                      cwd=ws.root, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def signal(self, sig: int) -> None:
+        self.popen.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.popen.wait(timeout)
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    started: list[Proc] = []
+    yield started
+    for proc in started:
+        if proc.popen.poll() is None:
+            proc.popen.kill()
+            proc.popen.wait(5)
+
+
+def query(ws: Workspace, sql: str, *params: object) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(ws.db, timeout=10)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except sqlite3.OperationalError:
+            pass  # the database may not exist yet
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def side_effects(ws: Workspace) -> list[str]:
+    path = ws.root / "side.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def cli(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**ws.env(), "SIDE_EFFECTS": str(ws.root / "side.txt")}
+    return subprocess.run([CRONSOLE, *args], env=env, cwd=ws.root, capture_output=True,
+                          text=True, timeout=60)
+
+
+def running_run(ws: Workspace, job: str) -> int | None:
+    rows = query(ws, "SELECT id FROM runs WHERE job = ? AND status = 'running'", job)
+    return int(rows[0][0]) if rows else None  # type: ignore[call-overload]
+
+
+def test_two_processes_execute_each_tick_exactly_once(workspace: Workspace,
+                                                      procs: list[Proc]) -> None:
+    workspace.write(JOBS)
+    procs += [Proc(workspace, "--no-tui"), Proc(workspace, "--no-tui")]
+    wait_for(lambda: len([s for s in side_effects(workspace) if s.startswith("tick")]) >= 8, 30)
+    for proc in procs:
+        proc.signal(signal.SIGTERM)
+    assert [proc.wait(20) for proc in procs] == [0, 0]
+    ticks = [line.split()[1] for line in side_effects(workspace) if line.startswith("tick")]
+    assert max(Counter(ticks).values()) == 1, "a tick ran twice"
+    rows = query(workspace, "SELECT scheduled_for, status FROM runs WHERE job = 'tick'"
+                            " AND reason = 'schedule' ORDER BY scheduled_for")
+    seconds = [int(str(r[0])[17:19]) for r in rows]
+    assert all((b - a) % 60 == 1 for a, b in zip(seconds, seconds[1:], strict=False)), \
+        "a tick was lost"
+    assert {r[1] for r in rows} <= {"succeeded", "skipped"}
+    assert query(workspace, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_sigterm_lets_the_item_in_flight_finish_and_exits_0(ws: Workspace,
+                                                            procs: list[Proc]) -> None:
+    procs.append(Proc(ws, "--no-tui"))
+    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes")[0][0] == 1)
+    assert cli(ws, "fire", "slow").returncode == 0
+    wait_for(lambda: len(side_effects(ws)) >= 3)
+    procs[0].signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert procs[0].wait(10) == 0
+    assert time.monotonic() - started < 5
+    [(status, processed)] = query(ws, "SELECT status, processed FROM runs WHERE job = 'slow'")
+    done = query(ws, "SELECT count(*) FROM items WHERE status = 'done'")[0][0]
+    assert status == "interrupted" and processed == done == len(side_effects(ws)) < 40
+    assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
+
+
+def test_a_second_signal_aborts_within_two_seconds(ws: Workspace, procs: list[Proc]) -> None:
+    procs.append(Proc(ws, "--no-tui"))
+    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes")[0][0] == 1)
+    assert cli(ws, "fire", "stubborn").returncode == 0
+    wait_for(lambda: side_effects(ws) == ["stubborn started"])
+    procs[0].signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert procs[0].popen.poll() is None  # still inside the 30 s grace period
+    procs[0].signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert procs[0].wait(5) == 143
+    assert time.monotonic() - started < 2
+    assert query(ws, "SELECT status FROM runs WHERE job = 'stubborn'") == [("interrupted",)]
+
+
+def test_kill_9_then_restart_recovers_the_abandoned_run(ws: Workspace,
+                                                        procs: list[Proc]) -> None:
+    procs.append(Proc(ws, "--no-tui"))
+    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes")[0][0] == 1)
+    assert cli(ws, "fire", "slow").returncode == 0
+    wait_for(lambda: len(side_effects(ws)) >= 3)
+    procs[0].signal(signal.SIGKILL)
+    procs[0].wait(5)
+    procs.append(Proc(ws, "--no-tui"))
+    wait_for(lambda: query(ws, "SELECT status FROM runs WHERE job = 'slow'") == [("abandoned",)])
+    assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
+    result = cli(ws, "fire", "slow", "--wait")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert query(ws, "SELECT count(*) FROM items WHERE status = 'done'") == [(40,)]
+    keys = [line for line in side_effects(ws) if line.startswith("slow")]
+    repeated = [key for key, count in Counter(keys).items() if count > 1]
+    assert len(repeated) <= 1  # only the item in flight at the kill may run twice
+    assert query(ws, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_cli_command_is_applied_by_the_running_process(ws: Workspace,
+                                                         procs: list[Proc]) -> None:
+    procs.append(Proc(ws, "--no-tui"))
+    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes")[0][0] == 1)
+    [(host_node,)] = query(ws, "SELECT id FROM nodes")
+    started = time.monotonic()
+    result = cli(ws, "fire", "slow", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].endswith("succeeded")
+    [(applied_by, run_node)] = query(
+        ws, "SELECT commands.applied_by, runs.node FROM commands JOIN runs"
+            " ON runs.id = commands.run_id WHERE action = 'fire'")
+    assert applied_by == run_node == host_node
+    assert time.monotonic() - started < 30
+    assert cli(ws, "pause", "slow", "--reason", "maintenance").returncode == 0
+    procs[0].signal(signal.SIGTERM)
+    assert procs[0].wait(10) == 0

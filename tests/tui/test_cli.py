@@ -1,0 +1,161 @@
+"""The CLI as a CLI: arguments in, stdout/stderr and exit codes out, database checked after."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from cronsole.core.store.sqlite import SQLiteStore
+from cronsole.tui.cli import main
+from tests.conftest import Workspace
+
+JOBS = '''
+from __future__ import annotations
+from dataclasses import dataclass, field
+from cronsole.core import JobContext, job
+
+@dataclass(frozen=True)
+class Opts:
+    batch_size: int = field(default=10, metadata={"min": 1})
+
+@job(schedule="30 2 * * *", timezone="Europe/Sofia", settings=Opts)
+def nightly(ctx: JobContext[Opts]) -> dict:
+    """Counts to batch_size."""
+    ctx.run_items(range(ctx.settings.batch_size), lambda n: n)
+    return {"counted": ctx.settings.batch_size}
+
+@job(schedule="every 1h")
+def broken(ctx: JobContext) -> None:
+    """Always fails."""
+    raise RuntimeError("\\x1b]0;owned\\x07 remote down")
+'''
+
+
+@pytest.fixture
+def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    workspace.write(JOBS)
+    for key, value in workspace.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("CRONSOLE_DB", raising=False)
+    monkeypatch.chdir(workspace.root)
+    return workspace
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_jobs_json_shape(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "jobs", "--json")
+    assert code == 0
+    jobs = {j["name"]: j for j in json.loads(out)}
+    nightly = jobs["nightly"]
+    assert {"name", "schedule", "description", "timezone", "next_run", "paused", "pause_reason",
+            "pause_until", "settings", "last_status"} <= set(nightly)
+    assert nightly["description"] == "At 02:30 (Europe/Sofia)"
+    assert nightly["settings"] == {"batch_size": 10} and nightly["last_status"] is None
+
+
+def test_fire_here_runs_in_process_and_exits_with_the_outcome(
+        cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "fire", "nightly", "--here", "--set", "batch_size=4")
+    assert code == 0 and "succeeded" in out
+    code, out, err = run(capsys, "fire", "broken", "--here")
+    assert code == 1 and "failed" in out
+    assert "\x1b" not in out and "\\x1b]0;owned\\x07" in out  # shown literally
+    code, out, _ = run(capsys, "runs", "--json")
+    runs = json.loads(out)
+    assert [(r["job"], r["status"], r["processed"]) for r in runs] == [
+        ("broken", "failed", 0), ("nightly", "succeeded", 4)]
+    assert {"id", "job", "reason", "status", "scheduled_for", "started_at", "finished_at", "node",
+            "total", "processed", "failed", "error"} <= set(runs[0])
+    code, out, _ = run(capsys, "jobs", "--json")
+    assert {j["name"]: j["last_status"] for j in json.loads(out)} == {
+        "broken": "failed", "nightly": "succeeded"}
+
+
+def test_pause_and_resume_are_audited(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "pause", "nightly", "--reason", "disk swap", "--for", "2h")
+    assert code == 0 and out.startswith("paused nightly until ")
+    _, out, _ = run(capsys, "jobs", "--json")
+    nightly = {j["name"]: j for j in json.loads(out)}["nightly"]
+    assert nightly["paused"] and nightly["pause_reason"] == "disk swap" and nightly["pause_until"]
+    assert run(capsys, "resume", "nightly")[1] == "resumed nightly\n"
+    assert run(capsys, "resume", "nightly")[1] == "nightly was not paused\n"
+    store = SQLiteStore.open(cli.db)
+    audit = store.list_commands()
+    store.close()
+    assert [(c.action, c.status.value) for c in audit] == [
+        ("resume", "applied"), ("resume", "applied"), ("pause", "applied")]
+    assert audit[2].reason == "disk swap"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("fire", "nope"), "unknown job 'nope'"),
+    (("pause", "nightly", "--for", "soon"), "bad --for 'soon'"),
+    (("pause", "nightly", "--for", "-1h"), "must not be negative"),
+    (("fire", "nightly", "--here", "--set", "batch_size=-1"), "below the minimum 1"),
+    (("fire", "nightly", "--set", "batch_size"), "write key=value"),
+    (("runs", "--limit", "-3"), "--limit"),
+    (("runs", "--job", "nope"), "unknown job 'nope'"),
+    (("jobs", "--bogus"), "No such option: --bogus"),
+    (("pause",), "name one job, or give --all"),
+])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+        cli: Workspace, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
+        message: str) -> None:
+    run(capsys, "jobs")  # create the database first, so "unchanged" can be checked
+    before = digest(cli.db)
+    code, out, err = run(capsys, *argv)
+    assert code == 2, err
+    assert err.count("\n") == 1 and message in err and err.startswith("cronsole: ")
+    assert digest(cli.db) == before
+
+
+def test_fire_without_a_running_scheduler_says_so(cli: Workspace,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "fire", "nightly")
+    assert code == 1 and "no scheduler is running" in err
+
+
+def test_bad_config_exits_2_and_writes_nothing(cli: Workspace,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (cli.root / "cronsole.toml").write_text('[cronsole]\ndatabase = "state/cronsole.db"\n'
+                                            'modules = ["wsjobs.py"]\n[jobs.nightly]\n'
+                                            'schedule = "99 * * * *"\n')
+    for argv in (("jobs",), ("config", "check"), ("--no-tui",)):
+        code, _, err = run(capsys, *argv)
+        assert code == 2
+        assert err == f"cronsole: {cli.root / 'cronsole.toml'}:5: job nightly: bad schedule " \
+                      "'99 * * * *': minute value 99 is out of range 0-59\n"
+    assert not (cli.root / "state").exists()
+
+
+def test_a_corrupt_database_exits_4_untouched(cli: Workspace,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    cli.db.parent.mkdir(parents=True)
+    cli.db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    before = digest(cli.db)
+    for argv in (("jobs",), ("--no-tui",), ("pause", "nightly")):
+        code, _, err = run(capsys, *argv)
+        assert code == 4 and err.startswith("cronsole: ") and err.count("\n") == 1
+    assert digest(cli.db) == before
+    assert sorted(p.name for p in cli.db.parent.iterdir()) == ["cronsole.db"]
+
+
+def test_config_check_and_paths(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "config", "check")
+    assert code == 0 and "2 job(s)" in out and "nightly: 30 2 * * *  (At 02:30" in out
+    code, out, _ = run(capsys, "paths", "--json")
+    found = json.loads(out)
+    assert found["config"] == str(cli.root / "cronsole.toml")
+    assert found["database"] == str(cli.db) and not cli.db.exists()

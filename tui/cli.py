@@ -66,6 +66,7 @@ app.command("paths")(cli_read.paths)
 app.command("fire")(cli_ops.fire)
 app.command("pause")(cli_ops.pause)
 app.command("resume")(cli_ops.resume)
+app.command("set")(cli_ops.set_settings)
 config_app.command("check")(cli_read.config_check)
 
 

@@ -135,3 +135,14 @@ def _fire_here(engine: Engine, job: str, overrides: dict[str, str]) -> int:
     run = finished[0]
     print(outcome(run))
     return run_exit_code(run)
+
+
+def set_settings(
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="The job whose settings change.")],
+    assignments: Annotated[list[str], typer.Argument(help="key=value pairs, e.g. period=2025-02"
+                                                     )],
+) -> None:
+    """Change a job's settings from now on (a period change resets its watermark)."""
+    values = parse_assignments(assignments)
+    _report(Commands(engine_for(ctx)).set(job, values))

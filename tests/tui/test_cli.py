@@ -95,6 +95,16 @@ def test_pause_and_resume_are_audited(cli: Workspace, capsys: pytest.CaptureFixt
     assert audit[2].reason == "disk swap"
 
 
+def test_set_changes_settings_from_now_on(cli: Workspace,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "set", "nightly", "batch_size=3")
+    assert (code, out) == (0, "batch_size → 3\n")
+    _, out, _ = run(capsys, "jobs", "--json")
+    assert {j["name"]: j for j in json.loads(out)}["nightly"]["settings"] == {"batch_size": 3}
+    code, _, err = run(capsys, "set", "nightly", "batch_size=zero")
+    assert code == 2 and "expected a whole number" in err
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -109,6 +119,7 @@ def digest(path: Path) -> str:
     (("runs", "--job", "nope"), "unknown job 'nope'"),
     (("jobs", "--bogus"), "No such option: --bogus"),
     (("pause",), "name one job, or give --all"),
+    (("set", "nightly", "colour=red"), "unknown setting"),
 ])
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(
         cli: Workspace, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],

@@ -8,6 +8,7 @@ import sys
 from typing import Annotated
 
 import typer
+
 from cronsole.core.errors import EXIT_USAGE, CronsoleError, UsageError
 from cronsole.core.text import visible
 

@@ -8,6 +8,7 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+
 from cronsole.core.commands import Commands
 from cronsole.core.durations import parse_duration
 from cronsole.core.engine import Engine

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+
 from cronsole.core.config import config_home, state_home
 from cronsole.core.engine import Engine, load_jobs
 from cronsole.core.jobsettings import as_dict

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import humanize
+
 from cronsole.core.text import visible
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
+
 from cronsole.core.config import Settings, load_settings
 from cronsole.core.engine import Engine, build_engine
 from cronsole.core.models import Run, RunStatus

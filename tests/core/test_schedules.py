@@ -8,7 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cronsole.core.scheduling.triggers import (
-    ScheduleError, describe, fires_between, next_fire_times, parse_schedule,
+    ScheduleError,
+    describe,
+    fires_between,
+    next_fire_times,
+    parse_schedule,
 )
 
 SOFIA = ZoneInfo("Europe/Sofia")

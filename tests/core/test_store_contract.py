@@ -14,7 +14,13 @@ import pytest
 from cronsole.core.clock import FrozenClock
 from cronsole.core.errors import StaleClaim, StoreUnusable
 from cronsole.core.models import (
-    CommandStatus, ItemStatus, Node, Overlap, RunReason, RunStatus, Watermark,
+    CommandStatus,
+    ItemStatus,
+    Node,
+    Overlap,
+    RunReason,
+    RunStatus,
+    Watermark,
 )
 from cronsole.core.store.sqlite import SQLiteStore
 from tests.conftest import T0

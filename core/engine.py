@@ -94,6 +94,9 @@ class Engine:
         return [n for n in self.store.nodes(live_since=since) if role is None or n.role == role]
 
     def close(self) -> None:
+        """Stop beating and close the store; runs still in flight are interrupted first."""
+        self.runner.interrupt_all()
+        self.runner.wait_idle(10)
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)

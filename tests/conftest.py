@@ -13,6 +13,7 @@ import pytest
 from cronsole.core.clock import FrozenClock
 from cronsole.core.config import load_settings
 from cronsole.core.engine import Engine, build_engine
+from cronsole.core.scheduling.host import Host
 from cronsole.core.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -37,6 +38,7 @@ class Workspace:
         self.root = root
         self.db = root / "state" / "cronsole.db"
         self.engines: list[Engine] = []
+        self.hosts: list[Host] = []
 
     def write(self, jobs_source: str, config: str = "") -> Path:
         (self.root / "wsjobs.py").write_text(textwrap.dedent(jobs_source))
@@ -60,10 +62,18 @@ class Workspace:
         self.engines.append(engine)
         return engine
 
+    def host(self, clock: FrozenClock | None = None) -> Host:
+        """A host that is stopped before its engine closes, as the shells do."""
+        host = Host(self.engine(clock))
+        self.hosts.append(host)
+        return host
+
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[Workspace]:
     ws = Workspace(tmp_path)
     yield ws
+    for host in ws.hosts:
+        host.stop(grace=5)
     for engine in ws.engines:
         engine.close()

@@ -49,7 +49,7 @@ def forgetful(ctx: JobContext) -> None:
 @pytest.fixture
 def host(workspace: Workspace, clock: FrozenClock) -> Host:
     workspace.write(JOBS)
-    return Host(workspace.engine(clock))
+    return workspace.host(clock)
 
 
 def gate() -> object:
@@ -59,7 +59,7 @@ def gate() -> object:
 def test_two_hosts_on_one_database_run_each_tick_once(workspace: Workspace,
                                                       clock: FrozenClock) -> None:
     workspace.write(JOBS)
-    one, two = Host(workspace.engine(clock)), Host(workspace.engine(clock))
+    one, two = workspace.host(clock), workspace.host(clock)
     for minute in range(0, 30, 5):
         tick = T0 + timedelta(minutes=minute)
         one.claim_ticks("quick", [tick])
@@ -164,7 +164,7 @@ def test_fire_without_a_scheduler_is_refused_and_writes_nothing(host: Host) -> N
 def test_a_command_written_by_one_process_is_applied_by_the_host(workspace: Workspace,
                                                                  clock: FrozenClock) -> None:
     workspace.write(JOBS)
-    host = Host(workspace.engine(clock))
+    host = workspace.host(clock)
     host.engine.start_node("host")
     cli_engine = workspace.engine(clock)
     command = Commands(cli_engine).fire("quick", {})

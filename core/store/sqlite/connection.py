@@ -83,16 +83,19 @@ class Connections:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     def get(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreUnusable(f"{self.path}: the store was closed")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open()
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                self._all.append((threading.current_thread(), conn))
         return conn
 
     def _open(self) -> sqlite3.Connection:
@@ -103,11 +106,16 @@ class Connections:
         return conn
 
     def close_all(self) -> None:
+        """Close our connections. One still owned by another live thread is left to that thread:
+        closing a connection another thread is using crashes the interpreter."""
+        self._closed = True
+        me = threading.current_thread()
         with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+            keep = [(t, c) for t, c in self._all if t is not me and t.is_alive()]
+            for thread, conn in self._all:
+                if (thread, conn) not in keep:
+                    conn.close()
+            self._all = keep
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

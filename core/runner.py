@@ -110,7 +110,8 @@ class Runner:
         self.hub.publish(RunStarted(self.clock.now(), run))
         if job.jitter and active.cancel.wait(random.uniform(0, job.jitter)):
             return self._stopped(active), "stopped before it started", {}, 0
-        bound.info("run #%s started (%s, tick %s)", run.id, run.reason, run.scheduled_for)
+        bound.info("run #%s started (%s, tick %s)", run.id, run.reason,
+                   run.scheduled_for.isoformat(timespec="seconds"))
         try:
             summary = job.fn(ctx)
         except Exception as exc:

@@ -24,10 +24,11 @@ def _job_json(engine: Engine, job: Job, last: dict[str, Any]) -> dict[str, Any]:
     state = engine.store.job_state(job.name)
     fires = next_fire_times(job.schedule, engine.clock.now(), 1)
     paused_all = engine.store.get_control("paused_all")
+    held = bool(paused_all or (state and state.paused))
     return {
         "name": job.name, "schedule": job.schedule.text, "description": job.schedule_text,
         "timezone": job.schedule.timezone,
-        "next_run": fires[0].at if fires else None,
+        "next_run": fires[0].at if fires and not held else None,
         "dst_note": fires[0].dst_note if fires else None,
         "paused": bool(state and state.paused),
         "pause_reason": state.pause_reason if state else None,
@@ -50,8 +51,14 @@ def jobs(ctx: typer.Context, json: JsonFlag = False) -> None:
     now = engine.clock.now()
     table(["job", "schedule", "next", "state", "last"], [
         [r["name"], f"{r['schedule']}  ({r['description']})", ago(r["next_run"], now),
-         ("paused: " + (r["pause_reason"] or "-")) if r["paused"] else "active",
+         _state(r),
          r["last_status"]] for r in rows])
+
+
+def _state(job: dict[str, Any]) -> str:
+    if job["paused"]:
+        return "paused: " + (job["pause_reason"] or "no reason given")
+    return "held: scheduler paused" if job["scheduler_paused"] else "active"
 
 
 def runs(

@@ -18,8 +18,9 @@ class HumanFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         at = datetime.fromtimestamp(record.created, UTC).astimezone().strftime("%H:%M:%S")
         run_id = getattr(record, "run_id", None)
-        run = f" run#{run_id}" if run_id else ""
-        text = f"{at} {record.levelname:<7} {record.name}{run}: {visible(record.getMessage())}"
+        job = getattr(record, "job", None)
+        source = f"{job}#{run_id}" if job and run_id else job or "cronsole"
+        text = f"{at} {record.levelname:<7} {source}: {visible(record.getMessage())}"
         if record.exc_info:
             text += " | " + visible(self.formatException(record.exc_info))
         return text

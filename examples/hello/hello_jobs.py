@@ -32,7 +32,7 @@ def inbox(ctx: JobContext[InboxSettings]) -> dict[str, int]:
 
     out = ctx.items.drain(record, limit=ctx.settings.batch_size,
                           watermark=lambda item: Watermark(item.payload["at"], item.key))
-    ctx.log.info("recorded %d files, %d failed", len(out.done), len(out.failed))
+    ctx.log.info("recorded %d new file(s), %d failed", len(out.done), len(out.failed))
     return {"recorded": len(out.done), "failed": len(out.failed)}
 
 

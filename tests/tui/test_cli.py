@@ -85,6 +85,7 @@ def test_pause_and_resume_are_audited(cli: Workspace, capsys: pytest.CaptureFixt
     _, out, _ = run(capsys, "jobs", "--json")
     nightly = {j["name"]: j for j in json.loads(out)}["nightly"]
     assert nightly["paused"] and nightly["pause_reason"] == "disk swap" and nightly["pause_until"]
+    assert nightly["next_run"] is None
     assert run(capsys, "resume", "nightly")[1] == "resumed nightly\n"
     assert run(capsys, "resume", "nightly")[1] == "nightly was not paused\n"
     store = SQLiteStore.open(cli.db)

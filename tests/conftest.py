@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,15 @@ from cronsole.core.scheduling.host import Host
 from cronsole.core.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait (bounded) for something another thread does; never a timing assertion."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s")
+        time.sleep(0.01)
 
 
 @pytest.fixture

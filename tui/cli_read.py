@@ -15,7 +15,7 @@ from cronsole.core.scheduling.triggers import next_fire_times
 from cronsole.jobs import builtin_modules
 
 from .output import ago, emit_json, table
-from .shared import engine_for, run_json, settings_for
+from .shared import engine_for, progress_text, run_json, settings_for
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -77,11 +77,12 @@ def runs(
         require_job(engine.jobs, job)
     wanted = _status(status)
     found = engine.store.list_runs(job=job, status=wanted, limit=limit)
+    now = engine.clock.now()
     if json:
-        emit_json([run_json(r) for r in found])
+        emit_json([run_json(r, now) for r in found])
         return
-    table(["id", "job", "reason", "status", "scheduled", "processed", "failed", "error"], [
-        [r.id, r.job, r.reason.value, r.status.value, r.scheduled_for, r.processed, r.failed,
+    table(["id", "job", "reason", "status", "scheduled", "progress", "error"], [
+        [r.id, r.job, r.reason.value, r.status.value, r.scheduled_for, progress_text(r, now),
          r.error] for r in found])
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import typer
 
 from cronsole.core.config import Settings, load_settings
+from cronsole.core.durations import format_duration
 from cronsole.core.engine import Engine, build_engine
 from cronsole.core.models import Run, RunStatus
+from cronsole.core.progress import progress
 from cronsole.core.text import visible
 from cronsole.jobs import builtin_modules
 
@@ -36,14 +39,32 @@ def engine_for(ctx: typer.Context) -> Engine:
     return engine
 
 
-def run_json(run: Run) -> dict[str, Any]:
+def run_json(run: Run, now: datetime) -> dict[str, Any]:
+    done = progress(run, now)
     return {
         "id": run.id, "job": run.job, "reason": run.reason.value, "status": run.status.value,
         "scheduled_for": run.scheduled_for, "created_at": run.created_at,
         "started_at": run.started_at, "finished_at": run.finished_at, "node": run.node,
         "total": run.total, "processed": run.processed, "failed": run.failed,
         "skipped": run.skipped, "left": run.left, "error": run.error, "summary": run.summary,
+        "rate": round(done.rate, 3) if done.rate else None,
+        "eta_seconds": round(done.eta_seconds, 1) if done.eta_seconds is not None else None,
     }
+
+
+def progress_text(run: Run, now: datetime) -> str:
+    """"12/40, 1 failed, 3.2/s, ETA 9s" — or "stopped early, 7 left"."""
+    done = progress(run, now)
+    text = f"{done.processed}/{done.total}" if done.total is not None else str(done.processed)
+    if done.failed:
+        text += f", {done.failed} failed"
+    if run.left:
+        return text + f", stopped early, {run.left} left"
+    if not run.status.finished and done.rate:
+        text += f", {done.rate:.1f}/s"
+        if done.eta_seconds is not None:
+            text += f", ETA {format_duration(done.eta_seconds)}"
+    return text
 
 
 OK_STATUSES = {RunStatus.SUCCEEDED, RunStatus.STOPPED_EARLY}

@@ -16,7 +16,7 @@ from cronsole.core.models import CatchUp, CommandStatus, Node, Overlap, RunReaso
 from cronsole.core.scheduling.catchup import plan_catch_up
 from cronsole.core.scheduling.host import Host
 from cronsole.core.scheduling.triggers import parse_schedule
-from tests.conftest import T0, Workspace
+from tests.conftest import T0, Workspace, eventually
 
 JOBS = '''
 from __future__ import annotations
@@ -43,6 +43,23 @@ def hourly(ctx: JobContext) -> None:
 @job(schedule="0 * * * *", catch_up="none")
 def forgetful(ctx: JobContext) -> None:
     """Never catches up."""
+
+@job(schedule="every 1m", overlap="queue")
+def patient(ctx: JobContext) -> None:
+    """Queues one run behind the one in flight."""
+    while not GATE.wait(0.01):
+        pass
+
+@job(schedule="0 * * * *")
+def window(ctx: JobContext) -> dict:
+    """Processes the hour it stands for; fails items whose key says so."""
+    for n in range(3):
+        ctx.items.enqueue(f"{ctx.scheduled_for:%H}-{n}")
+    def handle(item):
+        if item.key.endswith("-1") and not ctx.state.get("healed"):
+            raise ValueError("bad row")
+    ctx.items.drain(handle, limit=10)
+    return {"hour": ctx.scheduled_for.hour}
 '''
 
 
@@ -200,3 +217,83 @@ def test_runs_of_a_dead_process_are_abandoned_and_its_items_released(host: Host)
     assert run is not None
     assert store.get_run(run.id).status is RunStatus.ABANDONED  # type: ignore[union-attr]
     assert len(store.claim_items("quick", "me", None, T0, limit=1)) == 1
+
+
+def test_overlap_queue_runs_the_queued_tick_when_the_first_ends(host: Host) -> None:
+    store = host.engine.store
+    for minute in range(3):
+        host.claim_ticks("patient", [T0 + timedelta(minutes=minute)])
+    statuses = [r.status for r in sorted(store.list_runs(job="patient"), key=lambda r: r.id)]
+    assert statuses == [RunStatus.RUNNING, RunStatus.QUEUED, RunStatus.SKIPPED]
+    gate().set()  # type: ignore[attr-defined]
+    expected = [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED, RunStatus.SKIPPED]
+    eventually(lambda: [r.status for r in sorted(store.list_runs(job="patient"),
+                                                 key=lambda r: r.id)] == expected)
+
+
+def test_retry_resets_failed_items_of_a_run_and_runs_again(host: Host) -> None:
+    host.claim_ticks("window", [T0])
+    host.engine.runner.wait_idle(5)
+    [first] = host.engine.store.list_runs(job="window")
+    assert first.status is RunStatus.PARTIAL and first.failed == 1
+    host.engine.store.set_state("window", "healed", True, T0)
+    host.engine.clock.advance(1)  # type: ignore[attr-defined]
+    command = host.commands.retry(first.id)
+    assert command.result is not None and command.result.startswith("1 failed items reset; run #")
+    host.engine.runner.wait_idle(5)
+    again = host.engine.store.get_run(command.run_id)  # type: ignore[arg-type]
+    assert again is not None and again.reason is RunReason.RETRY
+    assert again.status is RunStatus.SUCCEEDED and again.processed == 1
+
+
+def test_backfill_previews_without_writing_then_queues_each_missing_tick(host: Host) -> None:
+    store = host.engine.store
+    host.claim_ticks("window", [T0 + timedelta(hours=1)])
+    host.engine.runner.wait_idle(5)
+    preview = host.commands.backfill_preview("window", T0, T0 + timedelta(hours=3))
+    assert [(t.at.hour, t.existing_run is not None) for t in preview] == [
+        (9, False), (10, True), (11, False), (12, False)]
+    assert store.list_commands() == []  # a dry run writes nothing
+    command = host.commands.backfill("window", T0, T0 + timedelta(hours=3))
+    assert command.result == "3 backfill runs queued, 1 ticks already had runs"
+    for _ in range(4):
+        host.start_queued("window")
+        host.engine.runner.wait_idle(5)
+    backfilled = [r for r in store.list_runs(job="window") if r.reason is RunReason.BACKFILL]
+    assert sorted(r.summary["hour"] for r in backfilled) == [9, 11, 12]
+
+
+def test_backfill_refuses_a_range_that_ends_before_it_starts(host: Host) -> None:
+    from cronsole.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="ends before it starts"):
+        host.commands.backfill("window", T0, T0 - timedelta(hours=1))
+    assert host.engine.store.list_commands() == []
+
+
+def test_the_sweeper_releases_items_whose_heartbeat_stopped(host: Host) -> None:
+    store = host.engine.store
+    store.enqueue("window", "stuck", T0)
+    store.claim_items("window", "gone", None, T0, limit=1)
+    host.engine.clock.advance(29 * 60)  # type: ignore[attr-defined]
+    host.sweep()
+    assert store.get_item("window", "stuck").status.value == "claimed"  # type: ignore
+    host.engine.clock.advance(2 * 60)  # type: ignore[attr-defined]
+    host.sweep()
+    item = store.get_item("window", "stuck")
+    assert item is not None and item.status.value == "failed"
+    assert item.error is not None and item.error.startswith("stale: no heartbeat since")
+
+
+def test_shells_hear_what_happens_through_events(host: Host) -> None:
+    from cronsole.core import events
+
+    heard: list[str] = []
+    host.engine.hub.subscribe(lambda event: heard.append(type(event).__name__))
+    host.commands.pause("window", reason="x")
+    host.commands.resume("window")
+    host.claim_ticks("window", [T0])
+    host.engine.runner.wait_idle(5)
+    assert heard[:4] == ["JobPaused", "CommandApplied", "JobResumed", "CommandApplied"]
+    assert {"RunStarted", "ItemFailed", "RunFinished"} <= set(heard)
+    assert issubclass(events.RunFinished, events.Event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from cronsole.core.commands import Commands
 from cronsole.core.engine import Engine
 from cronsole.core.errors import ConfigError, UsageError
 from cronsole.core.models import ItemStatus, Overlap, Run, RunReason, RunStatus
-from tests.conftest import T0, Workspace
+from tests.conftest import T0, Workspace, eventually
 
 JOBS = '''
 from __future__ import annotations
@@ -135,8 +136,6 @@ def test_a_failed_item_is_retried_after_its_backoff(engine: Engine) -> None:
 
 
 def test_concurrency_limit_is_exact_and_failures_are_isolated(engine: Engine) -> None:
-    import sys
-
     run = run_now(engine, "nightly")
     peak = sys.modules["cronsole_user.wsjobs"].PEAK
     assert peak["max"] == 5
@@ -194,3 +193,26 @@ def test_bad_config_settings_point_at_their_line(workspace: Workspace) -> None:
     assert str(caught.value).endswith("cronsole.toml:7: job ledger: setting 'batch_size': "
                                       "0 is below the minimum 1")
     assert not workspace.db.exists()
+
+
+def test_a_run_cancelled_during_its_jitter_never_starts(workspace: Workspace) -> None:
+    workspace.write(JOBS + '''
+STARTED = []
+
+@job(schedule="every 1h", jitter="30s")
+def jittery(ctx: JobContext) -> None:
+    """Starts up to 30 s late."""
+    STARTED.append(ctx.run.id)
+''')
+    engine = workspace.engine()
+    run = engine.store.insert_run("jittery", engine.clock.now(), RunReason.MANUAL,
+                                  engine.node_id, Overlap.SKIP, engine.clock.now())
+    assert run is not None
+    thread = engine.runner.start(engine.jobs["jittery"], run)
+    eventually(lambda: bool(engine.runner.active()))
+    engine.runner.cancel(run.id)
+    thread.join(10)
+    assert sys.modules["cronsole_user.wsjobs"].STARTED == []
+    final = engine.store.get_run(run.id)
+    assert final is not None and final.status is RunStatus.CANCELLED
+    assert final.error == "stopped before it started"

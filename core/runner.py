@@ -36,7 +36,9 @@ class Runner:
         self.store, self.clock, self.hub, self.node = store, clock, hub, node
         self.on_finished = on_finished
         self._active: dict[int, ActiveRun] = {}
-        self._lock = threading.Lock()
+        # Re-entrant: a second SIGTERM's handler asks for the active runs on the main thread,
+        # which may already hold this lock.
+        self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
 
     def start(self, job: Job, run: Run) -> threading.Thread:

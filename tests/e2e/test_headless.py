@@ -114,9 +114,10 @@ def cli(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60)
 
 
-def running_run(ws: Workspace, job: str) -> int | None:
-    rows = query(ws, "SELECT id FROM runs WHERE job = ? AND status = 'running'", job)
-    return int(rows[0][0]) if rows else None  # type: ignore[call-overload]
+def start_host(ws: Workspace, procs: list[Proc]) -> None:
+    """Start `cronsole --no-tui` and wait until it has registered in the database."""
+    procs.append(Proc(ws, "--no-tui"))
+    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes WHERE stopped_at IS NULL")[0][0] == 1)
 
 
 def test_two_processes_execute_each_tick_exactly_once(workspace: Workspace,
@@ -140,8 +141,7 @@ def test_two_processes_execute_each_tick_exactly_once(workspace: Workspace,
 
 def test_sigterm_lets_the_item_in_flight_finish_and_exits_0(ws: Workspace,
                                                             procs: list[Proc]) -> None:
-    procs.append(Proc(ws, "--no-tui"))
-    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes")[0][0] == 1)
+    start_host(ws, procs)
     assert cli(ws, "fire", "slow").returncode == 0
     wait_for(lambda: len(side_effects(ws)) >= 3)
     procs[0].signal(signal.SIGTERM)
@@ -155,8 +155,7 @@ def test_sigterm_lets_the_item_in_flight_finish_and_exits_0(ws: Workspace,
 
 
 def test_a_second_signal_aborts_within_two_seconds(ws: Workspace, procs: list[Proc]) -> None:
-    procs.append(Proc(ws, "--no-tui"))
-    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes")[0][0] == 1)
+    start_host(ws, procs)
     assert cli(ws, "fire", "stubborn").returncode == 0
     wait_for(lambda: side_effects(ws) == ["stubborn started"])
     procs[0].signal(signal.SIGTERM)
@@ -171,8 +170,7 @@ def test_a_second_signal_aborts_within_two_seconds(ws: Workspace, procs: list[Pr
 
 def test_kill_9_then_restart_recovers_the_abandoned_run(ws: Workspace,
                                                         procs: list[Proc]) -> None:
-    procs.append(Proc(ws, "--no-tui"))
-    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes")[0][0] == 1)
+    start_host(ws, procs)
     assert cli(ws, "fire", "slow").returncode == 0
     wait_for(lambda: len(side_effects(ws)) >= 3)
     procs[0].signal(signal.SIGKILL)
@@ -191,8 +189,7 @@ def test_kill_9_then_restart_recovers_the_abandoned_run(ws: Workspace,
 
 def test_a_cli_command_is_applied_by_the_running_process(ws: Workspace,
                                                          procs: list[Proc]) -> None:
-    procs.append(Proc(ws, "--no-tui"))
-    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes")[0][0] == 1)
+    start_host(ws, procs)
     [(host_node,)] = query(ws, "SELECT id FROM nodes")
     started = time.monotonic()
     result = cli(ws, "fire", "slow", "--wait")

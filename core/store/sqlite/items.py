@@ -12,7 +12,7 @@ from ...clock import iso
 from ...errors import StaleClaim
 from ...models import Item, ItemStatus, TenantCounts, Watermark
 from .connection import Connections
-from .rows import dumps, to_counts, to_item
+from .rows import dumps, to_counts, to_item, where
 
 STATUSES = tuple(s.value for s in ItemStatus)
 
@@ -224,14 +224,9 @@ class ItemsMixin:
         self, job: str | None = None, run_id: int | None = None,
         status: ItemStatus | None = None, limit: int = 100,
     ) -> list[Item]:
-        clauses, params = ["1 = 1"], []
-        for column, value in (("job", job), ("run_id", run_id), ("status", status)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
+        body, params = where(("job", job), ("run_id", run_id), ("status", status))
         rows = self._db.get().execute(
-            f"SELECT * FROM items WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
-            (*params, limit),
+            f"SELECT * FROM items WHERE {body} ORDER BY id LIMIT ?", (*params, limit)
         ).fetchall()
         return [to_item(r) for r in rows]
 

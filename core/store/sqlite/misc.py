@@ -10,7 +10,7 @@ from typing import Any
 from ...clock import iso
 from ...models import Command, CommandStatus, JobState, LogEntry, Node, Watermark
 from .connection import Connections
-from .rows import dumps, loads, maybe_iso, to_command, to_job_state, to_log, to_node
+from .rows import dumps, loads, maybe_iso, to_command, to_job_state, to_log, to_node, where
 
 
 class JobsMixin:
@@ -276,15 +276,10 @@ class LogsMixin:
         self, job: str | None = None, run_id: int | None = None, after_id: int = 0,
         limit: int = 200,
     ) -> list[LogEntry]:
-        clauses, params = ["id > ?"], [after_id]
-        filters: tuple[tuple[str, Any], ...] = (("job", job), ("run_id", run_id))
-        for column, value in filters:
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
+        body, params = where(("job", job), ("run_id", run_id), first="id > ?",
+                             params=(after_id,))
         rows = self._db.get().execute(
-            f"SELECT * FROM logs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
-            (*params, limit),
+            f"SELECT * FROM logs WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
         ).fetchall()
         return [to_log(r) for r in reversed(rows)]
 

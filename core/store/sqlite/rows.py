@@ -23,6 +23,18 @@ from ...models import (
 )
 
 
+def where(*filters: tuple[str, Any], first: str = "1 = 1",
+          params: tuple[Any, ...] = ()) -> tuple[str, list[Any]]:
+    """A WHERE body from (column, value) pairs, leaving out None values. Column names come
+    from our code only; values are always bound."""
+    clauses, bound = [first], list(params)
+    for column, value in filters:
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            bound.append(value)
+    return " AND ".join(clauses), bound
+
+
 def when(text: str | None) -> datetime | None:
     return parse_iso(text) if text else None
 

@@ -9,7 +9,7 @@ from typing import Any
 from ...clock import iso
 from ...models import Overlap, Run, RunReason, RunStatus
 from .connection import Connections
-from .rows import dumps, to_run
+from .rows import dumps, to_run, where
 
 ACTIVE = "('queued', 'running')"
 
@@ -166,17 +166,10 @@ class RunsMixin:
         self, job: str | None = None, status: RunStatus | None = None,
         since: datetime | None = None, limit: int = 50,
     ) -> list[Run]:
-        clauses, params = ["1 = 1"], []
-        for column, value in (("job", job), ("status", status)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(str(value))
-        if since is not None:
-            clauses.append("created_at >= ?")
-            params.append(iso(since))
+        first, start = ("created_at >= ?", (iso(since),)) if since else ("1 = 1", ())
+        body, params = where(("job", job), ("status", status), first=first, params=start)
         rows = self._db.get().execute(
-            f"SELECT * FROM runs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
-            (*params, limit),
+            f"SELECT * FROM runs WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
         ).fetchall()
         return [to_run(r) for r in rows]
 

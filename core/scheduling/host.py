@@ -25,7 +25,7 @@ from ..events import TickSkipped
 from ..models import Run, RunReason, RunStatus
 from ..registry import Job
 from .catchup import plan_catch_up
-from .triggers import build_trigger, next_fire_times
+from .triggers import build_trigger
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,6 @@ class Host:
         self._scheduler = scheduler
         self._loop = threading.Thread(target=self._maintain, name="host-loop", daemon=True)
         self._loop.start()
-
-    def next_fire(self, job: Job) -> datetime | None:
-        times = next_fire_times(job.schedule, self.engine.clock.now(), 1)
-        return times[0].at if times else None
 
     # ticks
 

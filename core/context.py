@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from .clock import Clock
 from .errors import StaleClaim
 from .events import EventHub, ItemFailed, RunProgressed
-from .models import Item, Run, Watermark
+from .models import Item, Record, Run, Watermark
 from .registry import Job
 from .store import Store
 
@@ -49,6 +49,13 @@ class JobContext(Generic[S]):
         self.left = 0
         self.items = Ledger(self)
         self.state = StateView(store, job.name, clock)
+
+    def records(self, collection: str) -> Records:
+        """A collection of this installation's records (documents, stats, tracked batches)."""
+        return Records(self.store, collection, self.clock)
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     @property
     def scheduled_for(self) -> datetime:
@@ -147,6 +154,40 @@ class JobContext(Generic[S]):
 
 def _label(item: Any) -> str:
     return repr(item.key) if isinstance(item, Item) else repr(item)[:200]
+
+
+class Records:
+    """One record collection: put, get, range queries and stale sweeps, all through the store."""
+
+    def __init__(self, store: Store, collection: str, clock: Clock) -> None:
+        self.store, self.collection, self.clock = store, collection, clock
+
+    def put(self, key: str, data: Any, grp: str = "", at: str = "", status: str = "") -> None:
+        self.put_many([Record(key, data, grp, at, status)])
+
+    def put_many(self, records: list[Record]) -> None:
+        if records:
+            self.store.put_records(self.collection, records, self.clock.now())
+
+    def get(self, key: str) -> Record | None:
+        return self.store.get_record(self.collection, key)
+
+    def query(self, grp: str | None = None, status: str | None = None,
+              at_from: str | None = None, at_to: str | None = None, limit: int = 1000,
+              newest_first: bool = False) -> list[Record]:
+        return self.store.query_records(self.collection, grp, status, at_from, at_to, limit,
+                                        newest_first)
+
+    def groups(self, at_from: str) -> list[str]:
+        return self.store.record_groups(self.collection, at_from)
+
+    def count(self, status: str | None = None) -> int:
+        return self.store.count_records(self.collection, status)
+
+    def sweep(self, status: str, before: str, new_status: str,
+              change: Callable[[Record], Any]) -> list[Record]:
+        return self.store.sweep_records(self.collection, status, before, new_status,
+                                        self.clock.now(), change)
 
 
 class StateView:

@@ -176,3 +176,16 @@ class Watermark:
 
     def __lt__(self, other: Watermark) -> bool:
         return (self.at, self.key) < (other.at, other.key)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A row of a job-owned collection: `grp` and `at` are indexed for range reads, `status`
+    for sweeps; `data` is any JSON value."""
+
+    key: str
+    data: Any = None
+    grp: str = ""
+    at: str = ""
+    status: str = ""
+    updated_at: datetime | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,6 +15,7 @@ from ..models import (
     LogEntry,
     Node,
     Overlap,
+    Record,
     Run,
     RunReason,
     RunStatus,
@@ -350,4 +351,51 @@ class Store(Protocol):
 
     def prune_logs(self, keep: int) -> int:
         """Keep only the newest `keep` log rows; returns how many were deleted."""
+        ...
+
+    def failed_since(self, job: str, since: datetime) -> dict[str, int]:
+        """Failures per tenant since a time (an indexed read)."""
+        ...
+
+    def oldest_pending(self, job: str) -> dict[str, datetime]:
+        """When the oldest pending item of each tenant was enqueued; one probe per tenant."""
+        ...
+
+    def put_records(self, collection: str, records: Sequence[Record], now: datetime) -> None:
+        """Insert or replace records of a collection by key, in one transaction."""
+        ...
+
+    def get_record(self, collection: str, key: str) -> Record | None:
+        """One record by key, or None."""
+        ...
+
+    def query_records(
+        self, collection: str, grp: str | None = None, status: str | None = None,
+        at_from: str | None = None, at_to: str | None = None, limit: int = 1000,
+        newest_first: bool = False,
+    ) -> list[Record]:
+        """Records by group, status and an `at` range [from, to), ordered by `at`."""
+        ...
+
+    def record_groups(self, collection: str, at_from: str) -> list[str]:
+        """Distinct groups with a record at or after `at_from`."""
+        ...
+
+    def count_records(self, collection: str, status: str | None = None) -> int:
+        """How many records a collection holds, optionally in one status."""
+        ...
+
+    def sweep_records(
+        self, collection: str, status: str, before: str, new_status: str, now: datetime,
+        change: Callable[[Record], Any],
+    ) -> list[Record]:
+        """Move records stuck in `status` since before the cutoff to `new_status`, each once."""
+        ...
+
+    def archive_chunk(self, kind: str, before: datetime, limit: int, now: datetime) -> int:
+        """Archive up to `limit` rows of a history kind older than `before`; 0 when done."""
+        ...
+
+    def count_archived(self, kind: str) -> int:
+        """How many rows of a kind the archive holds."""
         ...

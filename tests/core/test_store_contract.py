@@ -279,3 +279,66 @@ def test_reopening_keeps_data_and_schema(tmp_path: Path) -> None:
     second = SQLiteStore.open(path)
     assert second.get_item("job", "k") is not None and second.integrity_ok()
     second.close()
+
+
+def test_records_upsert_and_range_queries(store: SQLiteStore) -> None:
+    from cronsole.core.models import Record
+
+    store.put_records("price", [Record(f"AAA|2026-01-{d:02d}", {"close": d}, grp="AAA",
+                                       at=f"2026-01-{d:02d}") for d in range(1, 11)], T0)
+    store.put_records("price", [Record("AAA|2026-01-05", {"close": 50}, grp="AAA",
+                                       at="2026-01-05")], T0)
+    got = store.query_records("price", grp="AAA", at_from="2026-01-04", at_to="2026-01-07")
+    assert [r.data["close"] for r in got] == [4, 50, 6]
+    newest = store.query_records("price", grp="AAA", limit=2, newest_first=True)
+    assert [r.at for r in newest] == ["2026-01-10", "2026-01-09"]
+    assert store.record_groups("price", "2026-01-09") == ["AAA"]
+    assert store.count_records("price") == 10
+
+
+def test_sweep_records_moves_each_stuck_record_once(store: SQLiteStore) -> None:
+    from cronsole.core.models import Record
+
+    store.put_records("call", [Record("old", {}, at="2026-01-01T00:00", status="processing"),
+                               Record("new", {}, at="2026-01-01T00:50", status="processing"),
+                               Record("ok", {}, at="2026-01-01T00:00", status="done")], T0)
+    moved = store.sweep_records("call", "processing", "2026-01-01T00:30", "failed", T0,
+                                lambda r: {"reason": "timeout"})
+    assert [r.key for r in moved] == ["old"]
+    assert store.sweep_records("call", "processing", "2026-01-01T00:30", "failed", T0,
+                               lambda r: {}) == []
+    assert store.get_record("call", "old").data == {"reason": "timeout"}  # type: ignore
+
+
+def test_archive_moves_old_history_in_chunks_and_resumes(store: SQLiteStore) -> None:
+    for i in range(25):
+        run = store.insert_run("job", T0 + timedelta(minutes=i), RunReason.SCHEDULE, "n",
+                               Overlap.ALLOW, T0)
+        assert run is not None
+        store.finish_run(run.id, RunStatus.SUCCEEDED, T0 + timedelta(minutes=i))
+    cutoff = T0 + timedelta(minutes=20)
+    assert store.archive_chunk("runs", cutoff, 8, T0) == 8
+    assert store.archive_chunk("runs", cutoff, 8, T0) == 8
+    assert store.archive_chunk("runs", cutoff, 8, T0) == 4
+    assert store.archive_chunk("runs", cutoff, 8, T0) == 0
+    assert store.count_archived("runs") == 20 and len(store.list_runs(limit=100)) == 5
+
+
+def test_archiving_done_items_keeps_tenant_counts_right(store: SQLiteStore) -> None:
+    for i in range(3):
+        store.enqueue("job", f"k{i}", T0, tenant="t")
+    for item in store.claim_items("job", "n", None, T0, limit=2):
+        store.complete_item(item, T0)
+    assert store.archive_chunk("items", T0 + timedelta(days=1), 100, T0) == 2
+    [counts] = store.tenant_counts("job")
+    assert (counts.pending, counts.done) == (1, 0)
+
+
+def test_health_reads_failures_and_oldest_pending_per_tenant(store: SQLiteStore) -> None:
+    store.enqueue("job", "a1", T0, tenant="a")
+    store.enqueue("job", "a2", T0 + timedelta(minutes=5), tenant="a")
+    store.enqueue("job", "b1", T0, tenant="b")
+    [item] = store.claim_items("job", "n", None, T0, limit=1, per_tenant=1)
+    store.fail_item(item, T0 + timedelta(minutes=1), "boom", None)
+    assert store.failed_since("job", T0) == {"a": 1}
+    assert store.oldest_pending("job") == {"a": T0 + timedelta(minutes=5), "b": T0}

@@ -9,11 +9,13 @@ from ...errors import StoreUnusable
 from .connection import Connections, check_file, migrate, prepare_file
 from .items import ItemsMixin
 from .misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
+from .records import RecordsMixin
 from .runs import RunsMixin
 
 
 class SQLiteStore(
-    JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin
+    JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin,
+    RecordsMixin,
 ):
     """The store on one SQLite file in WAL mode, shared safely by several processes."""
 

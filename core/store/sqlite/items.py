@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ...clock import iso
+from ...clock import iso, parse_iso
 from ...errors import StaleClaim
 from ...models import Item, ItemStatus, TenantCounts, Watermark
 from .connection import Connections
@@ -229,6 +229,33 @@ class ItemsMixin:
             f"SELECT * FROM items WHERE {body} ORDER BY id LIMIT ?", (*params, limit)
         ).fetchall()
         return [to_item(r) for r in rows]
+
+    def failed_since(self, job: str, since: datetime) -> dict[str, int]:
+        """Failures per tenant since a time (through the (job, status, updated_at) index)."""
+        rows = self._db.get().execute(
+            "SELECT tenant, count(*) AS n FROM items WHERE job = ? AND status IN ('failed', 'dead')"
+            " AND updated_at >= ? GROUP BY tenant",
+            (job, iso(since)),
+        ).fetchall()
+        return {r["tenant"]: r["n"] for r in rows}
+
+    def oldest_pending(self, job: str) -> dict[str, datetime]:
+        """When the oldest pending item of each tenant was enqueued; one index probe each."""
+        c = self._db.get()
+        queues = c.execute(
+            "SELECT queue, tenant FROM tenant_counts WHERE job = ? AND pending > 0", (job,)
+        ).fetchall()
+        oldest: dict[str, datetime] = {}
+        for q in queues:
+            row = c.execute(
+                "SELECT created_at FROM items WHERE job = ? AND queue = ? AND tenant = ?"
+                " AND status = 'pending' ORDER BY not_before, id LIMIT 1",
+                (job, q["queue"], q["tenant"]),
+            ).fetchone()
+            if row:
+                at = parse_iso(row["created_at"])
+                oldest[q["tenant"]] = min(at, oldest.get(q["tenant"], at))
+        return oldest
 
     def tenant_counts(self, job: str | None = None) -> list[TenantCounts]:
         where, params = ("WHERE job = ?", (job,)) if job else ("", ())

@@ -103,4 +103,26 @@ def _create_commands(db: Database) -> None:
     db.execute("CREATE INDEX commands_pending ON commands(id) WHERE status = 'pending'")
 
 
+
+
+@migrations(name="0002_records_and_archive")
+def records_and_archive(db: Database) -> None:
+    """Generic record collections for jobs' own data, and the archive that retention fills."""
+    records = _table(db, "records")
+    records.create(
+        {"collection": str, "key": str, "grp": str, "at": str, "status": str, "data": str,
+         "updated_at": str},
+        pk=("collection", "key"), not_null={"grp", "at", "status"},
+        defaults={"grp": "", "at": "", "status": ""},
+    )
+    records.create_index(["collection", "grp", "at"])
+    records.create_index(["collection", "at"])
+    records.create_index(["collection", "status", "at"])
+    _table(db, "archive").create(
+        {"kind": str, "id": str, "data": str, "archived_at": str}, pk=("kind", "id")
+    )
+    items = _table(db, "items")
+    items.create_index(["job", "status", "updated_at"])
+
+
 KNOWN = {m.name for m in migrations.pending(Database(memory=True))}

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .durations import parse_duration
 from .jobsettings import NoSettings
 from .models import CatchUp, Overlap
+from .scheduling.triggers import Schedule
 
 ATTRIBUTE = "__cronsole_job__"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -36,6 +39,23 @@ class JobSpec:
     resets_watermark: tuple[str, ...] = ()
     enabled: bool = True
     description: str = ""
+    schedule_check: Callable[[Schedule], None] | None = None
+    actions: Mapping[str, Action] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What a job's operator action receives (no run: actions act outside the schedule)."""
+
+    job: str
+    settings: Any
+    store: Any  # the Store; typed loosely to keep this module free of the store package
+    clock: Any
+    base_dir: Path
+    log: logging.Logger
+
+
+Action = Callable[[ActionContext, list[str]], str]
 
 
 def job(
@@ -54,8 +74,14 @@ def job(
     retry_cap: str | float = 3600.0,
     resets_watermark: tuple[str, ...] = (),
     enabled: bool = True,
+    schedule_check: Callable[[Schedule], None] | None = None,
+    actions: Mapping[str, Action] | None = None,
 ) -> Callable[[F], F]:
-    """Declare a job. The function takes a JobContext; its docstring is the job's description."""
+    """Declare a job. The function takes a JobContext; its docstring is the job's description.
+
+    `enabled=False` keeps a job out of the scheduler unless the config has a table for it
+    (how built-in jobs ship); `schedule_check` may refuse a schedule with ValueError;
+    `actions` are named operator actions (e.g. "submit") the shells can call."""
 
     def attach(fn: F) -> F:
         job_name = name or fn.__name__.replace("_", "-")
@@ -70,6 +96,7 @@ def job(
             retry_base=parse_duration(retry_base), retry_cap=parse_duration(retry_cap),
             resets_watermark=tuple(resets_watermark), enabled=enabled,
             description=(inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " "),
+            schedule_check=schedule_check, actions=dict(actions or {}),
         )
         setattr(fn, ATTRIBUTE, spec)
         return fn

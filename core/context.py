@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from .clock import Clock
@@ -39,8 +40,10 @@ class JobContext(Generic[S]):
     def __init__(
         self, *, job: Job, run: Run, settings: S, store: Store, clock: Clock, hub: EventHub,
         node: str, cancel: threading.Event, log: logging.LoggerAdapter[logging.Logger],
+        base_dir: Path,
     ) -> None:
         self.job, self.run, self.settings = job, run, settings
+        self.base_dir = base_dir  # the config file's folder: relative paths start here
         self.store, self.clock, self.hub, self.node = store, clock, hub, node
         self.log = log
         self._cancel = cancel

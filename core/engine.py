@@ -89,6 +89,21 @@ class Engine:
         if self._log_handler is not None:
             self._log_handler.flush()
 
+    def action(self, job_name: str, action: str, args: list[str]) -> str:
+        """Run a job's named operator action (e.g. submit a batch); its result line."""
+        from .api import ActionContext
+        from .errors import UsageError
+        from .registry import require_job
+
+        job = require_job(self.jobs, job_name)
+        if action not in job.actions:
+            raise UsageError(f"job {job_name!r} has no action {action!r}")
+        state = self.store.job_state(job_name)
+        ctx = ActionContext(job_name, job.settings(state.settings if state else {}), self.store,
+                            self.clock, self.settings.base_dir,
+                            logging.getLogger(f"cronsole.job.{job_name}"))
+        return job.actions[action](ctx, args)
+
     def live_nodes(self, role: str | None = None) -> list[Node]:
         since = self.clock.now() - timedelta(seconds=self.settings.node_timeout)
         return [n for n in self.store.nodes(live_since=since) if role is None or n.role == role]
@@ -122,6 +137,6 @@ def build_engine(settings: Settings, *, clock: Clock | None = None, store: Store
     node_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     if create:
         store.ensure_jobs(list(jobs), clock.now())
-    runner = Runner(store, clock, hub, node_id)
+    runner = Runner(store, clock, hub, node_id, settings.base_dir)
     return Engine(settings=settings, store=store, clock=clock, hub=hub, jobs=jobs,
                   node_id=node_id, runner=runner)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .api import JobSpec, spec_of
+from .api import Action, JobSpec, spec_of
 from .config import JobConfig, Settings, env_key
 from .errors import ConfigError, UsageError
 from .jobsettings import SettingError, build_settings
@@ -48,6 +48,7 @@ class Job:
     resets_watermark: tuple[str, ...]
     description: str
     module: str
+    actions: Mapping[str, Action]
 
     @property
     def schedule_text(self) -> str:
@@ -121,7 +122,8 @@ def resolve_jobs(settings: Settings, definitions: list[JobDefinition]) -> dict[s
         if override:
             config = replace(config, schedule=override,
                              where={**config.where, "schedule": f"environment {env_key(name)}"})
-        enabled = definition.spec.enabled if config.enabled is None else config.enabled
+        configured = definition.spec.enabled or name in settings.jobs
+        enabled = configured if config.enabled is None else config.enabled
         if enabled:
             jobs[name] = _resolve(definition, config, settings.timezone)
     return jobs
@@ -132,7 +134,9 @@ def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> J
     timezone = config.timezone or spec.timezone or default_tz
     try:
         schedule = parse_schedule(config.schedule or spec.schedule, timezone)
-    except ScheduleError as exc:
+        if spec.schedule_check:
+            spec.schedule_check(schedule)
+    except (ScheduleError, ValueError) as exc:
         raise ConfigError(f"job {spec.name}: {exc}", config.where.get("schedule")) from None
     job = Job(
         name=spec.name, fn=definition.fn, schedule=schedule, settings_cls=spec.settings,
@@ -144,7 +148,7 @@ def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> J
         max_attempts=_pick(config.max_attempts, spec.max_attempts),
         retry_base=spec.retry_base, retry_cap=spec.retry_cap,
         resets_watermark=spec.resets_watermark, description=spec.description,
-        module=definition.module,
+        module=definition.module, actions=spec.actions,
     )
     try:
         job.settings()

@@ -8,6 +8,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .clock import Clock
@@ -31,9 +32,10 @@ class ActiveRun:
 class Runner:
     """Runs jobs in threads of their own and keeps track of what is in flight."""
 
-    def __init__(self, store: Store, clock: Clock, hub: EventHub, node: str,
+    def __init__(self, store: Store, clock: Clock, hub: EventHub, node: str, base_dir: Path,
                  on_finished: Callable[[Run], None] | None = None) -> None:
         self.store, self.clock, self.hub, self.node = store, clock, hub, node
+        self.base_dir = base_dir
         self.on_finished = on_finished
         self._active: dict[int, ActiveRun] = {}
         # Re-entrant: a second SIGTERM's handler asks for the active runs on the main thread,
@@ -108,7 +110,8 @@ class Runner:
         except CronsoleError as exc:
             return RunStatus.FAILED, str(exc), {}, 0
         ctx = JobContext(job=job, run=run, settings=settings, store=self.store, clock=self.clock,
-                         hub=self.hub, node=self.node, cancel=active.cancel, log=bound)
+                         hub=self.hub, node=self.node, cancel=active.cancel, log=bound,
+                         base_dir=self.base_dir)
         self.hub.publish(RunStarted(self.clock.now(), run))
         if job.jitter and active.cancel.wait(random.uniform(0, job.jitter)):
             return self._stopped(active), "stopped before it started", {}, 0

@@ -1,10 +1,25 @@
-"""The built-in jobs, written only against cronsole.core's public job API."""
+"""The built-in jobs, written only against cronsole.core's public job API.
+
+Each ships disabled and is enabled by a `[jobs.NAME]` table in cronsole.toml.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from types import ModuleType
 
 
 def builtin_modules() -> list[ModuleType]:
-    """Modules holding built-in job definitions (the five families land here with issue #3)."""
-    return []
+    """Modules holding the built-in job definitions, for the registry."""
+    from . import demo, ingest, nightly, rollup, tenants
+    from .batches import checker
+
+    return [ingest, checker, nightly, rollup, tenants, demo]
+
+
+def create_demo(folder: Path, seed: int, now: datetime) -> Path:
+    """Create the demo workspace; returns its cronsole.toml."""
+    from .demo import create_workspace
+
+    return create_workspace(folder, seed, now)

@@ -12,7 +12,7 @@ import typer
 from cronsole.core.errors import EXIT_USAGE, CronsoleError, UsageError
 from cronsole.core.text import visible
 
-from . import cli_ops, cli_read
+from . import cli_jobs, cli_ops, cli_read
 from .shared import Options, settings_for
 
 app = typer.Typer(
@@ -68,6 +68,8 @@ app.command("fire")(cli_ops.fire)
 app.command("pause")(cli_ops.pause)
 app.command("resume")(cli_ops.resume)
 app.command("set")(cli_ops.set_settings)
+app.command("demo")(cli_jobs.demo)
+app.add_typer(cli_jobs.batches_app, name="batches")
 config_app.command("check")(cli_read.config_check)
 
 

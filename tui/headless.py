@@ -43,8 +43,8 @@ def run(settings: Settings, log_format: str, log_level: str) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
-    host.start()
     _announce(engine.jobs.values(), engine.clock.now(), engine.node_id, settings)
+    host.start()
     while not stop.wait(1.0):
         pass
     left = host.stop(settings.grace_period)

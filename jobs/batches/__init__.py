@@ -1,0 +1,1 @@
+"""The remote batch checker: track submitted batches and download what finished."""

@@ -1,0 +1,124 @@
+"""Poll tracked batches; download finished ones; record failures; flag stuck ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cronsole.core import JobContext, job
+from cronsole.core.api import ActionContext
+from cronsole.core.durations import format_duration
+from cronsole.core.errors import UsageError
+from cronsole.core.models import Record
+from cronsole.core.retry import Retryable
+from cronsole.core.scheduling.triggers import Schedule
+
+from .providers import FINAL, FolderProvider, OpenAIProvider, Provider, ProviderError
+from .results import safe_name, write_results
+
+COLLECTION = "batch"
+DONE = {"downloaded", "failed", "expired", "cancelled"}
+OPEN = ["submitted", "validating", "in_progress", "finalizing", "cancelling", "completed"]
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    provider: str = field(default="folder", metadata={"choices": ("folder", "openai")})
+    inbox: str = "batches/inbox"
+    base_url: str = "https://api.openai.com"
+    api_key_env: str = "OPENAI_API_KEY"
+    output_dir: str = "batches/results"
+    max_output_bytes: int = field(default=100 * 1024 * 1024, metadata={"min": 1})
+    stuck_after_hours: float = field(default=24.0, metadata={"min": 0.01})
+    request_timeout: float = field(default=30.0, metadata={"min": 0.1, "max": 600})
+    attempts: int = field(default=4, metadata={"min": 1, "max": 10})
+    retry_base: float = field(default=1.0, metadata={"min": 0.0, "max": 60})
+
+
+def every_5_to_1440_minutes(schedule: Schedule) -> None:
+    minutes = (schedule.every_seconds or 0) / 60
+    if schedule.every_seconds is None or not minutes.is_integer() or not 5 <= minutes <= 1440:
+        raise ValueError("the batch checker runs every N minutes, N from 5 to 1440 "
+                         f"(e.g. 'every 10m'), not {schedule.text!r}")
+
+
+def make_provider(settings: BatchSettings, base: Path) -> Provider:
+    if settings.provider == "openai":
+        return OpenAIProvider(settings.base_url, settings.api_key_env, settings.request_timeout,
+                              settings.attempts, settings.retry_base)
+    return FolderProvider((base / settings.inbox).resolve())
+
+
+def submit(ctx: ActionContext, args: list[str]) -> str:
+    """`cronsole batches submit FILE.jsonl`: start a batch and track it."""
+    if len(args) != 1 or not args[0].endswith(".jsonl"):
+        raise UsageError("give one .jsonl file of requests")
+    path = Path(args[0])
+    if not path.is_file():
+        raise UsageError(f"{args[0]}: no such file")
+    remote = make_provider(ctx.settings, ctx.base_dir).submit(path)
+    now: datetime = ctx.clock.now()
+    data = {"provider": ctx.settings.provider, "submitted_at": now.isoformat(),
+            "remote_status": remote.status, "polls": 0, "source": path.name}
+    ctx.store.put_records(COLLECTION, [Record(remote.id, data, at=now.isoformat(),
+                                              status=remote.status)], now)
+    return f"submitted {path.name} as {remote.id} ({remote.status})"
+
+
+@job(name="batch-check", schedule="every 5m", settings=BatchSettings, enabled=False,
+     schedule_check=every_5_to_1440_minutes, actions={"submit": submit})
+def check_batches(ctx: JobContext[BatchSettings]) -> dict[str, int]:
+    """Poll submitted batches, download finished results, flag stuck ones."""
+    provider = make_provider(ctx.settings, ctx.base_dir)
+    tracked = [r for status in OPEN for r in ctx.records(COLLECTION).query(status=status,
+                                                                          limit=10_000)]
+    ctx.set_total(len(tracked))
+    out = ctx.run_items(tracked, lambda record: poll(ctx, provider, record))
+    statuses = [result for _, result in out.done]
+    return {"polled": len(tracked), "downloaded": statuses.count("downloaded"),
+            "errors": len(out.failed)}
+
+
+def poll(ctx: JobContext[BatchSettings], provider: Provider, record: Record) -> str:
+    """One batch: its failure is recorded on it and never stops the others."""
+    now = ctx.now()
+    data = {**record.data, "polls": record.data.get("polls", 0) + 1,
+            "last_polled": now.isoformat()}
+    try:
+        status = advance(ctx, provider, record, data)
+    except (ProviderError, Retryable, OSError) as exc:
+        data["error"] = str(exc)
+        ctx.records(COLLECTION).put(record.key, data, at=record.at, status=record.status)
+        raise
+    if status not in FINAL:
+        data.pop("error", None)  # an earlier poll's error is over
+    ctx.records(COLLECTION).put(record.key, data, at=record.at, status=status)
+    return status
+
+
+def advance(ctx: JobContext[BatchSettings], provider: Provider, record: Record,
+            data: dict[str, Any]) -> str:
+    remote = provider.status(record.key)
+    data["remote_status"] = remote.status
+    if remote.status == "completed":
+        folder = (ctx.base_dir / ctx.settings.output_dir).resolve() / safe_name(record.key)
+        written = write_results(provider.output(remote, ctx.settings.max_output_bytes), folder,
+                                record.key, ctx.now())
+        data.update(downloaded_at=ctx.now().isoformat(), results=written.results,
+                    images=written.images, result_errors=written.errors,
+                    invalid_lines=written.invalid[:5], folder=str(folder))
+        ctx.log.info("batch %s: %d results (%d images) written", record.key, written.results,
+                     written.images)
+        return "downloaded"
+    if remote.status in FINAL:
+        data["error"] = remote.error or f"batch {remote.status}"
+        ctx.log.warning("batch %s ended %s", record.key, remote.status)
+        return remote.status
+    age = ctx.now() - datetime.fromisoformat(data["submitted_at"])
+    if age > timedelta(hours=ctx.settings.stuck_after_hours) and not data.get("stuck"):
+        data["stuck"] = True
+        ctx.log.warning("batch %s is stuck: still %s after %s", record.key, remote.status,
+                        format_duration(age.total_seconds()))
+    return remote.status

@@ -1,0 +1,180 @@
+"""Where batches run: an OpenAI-compatible Batch API, or a folder another program fills."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from cronsole.core.errors import CronsoleError
+from cronsole.core.files import atomic_write, safe_join
+from cronsole.core.retry import Retryable, with_retries
+
+FINAL = {"completed", "failed", "expired", "cancelled"}
+KNOWN = FINAL | {"validating", "in_progress", "finalizing", "cancelling", "submitted"}
+
+
+class ProviderError(CronsoleError):
+    """The provider answered in a way we cannot use; the message carries a safe sample."""
+
+
+@dataclass(frozen=True)
+class RemoteBatch:
+    id: str
+    status: str
+    output_file: str | None = None
+    error: str | None = None
+
+
+class Provider(Protocol):
+    def submit(self, path: Path) -> RemoteBatch:
+        """Upload a JSONL file of requests and start a batch."""
+
+    def status(self, batch_id: str) -> RemoteBatch:
+        """The batch as the provider sees it now."""
+
+    def output(self, batch: RemoteBatch, limit: int) -> Iterator[bytes]:
+        """The output file's lines, streamed; ProviderError past `limit` bytes."""
+
+
+def sample(text: str | bytes, size: int = 200) -> str:
+    """A short, printable piece of an unexpected payload, for the tracking record."""
+    raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return raw[:size].encode("unicode_escape").decode("ascii")
+
+
+def parse_batch(payload: Any) -> RemoteBatch:
+    if not isinstance(payload, dict) or not isinstance(payload.get("id"), str):
+        raise ProviderError(f"unexpected batch payload: {sample(json.dumps(payload))}")
+    status = payload.get("status")
+    if status not in KNOWN:
+        raise ProviderError(f"unknown batch status {sample(str(status))}")
+    errors = payload.get("errors") or {}
+    message = None
+    if isinstance(errors, dict) and errors.get("data"):
+        message = sample(json.dumps(errors["data"][:3]), 500)
+    return RemoteBatch(payload["id"], status, payload.get("output_file_id"), message)
+
+
+class OpenAIProvider:
+    """`GET /v1/batches/{id}`, `GET /v1/files/{id}/content`, `POST /v1/files` + `/v1/batches`.
+    The key is read from the environment at call time and never stored or logged."""
+
+    def __init__(self, base_url: str, key_env: str, timeout: float = 30.0, attempts: int = 4,
+                 retry_base: float = 1.0) -> None:
+        self.base_url, self.key_env, self.attempts = base_url.rstrip("/"), key_env, attempts
+        self.retry_base = retry_base
+        self.client = httpx.Client(base_url=self.base_url, timeout=timeout,
+                                   follow_redirects=False)
+
+    def _headers(self) -> dict[str, str]:
+        key = os.environ.get(self.key_env)
+        if not key:
+            raise ProviderError(f"no API key: set the environment variable {self.key_env}")
+        return {"Authorization": f"Bearer {key}"}
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        def once() -> httpx.Response:
+            try:
+                response = self.client.request(method, url, headers=self._headers(), **kwargs)
+            except httpx.TransportError as exc:  # refused, reset, timed out
+                raise Retryable(f"{method} {url}: {type(exc).__name__}") from None
+            return check(response, method, url)
+
+        return with_retries(once, attempts=self.attempts, base=self.retry_base, cap=60.0)
+
+    def submit(self, path: Path) -> RemoteBatch:
+        with path.open("rb") as handle:
+            uploaded = self._request("POST", "/v1/files", data={"purpose": "batch"},
+                                     files={"file": (path.name, handle)})
+        file_id = _json(uploaded).get("id")
+        created = self._request("POST", "/v1/batches", json={
+            "input_file_id": file_id, "endpoint": "/v1/chat/completions",
+            "completion_window": "24h"})
+        return parse_batch(_json(created))
+
+    def status(self, batch_id: str) -> RemoteBatch:
+        return parse_batch(_json(self._request("GET", f"/v1/batches/{batch_id}")))
+
+    def output(self, batch: RemoteBatch, limit: int) -> Iterator[bytes]:
+        if not batch.output_file:
+            raise ProviderError(f"batch {batch.id} completed without an output file")
+        url = f"/v1/files/{batch.output_file}/content"
+        with self.client.stream("GET", url, headers=self._headers()) as response:
+            check(response, "GET", url)
+            yield from _capped_lines(response.iter_bytes(), limit)
+
+
+def check(response: httpx.Response, method: str, url: str) -> httpx.Response:
+    if response.status_code == 429 or response.status_code >= 500:
+        after = response.headers.get("retry-after")
+        raise Retryable(f"{method} {url}: HTTP {response.status_code}",
+                        after=float(after) if after and after.isdigit() else None)
+    if response.status_code >= 400:
+        body = response.read()
+        raise ProviderError(f"{method} {url}: HTTP {response.status_code}: {sample(body)}")
+    return response
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        raise ProviderError(f"invalid JSON from {response.request.url.path}: "
+                            f"{sample(response.content)}") from None
+    if not isinstance(data, dict):
+        raise ProviderError(f"unexpected JSON from {response.request.url.path}")
+    return data
+
+
+def _capped_lines(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
+    seen, pending = 0, b""
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise ProviderError(f"output larger than the {limit} byte cap")
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from (line for line in lines if line.strip())
+    if pending.strip():
+        yield pending
+
+
+class FolderProvider:
+    """Batches as folders in an inbox: `<id>/input.jsonl`, then a processor writes
+    `<id>/status.json` ({"status": ...}) and `<id>/output.jsonl`."""
+
+    def __init__(self, inbox: Path) -> None:
+        self.inbox = inbox
+
+    def submit(self, path: Path) -> RemoteBatch:
+        batch_id = f"batch_{uuid.uuid4().hex[:16]}"
+        folder = self.inbox / batch_id
+        atomic_write(folder / "input.jsonl", path.read_bytes())
+        atomic_write(folder / "status.json", b'{"status": "submitted"}')
+        return RemoteBatch(batch_id, "submitted")
+
+    def status(self, batch_id: str) -> RemoteBatch:
+        try:
+            raw = safe_join(self.inbox, f"{batch_id}/status.json").read_bytes()
+        except FileNotFoundError:
+            raise ProviderError(f"batch {batch_id} is not in {self.inbox}") from None
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            raise ProviderError(f"invalid status.json: {sample(raw)}") from None
+        return parse_batch({"id": batch_id, **payload, "output_file_id": "output.jsonl"}
+                           if isinstance(payload, dict) else payload)
+
+    def output(self, batch: RemoteBatch, limit: int) -> Iterator[bytes]:
+        path = safe_join(self.inbox, f"{batch.id}/output.jsonl")
+        if path.stat().st_size > limit:
+            raise ProviderError(f"output larger than the {limit} byte cap")
+        with path.open("rb") as handle:
+            yield from _capped_lines(iter(lambda: handle.read(65536), b""), limit)

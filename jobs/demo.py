@@ -31,7 +31,8 @@ TENANTS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "
 SYMBOLS = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "SAP", "ASML", "SHEL",
            "BNP", "ING", "SIE", "ALV", "OR", "MC", "NESN", "ROG", "NOVN", "AIR"]
 USERS = [f"user-{n:02d}" for n in range(1, 16)]
-HOSTILE_NAMES = ["invoice \x1b[31mRED\x1b[0m.pdf", "[link=javascript:alert(1)]click[@click=quit].pdf",
+HOSTILE_NAMES = ["invoice \x1b[31mRED\x1b[0m.pdf",
+                 "[link=javascript:alert(1)]click[@click=quit].pdf",
                  "rtl\u202efdp.exe", "фактура №7.pdf", "zero\u200bwidth.pdf"]
 
 CONFIG = """# The cronsole demo workspace: every built-in job family, and traffic that keeps coming.

@@ -11,7 +11,6 @@ followed and no path leaves the root.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import mimetypes
 import os
@@ -26,6 +25,7 @@ from PIL import Image, UnidentifiedImageError
 from cronsole.core import Item, JobContext, Watermark, job
 from cronsole.core.files import FoundFile, safe_join, walk_files
 from cronsole.core.periods import check_period, current_period
+from cronsole.core.registry import import_module
 
 COMPANY = re.compile(r"^(?P<company>.+)-(?P<eik>\d{9}|\d{13})$")
 Processor = Callable[[Path, dict[str, Any]], dict[str, Any]]
@@ -53,7 +53,7 @@ def ingest(ctx: JobContext[IngestSettings]) -> dict[str, Any]:
     settings = ctx.settings
     period = settings.period or current_period(ctx.now(), ctx.job.schedule.timezone)
     root = (ctx.base_dir / settings.root).resolve()
-    process = load_processor(settings.processor)
+    process = load_processor(settings.processor, ctx.base_dir)
     queued = enqueue_new_files(ctx, root, period)
     out = ctx.items.drain(lambda item: record_document(ctx, root, item, process),
                           limit=settings.batch_size,
@@ -99,11 +99,12 @@ def period_files(root: Path, period: str) -> Iterator[FoundFile]:
             yield from (f for f in walk_files(root, folder) if len(f.relative.split("/")) >= 6)
 
 
-def load_processor(name: str) -> Processor | None:
+def load_processor(name: str, base: Path) -> Processor | None:
+    """A processor named "module:function"; the config's folder is importable."""
     if not name:
         return None
     module, _, function = name.partition(":")
-    found = getattr(importlib.import_module(module), function)
+    found = getattr(import_module(module, base), function)
     if not callable(found):
         raise ValueError(f"processor {name!r} is not callable")
     return found  # type: ignore[no-any-return]

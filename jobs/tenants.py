@@ -8,18 +8,19 @@ failure or hang never holds up another (a hung tenant's late results are refused
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from cronsole.core import Item, JobContext, job
 from cronsole.core.context import error_text
 from cronsole.core.errors import StaleClaim
 from cronsole.core.health import Health, save_health, tenant_health
+from cronsole.core.registry import import_module
 
 Evaluator = Callable[[Item], dict[str, Any]]
 
@@ -55,17 +56,18 @@ def _passes(case: Any) -> bool:
     return bool(expected == output)
 
 
-def load_evaluator(name: str) -> Evaluator:
+def load_evaluator(name: str, base: Path) -> Evaluator:
+    """An evaluator named "module:function"; the config's folder is importable."""
     if not name:
         return score
     module, _, function = name.partition(":")
-    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+    return getattr(import_module(module, base), function)  # type: ignore[no-any-return]
 
 
 @job(name="tenant-queue", schedule="*/5 * * * *", settings=QueueSettings, enabled=False)
 def tenant_queue(ctx: JobContext[QueueSettings]) -> dict[str, Any]:
     """Run up to N pending evaluation runs of every tenant, tenants isolated from each other."""
-    evaluate = load_evaluator(ctx.settings.evaluator)
+    evaluate = load_evaluator(ctx.settings.evaluator, ctx.base_dir)
     claimed = ctx.items.claim(limit=1_000_000, per_tenant=ctx.settings.per_tenant)
     by_tenant: dict[str, list[Item]] = defaultdict(list)
     for item in claimed:

@@ -14,8 +14,10 @@ import pytest
 from cronsole.core.clock import FrozenClock
 from cronsole.core.config import load_settings
 from cronsole.core.engine import Engine, build_engine
+from cronsole.core.models import Overlap, Run, RunReason
 from cronsole.core.scheduling.host import Host
 from cronsole.core.store.sqlite import SQLiteStore
+from cronsole.jobs import builtin_modules
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -59,6 +61,13 @@ class Workspace:
         )
         return path
 
+    def configure(self, config: str) -> Path:
+        """cronsole.toml for the built-in jobs (no job module of our own)."""
+        path = self.root / "cronsole.toml"
+        path.write_text('[cronsole]\ndatabase = "state/cronsole.db"\nlog_dir = "logs"\n'
+                        + textwrap.dedent(config))
+        return path
+
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRONSOLE_")}
         env["CRONSOLE_CONFIG"] = str(self.root / "cronsole.toml")
@@ -66,9 +75,10 @@ class Workspace:
         env["XDG_CONFIG_HOME"] = str(self.root / "xdg-config")
         return env
 
-    def engine(self, clock: FrozenClock | None = None) -> Engine:
+    def engine(self, clock: FrozenClock | None = None, builtin: bool = False) -> Engine:
         settings = load_settings(str(self.root / "cronsole.toml"), env=self.env())
-        engine = build_engine(settings, clock=clock)
+        engine = build_engine(settings, clock=clock,
+                              builtin=builtin_modules() if builtin else ())
         self.engines.append(engine)
         return engine
 
@@ -77,6 +87,16 @@ class Workspace:
         host = Host(self.engine(clock))
         self.hosts.append(host)
         return host
+
+
+def run_job(engine: Engine, name: str, reason: RunReason = RunReason.MANUAL,
+            at: datetime | None = None, **overrides: object) -> Run:
+    """Run a job now, in this thread, through the real runner; each run its own tick."""
+    engine.clock.advance(1)  # type: ignore[attr-defined]
+    run = engine.store.insert_run(name, at or engine.clock.now(), reason, engine.node_id,
+                                  Overlap.ALLOW, engine.clock.now(), dict(overrides))
+    assert run is not None
+    return engine.runner.execute(engine.jobs[name], run)
 
 
 @pytest.fixture

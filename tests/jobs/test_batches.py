@@ -1,0 +1,227 @@
+"""The remote batch checker against a Batch API on 127.0.0.1, and the folder provider."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from cronsole.core.clock import FrozenClock
+from cronsole.core.engine import Engine
+from cronsole.core.errors import ConfigError
+from cronsole.core.models import Record, RunStatus
+from tests.conftest import T0, Workspace, run_job
+from tests.jobs.fake_batch_api import FakeBatchAPI, serving
+
+KEY = "sk-test-0123456789abcdefSECRET"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBatchAPI]:
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture
+def engine(workspace: Workspace, clock: FrozenClock, api: FakeBatchAPI,
+           monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("TEST_BATCH_KEY", KEY)
+    workspace.configure(f"""
+[jobs.batch-check]
+schedule = "every 10m"
+[jobs.batch-check.settings]
+provider = "openai"
+base_url = "{api.url}"
+api_key_env = "TEST_BATCH_KEY"
+output_dir = "results"
+request_timeout = 2
+attempts = 3
+retry_base = 0.01
+stuck_after_hours = 6
+""")
+    return workspace.engine(clock, builtin=True)
+
+
+def track(engine: Engine, batch_id: str, hours_ago: float = 1) -> None:
+    at = (T0 - timedelta(hours=hours_ago)).isoformat()
+    engine.store.put_records("batch", [Record(batch_id, {
+        "provider": "openai", "submitted_at": at, "polls": 0}, at=at, status="submitted")], T0)
+
+
+def png() -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), (200, 10, 10)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def complete(api: FakeBatchAPI, batch_id: str) -> None:
+    api.batches[batch_id] = {"id": batch_id, "status": "completed",
+                             "output_file_id": f"out-{batch_id}"}
+    lines = [{"custom_id": "../../etc/passwd", "response": {"status_code": 200, "body": {
+        "choices": [{"message": {"content": "hi"}}]}}},
+             {"custom_id": "img", "response": {"status_code": 200,
+                                               "body": {"data": [{"b64_json": png()}]}}}]
+    api.files[f"out-{batch_id}"] = "\n".join(json.dumps(x) for x in lines).encode() + b"\nnot json"
+
+
+def batch(engine: Engine, batch_id: str) -> Record:
+    found = engine.store.get_record("batch", batch_id)
+    assert found is not None
+    return found
+
+
+def test_a_completed_batch_is_downloaded_with_metadata_and_webp(
+        engine: Engine, api: FakeBatchAPI, workspace: Workspace) -> None:
+    complete(api, "batch_a")
+    track(engine, "batch_a")
+    run = run_job(engine, "batch-check")
+    assert run.status is RunStatus.SUCCEEDED
+    record = batch(engine, "batch_a")
+    assert record.status == "downloaded"
+    assert (record.data["results"], record.data["images"]) == (2, 1)
+    assert record.data["invalid_lines"] == ["line 3: b'not json'"]
+    folder = Path(record.data["folder"])
+    assert folder.parent == workspace.root / "results"
+    names = sorted(p.name for p in folder.iterdir())
+    assert any(n.startswith("etc_passwd-") and n.endswith(".json") for n in names)
+    webp = next(p for p in folder.iterdir() if p.suffix == ".webp")
+    with Image.open(webp) as image:
+        assert image.format == "WEBP" and image.size == (8, 6)
+    meta = json.loads(webp.with_name(webp.name + ".meta.json").read_text())
+    assert meta["batch_id"] == "batch_a" and meta["custom_id"] == "img"
+    assert not [n for n in names if n.endswith(".part")]
+    assert all(auth == f"Bearer {KEY}" for _, _, auth in api.seen)
+
+
+def test_the_key_never_reaches_the_database_or_the_logs(
+        engine: Engine, api: FakeBatchAPI, workspace: Workspace) -> None:
+    complete(api, "batch_a")
+    track(engine, "batch_a")
+    api.fail_next("/v1/batches/batch_b", 401, b'{"error": "bad key"}')
+    track(engine, "batch_b")
+    run_job(engine, "batch-check")
+    engine.flush_logs()
+    engine.store.close()
+    for path in (workspace.root / "state").iterdir():
+        assert KEY.encode() not in path.read_bytes()
+
+
+def test_500_and_429_are_retried_honouring_retry_after(engine: Engine,
+                                                       api: FakeBatchAPI) -> None:
+    complete(api, "batch_a")
+    track(engine, "batch_a")
+    api.fail_next("/v1/batches/batch_a", 500)
+    api.fail_next("/v1/batches/batch_a", 429, headers={"Retry-After": "1"})
+    run_job(engine, "batch-check")
+    assert batch(engine, "batch_a").status == "downloaded"
+    polls = [path for method, path, _ in api.seen if path == "/v1/batches/batch_a"]
+    assert len(polls) == 3
+
+
+def test_attempts_are_bounded_and_other_batches_carry_on(engine: Engine,
+                                                         api: FakeBatchAPI) -> None:
+    complete(api, "batch_ok")
+    track(engine, "batch_ok")
+    track(engine, "batch_down")
+    for _ in range(5):
+        api.fail_next("/v1/batches/batch_down", 503)
+    run = run_job(engine, "batch-check")
+    assert run.status is RunStatus.PARTIAL and (run.processed, run.failed) == (1, 1)
+    down = batch(engine, "batch_down")
+    assert down.status == "submitted" and "HTTP 503" in down.data["error"]
+    assert len([p for _, p, _ in api.seen if p == "/v1/batches/batch_down"]) == 3
+    assert batch(engine, "batch_ok").status == "downloaded"
+
+
+def test_invalid_json_and_unknown_status_are_recorded_with_a_sample(
+        engine: Engine, api: FakeBatchAPI) -> None:
+    track(engine, "batch_bad")
+    track(engine, "batch_odd")
+    api.fail_next("/v1/batches/batch_bad", 200, b"<html>\x1b[2J oops</html>")
+    api.batches["batch_odd"] = {"id": "batch_odd", "status": "teleported"}
+    run_job(engine, "batch-check")
+    assert "invalid JSON" in batch(engine, "batch_bad").data["error"]
+    assert "\\x1b" in batch(engine, "batch_bad").data["error"]
+    assert "unknown batch status" in batch(engine, "batch_odd").data["error"]
+
+
+def test_refused_connections_are_recorded(engine: Engine, workspace: Workspace,
+                                          clock: FrozenClock) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again at once: nothing listens here
+    engine.store.set_job_settings("batch-check", {"base_url": f"http://127.0.0.1:{port}"}, T0)
+    track(engine, "batch_x")
+    run = run_job(engine, "batch-check")
+    assert run.failed == 1 and "ConnectError" in batch(engine, "batch_x").data["error"]
+
+
+def test_expired_failed_and_stuck_batches_are_marked(engine: Engine, api: FakeBatchAPI) -> None:
+    api.batches["batch_exp"] = {"id": "batch_exp", "status": "expired"}
+    api.batches["batch_slow"] = {"id": "batch_slow", "status": "in_progress"}
+    api.batches["batch_new"] = {"id": "batch_new", "status": "in_progress"}
+    track(engine, "batch_exp")
+    track(engine, "batch_slow", hours_ago=7)
+    track(engine, "batch_new", hours_ago=1)
+    run_job(engine, "batch-check")
+    assert batch(engine, "batch_exp").status == "expired"
+    assert batch(engine, "batch_exp").data["error"] == "batch expired"
+    assert batch(engine, "batch_slow").data.get("stuck") is True
+    assert batch(engine, "batch_new").data.get("stuck") is None
+    run_job(engine, "batch-check")
+    assert batch(engine, "batch_exp").data["polls"] == 1  # finished batches are not polled
+
+
+def test_output_over_the_size_cap_is_refused(engine: Engine, api: FakeBatchAPI) -> None:
+    complete(api, "batch_big")
+    api.files["out-batch_big"] = b'{"custom_id": "x"}\n' * 10_000
+    engine.store.set_job_settings("batch-check", {"max_output_bytes": 1000}, T0)
+    track(engine, "batch_big")
+    run_job(engine, "batch-check")
+    record = batch(engine, "batch_big")
+    assert record.status == "submitted" and "1000 byte cap" in record.data["error"]
+
+
+def test_submit_uploads_and_tracks(engine: Engine, api: FakeBatchAPI, tmp_path: Path) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text('{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions"}\n')
+    assert engine.action("batch-check", "submit", [str(requests)]) == \
+        "submitted requests.jsonl as batch_new (validating)"
+    assert batch(engine, "batch_new").data["source"] == "requests.jsonl"
+    assert [(m, p) for m, p, _ in api.seen] == [("POST", "/v1/files"), ("POST", "/v1/batches")]
+
+
+def test_the_folder_provider_reads_an_inbox(workspace: Workspace, clock: FrozenClock,
+                                            tmp_path: Path) -> None:
+    from cronsole.jobs.demo import write_batches
+
+    workspace.configure('[jobs.batch-check]\n[jobs.batch-check.settings]\n'
+                        'inbox = "inbox"\noutput_dir = "out"\n')
+    engine = workspace.engine(clock, builtin=True)
+    import random
+
+    write_batches(workspace.root / "inbox", random.Random(1))
+    for batch_id in ("batch_demo_done", "batch_demo_running", "batch_demo_failed"):
+        track(engine, batch_id)
+    run_job(engine, "batch-check")
+    statuses = {b: batch(engine, b).status for b in ("batch_demo_done", "batch_demo_running",
+                                                     "batch_demo_failed")}
+    assert statuses == {"batch_demo_done": "downloaded", "batch_demo_running": "in_progress",
+                        "batch_demo_failed": "failed"}
+    requests = tmp_path / "r.jsonl"
+    requests.write_text("{}\n")
+    assert engine.action("batch-check", "submit", [str(requests)]).startswith("submitted r.jsonl")
+
+
+@pytest.mark.parametrize("schedule", ["every 3m", "every 2d", "*/10 * * * *", "every 90s"])
+def test_the_interval_must_be_5_to_1440_minutes(workspace: Workspace, schedule: str) -> None:
+    workspace.configure(f'[jobs.batch-check]\nschedule = "{schedule}"\n')
+    with pytest.raises(ConfigError, match="every N minutes, N from 5 to 1440"):
+        workspace.engine(builtin=True)

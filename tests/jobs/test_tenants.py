@@ -1,0 +1,123 @@
+"""Tenant queue, health check and retention on a real database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from cronsole.core.clock import FrozenClock
+from cronsole.core.engine import Engine
+from cronsole.core.health import health_key
+from cronsole.core.models import ItemStatus, Overlap, RunReason, RunStatus
+from tests.conftest import T0, Workspace, eventually, run_job
+
+CASES = [{"expected": 2, "output": 2}, {"expected": "a", "output": "b"}]
+
+
+@pytest.fixture
+def engine(workspace: Workspace, clock: FrozenClock) -> Engine:
+    (workspace.root / "evals.py").write_text(
+        "import threading, time\n"
+        "from cronsole.jobs.tenants import score\n"
+        "RELEASE = threading.Event()\n"
+        "def evaluate(item):\n"
+        "    if item.tenant == 'hangs':\n"
+        "        RELEASE.wait(30)\n"
+        "    return score(item)\n")
+    workspace.configure("""
+[jobs.tenant-queue]
+max_attempts = 1
+[jobs.tenant-queue.settings]
+per_tenant = 5
+tenant_timeout = 1
+evaluator = "evals:evaluate"
+[jobs.tenant-health]
+[jobs.tenant-health.settings]
+warn_above = 20
+crit_above = 40
+[jobs.retention]
+[jobs.retention.settings]
+keep_days = 90
+chunk_size = 7
+""")
+    return workspace.engine(clock, builtin=True)
+
+
+def enqueue(engine: Engine, tenant: str, count: int, cases: list[object] | None = None) -> None:
+    for n in range(count):
+        engine.store.enqueue("tenant-queue", f"{tenant}-{n}", T0, tenant=tenant,
+                             payload={"suite": "s", "cases": CASES if cases is None else cases},
+                             max_attempts=1)
+
+
+def test_each_tenant_gets_at_most_its_share_per_tick(engine: Engine) -> None:
+    enqueue(engine, "big", 50)
+    for tenant in ("a", "b", "c"):
+        enqueue(engine, tenant, 3)
+    run = run_job(engine, "tenant-queue")
+    assert run.summary["tenants"] == {
+        "a": {"done": 3, "failed": 0, "timed_out": 0}, "b": {"done": 3, "failed": 0,
+                                                            "timed_out": 0},
+        "big": {"done": 5, "failed": 0, "timed_out": 0},
+        "c": {"done": 3, "failed": 0, "timed_out": 0}}
+    done = engine.store.get_item("tenant-queue", "a-0")
+    assert done is not None and done.result == {"suite": "s", "cases": 2, "passed": 1,
+                                                "failed": 1, "accuracy": 0.5}
+
+
+def test_a_failing_tenant_never_blocks_the_others(engine: Engine) -> None:
+    enqueue(engine, "good", 4)
+    enqueue(engine, "broken", 3, cases=[])
+    run = run_job(engine, "tenant-queue")
+    assert run.status is RunStatus.PARTIAL and (run.processed, run.failed) == (4, 3)
+    assert run.summary["tenants"]["broken"]["failed"] == 3
+    [item, *_] = engine.store.list_items(job="tenant-queue", status=ItemStatus.DEAD)
+    assert item.error == "ValueError: evaluation run has no test cases"
+
+
+def test_a_hanging_tenant_times_out_and_its_late_result_is_refused(engine: Engine) -> None:
+    import sys
+
+    enqueue(engine, "hangs", 2)
+    enqueue(engine, "quick", 2)
+    run = run_job(engine, "tenant-queue")
+    assert run.summary["tenants"]["quick"] == {"done": 2, "failed": 0, "timed_out": 0}
+    assert run.summary["tenants"]["hangs"]["timed_out"] == 2
+    assert run.status is RunStatus.PARTIAL
+    sys.modules["evals"].RELEASE.set()  # the hung evaluation finishes late
+    eventually(lambda: all(t.name != "tenant-hangs" for t in __import__("threading").enumerate()))
+    late = engine.store.get_item("tenant-queue", "hangs-0")
+    assert late is not None and late.status is ItemStatus.DEAD
+    assert late.error == "timeout: tenant 'hangs' took longer than 1s"
+
+
+def test_health_grades_tenants_and_stores_the_report(engine: Engine) -> None:
+    enqueue(engine, "calm", 3)
+    enqueue(engine, "busy", 21)
+    enqueue(engine, "swamped", 41)
+    run = run_job(engine, "tenant-health")
+    assert run.summary == {"overall": "CRIT", "tenants": 3, "unhealthy": 2}
+    report = engine.store.get_control(health_key("tenant-queue"))
+    assert [(t["tenant"], t["status"], t["pending"]) for t in report["tenants"]] == [
+        ("swamped", "CRIT", 41), ("busy", "WARN", 21), ("calm", "OK", 3)]
+    assert report["tenants"][0]["oldest_pending_age"] == 1.0
+
+
+def test_retention_archives_old_history_in_chunks_and_resumes(engine: Engine) -> None:
+    old = T0 - timedelta(days=100)
+    for n in range(20):
+        run = engine.store.insert_run("tenant-queue", old + timedelta(minutes=n),
+                                      RunReason.SCHEDULE, "n", Overlap.ALLOW, old)
+        assert run is not None
+        engine.store.finish_run(run.id, RunStatus.SUCCEEDED, old + timedelta(minutes=n))
+    recent = engine.store.insert_run("tenant-queue", T0, RunReason.SCHEDULE, "n",
+                                     Overlap.ALLOW, T0)
+    assert recent is not None
+    engine.store.finish_run(recent.id, RunStatus.SUCCEEDED, T0)
+    engine.store.archive_chunk("runs", T0 - timedelta(days=90), 7, T0)  # an interrupted pass
+    result = run_job(engine, "retention")
+    assert result.summary["runs"] == 13
+    assert engine.store.count_archived("runs") == 20
+    assert {r.id for r in engine.store.list_runs(job="tenant-queue", limit=100)} == {recent.id}
+    assert run_job(engine, "retention").summary["runs"] == 0

@@ -1,0 +1,64 @@
+"""CLI commands of the job families: batches and demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cronsole.core.models import Record
+from cronsole.core.store.sqlite import SQLiteStore
+from cronsole.tui.cli import main
+from tests.conftest import T0, Workspace
+
+
+@pytest.fixture
+def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    workspace.configure('[jobs.batch-check]\n[jobs.batch-check.settings]\ninbox = "inbox"\n')
+    for key, value in workspace.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(workspace.root)
+    return workspace
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_batches_lists_tracked_batches(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    store = SQLiteStore.open(cli.db)
+    store.put_records("batch", [Record("batch_1", {"provider": "folder", "polls": 2,
+                                                   "submitted_at": T0.isoformat(), "stuck": True,
+                                                   "error": "\x1b[2J boom"},
+                                       status="in_progress")], T0)
+    store.close()
+    code, out, _ = run(capsys, "batches", "--json")
+    assert code == 0 and json.loads(out)[0]["id"] == "batch_1"
+    code, out, _ = run(capsys, "batches")
+    assert "STUCK \\x1b[2J boom" in out and "\x1b" not in out
+
+
+def test_batches_submit(cli: Workspace, capsys: pytest.CaptureFixture[str],
+                        tmp_path: Path) -> None:
+    requests = tmp_path / "r.jsonl"
+    requests.write_text("{}\n")
+    code, out, _ = run(capsys, "batches", "submit", str(requests))
+    assert code == 0 and out.startswith("submitted r.jsonl as batch_")
+    code, _, err = run(capsys, "batches", "submit", str(tmp_path / "missing.jsonl"))
+    assert code == 2 and "no such file" in err
+    code, _, err = run(capsys, "batches", "submit", str(tmp_path / "r.txt"))
+    assert code == 2 and "give one .jsonl file" in err
+
+
+def test_demo_refuses_a_folder_that_is_not_a_demo(cli: Workspace,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "thesis.tex").write_text("precious")
+    code, _, err = run(capsys, "demo", str(busy), "--no-tui")
+    assert code == 2 and "is not a demo workspace" in err
+    assert sorted(p.name for p in busy.iterdir()) == ["thesis.tex"]

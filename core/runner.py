@@ -13,6 +13,7 @@ from typing import Any
 
 from .clock import Clock
 from .context import JobContext, error_text
+from .durations import format_duration
 from .errors import CronsoleError
 from .events import EventHub, RunFinished, RunStarted
 from .models import Run, RunStatus
@@ -20,6 +21,7 @@ from .registry import Job
 from .store import Store
 
 log = logging.getLogger(__name__)
+QUIET = {RunStatus.SUCCEEDED, RunStatus.STOPPED_EARLY}
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Runner:
             log.warning("run #%s of %s was closed by someone else (abandoned?); outcome %s "
                         "not recorded", run.id, job.name, status)
         final = self.store.get_run(run.id) or run
+        self._log_outcome(job, final)
         with self._idle:
             self._active.pop(run.id, None)
             self._idle.notify_all()
@@ -115,16 +118,27 @@ class Runner:
         self.hub.publish(RunStarted(self.clock.now(), run))
         if job.jitter and active.cancel.wait(random.uniform(0, job.jitter)):
             return self._stopped(active), "stopped before it started", {}, 0
-        bound.info("run #%s started (%s, tick %s)", run.id, run.reason,
-                   run.scheduled_for.isoformat(timespec="seconds"))
+        tick = run.scheduled_for.astimezone(job.schedule.tz)
+        bound.info("started (%s, tick %s)", run.reason, tick.strftime("%Y-%m-%d %H:%M:%S %Z"))
         try:
             summary = job.fn(ctx)
         except Exception as exc:
-            bound.error("run #%s failed: %s", run.id, error_text(exc))
             return (self._stopped(active) if active.cancel.is_set() else RunStatus.FAILED,
                     error_text(exc), {"traceback": traceback.format_exc(limit=8)}, ctx.left)
         return self._status(active, ctx), None, summary if isinstance(summary, dict) else {}, \
             ctx.left
+
+    def _log_outcome(self, job: Job, run: Run) -> None:
+        took = (run.finished_at - run.started_at).total_seconds() \
+            if run.finished_at and run.started_at else 0.0
+        text = f"{run.status.value} in {format_duration(took) if took >= 1 else f'{took:.2f}s'}"
+        text += f": {run.processed} processed, {run.failed} failed"
+        if run.left:
+            text += f", stopped early, {run.left} left"
+        level = logging.INFO if run.status in QUIET else logging.WARNING
+        logging.getLogger(f"cronsole.job.{job.name}").log(
+            level, "%s%s", text, f" ({run.error})" if run.error else "",
+            extra={"job": job.name, "run_id": run.id})
 
     def _stopped(self, active: ActiveRun) -> RunStatus:
         return RunStatus.INTERRUPTED if active.interrupted else RunStatus.CANCELLED

@@ -16,6 +16,7 @@ from typing import Any
 
 from cronsole.core import JobContext, job
 from cronsole.core.models import Record, RunReason
+from cronsole.core.windows import floor_to, plan_windows
 
 HOUR = timedelta(hours=1)
 FIELDS = ("tokens_in", "tokens_out", "images", "credits")
@@ -32,7 +33,7 @@ def hour_key(at: datetime) -> str:
 
 
 def floor_hour(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return floor_to(at, HOUR)
 
 
 @job(name="hourly-rollup", schedule="5 * * * *", settings=RollupSettings, enabled=False)
@@ -41,26 +42,26 @@ def rollup(ctx: JobContext[RollupSettings]) -> dict[str, Any]:
     if ctx.run.reason is RunReason.BACKFILL:
         hour = floor_hour(ctx.scheduled_for) - HOUR
         return {"hours": [hour_key(hour)], "rows": aggregate_hour(ctx, hour)}
-    last_complete = floor_hour(ctx.scheduled_for) - HOUR
     done = ctx.state.get("last_hour")
-    start = (datetime.fromisoformat(done).replace(tzinfo=UTC) + HOUR) if done else last_complete
-    earliest = last_complete - HOUR * (ctx.settings.catch_up_hours - 1)
-    missed = max(0, int((earliest - start) / HOUR)) if start < earliest else 0
-    if missed:
-        total = ctx.state.get("missed_hours", 0) + missed
+    last = datetime.fromisoformat(done).replace(tzinfo=UTC) if done else None
+    plan = plan_windows(last, ctx.scheduled_for, HOUR, ctx.settings.catch_up_hours)
+    if plan.missed:
+        total = ctx.state.get("missed_hours", 0) + plan.missed
         ctx.state.set("missed_hours", total)
-        ctx.log.warning("%d hour(s) before %s are beyond the catch-up window and were not "
-                        "aggregated (%d in all)", missed, hour_key(earliest), total)
-    hours = []
-    hour = max(start, earliest)
-    while hour <= last_complete and ctx.can_start():
+        ctx.log.warning("%d hour(s) are beyond the %d-hour catch-up window and were not "
+                        "aggregated (%d in all)", plan.missed, ctx.settings.catch_up_hours, total)
+    ctx.set_total(len(plan.windows))
+    hours: list[tuple[str, int]] = []
+    for hour in plan.windows:
+        if not ctx.can_start():
+            ctx.stopped_early(len(plan.windows) - len(hours))
+            break
         rows = aggregate_hour(ctx, hour)
         ctx.state.set("last_hour", hour_key(hour))
         ctx.add_progress(processed=1)
         hours.append((hour_key(hour), rows))
-        hour += HOUR
     return {"hours": [h for h, _ in hours], "rows": sum(r for _, r in hours),
-            "missed_hours": missed}
+            "missed_hours": plan.missed}
 
 
 def aggregate_hour(ctx: JobContext[RollupSettings], hour: datetime) -> int:

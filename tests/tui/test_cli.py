@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cronsole.core.store.sqlite import SQLiteStore
-from cronsole.tui.cli import main
 from tests.conftest import Workspace
+from tests.tui.conftest import enter, run
 
 JOBS = '''
 from __future__ import annotations
@@ -37,17 +37,7 @@ def broken(ctx: JobContext) -> None:
 @pytest.fixture
 def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     workspace.write(JOBS)
-    for key, value in workspace.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("CRONSOLE_DB", raising=False)
-    monkeypatch.chdir(workspace.root)
-    return workspace
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return enter(workspace, monkeypatch)
 
 
 def test_jobs_json_shape(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,23 +9,14 @@ import pytest
 
 from cronsole.core.models import Record
 from cronsole.core.store.sqlite import SQLiteStore
-from cronsole.tui.cli import main
 from tests.conftest import T0, Workspace
+from tests.tui.conftest import enter, run
 
 
 @pytest.fixture
 def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     workspace.configure('[jobs.batch-check]\n[jobs.batch-check.settings]\ninbox = "inbox"\n')
-    for key, value in workspace.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(workspace.root)
-    return workspace
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return enter(workspace, monkeypatch)
 
 
 def test_batches_lists_tracked_batches(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,6 +33,10 @@ def root(
                                            "CRONSOLE_DB).")] = None,
     no_tui: Annotated[bool, typer.Option("--no-tui", help="Run the engine headless until "
                                          "SIGTERM/SIGINT.")] = False,
+    observe: Annotated[bool, typer.Option("--observe", help="Open the console on a database "
+                                          "whose scheduler runs elsewhere.")] = False,
+    no_mouse: Annotated[bool, typer.Option("--no-mouse", help="Leave the mouse to the "
+                                           "terminal (select text).")] = False,
     log_format: Annotated[str, typer.Option("--log-format", help="auto (human on a terminal, "
                                             "JSON otherwise), human or json.")] = "auto",
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error."
@@ -40,7 +44,7 @@ def root(
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
 ) -> None:
     """Run `cronsole --no-tui` to host the scheduler headless; see the subcommands below."""
-    ctx.obj = Options(config=config, db=db)
+    ctx.obj = Options(config=config, db=db, mouse=not no_mouse)
     if version:
         from cronsole.core import __version__
 
@@ -52,13 +56,15 @@ def root(
         raise UsageError(f"bad --log-level {log_level!r}: use debug, info, warning or error")
     if ctx.invoked_subcommand is not None:
         return
+    if no_tui and observe:
+        raise UsageError("--observe opens the console; it cannot be combined with --no-tui")
     if no_tui:
         from . import headless
 
         raise typer.Exit(headless.run(settings_for(ctx), log_format, log_level))
-    print(ctx.get_help())
-    print("\nThe Textual console is not part of this build yet; use --no-tui to run headless.")
-    raise typer.Exit(EXIT_USAGE)
+    from . import console
+
+    raise typer.Exit(console.run(settings_for(ctx), observe, not no_mouse, log_level))
 
 
 app.command("jobs")(cli_read.jobs)

@@ -39,11 +39,13 @@ def demo(
     else:
         create_demo(folder, seed, SystemClock().now())
         print(f"created a demo workspace in {folder} (seed {seed})")
-    if not no_tui:
-        print("the Textual console is not part of this build yet: running headless "
-              "(Ctrl-C stops it)")
-    raise typer.Exit(headless.run(load_settings(str(config), database=options(ctx).db),
-                                  log_format, "info"))
+    settings = load_settings(str(config), database=options(ctx).db)
+    if no_tui:
+        raise typer.Exit(headless.run(settings, log_format, "info"))
+    from . import console
+
+    raise typer.Exit(console.run(settings, observe=False, mouse=options(ctx).mouse,
+                                 log_level="info"))
 
 
 @batches_app.callback(invoke_without_command=True)

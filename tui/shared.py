@@ -21,6 +21,7 @@ from cronsole.jobs import builtin_modules
 class Options:
     config: str | None = None
     db: str | None = None
+    mouse: bool = True
 
 
 def options(ctx: typer.Context) -> Options:

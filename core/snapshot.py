@@ -1,0 +1,188 @@
+"""What a console shows, read in one bounded pass: O(jobs + tenants + a page), never O(history)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .engine import Engine
+from .errors import CronsoleError
+from .health import health_key, tenant_health
+from .models import Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus
+from .periods import current_period
+from .registry import Job
+from .scheduling.triggers import FireTime, next_fire_times
+
+DEFAULT_WARN, DEFAULT_CRIT = 20, 100
+
+
+@dataclass(frozen=True)
+class JobView:
+    name: str
+    schedule: str
+    description: str
+    timezone: str
+    next_run: datetime | None
+    dst_note: str | None
+    state: str  # idle / running / paused / held (the whole scheduler is paused)
+    pause_reason: str | None
+    pause_until: datetime | None
+    pending: int
+    running: int
+    failed: int
+    period: str | None
+    last: Run | None
+    active: Run | None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TenantView:
+    job: str
+    tenant: str
+    pending: int
+    running: int
+    failed_24h: int
+    oldest_pending_age: float | None
+    status: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: datetime
+    jobs: list[JobView]
+    tenants: list[TenantView]
+    health: str
+    active: list[Run]
+    runs: list[Run]
+    logs: list[LogEntry]
+    commands: list[Command]
+    nodes: list[Node]
+    paused_all: dict[str, Any] | None
+
+
+def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200,
+                  logs: int = 500) -> Snapshot:
+    store, now = engine.store, engine.clock.now()
+    active = store.active_runs()
+    paused_all = store.get_control("paused_all")
+    tenants = _tenants(engine, now)
+    worst = max((t.status for t in tenants), key=("OK", "WARN", "CRIT").index, default="OK")
+    live = now - timedelta(seconds=engine.settings.node_timeout)
+    return Snapshot(
+        at=now, jobs=_jobs(engine, now, active, paused_all), tenants=tenants, health=worst,
+        active=active, runs=store.list_runs(limit=runs),
+        logs=store.recent_logs(after_id=after_log, limit=logs),
+        commands=store.list_commands(limit=100), nodes=store.nodes(live_since=live),
+        paused_all=paused_all,
+    )
+
+
+def _jobs(engine: Engine, now: datetime, active: list[Run],
+          paused_all: dict[str, Any] | None) -> list[JobView]:
+    states = engine.store.job_states()
+    last = engine.store.last_runs()
+    counts: dict[str, list[int]] = {}
+    for c in engine.store.tenant_counts():
+        total = counts.setdefault(c.job, [0, 0, 0])
+        total[0] += c.pending
+        total[1] += c.claimed
+        total[2] += c.failed + c.dead
+    running = {r.job: r for r in active if r.status is RunStatus.RUNNING}
+    views = []
+    for job in engine.jobs.values():
+        state = states.get(job.name)
+        paused = bool(state and state.paused)
+        overrides = state.settings if state else {}
+        settings = {**job.config_settings, **overrides}
+        period = _period(job, overrides, now)
+        fires = next_fire_times(job.schedule, now, 1)
+        queue = counts.get(job.name, [0, 0, 0])
+        views.append(JobView(
+            name=job.name, schedule=job.schedule.text, description=job.schedule_text,
+            timezone=job.schedule.timezone,
+            next_run=fires[0].at if fires and not paused and not paused_all else None,
+            dst_note=fires[0].dst_note if fires else None,
+            state="paused" if paused else "held" if paused_all else
+            "running" if job.name in running else "idle",
+            pause_reason=state.pause_reason if state else None,
+            pause_until=state.pause_until if state else None,
+            pending=queue[0], running=queue[1], failed=queue[2], period=period,
+            last=last.get(job.name), active=running.get(job.name), settings=settings,
+        ))
+    return views
+
+
+def _period(job: Job, overrides: dict[str, Any], now: datetime) -> str | None:
+    """The processing period in force: the setting, or the current month when it is empty."""
+    try:
+        period = getattr(job.settings(overrides), "period", None)
+    except CronsoleError:
+        return None
+    if period is None:
+        return None
+    return period or current_period(now, job.schedule.timezone)
+
+
+def _tenants(engine: Engine, now: datetime) -> list[TenantView]:
+    """The stored health report of each job with tenants; computed when none is stored yet."""
+    found: list[TenantView] = []
+    with_tenants = {c.job for c in engine.store.tenant_counts() if c.tenant}
+    for job in sorted(with_tenants):
+        report = engine.store.get_control(health_key(job))
+        if report is None:  # no health job stored one yet: grade with the defaults, read-only
+            rows = tenant_health(engine.store, job, now, DEFAULT_WARN, DEFAULT_CRIT)
+            report = {"computed_at": now.isoformat(),
+                      "tenants": [{**vars(r), "status": r.status.value} for r in rows]}
+        since = (now - datetime.fromisoformat(report["computed_at"])).total_seconds()
+        found += [TenantView(job, t["tenant"], t["pending"], t["running"], t["failed_24h"],
+                             None if t["oldest_pending_age"] is None
+                             else t["oldest_pending_age"] + since, t["status"])
+                  for t in report["tenants"]]
+    return sorted(found, key=lambda t: (-("OK", "WARN", "CRIT").index(t.status), -t.pending,
+                                        t.tenant))
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    run: Run
+    failed: list[Item]
+    items: list[Item]
+    logs: list[LogEntry]
+
+
+def run_detail(engine: Engine, run_id: int, limit: int = 300) -> RunDetail | None:
+    """A run with its ledger (failed items first) and its log, each page bounded."""
+    run = engine.store.get_run(run_id)
+    if run is None:
+        return None
+    failed = (engine.store.list_items(run_id=run_id, status=ItemStatus.FAILED, limit=limit)
+              + engine.store.list_items(run_id=run_id, status=ItemStatus.DEAD, limit=limit))
+    return RunDetail(run, failed, engine.store.list_items(run_id=run_id, limit=limit),
+                     engine.store.recent_logs(run_id=run_id, limit=limit))
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    view: JobView
+    fires: list[FireTime]
+    policy: dict[str, Any]
+    state: dict[str, Any]
+    runs: list[Run]
+    commands: list[Command]
+
+
+def job_detail(engine: Engine, name: str) -> JobDetail | None:
+    job = engine.jobs.get(name)
+    if job is None:
+        return None
+    now = engine.clock.now()
+    view = next(v for v in _jobs(engine, now, engine.store.active_runs(),
+                                 engine.store.get_control("paused_all")) if v.name == name)
+    policy = {"overlap": job.overlap.value, "catch_up": job.catch_up.value,
+              "catch_up_window": job.catch_up_window, "time_budget": job.time_budget,
+              "jitter": job.jitter, "max_attempts": job.max_attempts, "module": job.module}
+    return JobDetail(view, next_fire_times(job.schedule, now, 5), policy,
+                     engine.store.all_state(name), engine.store.list_runs(job=name, limit=50),
+                     engine.store.list_commands(job=name, limit=50))

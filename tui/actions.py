@@ -1,0 +1,265 @@
+"""Operator actions of the console: each calls core Commands in a worker and toasts the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from textual.app import App
+from textual.message import Message
+from textual.widgets import TabbedContent
+
+from cronsole.core.commands import Commands
+from cronsole.core.durations import parse_duration
+from cronsole.core.engine import Engine
+from cronsole.core.errors import CronsoleError, UsageError
+from cronsole.core.jobsettings import parse_assignments
+from cronsole.core.models import Command, CommandStatus, Run
+from cronsole.core.periods import check_period, current_period, step_period
+from cronsole.core.snapshot import Snapshot
+from cronsole.core.text import visible
+
+from .screens.modals import ConfirmModal, Field, FormModal, Values
+from .widgets.tables import LiveTable
+
+Call = Callable[[], Command]
+
+
+class RefreshRequested(Message):
+    """Something changed: read a snapshot soon."""
+
+
+class Actions(App[int]):
+    engine: Engine
+    commands: Commands
+    snapshot: Snapshot | None
+
+    # where an action applies
+
+    def table(self, name: str) -> LiveTable:
+        return self.screen.query_one(f"#{name}-table", LiveTable)
+
+    def current_tab(self) -> str:
+        tabs = self.screen.query(TabbedContent)
+        return (tabs.first().active or "jobs") if tabs else ""
+
+    def last_runs(self) -> list[Run]:
+        return self.snapshot.runs if self.snapshot else []
+
+    def selected_jobs(self) -> list[str]:
+        jobs = self.table("jobs").targets() if self.current_tab() == "jobs" else []
+        if not jobs and self.current_tab() == "runs":
+            runs = {str(r.id): r.job for r in self.last_runs()}
+            jobs = sorted({runs[k] for k in self.table("runs").targets() if k in runs})
+        if not jobs:
+            self.notify("select a job first (tab 1)", severity="warning")
+        return jobs
+
+    def selected_runs(self) -> list[int]:
+        key = getattr(self.screen, "key", None)
+        if key is not None and self.screen.__class__.__name__ == "RunScreen":
+            return [int(key)]
+        runs = [int(k) for k in self.table("runs").targets()] if self.current_tab() == "runs" \
+            else []
+        if not runs:
+            self.notify("select a run first (tab 3)", severity="warning")
+        return runs
+
+    # running commands
+
+    def act(self, describe: str, calls: Sequence[Call]) -> None:
+        self.run_worker(partial(self._apply, describe, calls), thread=True, group="actions")
+
+    def _apply(self, describe: str, calls: Sequence[Call]) -> None:
+        for call in calls:
+            try:
+                command = call()
+            except CronsoleError as exc:
+                self.call_from_thread(self.toast, f"{describe}: {exc}", True)
+                continue
+            failed = command.status is CommandStatus.FAILED
+            text = command.result or f"{command.action}: waiting for the scheduler"
+            self.call_from_thread(self.toast, text, failed)
+        self.post_message(RefreshRequested())
+        self.call_from_thread(self.clear_marks)
+
+    def toast(self, text: str, error: bool = False) -> None:
+        self.notify(visible(text, 500), severity="error" if error else "information",
+                    markup=False, timeout=8 if error else 4)
+
+    def clear_marks(self) -> None:
+        for name in ("jobs", "runs", "tenants"):
+            self.table(name).clear_marks()
+
+    # the actions
+
+    def action_fire(self) -> None:
+        jobs = self.selected_jobs()
+        self.act("fire", [partial(self.commands.fire, j) for j in jobs])
+
+    def action_fire_with(self) -> None:
+        jobs = self.selected_jobs()
+        if not jobs:
+            return
+        job = self.engine.jobs[jobs[0]]
+
+        def check(values: Values) -> str:
+            overrides = parse_assignments(values["overrides"].split())
+            return f"settings for this run: {job.settings(self.job_settings(job.name), overrides)}"
+
+        def done(values: Values | None) -> None:
+            if values is not None:
+                overrides = parse_assignments(values["overrides"].split())
+                self.act("fire", [partial(self.commands.fire, j, overrides) for j in jobs])
+
+        self.push_screen(FormModal(f"Fire {', '.join(jobs)} with overrides",
+                                   [Field("overrides", "key=value pairs, space separated",
+                                          placeholder="batch_size=10")], check), done)
+
+    def action_pause(self) -> None:
+        jobs = self.selected_jobs()
+        if not jobs:
+            return
+
+        def check(values: Values) -> str:
+            seconds = self._duration(values["duration"])
+            until = f"until {seconds / 60:g} min from now" if seconds else "until resumed"
+            return f"pause {len(jobs)} job(s) {until}"
+
+        def done(values: Values | None) -> None:
+            if values is not None:
+                seconds = self._duration(values["duration"])
+                reason = values["reason"] or None
+                self.act("pause", [partial(self.commands.pause, j, reason, seconds)
+                                   for j in jobs])
+
+        self.push_screen(FormModal(f"Pause {', '.join(jobs)}", [
+            Field("reason", "Reason (kept in the audit)", placeholder="disk swap"),
+            Field("duration", "For how long (optional)", placeholder="30m, 2h")], check), done)
+
+    @staticmethod
+    def _duration(text: str) -> float | None:
+        seconds = parse_duration(text, "duration") if text else None
+        if seconds is not None and seconds <= 0:
+            raise UsageError("the duration must be longer than zero")
+        return seconds
+
+    def action_resume(self) -> None:
+        jobs = self.selected_jobs()
+        self.act("resume", [partial(self.commands.resume, j) for j in jobs])
+
+    def action_pause_all(self) -> None:
+        paused = bool(self.snapshot and self.snapshot.paused_all)
+        question = "Resume the whole scheduler?" if paused else \
+            "Pause the whole scheduler? No job starts until it is resumed."
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                call: Call = self.commands.resume_all if paused else self.commands.pause_all
+                self.act("scheduler", [call])
+
+        self.push_screen(ConfirmModal(question), done)
+
+    def job_settings(self, name: str) -> dict[str, Any]:
+        view = next((v for v in (self.snapshot.jobs if self.snapshot else []) if v.name == name),
+                    None)
+        return dict(view.settings) if view else {}
+
+    def current_period_of(self, name: str) -> str:
+        settings = self.engine.jobs[name].settings(self.job_settings(name))
+        period = getattr(settings, "period", None)
+        if period is None:
+            raise UsageError(f"{name} has no processing period")
+        return period or current_period(self.engine.clock.now(),
+                                        self.engine.jobs[name].schedule.timezone)
+
+    def action_edit_period(self) -> None:
+        jobs = self.selected_jobs()
+        if not jobs:
+            return
+        name = jobs[0]
+        try:
+            current = self.current_period_of(name)
+        except CronsoleError as exc:
+            self.toast(str(exc), True)
+            return
+
+        def check(values: Values) -> str:
+            check_period(values["period"])
+            self.engine.jobs[name].settings(self.job_settings(name), {"period": values["period"]})
+            resets = "period" in self.engine.jobs[name].resets_watermark
+            return f"period {current} → {values['period']}" + (
+                "; the watermark resets, files of that period are scanned again" if resets else "")
+
+        def done(values: Values | None) -> None:
+            if values is not None:
+                self.act("period", [partial(self.commands.set, name,
+                                            {"period": values["period"]})])
+
+        self.push_screen(FormModal(f"Processing period of {name}",
+                                   [Field("period", "YYYY-MM", current)], check), done)
+
+    def action_step_period(self, months: int) -> None:
+        jobs = self.selected_jobs()
+        calls = []
+        for name in jobs:
+            try:
+                period = step_period(self.current_period_of(name), months)
+            except (CronsoleError, ValueError) as exc:
+                self.toast(str(exc), True)
+                continue
+            calls.append(partial(self.commands.set, name, {"period": period}))
+        self.act("period", calls)
+
+    def action_backfill(self) -> None:
+        jobs = self.selected_jobs()
+        if not jobs:
+            return
+        name = jobs[0]
+
+        def span(values: Values) -> tuple[datetime, datetime]:
+            zone = self.engine.jobs[name].schedule.tz
+            start, end = (datetime.fromisoformat(values[k]) for k in ("start", "end"))
+            return (start if start.tzinfo else start.replace(tzinfo=zone),
+                    end if end.tzinfo else end.replace(tzinfo=zone))
+
+        def check(values: Values) -> str:
+            ticks = self.commands.backfill_preview(name, *span(values))
+            new = [t for t in ticks if t.existing_run is None]
+            lines = [f"{len(new)} run(s) to create, {len(ticks) - len(new)} tick(s) already ran:"]
+            lines += [f"  {t.at:%Y-%m-%d %H:%M %Z}" for t in new[:12]]
+            return "\n".join(lines + (["  …"] if len(new) > 12 else []))
+
+        def done(values: Values | None) -> None:
+            if values is not None:
+                self.act("backfill", [partial(self.commands.backfill, name, *span(values))])
+
+        now = self.engine.clock.now().astimezone(self.engine.jobs[name].schedule.tz)
+        self.push_screen(FormModal(f"Backfill {name}", [
+            Field("start", "From (ISO date/time, job's zone)", f"{now:%Y-%m-%d}T00:00"),
+            Field("end", "To", f"{now:%Y-%m-%dT%H:%M}")], check), done)
+
+    def action_cancel_run(self) -> None:
+        runs = self.selected_runs()
+        if not runs:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.act("cancel", [partial(self.commands.cancel, r) for r in runs])
+
+        self.push_screen(ConfirmModal(f"Cancel {len(runs)} run(s): "
+                                      f"{', '.join(f'#{r}' for r in runs)}?"), done)
+
+    def action_retry_run(self) -> None:
+        runs = self.selected_runs()
+        self.act("retry", [partial(self.commands.retry, r) for r in runs])
+
+    def action_copy_id(self) -> None:
+        """Copy the selected row's id (OSC 52 reaches the local clipboard over SSH)."""
+        key = self.focused.selected_key if isinstance(self.focused, LiveTable) else None
+        if key:
+            self.copy_to_clipboard(key)
+            self.toast(f"copied {key}")

@@ -1,0 +1,210 @@
+"""The Textual console: composes the screens, refreshes from the store, routes keys to actions."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable, Input, TabbedContent
+from textual.worker import Worker, WorkerState
+
+from cronsole.core.commands import Commands
+from cronsole.core.engine import Engine
+from cronsole.core.events import CommandApplied, Event, RunFinished, RunStarted
+from cronsole.core.scheduling.host import Host
+from cronsole.core.snapshot import Snapshot, take_snapshot
+
+from .actions import Actions, RefreshRequested
+from .palette import ConsoleCommands
+from .rows import command_row, job_row, run_row, tenant_row
+from .screens.details import JobScreen, RunScreen
+from .screens.help import HelpScreen
+from .screens.main import TABS, MainScreen
+from .screens.modals import ConfirmModal
+from .widgets.logpane import LogPane
+from .widgets.progress import ProgressPanel
+from .widgets.status import StatusLine
+from .widgets.tables import LiveTable
+
+
+class SnapshotReady(Message):
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class CronsoleApp(Actions):
+    CSS_PATH = "app.tcss"
+    TITLE = "cronsole"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("colon", "command_palette", "Palette", show=False),
+        Binding("slash", "filter", "Filter"),
+        *[Binding(str(n), f"tab('{tab}')", tab.title(), show=False)
+          for n, tab in enumerate(TABS, start=1)],
+        Binding("t", "fire", "Fire"), Binding("T", "fire_with", "Fire with…", show=False),
+        Binding("p", "pause", "Pause"), Binding("r", "resume", "Resume"),
+        Binding("P", "pause_all", "Pause all", show=False),
+        Binding("e", "edit_period", "Period"),
+        Binding("plus", "step_period(1)", "+1 month", show=False),
+        Binding("minus", "step_period(-1)", "-1 month", show=False),
+        Binding("b", "backfill", "Backfill", show=False),
+        Binding("x", "cancel_run", "Cancel run", show=False),
+        Binding("R", "retry_run", "Retry failed", show=False),
+        Binding("y", "copy_id", "Copy id", show=False),
+        Binding("q,ctrl+q", "quit", "Quit"),
+    ]
+    REFRESH_SECONDS = 1.0
+
+    def __init__(self, engine: Engine, host: Host | None) -> None:
+        super().__init__()
+        self.engine, self.host = engine, host
+        self.commands = Commands(engine, start_run=host.start_run if host else None)
+        self.snapshot: Snapshot | None = None
+        self.last_log_id = 0
+        self.backlog: dict[str, deque[int]] = {}
+        self.refresh_pending = False
+        self.unsubscribe = engine.hub.subscribe(self.on_engine_event)
+
+    def on_mount(self) -> None:
+        role = "hosting" if self.host else "observing"
+        self.push_screen(MainScreen(role, self.engine.store.describe(), self.engine.node_id))
+        self.refresh_snapshot()
+        self.set_interval(self.REFRESH_SECONDS, self.refresh_snapshot)
+
+    def on_unmount(self) -> None:
+        self.unsubscribe()
+
+    # data
+
+    def on_engine_event(self, event: Event) -> None:
+        """Called on engine threads: a run started or ended, or a command was applied."""
+        if isinstance(event, RunStarted | RunFinished | CommandApplied):
+            self.call_from_thread(self.request_refresh)
+
+    def on_refresh_requested(self, message: RefreshRequested) -> None:
+        self.request_refresh()
+
+    def request_refresh(self) -> None:
+        if not self.refresh_pending:
+            self.refresh_pending = True
+            self.set_timer(0.1, self.refresh_snapshot)
+
+    @work(thread=True, exclusive=True, group="snapshot")
+    def refresh_snapshot(self) -> None:
+        self.refresh_pending = False
+        self.post_message(SnapshotReady(take_snapshot(self.engine, self.last_log_id)))
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        snapshot = self.snapshot = message.snapshot
+        if not isinstance(self.screen, MainScreen) and not self.screen_stack[1:]:
+            return
+        main = self.screen_stack[1] if len(self.screen_stack) > 1 else self.screen
+        if not isinstance(main, MainScreen):
+            return
+        now = snapshot.at
+        main.query_one(StatusLine).snapshot = snapshot
+        main.query_one("#jobs-table", LiveTable).show(
+            {v.name: job_row(v, now) for v in snapshot.jobs})
+        main.query_one("#tenants-table", LiveTable).show(
+            {f"{t.job}/{t.tenant}": tenant_row(t, self._history(t.job, t.tenant, t.pending))
+             for t in snapshot.tenants})
+        main.query_one("#runs-table", LiveTable).show(
+            {str(r.id): run_row(r, now) for r in snapshot.runs})
+        main.query_one("#audit-table", LiveTable).show(
+            {str(c.id): command_row(c) for c in snapshot.commands})
+        main.query_one(ProgressPanel).runs = (snapshot.active, now)
+        if snapshot.logs:
+            self.last_log_id = snapshot.logs[-1].id
+            main.query_one(LogPane).add_entries(snapshot.logs)
+
+    def _history(self, job: str, tenant: str, pending: int) -> list[int]:
+        series = self.backlog.setdefault(f"{job}/{tenant}", deque(maxlen=30))
+        series.append(pending)
+        return list(series)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported; the console keeps going."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.toast(f"{event.worker.name or 'background task'} failed: "
+                       f"{type(event.worker.error).__name__}: {event.worker.error}", True)
+
+    # navigation
+
+    def action_tab(self, tab: str) -> None:
+        if isinstance(self.screen, MainScreen):
+            self.screen.query_one(TabbedContent).active = tab
+            target = self.screen.query_one("#log" if tab == "logs" else f"#{tab}-table")
+            target.focus()
+
+    @on(TabbedContent.TabActivated)
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id or "jobs"
+        self.screen.query_one("#log" if pane == "logs" else f"#{pane}-table").focus()
+
+    @on(DataTable.RowSelected)
+    def open_row(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key is None:
+            return
+        if event.data_table.id == "jobs-table":
+            self.push_screen(JobScreen(self.engine, key))
+        elif event.data_table.id == "runs-table":
+            self.push_screen(RunScreen(self.engine, key))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        if not isinstance(self.screen, MainScreen):
+            return
+        box = self.screen.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        tab = self.current_tab()
+        if tab == "logs":
+            self.screen.query_one(LogPane).set_filter(event.value)
+        else:
+            self.screen.query_one(f"#{tab}-table", LiveTable).set_filter(event.value)
+
+    def on_key(self, event: object) -> None:
+        key = getattr(event, "key", "")
+        box = self.screen.query("#filter")
+        if key == "escape" and box and self.focused is box.first():
+            box.first(Input).value = ""
+            box.first().add_class("hidden")
+            self.action_tab(self.current_tab())
+
+    @on(Input.Submitted, "#filter")
+    def filter_done(self) -> None:
+        self.action_tab(self.current_tab())
+
+    # quitting
+
+    async def action_quit(self) -> None:
+        running = [r for r in self.engine.runner.active()] if self.host else []
+        if not running:
+            self.exit(0)
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.exit(0)
+
+        names = ", ".join(f"#{r.id} {r.job}" for r in running[:5])
+        self.push_screen(ConfirmModal(
+            f"{len(running)} run(s) in flight: {names}. Quit?",
+            "They get the grace period to finish, then are marked interrupted."), done)
+
+    @property
+    def now(self) -> datetime:
+        return self.engine.clock.now()

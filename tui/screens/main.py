@@ -1,0 +1,41 @@
+"""The main screen: status line, Jobs / Tenants / Runs / Logs / Audit, and live progress."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TabbedContent, TabPane
+
+from ..rows import AUDIT_COLUMNS, JOB_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS
+from ..widgets.logpane import LogPane
+from ..widgets.progress import ProgressPanel
+from ..widgets.status import StatusLine
+from ..widgets.tables import LiveTable
+
+TABS = ["jobs", "tenants", "runs", "logs", "audit"]
+
+
+class MainScreen(Screen[None]):
+    def __init__(self, role: str, database: str, node: str) -> None:
+        super().__init__()
+        self.role, self.database, self.node = role, database, node
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(self.role, self.database, self.node, id="status")
+        with TabbedContent(id="tabs", initial="jobs"):
+            with TabPane("1 Jobs", id="jobs"):
+                yield LiveTable(JOB_COLUMNS, id="jobs-table")
+            with TabPane("2 Tenants", id="tenants"):
+                yield LiveTable(TENANT_COLUMNS, id="tenants-table")
+            with TabPane("3 Runs", id="runs"):
+                yield LiveTable(RUN_COLUMNS, id="runs-table")
+            with TabPane("4 Logs", id="logs"):
+                yield LogPane(id="log")
+            with TabPane("5 Audit", id="audit"):
+                yield LiveTable(AUDIT_COLUMNS, id="audit-table")
+        yield ProgressPanel(id="progress")
+        yield Input(placeholder="filter… (esc clears)", id="filter", classes="hidden")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#jobs-table", LiveTable).focus()

@@ -1,0 +1,51 @@
+"""Turning data into things the console shows: always `Text`, never markup."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import humanize
+from rich.text import Text
+
+from cronsole.core.text import visible
+
+HEALTH_STYLE = {"OK": ("✔ OK", "green"), "WARN": ("▲ WARN", "yellow"), "CRIT": ("✖ CRIT", "red")}
+STATUS_STYLE = {"succeeded": "green", "running": "cyan", "queued": "cyan", "partial": "yellow",
+                "stopped_early": "yellow", "failed": "red", "abandoned": "red",
+                "interrupted": "magenta", "cancelled": "magenta", "skipped": "dim",
+                "missed": "dim"}
+
+
+def literal(value: object, limit: int = 200, style: str = "") -> Text:
+    """Untrusted text shown as it is: control characters visible, no markup interpreted."""
+    return Text("-" if value is None else visible(str(value), limit), style=style,
+                no_wrap=True, overflow="ellipsis")
+
+
+def health(status: str) -> Text:
+    """Health as a word and a glyph, with colour only as a third cue."""
+    label, colour = HEALTH_STYLE.get(status, (status, ""))
+    return Text(label, style=f"bold {colour}")
+
+
+def status(value: str) -> Text:
+    return Text(value, style=STATUS_STYLE.get(value, ""))
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    if when > now:
+        return "in " + humanize.naturaldelta(when - now)
+    return humanize.naturaldelta(now - when) + " ago"
+
+
+def countdown(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    seconds = max(0, int((when - now).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        return f"in {hours // 24}d"
+    return f"in {hours}:{minutes:02d}:{secs:02d}" if hours else f"in {minutes}:{secs:02d}"

@@ -1,0 +1,91 @@
+"""A live log tail: batched appends, a line cap, follow that pauses when you scroll up."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import RichLog
+
+from cronsole.core.models import LogEntry
+from cronsole.core.text import visible
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LEVEL_STYLE = {"WARNING": "yellow", "ERROR": "bold red", "CRITICAL": "bold red"}
+
+
+def format_entry(entry: LogEntry) -> Text:
+    """One record as one Text: built from escaped strings, so nothing is taken as markup."""
+    source = entry.job or "cronsole"
+    if entry.job and entry.run_id:
+        source = f"{entry.job}#{entry.run_id}"
+    line = Text(f"{entry.at.astimezone():%H:%M:%S} ", style="dim")
+    line.append(f"{entry.level:<7} ", style=LEVEL_STYLE.get(entry.level, ""))
+    line.append(visible(source, 60) + ": ", style="bold")
+    line.append(visible(entry.message, 2000))
+    return line
+
+
+class LogPane(RichLog):
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("w", "toggle_wrap", "Wrap"),
+        Binding("l", "next_level", "Level"),
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
+
+    def __init__(self, keep: int = 5000, **kwargs: object) -> None:
+        super().__init__(max_lines=keep, wrap=False, markup=False, highlight=False,
+                         auto_scroll=True, **kwargs)  # type: ignore[arg-type]
+        self.keep = keep
+        self.follow = True
+        self.min_level = "DEBUG"
+        self.text_filter = ""
+        self.entries: list[LogEntry] = []
+
+    def add_entries(self, entries: list[LogEntry]) -> None:
+        self.entries = (self.entries + entries)[-self.keep:]
+        for entry in entries:
+            if self._wanted(entry):
+                self.write(format_entry(entry), scroll_end=self.follow)
+
+    def _wanted(self, entry: LogEntry) -> bool:
+        rank = LEVELS.index(entry.level) if entry.level in LEVELS else len(LEVELS)
+        text = f"{entry.job} #{entry.run_id} {entry.message}".lower()
+        return rank >= LEVELS.index(self.min_level) and self.text_filter.lower() in text
+
+    def set_filter(self, text: str) -> None:
+        self.text_filter = text
+        self.refilter()
+
+    def refilter(self) -> None:
+        self.clear()
+        for entry in self.entries:
+            if self._wanted(entry):
+                self.write(format_entry(entry), scroll_end=self.follow)
+
+    def _on_mouse_scroll_up(self, event: object) -> None:
+        self.follow = False  # reading back: stop jumping to the end
+
+    def action_scroll_up(self) -> None:
+        self.follow = False
+        super().action_scroll_up()
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        self.auto_scroll = self.follow
+        if self.follow:
+            self.scroll_end(animate=False)
+        self.notify(f"follow {'on' if self.follow else 'off'}")
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        self.refilter()
+        self.notify(f"wrap {'on' if self.wrap else 'off'}")
+
+    def action_next_level(self) -> None:
+        self.min_level = LEVELS[(LEVELS.index(self.min_level) + 1) % len(LEVELS)]
+        self.refilter()
+        self.notify(f"showing {self.min_level} and above")

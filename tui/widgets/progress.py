@@ -1,0 +1,54 @@
+"""Batch progress: every running run with a bar and the numbers operators read first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.console import Group
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from cronsole.core.durations import format_duration
+from cronsole.core.models import Run, RunStatus
+from cronsole.core.progress import progress
+
+from ..text import literal
+
+
+def progress_cells(run: Run, now: datetime) -> Text:
+    done = progress(run, now)
+    text = Text(f"{done.processed}" + (f"/{done.total}" if done.total is not None else ""))
+    if done.failed:
+        text.append(f"  {done.failed} failed", style="red")
+    if run.left:
+        text.append(f"  stopped early, {run.left} left", style="bold yellow")
+    elif done.rate and not run.status.finished:
+        text.append(f"  {done.rate:.1f}/s")
+        if done.eta_seconds is not None:
+            text.append(f"  ETA {format_duration(done.eta_seconds)}")
+    return text
+
+
+class ProgressPanel(Static):
+    runs: reactive[tuple[list[Run], datetime] | None] = reactive(None, layout=True)
+
+    def watch_runs(self, value: tuple[list[Run], datetime] | None) -> None:
+        running = [r for r in (value[0] if value else []) if r.status is RunStatus.RUNNING]
+        if not running or value is None:
+            self.update(Text(" no run in progress", style="dim"))
+            return
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(ratio=2, no_wrap=True)
+        grid.add_column(ratio=3)
+        grid.add_column(ratio=4, no_wrap=True)
+        for run in running[:6]:
+            bar = ProgressBar(total=float(run.total or 1),
+                              completed=float(run.processed + run.failed) if run.total else 0.0,
+                              pulse=run.total is None)
+            grid.add_row(literal(f"#{run.id} {run.job}"), bar, progress_cells(run, value[1]))
+        extra = len(running) - 6
+        self.update(Group(grid, Text(f" … and {extra} more", style="dim")) if extra > 0
+                    else grid)

@@ -1,0 +1,91 @@
+"""Tables that update cells in place (no clear-and-rebuild), with vim keys, marks and a filter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+Row = Sequence[Text | str]
+MARK = Text("●", style="bold cyan")
+
+
+class LiveTable(DataTable[Text | str]):
+    """A DataTable fed whole snapshots; only changed cells are redrawn."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+        Binding("space", "mark", "Mark", show=False),
+    ]
+
+    def __init__(self, columns: Sequence[str], **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.column_names = ["", *columns]
+        self.rows_by_key: dict[str, Row] = {}
+        self.marked: set[str] = set()
+        self.filter_text = ""
+
+    def on_mount(self) -> None:
+        for name in self.column_names:
+            self.add_column(name, key=name or "mark")
+
+    def show(self, rows: dict[str, Row]) -> None:
+        """Make the table show these rows (in this order for new ones), changing only what
+        changed."""
+        self.rows_by_key = rows
+        wanted = {k: r for k, r in rows.items() if self._matches(r)}
+        for key in [k.value for k in list(self.rows) if k.value not in wanted]:
+            if key is not None:
+                self.remove_row(key)
+        for key, row in wanted.items():
+            cells = [MARK if key in self.marked else "", *row]
+            if key in self.rows:
+                self._update(key, cells)
+            else:
+                self.add_row(*cells, key=key)
+
+    def _update(self, key: str, cells: Sequence[Text | str]) -> None:
+        current = self.get_row(key)
+        for name, old, new in zip(self.column_names, current, cells, strict=True):
+            if str(old) != str(new) or getattr(old, "style", None) != getattr(new, "style", None):
+                self.update_cell(key, name or "mark", new)
+
+    def _matches(self, row: Row) -> bool:
+        needle = self.filter_text.lower()
+        return not needle or any(needle in str(cell).lower() for cell in row)
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.show(self.rows_by_key)
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def targets(self) -> list[str]:
+        """Marked rows when there are any, else the row under the cursor."""
+        if self.marked:
+            return sorted(self.marked)
+        return [self.selected_key] if self.selected_key else []
+
+    def action_mark(self) -> None:
+        key = self.selected_key
+        if key is None:
+            return
+        self.marked.symmetric_difference_update({key})
+        self.update_cell(key, "mark", MARK if key in self.marked else "")
+        self.action_cursor_down()
+
+    def clear_marks(self) -> None:
+        for key in list(self.marked):
+            self.marked.discard(key)
+            if key in self.rows:
+                self.update_cell(key, "mark", "")

@@ -18,6 +18,7 @@ from .errors import CronsoleError, NoScheduler, UsageError
 from .events import CommandApplied, JobPaused, JobResumed
 from .jobsettings import as_dict
 from .models import Command, CommandStatus, Overlap, Run, RunReason, RunStatus
+from .periods import current_period, step_period
 from .registry import Job, require_job
 from .scheduling.triggers import fires_between
 
@@ -64,6 +65,19 @@ class Commands:
         state = self.engine.store.job_state(job)
         spec.settings({**(state.settings if state else {}), **values})  # refuse before writing
         return self.submit("set", who, job=job, args={"values": values})
+
+    def current_period(self, job: str) -> str:
+        """The processing period in force: the setting, or the current month when empty."""
+        spec = require_job(self.engine.jobs, job)
+        state = self.engine.store.job_state(job)
+        period = getattr(spec.settings(state.settings if state else {}), "period", None)
+        if period is None:
+            raise UsageError(f"{job} has no processing period")
+        return str(period) or current_period(self._now, spec.schedule.timezone)
+
+    def step_period(self, job: str, months: int, who: str | None = None) -> Command:
+        """Move the period by whole months from the value stored now (not a stale view)."""
+        return self.set(job, {"period": step_period(self.current_period(job), months)}, who)
 
     def fire(self, job: str, overrides: dict[str, Any] | None = None,
              who: str | None = None) -> Command:

@@ -17,7 +17,7 @@ from cronsole.core.engine import Engine
 from cronsole.core.errors import CronsoleError, UsageError
 from cronsole.core.jobsettings import parse_assignments
 from cronsole.core.models import Command, CommandStatus, Run
-from cronsole.core.periods import check_period, current_period, step_period
+from cronsole.core.periods import check_period
 from cronsole.core.snapshot import Snapshot
 from cronsole.core.text import visible
 
@@ -39,9 +39,14 @@ class Actions(App[int]):
     # where an action applies
 
     def table(self, name: str) -> LiveTable:
-        return self.screen.query_one(f"#{name}-table", LiveTable)
+        """A table of the main screen, wherever the operator is (a detail screen, a modal)."""
+        for screen in reversed(self.screen_stack):
+            for table in screen.query(f"#{name}-table").results(LiveTable):
+                return table
+        raise LookupError(f"no {name} table")
 
     def current_tab(self) -> str:
+        """The active tab when the main screen is in front, else ""."""
         tabs = self.screen.query(TabbedContent)
         return (tabs.first().active or "jobs") if tabs else ""
 
@@ -167,21 +172,13 @@ class Actions(App[int]):
                     None)
         return dict(view.settings) if view else {}
 
-    def current_period_of(self, name: str) -> str:
-        settings = self.engine.jobs[name].settings(self.job_settings(name))
-        period = getattr(settings, "period", None)
-        if period is None:
-            raise UsageError(f"{name} has no processing period")
-        return period or current_period(self.engine.clock.now(),
-                                        self.engine.jobs[name].schedule.timezone)
-
     def action_edit_period(self) -> None:
         jobs = self.selected_jobs()
         if not jobs:
             return
         name = jobs[0]
         try:
-            current = self.current_period_of(name)
+            current = self.commands.current_period(name)
         except CronsoleError as exc:
             self.toast(str(exc), True)
             return
@@ -202,16 +199,8 @@ class Actions(App[int]):
                                    [Field("period", "YYYY-MM", current)], check), done)
 
     def action_step_period(self, months: int) -> None:
-        jobs = self.selected_jobs()
-        calls = []
-        for name in jobs:
-            try:
-                period = step_period(self.current_period_of(name), months)
-            except (CronsoleError, ValueError) as exc:
-                self.toast(str(exc), True)
-                continue
-            calls.append(partial(self.commands.set, name, {"period": period}))
-        self.act("period", calls)
+        self.act("period", [partial(self.commands.step_period, name, months)
+                            for name in self.selected_jobs()])
 
     def action_backfill(self) -> None:
         jobs = self.selected_jobs()

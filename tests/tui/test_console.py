@@ -1,0 +1,244 @@
+"""The console driven by Pilot: keys in, store state and screen out (frozen clock, real store)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+import pytest
+from textual.widgets import Input, TabbedContent
+from textual.worker import WorkerCancelled
+
+from cronsole.core.clock import FrozenClock
+from cronsole.core.models import RunReason, RunStatus, Watermark
+from cronsole.core.scheduling.host import Host
+from cronsole.tui.app import CronsoleApp
+from cronsole.tui.screens.details import JobScreen, RunScreen
+from cronsole.tui.screens.help import HelpScreen
+from cronsole.tui.screens.modals import ConfirmModal, FormModal
+from cronsole.tui.widgets.tables import LiveTable
+from tests.conftest import T0, Workspace
+
+JOBS = '''
+from __future__ import annotations
+import threading
+from dataclasses import dataclass
+from cronsole.core import JobContext, job
+
+GATE = threading.Event()
+
+@dataclass(frozen=True)
+class Period:
+    period: str = "2025-01"
+
+@job(schedule="*/5 * * * *", settings=Period, resets_watermark=("period",))
+def ingest(ctx: JobContext[Period]) -> None:
+    """Waits for the test, so it is in flight."""
+    GATE.wait(10)
+
+@job(schedule="0 2 * * *", timezone="Europe/Sofia")
+def nightly(ctx: JobContext) -> None:
+    """Does nothing."""
+'''
+
+
+@pytest.fixture
+def host(workspace: Workspace, clock: FrozenClock) -> Host:
+    workspace.write(JOBS)
+    return workspace.host(clock)
+
+
+def app_for(host: Host) -> CronsoleApp:
+    return CronsoleApp(host.engine, host)
+
+
+async def settle(app: CronsoleApp, pilot: object) -> None:
+    """Let workers (snapshot, actions, checks) finish and the screen catch up."""
+    for _ in range(3):
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # an exclusive worker replaced by a newer one: expected
+        await pilot.pause()  # type: ignore[attr-defined]
+
+
+def jobs_table(app: CronsoleApp) -> LiveTable:
+    return app.screen.query_one("#jobs-table", LiveTable)
+
+
+async def test_the_main_screen_lists_jobs_and_switches_panes(host: Host) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        assert set(jobs_table(app).rows_by_key) == {"ingest", "nightly"}
+        for key, tab in (("2", "tenants"), ("3", "runs"), ("4", "logs"), ("5", "audit"),
+                         ("1", "jobs")):
+            await pilot.press(key)
+            assert app.screen.query_one(TabbedContent).active == tab
+
+
+async def test_p_pauses_with_a_reason_and_a_duration(host: Host) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        assert isinstance(app.screen, FormModal)
+        await pilot.press(*"disk swap", "tab", *"30m")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+    state = host.engine.store.job_state("ingest")
+    assert state is not None and state.paused and state.pause_reason == "disk swap"
+    assert state.pause_until == T0 + timedelta(minutes=30)
+
+
+async def test_a_bad_duration_is_refused_in_the_form(host: Host) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p", "tab", "h")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FormModal)
+        effect = str(app.screen.query_one("#effect").render())
+        assert "bad duration 'h'" in effect
+    assert not host.engine.store.job_state("ingest").paused  # type: ignore[union-attr]
+
+
+def gate() -> object:
+    return sys.modules["cronsole_user.wsjobs"].GATE
+
+
+async def test_t_fires_r_resumes_and_marks_apply_to_every_marked_job(host: Host) -> None:
+    app = app_for(host)
+    store = host.engine.store
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "t")  # the cursor is on "nightly"
+        await settle(app, pilot)
+        assert [r.job for r in store.list_runs()] == ["nightly"]
+        await pilot.press("g", "space", "space")  # mark both
+        assert jobs_table(app).marked == {"ingest", "nightly"}
+        await pilot.press("p", "enter")
+        await settle(app, pilot)
+        assert all(s.paused for s in store.job_states().values())
+        assert jobs_table(app).marked == set()
+        await pilot.press("g", "r")
+        await settle(app, pilot)
+        assert not store.job_state("ingest").paused  # type: ignore[union-attr]
+        assert store.job_state("nightly").paused  # type: ignore[union-attr]
+
+
+async def test_e_edits_the_period_and_resets_the_watermark(host: Host) -> None:
+    store = host.engine.store
+    store.advance_watermark("ingest", Watermark("1", "a"), T0)
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        form = app.screen
+        assert isinstance(form, FormModal)
+        form.query_one(Input).value = "2025-02"
+        await settle(app, pilot)
+        assert "watermark resets" in str(form.query_one("#effect").render())
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert store.job_state("ingest").settings == {"period": "2025-02"}  # type: ignore
+        assert store.get_watermark("ingest") is None
+        await pilot.press("plus", "plus")
+        await settle(app, pilot)
+        await pilot.press("minus")
+        await settle(app, pilot)
+        assert store.job_state("ingest").settings == {"period": "2025-03"}  # type: ignore
+
+
+async def test_shift_p_pauses_everything_after_a_confirmation(host: Host) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("P")
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert host.engine.store.get_control("paused_all")
+
+
+async def test_help_filter_and_escape(host: Host) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "slash", *"nigh")
+        await settle(app, pilot)
+        assert [str(k.value) for k in jobs_table(app).rows] == ["nightly"]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert len(jobs_table(app).rows) == 2 and app.focused is jobs_table(app)
+
+
+async def test_runs_open_their_screen_and_can_be_cancelled_and_retried(host: Host) -> None:
+    store = host.engine.store
+    host.claim_ticks("ingest", [T0])  # in flight until the gate opens
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3", "enter")
+        assert isinstance(app.screen, RunScreen)
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(app, pilot)
+        [run] = store.list_runs(job="ingest")
+        assert run.cancel_requested or run.status is RunStatus.CANCELLED
+        gate().set()  # type: ignore[attr-defined]
+        host.engine.runner.wait_idle(5)
+        host.engine.clock.advance(1)  # type: ignore[attr-defined]  # the retry is its own tick
+        await pilot.press("R")
+        await settle(app, pilot)
+        assert [r.reason for r in store.list_runs(job="ingest")][0] is RunReason.RETRY
+        await pilot.press("escape", "1", "enter")
+        assert isinstance(app.screen, JobScreen)
+
+
+async def test_quit_asks_first_when_runs_are_in_flight(host: Host) -> None:
+    host.claim_ticks("ingest", [T0])
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        assert app.is_running and not isinstance(app.screen, ConfirmModal)
+        gate().set()  # type: ignore[attr-defined]
+        host.engine.runner.wait_idle(5)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_y_copies_the_selected_id_and_the_palette_finds_actions(host: Host) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("y")
+        assert app.clipboard == "ingest"
+        await pilot.press("colon", *"fire nightly")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+    assert [r.job for r in host.engine.store.list_runs()] == ["nightly"]
+
+
+async def test_an_observing_console_cannot_fire_without_a_scheduler(workspace: Workspace,
+                                                                  clock: FrozenClock) -> None:
+    workspace.write(JOBS)
+    engine = workspace.engine(clock)
+    app = CronsoleApp(engine, None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("t")
+        await settle(app, pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("no scheduler is running" in m for m in messages)
+    assert engine.store.list_runs() == []

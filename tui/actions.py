@@ -41,8 +41,9 @@ class Actions(App[int]):
     def table(self, name: str) -> LiveTable:
         """A table of the main screen, wherever the operator is (a detail screen, a modal)."""
         for screen in reversed(self.screen_stack):
-            for table in screen.query(f"#{name}-table").results(LiveTable):
-                return table
+            found: list[LiveTable] = list(screen.query(f"#{name}-table").results(LiveTable))
+            if found:
+                return found[0]
         raise LookupError(f"no {name} table")
 
     def current_tab(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .durations import format_duration
 from .engine import Engine
 from .errors import CronsoleError
 from .health import health_key, tenant_health
@@ -181,8 +182,10 @@ def job_detail(engine: Engine, name: str) -> JobDetail | None:
     view = next(v for v in _jobs(engine, now, engine.store.active_runs(),
                                  engine.store.get_control("paused_all")) if v.name == name)
     policy = {"overlap": job.overlap.value, "catch_up": job.catch_up.value,
-              "catch_up_window": job.catch_up_window, "time_budget": job.time_budget,
-              "jitter": job.jitter, "max_attempts": job.max_attempts, "module": job.module}
+              "catch_up_window": format_duration(job.catch_up_window),
+              "time_budget": format_duration(job.time_budget) if job.time_budget else "none",
+              "jitter": format_duration(job.jitter) if job.jitter else "none",
+              "max_attempts": job.max_attempts, "module": job.module}
     return JobDetail(view, next_fire_times(job.schedule, now, 5), policy,
                      engine.store.all_state(name), engine.store.list_runs(job=name, limit=50),
                      engine.store.list_commands(job=name, limit=50))

@@ -68,13 +68,16 @@ class FormModal(ModalScreen[Values | None]):
             yield Label(Text(visible(self.title_text), style="bold"))
             for field in self.fields:
                 yield Label(field.label)
-                yield Input(value=field.value, placeholder=field.placeholder, id=field.name)
+                yield Input(value=field.value, placeholder=field.placeholder, id=field.name,
+                            select_on_focus=False)
             yield Static("", id="effect")
             with Horizontal(classes="buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
+        for box in self.query(Input):
+            box.cursor_blink = False  # no idle animation (cheap over slow SSH)
         self.query_one(Input).focus()
         self.refresh_effect()
 
@@ -95,8 +98,9 @@ class FormModal(ModalScreen[Values | None]):
 
     def show_effect(self, effect: str, valid: bool, values: Values | None = None) -> None:
         self.valid, self.checked = valid, values
+        lines = [visible(line, 400) for line in effect.splitlines()[:30]]  # each line escaped
         self.query_one("#effect", Static).update(
-            Text(visible(effect, 4000), style="" if valid else "bold red"))
+            Text("\n".join(lines), style="" if valid else "bold red"))
 
     def on_input_submitted(self) -> None:
         self.submit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -11,12 +13,20 @@ from cronsole.core.snapshot import Snapshot
 from ..text import health, literal
 
 
+def shorter(path: str) -> str:
+    """The database path relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 class StatusLine(Static):
     snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
 
     def __init__(self, role: str, database: str, node: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.role, self.database, self.node = role, database, node
+        self.role, self.database, self.node = role, shorter(database), node
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         self.update(self.line_for(snapshot))

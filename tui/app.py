@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
 
@@ -70,9 +71,10 @@ class CronsoleApp(Actions):
         self.last_log_id = 0
         self.backlog: dict[str, deque[int]] = {}
         self.refresh_pending = False
-        self.unsubscribe = engine.hub.subscribe(self.on_engine_event)
+        self.unsubscribe: Callable[[], None] = lambda: None
 
     def on_mount(self) -> None:
+        self.unsubscribe = self.engine.hub.subscribe(self.on_engine_event)
         role = "hosting" if self.host else "observing"
         self.push_screen(MainScreen(role, self.engine.store.describe(), self.engine.node_id))
         self.refresh_snapshot()
@@ -84,9 +86,9 @@ class CronsoleApp(Actions):
     # data
 
     def on_engine_event(self, event: Event) -> None:
-        """Called on engine threads: a run started or ended, or a command was applied."""
+        """Called on engine threads, which must never wait for the UI: post and return."""
         if isinstance(event, RunStarted | RunFinished | CommandApplied):
-            self.call_from_thread(self.request_refresh)
+            self.post_message(RefreshRequested())
 
     def on_refresh_requested(self, message: RefreshRequested) -> None:
         self.request_refresh()

@@ -242,3 +242,15 @@ async def test_an_observing_console_cannot_fire_without_a_scheduler(workspace: W
         messages = [n.message for n in app._notifications]
         assert any("no scheduler is running" in m for m in messages)
     assert engine.store.list_runs() == []
+
+
+async def test_a_too_small_terminal_says_so(host: Host) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(70, 20)) as pilot:
+        await settle(app, pilot)
+        banner = app.screen.query_one("#too-small")
+        assert not banner.has_class("hidden")
+        assert "needs at least 80x24" in str(banner.render())
+        await pilot.resize_terminal(100, 30)
+        await settle(app, pilot)
+        assert banner.has_class("hidden")

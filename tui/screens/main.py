@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from ..rows import AUDIT_COLUMNS, JOB_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS
 from ..widgets.logpane import LogPane
@@ -13,6 +14,7 @@ from ..widgets.status import StatusLine
 from ..widgets.tables import LiveTable
 
 TABS = ["jobs", "tenants", "runs", "logs", "audit"]
+MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 
 class MainScreen(Screen[None]):
@@ -21,6 +23,7 @@ class MainScreen(Screen[None]):
         self.role, self.database, self.node = role, database, node
 
     def compose(self) -> ComposeResult:
+        yield Static("", id="too-small", classes="hidden")
         yield StatusLine(self.role, self.database, self.node, id="status")
         with TabbedContent(id="tabs", initial="jobs"):
             with TabPane("1 Jobs", id="jobs"):
@@ -39,3 +42,11 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#jobs-table", LiveTable).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below 80x24 the panes cannot be laid out legibly: say so instead of garbling."""
+        width, height = event.size
+        banner = self.query_one("#too-small", Static)
+        banner.set_class(width >= MIN_WIDTH and height >= MIN_HEIGHT, "hidden")
+        banner.update(f"Terminal too small: {width}x{height}. cronsole needs at least "
+                      f"{MIN_WIDTH}x{MIN_HEIGHT}.")

@@ -1,0 +1,115 @@
+"""The installed `cronsole` console in a real terminal (tmux): keys in, screen read back."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cronsole.jobs import create_demo
+
+CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
+GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
+
+
+class Terminal:
+    def __init__(self, socket: str, cwd: Path, env: dict[str, str], size: str = "100x30") -> None:
+        if shutil.which("tmux") is None:
+            pytest.fail("tmux is required for this test (.ci/run installs it)")
+        self.socket, self.cwd, self.env = socket, cwd, env
+        width, height = size.split("x")
+        self.tmux("new-session", "-d", "-s", "t", "-x", width, "-y", height,
+                  f"{CRONSOLE}; echo EXITED=$?; sleep 60")
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], cwd=self.cwd, env=self.env,
+                              capture_output=True, text=True, check=True, timeout=10).stdout
+
+    def screen(self, colours: bool = False) -> str:
+        return self.tmux("capture-pane", "-p", *(["-e"] if colours else []), "-t", "t")
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.tmux("send-keys", "-t", "t", key)
+            time.sleep(0.15)
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    folder = tmp_path / "demo"
+    create_demo(folder, 3, datetime.now(UTC))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRONSOLE_", "TMUX"))}
+    env.update(XDG_STATE_HOME=str(tmp_path / "xdg"), XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+               TERM="xterm-256color")
+    return folder, env
+
+
+@pytest.fixture
+def terminal(demo: tuple[Path, dict[str, str]]) -> Iterator[Terminal]:
+    term = Terminal(f"cronsole-test-{os.getpid()}", *demo)
+    yield term
+    term.close()
+
+
+def test_the_console_in_a_real_terminal(terminal: Terminal,
+                                        demo: tuple[Path, dict[str, str]]) -> None:
+    screen = terminal.wait_for("invoice-ingest")
+    assert "HOSTING" in screen and "1 Jobs" in screen
+    terminal.keys("2")
+    screen = terminal.wait_for("acme")
+    assert "WARN" in screen and "[bold]evil[/bold]\\x1b[31m" in screen
+    terminal.keys("?")
+    terminal.wait_for("cronsole — keys")
+    terminal.keys("Escape", "1", "g", "p")
+    terminal.wait_for("Pause batch-check")
+    terminal.keys("maintenance", "Enter")
+    terminal.wait_for("paused batch-check")
+    conn = sqlite3.connect(demo[0] / "state" / "cronsole.db")
+    assert conn.execute("SELECT paused, pause_reason FROM jobs WHERE name = 'batch-check'"
+                        ).fetchone() == (1, "maintenance")
+    conn.close()
+    terminal.keys("q")
+    time.sleep(1)
+    if "Quit?" in terminal.screen():
+        terminal.keys("y")
+    terminal.wait_for("EXITED=0", timeout=40)
+
+
+def test_no_color_is_honoured(demo: tuple[Path, dict[str, str]]) -> None:
+    folder, env = demo
+    term = Terminal(f"cronsole-nocolor-{os.getpid()}", folder, {**env, "NO_COLOR": "1"})
+    try:
+        term.wait_for("invoice-ingest")
+        codes = re.findall(r"[34]8;5;(\d+)", term.screen(colours=True))
+        assert codes, "expected the screen to be drawn with 256-colour greys"
+        # Textual honours NO_COLOR by drawing in greys: no hue carries meaning
+        assert {int(c) for c in codes} <= GREYS, sorted({int(c) for c in codes} - GREYS)
+        assert "38;2;" not in term.screen(colours=True)
+        term.keys("q")
+        time.sleep(1)
+        if "Quit?" in term.screen():
+            term.keys("y")
+        term.wait_for("EXITED=0", timeout=40)
+    finally:
+        term.close()

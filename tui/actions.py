@@ -76,7 +76,8 @@ class Actions(App[int]):
     # running commands
 
     def act(self, describe: str, calls: Sequence[Call]) -> None:
-        self.run_worker(partial(self._apply, describe, calls), thread=True, group="actions")
+        self.run_worker(partial(self._apply, describe, calls), thread=True, group="actions",
+                        exit_on_error=False)
 
     def _apply(self, describe: str, calls: Sequence[Call]) -> None:
         for call in calls:

@@ -70,6 +70,7 @@ class CronsoleApp(Actions):
         self.snapshot: Snapshot | None = None
         self.last_log_id = 0
         self.backlog: dict[str, deque[int]] = {}
+        self.backlog_at: datetime | None = None
         self.refresh_pending = False
         self.unsubscribe: Callable[[], None] = lambda: None
 
@@ -98,7 +99,7 @@ class CronsoleApp(Actions):
             self.refresh_pending = True
             self.set_timer(0.1, self.refresh_snapshot)
 
-    @work(thread=True, exclusive=True, group="snapshot")
+    @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False)
     def refresh_snapshot(self) -> None:
         self.refresh_pending = False
         self.post_message(SnapshotReady(take_snapshot(self.engine, self.last_log_id)))
@@ -114,8 +115,11 @@ class CronsoleApp(Actions):
         main.query_one(StatusLine).snapshot = snapshot
         main.query_one("#jobs-table", LiveTable).show(
             {v.name: job_row(v, now) for v in snapshot.jobs})
+        fresh = snapshot.at != self.backlog_at  # one sparkline point per moment, not per read
+        self.backlog_at = snapshot.at
         main.query_one("#tenants-table", LiveTable).show(
-            {f"{t.job}/{t.tenant}": tenant_row(t, self._history(t.job, t.tenant, t.pending))
+            {f"{t.job}/{t.tenant}": tenant_row(t, self._history(t.job, t.tenant, t.pending,
+                                                                fresh))
              for t in snapshot.tenants})
         main.query_one("#runs-table", LiveTable).show(
             {str(r.id): run_row(r, now) for r in snapshot.runs})
@@ -126,9 +130,10 @@ class CronsoleApp(Actions):
             self.last_log_id = snapshot.logs[-1].id
             main.query_one(LogPane).add_entries(snapshot.logs)
 
-    def _history(self, job: str, tenant: str, pending: int) -> list[int]:
+    def _history(self, job: str, tenant: str, pending: int, fresh: bool) -> list[int]:
         series = self.backlog.setdefault(f"{job}/{tenant}", deque(maxlen=30))
-        series.append(pending)
+        if fresh or not series:
+            series.append(pending)
         return list(series)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

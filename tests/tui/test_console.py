@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from textual.widgets import Input, TabbedContent
-from textual.worker import WorkerCancelled
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from cronsole.core.clock import FrozenClock
 from cronsole.core.models import RunReason, RunStatus, Watermark
@@ -57,8 +57,8 @@ async def settle(app: CronsoleApp, pilot: object) -> None:
     for _ in range(3):
         try:
             await app.workers.wait_for_complete()
-        except WorkerCancelled:
-            pass  # an exclusive worker replaced by a newer one: expected
+        except (WorkerCancelled, WorkerFailed):
+            pass  # replaced by a newer one, or failed: the app reports that itself
         await pilot.pause()  # type: ignore[attr-defined]
 
 
@@ -254,3 +254,75 @@ async def test_a_too_small_terminal_says_so(host: Host) -> None:
         await pilot.resize_terminal(100, 30)
         await settle(app, pilot)
         assert banner.has_class("hidden")
+
+
+async def test_shift_t_fires_with_checked_overrides(host: Host) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("T", *"colour=red")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FormModal)  # refused: no such setting
+        app.screen.query_one(Input).value = "period=2024-12"
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+    [run] = host.engine.store.list_runs(job="ingest")
+    assert run.overrides == {"period": "2024-12"} and run.reason is RunReason.MANUAL
+    gate().set()  # type: ignore[attr-defined]
+
+
+async def test_b_previews_then_queues_a_backfill(host: Host) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "b")
+        form = app.screen
+        assert isinstance(form, FormModal)
+        start, end = form.query(Input).results(Input)
+        start.value, end.value = "2026-02-27T00:00", "2026-03-01T23:00"
+        await settle(app, pilot)
+        assert "3 run(s) to create" in str(form.query_one("#effect").render())
+        assert host.engine.store.list_runs(job="nightly") == []  # the preview wrote nothing
+        await pilot.press("enter")
+        await settle(app, pilot)
+    runs = host.engine.store.list_runs(job="nightly")
+    assert sorted(f"{r.scheduled_for:%m-%d}" for r in runs if r.reason is RunReason.BACKFILL) \
+        == ["02-27", "02-28", "03-01"]
+
+
+async def test_log_keys_follow_wrap_and_level(host: Host) -> None:
+    from cronsole.tui.widgets.logpane import LogPane
+
+    host.engine.store.add_logs([(T0, level, "nightly", None, "x", f"{level} line")
+                                for level in ("DEBUG", "INFO", "WARNING", "ERROR")])
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        pane = app.screen.query_one(LogPane)
+        assert len(pane.lines) == 4 and pane.follow
+        await pilot.press("f", "w", "l", "l")
+        assert not pane.follow and pane.wrap and pane.min_level == "WARNING"
+        assert [line.text.split(": ", 1)[1] for line in pane.lines] == ["WARNING line",
+                                                                        "ERROR line"]
+
+
+async def test_a_failing_store_read_is_reported_not_fatal(
+        host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cronsole.tui.app as console
+
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+
+        def boom(*args: object, **kwargs: object) -> None:
+            raise OSError("disk on fire")
+
+        monkeypatch.setattr(console, "take_snapshot", boom)
+        app.refresh_snapshot()
+        await settle(app, pilot)
+        assert app.is_running
+        assert any("OSError: disk on fire" in n.message for n in app._notifications)

@@ -4,6 +4,7 @@ change, and look at the SVGs before committing them."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -24,6 +25,7 @@ def app(workspace: Workspace, clock: FrozenClock, monkeypatch: pytest.MonkeyPatc
         tmp_path: Path) -> CronsoleApp:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
+    monkeypatch.setattr(socket, "gethostname", lambda: "ops-host")  # shown in the status line
     monkeypatch.chdir(tmp_path)
     workspace.write(JOBS)
     host = workspace.host(clock)

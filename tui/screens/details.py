@@ -39,7 +39,7 @@ class DetailScreen(Screen[None]):
         self.load()
         self.set_interval(1.0, self.load)
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
         detail = self.read()
         self.app.call_from_thread(self.show, detail)

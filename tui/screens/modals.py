@@ -87,7 +87,7 @@ class FormModal(ModalScreen[Values | None]):
     def on_input_changed(self) -> None:
         self.refresh_effect()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, exit_on_error=False)
     def refresh_effect(self) -> None:
         values = self.values()
         try:

@@ -27,6 +27,7 @@ class StatusLine(Static):
     def __init__(self, role: str, database: str, node: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.role, self.database, self.node = role, shorter(database), node
+        self.host = node.rsplit("-", 2)[0]  # node ids are host-pid-random
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         self.update(self.line_for(snapshot))
@@ -35,6 +36,7 @@ class StatusLine(Static):
         line = Text()
         line.append(" cronsole ", style="bold reverse")
         line.append(f" {self.role.upper()} ", style="bold")
+        line.append_text(literal(f"on {self.host}  ", 30))
         path = self.database if len(self.database) <= 28 else "…" + self.database[-27:]
         line.append_text(literal(path, 40, style="dim"))
         if snapshot is None:

@@ -48,6 +48,8 @@ class Actions(App[int]):
 
     def current_tab(self) -> str:
         """The active tab when the main screen is in front, else ""."""
+        if not self.screen_stack:
+            return ""
         tabs = self.screen.query(TabbedContent)
         return (tabs.first().active or "jobs") if tabs else ""
 

@@ -106,11 +106,9 @@ class CronsoleApp(Actions):
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         snapshot = self.snapshot = message.snapshot
-        if not isinstance(self.screen, MainScreen) and not self.screen_stack[1:]:
-            return
-        main = self.screen_stack[1] if len(self.screen_stack) > 1 else self.screen
-        if not isinstance(main, MainScreen):
-            return
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if main is None:
+            return  # starting up or shutting down
         now = snapshot.at
         main.query_one(StatusLine).snapshot = snapshot
         main.query_one("#jobs-table", LiveTable).show(

@@ -326,3 +326,23 @@ async def test_a_failing_store_read_is_reported_not_fatal(
         await settle(app, pilot)
         assert app.is_running
         assert any("OSError: disk on fire" in n.message for n in app._notifications)
+
+
+async def test_new_runs_appear_on_top_and_the_cursor_stays_put(host: Host) -> None:
+    gate().set()  # type: ignore[attr-defined]
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for minute in (1, 2):
+            host.claim_ticks("nightly", [T0 + timedelta(minutes=minute)])
+        host.engine.runner.wait_idle(5)
+        await settle(app, pilot)
+        await pilot.press("3", "j")  # on the older run
+        table = app.screen.query_one("#runs-table", LiveTable)
+        assert [r.key.value for r in table.ordered_rows] == ["2", "1"]
+        assert table.selected_key == "1"
+        host.claim_ticks("nightly", [T0 + timedelta(minutes=3)])
+        host.engine.runner.wait_idle(5)
+        app.refresh_snapshot()
+        await settle(app, pilot)
+        assert [r.key.value for r in table.ordered_rows] == ["3", "2", "1"]
+        assert table.selected_key == "1"

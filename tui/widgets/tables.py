@@ -48,6 +48,20 @@ class LiveTable(DataTable[Text | str]):
                 self._update(key, cells)
             else:
                 self.add_row(*cells, key=key)
+        self._keep_order(list(wanted))
+
+    def _keep_order(self, order: list[str]) -> None:
+        """Rows in the given order (newest first, worst first), moving only when it differs;
+        the cursor stays on the row it was on."""
+        if [row.key.value for row in self.ordered_rows] == order:
+            return
+        selected = self.selected_key
+        # sort() sees cell values only: rank rows by the identity of their stored first cell
+        first = self.column_names[1]
+        rank = {id(self.get_cell(key, first)): n for n, key in enumerate(order)}
+        self.sort(key=lambda values: rank[id(values[1])])
+        if selected in order:
+            self.move_cursor(row=self.get_row_index(selected))
 
     def _update(self, key: str, cells: Sequence[Text | str]) -> None:
         current = self.get_row(key)

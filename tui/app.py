@@ -209,7 +209,3 @@ class CronsoleApp(Actions):
         self.push_screen(ConfirmModal(
             f"{len(running)} run(s) in flight: {names}. Quit?",
             "They get the grace period to finish, then are marked interrupted."), done)
-
-    @property
-    def now(self) -> datetime:
-        return self.engine.clock.now()

@@ -20,8 +20,10 @@ class ConsoleCommands(Provider):
         found: list[tuple[str, Callable[[], Any], str]] = [
             (f"go {tab}", partial(app.action_tab, tab), f"show the {tab.title()} pane")
             for tab in TABS]
-        found += [("pause all", app.commands.pause_all, "pause the whole scheduler"),
-                  ("resume all", app.commands.resume_all, "resume the whole scheduler"),
+        found += [("pause all", partial(app.act, "pause all", [app.commands.pause_all]),
+                   "pause the whole scheduler"),
+                  ("resume all", partial(app.act, "resume all", [app.commands.resume_all]),
+                   "resume the whole scheduler"),
                   ("help", app.action_help, "keys and panes")]
         for name in app.engine.jobs:
             found += [
@@ -34,19 +36,13 @@ class ConsoleCommands(Provider):
             ]
         return found
 
-    def _run(self, call: Callable[[], Any]) -> None:
-        result = call()
-        if hasattr(result, "result"):
-            self.app.notify(str(result.result), markup=False)
-
     async def discover(self) -> Hits:
         for name, call, help_text in self.commands():
-            yield DiscoveryHit(name, partial(self._run, call), help=help_text)
+            yield DiscoveryHit(name, call, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, call, help_text in self.commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), partial(self._run, call),
-                          help=help_text)
+                yield Hit(score, matcher.highlight(name), call, help=help_text)

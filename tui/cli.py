@@ -12,7 +12,7 @@ import typer
 from cronsole.core.errors import EXIT_USAGE, CronsoleError, UsageError
 from cronsole.core.text import visible
 
-from . import cli_jobs, cli_ops, cli_read
+from . import cli_jobs, cli_manage, cli_ops, cli_read, cli_status
 from .shared import Options, settings_for
 
 app = typer.Typer(
@@ -75,6 +75,13 @@ app.command("pause")(cli_ops.pause)
 app.command("resume")(cli_ops.resume)
 app.command("set")(cli_ops.set_settings)
 app.command("demo")(cli_jobs.demo)
+for reader in (cli_status.status, cli_status.health, cli_status.tenants, cli_status.job,
+               cli_status.run, cli_status.logs, cli_status.audit):
+    app.command(reader.__name__)(reader)
+for manager in (cli_manage.period, cli_manage.backfill, cli_manage.retry, cli_manage.cancel,
+                cli_manage.init, cli_manage.doctor):
+    app.command(manager.__name__)(manager)
+config_app.command("show")(cli_manage.config_show)
 app.add_typer(cli_jobs.batches_app, name="batches")
 config_app.command("check")(cli_read.config_check)
 

@@ -12,6 +12,7 @@ from cronsole.core.jobsettings import as_dict
 from cronsole.core.models import RunStatus
 from cronsole.core.registry import Job
 from cronsole.core.scheduling.triggers import next_fire_times
+from cronsole.core.since import parse_since
 from cronsole.jobs import builtin_modules
 
 from .output import ago, emit_json, table
@@ -66,17 +67,20 @@ def runs(
     job: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only runs in this status.")
                       ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="2h, 3d or a date/time.")
+                     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 20,
     json: JsonFlag = False,
 ) -> None:
     """Recent runs, newest first (the audit of every tick)."""
     engine = engine_for(ctx)
+    start = parse_since(since, engine.clock.now()) if since else None
     if job is not None:
         from cronsole.core.registry import require_job
 
         require_job(engine.jobs, job)
     wanted = _status(status)
-    found = engine.store.list_runs(job=job, status=wanted, limit=limit)
+    found = engine.store.list_runs(job=job, status=wanted, since=start, limit=limit)
     now = engine.clock.now()
     if json:
         emit_json([run_json(r, now) for r in found])

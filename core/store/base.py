@@ -329,7 +329,9 @@ class Store(Protocol):
         """One command by id, or None."""
         ...
 
-    def list_commands(self, job: str | None = None, limit: int = 50) -> list[Command]:
+    def list_commands(
+        self, job: str | None = None, limit: int = 50, since: datetime | None = None
+    ) -> list[Command]:
         """The operator audit trail, newest first, optionally for one job."""
         ...
 

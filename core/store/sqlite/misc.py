@@ -251,10 +251,12 @@ class CommandsMixin:
         ).fetchone()
         return to_command(row) if row else None
 
-    def list_commands(self, job: str | None = None, limit: int = 50) -> list[Command]:
-        where, params = ("WHERE job = ?", (job,)) if job else ("", ())
+    def list_commands(self, job: str | None = None, limit: int = 50,
+                      since: datetime | None = None) -> list[Command]:
+        first, start = ("created_at >= ?", (iso(since),)) if since else ("1 = 1", ())
+        body, params = where(("job", job), first=first, params=start)
         rows = self._db.get().execute(
-            f"SELECT * FROM commands {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+            f"SELECT * FROM commands WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
         ).fetchall()
         return [to_command(r) for r in rows]
 

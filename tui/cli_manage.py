@@ -1,0 +1,249 @@
+"""CLI commands that manage jobs and the installation: period, backfill, retry, cancel,
+init, config show, doctor."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cronsole.core.commands import Commands
+from cronsole.core.config import Settings, env_key
+from cronsole.core.errors import EXIT_FAILURE, UsageError
+from cronsole.core.periods import check_period
+from cronsole.core.text import visible
+
+from .cli_ops import _report
+from .shared import engine_for, settings_for
+
+SECRET_WORDS = ("key", "token", "secret", "password")
+
+
+def period(ctx: typer.Context, job: Annotated[str, typer.Argument(help="The job.")],
+           value: Annotated[str, typer.Argument(help="YYYY-MM")]) -> None:
+    """Set a job's processing period (its watermark resets when the job says so)."""
+    try:
+        check_period(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    _report(Commands(engine_for(ctx)).set(job, {"period": value}))
+
+
+def _when(text: str, option: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"bad {option} {text!r}: use an ISO date or date/time") from None
+    return when if when.tzinfo else when.astimezone()
+
+
+def backfill(
+    ctx: typer.Context, job: Annotated[str, typer.Argument(help="The job.")],
+    start: Annotated[str, typer.Option("--from", help="ISO date/time (local unless given).")],
+    end: Annotated[str, typer.Option("--to", help="ISO date/time.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs it would create; "
+                                          "change nothing.")] = False,
+) -> None:
+    """Queue one run per tick of the job's schedule in a range (ticks that ran are skipped)."""
+    engine = engine_for(ctx)
+    commands = Commands(engine)
+    begin, finish = _when(start, "--from"), _when(end, "--to")
+    if dry_run:
+        ticks = commands.backfill_preview(job, begin, finish)
+        for tick in ticks:
+            note = f"already ran as run #{tick.existing_run}" if tick.existing_run else "new"
+            print(f"{tick.at.isoformat()}  {note}")
+        print(f"{sum(1 for t in ticks if not t.existing_run)} run(s) would be created")
+        return
+    _report(commands.backfill(job, begin, finish))
+
+
+def retry(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run.")],
+          failed: Annotated[bool, typer.Option("--failed", help="Retry its failed items "
+                                               "(the default and only mode).")] = True) -> None:
+    """Reset a run's failed items and run the job again to retry them."""
+    _report(Commands(engine_for(ctx)).retry(run_id))
+
+
+def cancel(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run.")]) -> None:
+    """Cancel a queued or running run (a running one stops between items)."""
+    _report(Commands(engine_for(ctx)).cancel(run_id))
+
+
+def masked(key: str, value: Any) -> Any:
+    """Secrets show only their last 4 characters."""
+    if isinstance(value, str) and any(word in key.lower() for word in SECRET_WORDS) \
+            and not key.lower().endswith("_env"):
+        return "****" + value[-4:] if len(value) > 4 else "****"
+    return value
+
+
+def config_show(ctx: typer.Context) -> None:
+    """The effective configuration, each value with where it came from; secrets masked."""
+    settings = settings_for(ctx)
+    engine = engine_for(ctx)
+    print(f"# config: {settings.config_path or 'none found (defaults)'}")
+    for key in ("database", "log_dir", "modules", "timezone", "grace_period", "stale_timeout",
+                "node_timeout", "log_max_bytes", "log_backups", "log_keep_rows"):
+        value = getattr(settings, key)
+        print(f"{key} = {visible(str(value))}  # {settings.sources.get(key, 'default')}")
+    for name, job in sorted(engine.jobs.items()):
+        config = settings.jobs.get(name)
+        where = config.where if config else {}
+        print(f"\n[jobs.{name}]  # from {job.module}")
+        source = where.get("schedule") or (f"environment {env_key(name)}"
+                                          if env_key(name) in settings.env_schedules else "code")
+        print(f"schedule = {job.schedule.text!r}  # {source}")
+        for key, value in sorted(vars(job.settings()).items()):
+            origin = where.get(f"settings.{key}", "default")
+            print(f"settings.{key} = {visible(repr(masked(key, value)))}  # {origin}")
+            if key.endswith("_env") and isinstance(value, str):
+                secret = os.environ.get(value)
+                print(f"  # ${value} is {'set: ' + masked('key', secret) if secret else 'not set'}")
+
+
+STARTER = """# cronsole.toml — written by `cronsole init`. Every key is optional; see the README.
+[cronsole]
+database = "state/cronsole.db"   # relative to this file; created 0700/0600
+log_dir = "state/logs"
+# modules = ["myjobs"]           # your own job modules, or .py files beside this file
+timezone = "{timezone}"
+grace_period = "30s"             # how long runs in flight get on SIGTERM
+"""
+
+
+def init(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("cronsole.toml"),
+    enable: Annotated[list[str] | None, typer.Option("--enable", help="A built-in job to "
+                                                     "enable (repeatable).")] = None,
+    schedule: Annotated[list[str] | None, typer.Option("--schedule", help="JOB=SCHEDULE, e.g. "
+                                                       "batch-check='every 10m'.")] = None,
+    timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter cronsole.toml (asks which jobs to enable on a terminal)."""
+    from cronsole.core.scheduling.triggers import ScheduleError, load_zone, parse_schedule
+    from cronsole.jobs import builtin_modules
+
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    try:
+        load_zone(timezone)
+    except ScheduleError as exc:
+        raise UsageError(str(exc)) from None
+    known = {d.spec.name: d.spec for d in _definitions(builtin_modules())}
+    chosen = _choose(known, enable, schedule)
+    for name, text in chosen.items():
+        if name not in known:
+            raise UsageError(f"unknown job {name!r} (built-in: {', '.join(sorted(known))})")
+        try:
+            parse_schedule(text, timezone)
+        except ScheduleError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+    body = STARTER.format(timezone=timezone) + "".join(
+        f"\n[jobs.{name}]  # {known[name].description}\nschedule = \"{text}\"\n"
+        for name, text in chosen.items())
+    path.write_text(body)
+    print(f"wrote {path} ({len(chosen)} job(s) enabled); check it with: cronsole -c {path} "
+          "config check")
+
+
+def _definitions(modules: list[Any]) -> list[Any]:
+    from cronsole.core.registry import discover
+
+    return [d for module in modules for d in discover(module) if d.spec.name != "demo-traffic"]
+
+
+def _choose(known: dict[str, Any], enable: list[str] | None,
+            schedules: list[str] | None) -> dict[str, str]:
+    pairs = {}
+    for item in schedules or []:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise UsageError(f"bad --schedule {item!r}: write JOB=SCHEDULE")
+        pairs[name.strip()] = text.strip()
+    names = list(enable or []) + [n for n in pairs if n not in (enable or [])]
+    if not names and sys.stdin.isatty():
+        names = [n for n in sorted(known) if typer.confirm(f"enable {n}?", default=False)]
+        for name in names:
+            pairs[name] = typer.prompt(f"  schedule of {name}", default=known[name].schedule)
+    return {n: pairs.get(n, known[n].schedule if n in known else "") for n in names}
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Check the environment: database, permissions, WebP support, time zones, clock."""
+    settings = settings_for(ctx)
+    checks = [_check_database(settings), _check_permissions(settings), _check_webp(),
+              _check_zones(), _check_clock(settings)]
+    for ok, name, detail in checks:
+        print(f"{'ok  ' if ok else 'FAIL'}  {name}: {visible(detail, 300)}")
+    if not all(ok for ok, _, _ in checks):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _check_database(settings: Settings) -> tuple[bool, str, str]:
+    from cronsole.core.store import open_store
+
+    try:
+        store = open_store(settings.database)
+        store.set_control("doctor", {"checked": True}, datetime.now().astimezone())
+        ok = store.integrity_ok()
+        store.close()
+    except Exception as exc:  # any failure here is the finding
+        return False, "database", f"{settings.database}: {exc}"
+    return ok, "database", f"{settings.database} writable, integrity {'ok' if ok else 'BAD'}"
+
+
+def _check_permissions(settings: Settings) -> tuple[bool, str, str]:
+    path = Path(settings.database)
+    if not path.exists():
+        return True, "permissions", "no database yet"
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in
+             [path.parent, *path.parent.glob(path.name + "*")]}
+    bad = {n: oct(m) for n, m in modes.items() if m & 0o077}
+    return not bad, "permissions", f"too open: {bad}" if bad else "state dir 0700, files 0600"
+
+
+def _check_webp() -> tuple[bool, str, str]:
+    from PIL import features
+
+    ok = bool(features.check("webp"))
+    return ok, "webp", "Pillow can write WebP" if ok else "Pillow was built without WebP"
+
+
+def _check_zones() -> tuple[bool, str, str]:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo("Europe/Sofia")
+        ZoneInfo("America/New_York")
+    except ZoneInfoNotFoundError:
+        return False, "time zones", "no IANA time zone data (install tzdata)"
+    return True, "time zones", "IANA data present"
+
+
+def _check_clock(settings: Settings) -> tuple[bool, str, str]:
+    from datetime import UTC
+
+    from cronsole.core.store import open_store
+
+    now = datetime.now(UTC)
+    if now.year < 2024:
+        return False, "clock", f"the system clock says {now:%Y-%m-%d}"
+    try:
+        store = open_store(settings.database)
+        beats = [n.heartbeat_at for n in store.nodes()]
+        store.close()
+    except Exception:
+        beats = []
+    ahead = [b for b in beats if (b - now).total_seconds() > 5]
+    if ahead:
+        return False, "clock", "another node's heartbeat is ahead of this clock by " \
+                               f"{(max(ahead) - now).total_seconds():.0f}s"
+    return True, "clock", f"{now:%Y-%m-%d %H:%M:%S} UTC, no node ahead of it"

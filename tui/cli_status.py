@@ -1,0 +1,181 @@
+"""Read-only CLI commands for operators and monitoring: status, health, tenants, job, run,
+logs, audit. Exit 3 means degraded (RELIABILITY.md)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from cronsole.core.engine import Engine
+from cronsole.core.errors import EXIT_DEGRADED, UsageError
+from cronsole.core.since import parse_since
+from cronsole.core.snapshot import job_detail, run_detail, take_snapshot
+from cronsole.core.text import visible
+
+from .cli_read import JsonFlag
+from .output import ago, emit_json, table
+from .shared import engine_for, outcome, run_json
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def status(ctx: typer.Context, json: JsonFlag = False) -> None:
+    """Who runs the scheduler, its heartbeat, jobs running or paused, overall health."""
+    engine = engine_for(ctx)
+    snap = take_snapshot(engine, logs=0, runs=0)
+    hosts = [n for n in snap.nodes if n.role == "host"]
+    report: dict[str, Any] = {
+        "scheduler": {"running": bool(hosts), "paused_all": bool(snap.paused_all),
+                      "hosts": [{"node": n.id, "heartbeat_age": round(
+                          (snap.at - n.heartbeat_at).total_seconds(), 1)} for n in hosts]},
+        "jobs": {"total": len(snap.jobs),
+                 "running": sum(1 for j in snap.jobs if j.state == "running"),
+                 "paused": sum(1 for j in snap.jobs if j.state == "paused")},
+        "health": snap.health,
+    }
+    report["degraded"] = not hosts or snap.health != "OK"
+    if json:
+        emit_json(report)
+    else:
+        owner = ", ".join(f"{h['node']} (beat {h['heartbeat_age']}s ago)"
+                          for h in report["scheduler"]["hosts"]) or "none running"
+        print(f"scheduler  {owner}" + ("  PAUSED ALL" if snap.paused_all else ""))
+        jobs = report["jobs"]
+        print(f"jobs       {jobs['total']} ({jobs['running']} running, {jobs['paused']} paused)")
+        print(f"health     {snap.health}")
+    raise typer.Exit(EXIT_DEGRADED if report["degraded"] else 0)
+
+
+def _tenants(engine: Engine) -> tuple[str, list[dict[str, Any]]]:
+    snap = take_snapshot(engine, logs=0, runs=0)
+    return snap.health, [vars(t) for t in snap.tenants]
+
+
+def health(ctx: typer.Context, json: JsonFlag = False) -> None:
+    """Per-tenant backlog health; exit 0 when OK, 3 on WARN or CRIT (a monitoring check)."""
+    overall, rows = _tenants(engine_for(ctx))
+    if json:
+        emit_json({"overall": overall, "tenants": rows})
+    else:
+        _tenant_table(rows)
+        print(f"overall: {overall}")
+    raise typer.Exit(0 if overall == "OK" else EXIT_DEGRADED)
+
+
+def tenants(ctx: typer.Context, json: JsonFlag = False) -> None:
+    """Every tenant with a backlog: pending, running, failed in 24 h, oldest pending, health."""
+    _, rows = _tenants(engine_for(ctx))
+    if json:
+        emit_json(rows)
+    else:
+        _tenant_table(rows)
+
+
+def _tenant_table(rows: list[dict[str, Any]]) -> None:
+    table(["tenant", "health", "pending", "running", "failed 24h", "oldest", "job"], [
+        [r["tenant"], r["status"], r["pending"], r["running"], r["failed_24h"],
+         "-" if r["oldest_pending_age"] is None else f"{r['oldest_pending_age']:.0f}s",
+         r["job"]] for r in rows])
+
+
+def job(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The job.")],
+        json: JsonFlag = False) -> None:
+    """One job: schedule in English, the next 5 fire times, policy, settings, state, runs."""
+    engine = engine_for(ctx)
+    detail = job_detail(engine, name)
+    if detail is None:
+        raise UsageError(f"unknown job {name!r} (known: {', '.join(sorted(engine.jobs))})")
+    view, now = detail.view, engine.clock.now()
+    data = {"name": view.name, "schedule": view.schedule, "description": view.description,
+            "timezone": view.timezone, "state": view.state, "pause_reason": view.pause_reason,
+            "next_fires": [{"at": f.at, "dst_note": f.dst_note} for f in detail.fires],
+            "policy": detail.policy, "settings": view.settings, "job_state": detail.state,
+            "runs": [run_json(r, now) for r in detail.runs[:10]]}
+    if json:
+        emit_json(data)
+        return
+    print(f"{view.name}: {view.schedule}  ({view.description})  state {view.state}")
+    for fire in detail.fires:
+        print(f"  next  {fire.at:%Y-%m-%d %H:%M:%S %Z}" + (f"  {fire.dst_note}"
+                                                          if fire.dst_note else ""))
+    for key, value in {**detail.policy, **view.settings}.items():
+        print(f"  {key:<16} {visible(str(value), 200)}")
+    for run in detail.runs[:10]:
+        print(f"  {outcome(run)}  ({run.reason.value}, {ago(run.finished_at, now)})")
+
+
+def run(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run id.")],
+        failed: Annotated[bool, typer.Option("--failed", help="Only failed items.")] = False,
+        json: JsonFlag = False) -> None:
+    """One run: its summary and its item ledger (failed items with their errors first)."""
+    engine = engine_for(ctx)
+    detail = run_detail(engine, run_id)
+    if detail is None:
+        raise UsageError(f"no run #{run_id}")
+    items = detail.failed if failed else detail.failed + [
+        i for i in detail.items if i not in detail.failed]
+    if json:
+        emit_json({**run_json(detail.run, engine.clock.now()), "items": [
+            {"key": i.key, "status": i.status.value, "tenant": i.tenant,
+             "attempts": i.attempts, "error": i.error} for i in items]})
+        return
+    print(outcome(detail.run))
+    table(["item", "status", "attempts", "error"],
+          [[i.key, i.status.value, i.attempts, i.error] for i in items])
+
+
+def logs(
+    ctx: typer.Context,
+    job_name: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
+    run_id: Annotated[int | None, typer.Option("--run", help="Only this run.")] = None,
+    level: Annotated[str, typer.Option("--level", help="Minimum level.")] = "DEBUG",
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new records "
+                                         "(Ctrl-C stops).")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 100,
+) -> None:
+    """Recent log records of jobs and the engine, oldest first, shown literally."""
+    if level.upper() not in LEVELS:
+        raise UsageError(f"bad --level {level!r}: use {', '.join(LEVELS)}")
+    engine = engine_for(ctx)
+    minimum = LEVELS.index(level.upper())
+    last = 0
+    try:
+        while True:
+            entries = engine.store.recent_logs(job=job_name, run_id=run_id, after_id=last,
+                                               limit=limit)
+            for entry in entries:
+                last = entry.id
+                if entry.level not in LEVELS or LEVELS.index(entry.level) >= minimum:
+                    where = f"{entry.job}#{entry.run_id}" if entry.run_id else entry.job or "-"
+                    print(f"{entry.at.astimezone():%Y-%m-%d %H:%M:%S} {entry.level:<7} "
+                          f"{visible(where, 60)}: {visible(entry.message, 4000)}", flush=True)
+            if not follow:
+                return
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return
+
+
+def audit(
+    ctx: typer.Context,
+    job_name: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="2h, 3d or a date/time.")
+                     ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 50,
+    json: JsonFlag = False,
+) -> None:
+    """The operator command trail: who did what, when, why, and what came of it."""
+    engine = engine_for(ctx)
+    start = parse_since(since, engine.clock.now()) if since else None
+    found = engine.store.list_commands(job=job_name, limit=limit, since=start)
+    if json:
+        emit_json([{"id": c.id, "at": c.created_at, "who": c.who, "action": c.action,
+                    "job": c.job, "run_id": c.run_id, "args": c.args, "reason": c.reason,
+                    "status": c.status.value, "applied_by": c.applied_by, "result": c.result}
+                   for c in found])
+        return
+    table(["when", "who", "action", "target", "why", "result"], [
+        [c.created_at, c.who, c.action, (c.job or "") + (f" #{c.run_id}" if c.run_id else ""),
+         c.reason, c.result or c.status.value] for c in found])

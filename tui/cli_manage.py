@@ -143,8 +143,10 @@ def init(
         if name not in known:
             raise UsageError(f"unknown job {name!r} (built-in: {', '.join(sorted(known))})")
         try:
-            parse_schedule(text, timezone)
-        except ScheduleError as exc:
+            parsed = parse_schedule(text, timezone)
+            if known[name].schedule_check:
+                known[name].schedule_check(parsed)
+        except (ScheduleError, ValueError) as exc:
             raise UsageError(f"{name}: {exc}") from None
     body = STARTER.format(timezone=timezone) + "".join(
         f"\n[jobs.{name}]  # {known[name].description}\nschedule = \"{text}\"\n"

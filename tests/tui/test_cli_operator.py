@@ -1,0 +1,187 @@
+"""The operator CLI of issue #5: JSON shapes, exit codes, nothing written on bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from cronsole.core.models import Node, Overlap, RunReason, RunStatus
+from cronsole.core.store.sqlite import SQLiteStore
+from tests.conftest import T0, Workspace
+from tests.tui.conftest import enter, run
+
+JOBS = '''
+from __future__ import annotations
+from dataclasses import dataclass
+from cronsole.core import JobContext, job
+
+@dataclass(frozen=True)
+class Opts:
+    period: str = "2025-01"
+    api_key: str = "sk-live-abcdefgh1234"
+
+@job(schedule="0 * * * *", settings=Opts, resets_watermark=("period",))
+def hourly(ctx: JobContext[Opts]) -> None:
+    """Hourly."""
+'''
+
+
+@pytest.fixture
+def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    workspace.write(JOBS, "[jobs.hourly.settings]\nperiod = \"2025-03\"\n")
+    return enter(workspace, monkeypatch)
+
+
+def store(ws: Workspace) -> SQLiteStore:
+    run_cli_once = SQLiteStore.open(ws.db)
+    return run_cli_once
+
+
+def seed_tenants(ws: Workspace, pending: dict[str, int]) -> None:
+    opened = store(ws)
+    for tenant, count in pending.items():
+        for n in range(count):
+            opened.enqueue("hourly", f"{tenant}-{n}", T0, tenant=tenant)
+    opened.close()
+
+
+def test_health_exit_code_follows_the_threshold(cli: Workspace,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    seed_tenants(cli, {"calm": 20})
+    code, out, _ = run(capsys, "health", "--json")
+    assert code == 0 and json.loads(out)["overall"] == "OK"
+    seed_tenants(cli, {"busy": 21})
+    code, out, _ = run(capsys, "health", "--json")
+    report = json.loads(out)
+    assert code == 3 and report["overall"] == "WARN"
+    assert {t["tenant"]: t["status"] for t in report["tenants"]} == {"busy": "WARN",
+                                                                     "calm": "OK"}
+    code, out, _ = run(capsys, "tenants", "--json")
+    assert code == 0 and {t["tenant"] for t in json.loads(out)} == {"busy", "calm"}
+
+
+def test_status_is_degraded_without_a_scheduler(cli: Workspace,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "status", "--json")
+    report = json.loads(out)
+    assert code == 3 and report["degraded"] and not report["scheduler"]["running"]
+    opened = store(cli)
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    opened.register_node(Node("host-1", "host", "h", 1, now, now, "0"))
+    opened.close()
+    code, out, _ = run(capsys, "status", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["scheduler"]["hosts"][0]["node"] == "host-1"
+    assert report["jobs"] == {"total": 1, "running": 0, "paused": 0}
+
+
+def test_job_and_run_details(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "jobs")
+    opened = store(cli)
+    created = opened.insert_run("hourly", T0, RunReason.SCHEDULE, "n", Overlap.SKIP, T0)
+    assert created is not None
+    opened.enqueue("hourly", "bad-item", T0)
+    [item] = opened.claim_items("hourly", "n", created.id, T0, limit=1)
+    opened.fail_item(item, T0, "ValueError: \x1b[2J nope", None)
+    opened.finish_run(created.id, RunStatus.FAILED, T0, error="1 item failed")
+    opened.close()
+    code, out, _ = run(capsys, "job", "hourly", "--json")
+    detail = json.loads(out)
+    assert code == 0 and len(detail["next_fires"]) == 5
+    assert detail["settings"]["period"] == "2025-03" and detail["runs"][0]["id"] == created.id
+    code, out, _ = run(capsys, "run", str(created.id), "--failed", "--json")
+    assert json.loads(out)["items"][0]["error"] == "ValueError: \x1b[2J nope"
+    code, out, _ = run(capsys, "run", str(created.id), "--failed")
+    assert "\\x1b[2J nope" in out and "\x1b" not in out
+    assert run(capsys, "run", "999")[0] == 2
+    assert run(capsys, "job", "nope")[0] == 2
+
+
+def test_logs_and_audit(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "pause", "hourly", "--reason", "migration")
+    opened = store(cli)
+    opened.add_logs([(T0, "INFO", "hourly", 1, "x", "quiet"),
+                     (T0, "ERROR", "hourly", 1, "x", "loud \x1b]0;t\x07")])
+    opened.close()
+    code, out, _ = run(capsys, "logs", "--job", "hourly", "--level", "error")
+    assert code == 0 and "loud \\x1b]0;t\\x07" in out and "quiet" not in out
+    assert run(capsys, "logs", "--level", "chatty")[0] == 2
+    code, out, _ = run(capsys, "audit", "--since", "1h", "--json")
+    [entry] = json.loads(out)
+    assert (entry["action"], entry["reason"], entry["status"]) == ("pause", "migration",
+                                                                   "applied")
+    assert run(capsys, "audit", "--since", "yesterday-ish")[0] == 2
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_period_backfill_dry_run_and_bad_input(cli: Workspace,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "period", "hourly", "2025-04")
+    assert (code, out) == (0, "period → 2025-04 (watermark reset)\n")
+    before = digest(cli.db)
+    code, out, _ = run(capsys, "backfill", "hourly", "--from", "2026-01-01T00:00+00:00",
+                       "--to", "2026-01-01T02:00+00:00", "--dry-run")
+    assert code == 0 and out.splitlines()[-1] == "3 run(s) would be created"
+    for argv in (("period", "hourly", "2025-13"), ("backfill", "hourly", "--from", "soon",
+                                                   "--to", "later", "--dry-run"),
+                 ("cancel", "999"), ("retry", "999")):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1, argv
+    assert digest(cli.db) == before
+    code, _, err = run(capsys, "backfill", "hourly", "--from", "2026-01-01", "--to",
+                       "2026-01-02")
+    assert code == 1 and "no scheduler is running" in err
+
+
+def test_config_show_gives_sources_and_masks_secrets(cli: Workspace,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "config", "show")
+    assert code == 0
+    assert f"settings.period = '2025-03'  # {cli.root / 'cronsole.toml'}:6" in out
+    assert "settings.api_key = '****1234'  # default" in out
+    assert "abcdefgh" not in out
+
+
+def test_init_writes_a_starter_config_that_checks(cli: Workspace, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "new.toml"
+    code, out, _ = run(capsys, "init", str(target), "--enable", "tenant-queue",
+                       "--schedule", "batch-check=every 15m")
+    assert code == 0 and target.exists()
+    text = target.read_text()
+    assert "[jobs.tenant-queue]" in text and 'schedule = "every 15m"' in text
+    assert run(capsys, "-c", str(target), "config", "check")[0] == 0
+    for argv in (("init", str(target)), ("init", str(tmp_path / "b.toml"), "--enable", "nope"),
+                 ("init", str(tmp_path / "c.toml"), "--schedule", "batch-check=every 1m")):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1, argv
+    assert not (tmp_path / "b.toml").exists() and not (tmp_path / "c.toml").exists()
+
+
+def test_doctor_passes_on_a_healthy_workspace(cli: Workspace,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0 and out.count("ok  ") == 5
+
+
+def test_runs_since(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "jobs")
+    opened = store(cli)
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    for hours in (30, 1):
+        opened.insert_run("hourly", now - timedelta(hours=hours), RunReason.SCHEDULE, "n",
+                          Overlap.ALLOW, now - timedelta(hours=hours))
+    opened.close()
+    code, out, _ = run(capsys, "runs", "--since", "2h", "--json")
+    assert code == 0 and len(json.loads(out)) == 1

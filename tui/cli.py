@@ -41,6 +41,9 @@ def root(
                                             "JSON otherwise), human or json.")] = "auto",
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error."
                                            )] = "info",
+    metrics_addr: Annotated[str | None, typer.Option(
+        "--metrics-addr", help="With --no-tui: serve Prometheus metrics, /healthz and /readyz "
+        "on HOST:PORT (e.g. 127.0.0.1:9464).")] = None,
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
 ) -> None:
     """Run `cronsole --no-tui` to host the scheduler headless; see the subcommands below."""
@@ -56,12 +59,18 @@ def root(
         raise UsageError(f"bad --log-level {log_level!r}: use debug, info, warning or error")
     if ctx.invoked_subcommand is not None:
         return
+    if metrics_addr:
+        from .metrics import parse_addr
+
+        parse_addr(metrics_addr)
+        if not no_tui:
+            raise UsageError("--metrics-addr goes with --no-tui (the service)")
     if no_tui and observe:
         raise UsageError("--observe opens the console; it cannot be combined with --no-tui")
     if no_tui:
         from . import headless
 
-        raise typer.Exit(headless.run(settings_for(ctx), log_format, log_level))
+        raise typer.Exit(headless.run(settings_for(ctx), log_format, log_level, metrics_addr))
     from . import console
 
     raise typer.Exit(console.run(settings_for(ctx), observe, not no_mouse, log_level))

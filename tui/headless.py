@@ -8,24 +8,31 @@ import signal
 import threading
 from collections.abc import Iterable
 from datetime import datetime
+from http.server import ThreadingHTTPServer
 from types import FrameType
+from typing import Any
 
 from cronsole.core.config import Settings
-from cronsole.core.engine import build_engine
+from cronsole.core.engine import Engine, build_engine
 from cronsole.core.registry import Job
 from cronsole.core.scheduling.host import Host
 from cronsole.core.scheduling.triggers import next_fire_times
+from cronsole.core.snapshot import take_snapshot
 from cronsole.jobs import builtin_modules
 
 from . import logsetup
+from .metrics import Metrics, serve
+from .service import Notifier, Watchdog
 
 log = logging.getLogger("cronsole.headless")
 
 
-def run(settings: Settings, log_format: str, log_level: str) -> int:
+def run(settings: Settings, log_format: str, log_level: str,
+        metrics_addr: str | None = None) -> int:
     engine = build_engine(settings, builtin=builtin_modules())
     logsetup.configure(settings, log_format, log_level)
     host = Host(engine)
+    notifier = Notifier()
     stop = threading.Event()
     signals: list[int] = []
 
@@ -45,14 +52,49 @@ def run(settings: Settings, log_format: str, log_level: str) -> int:
         signal.signal(sig, on_signal)
     _announce(engine.jobs.values(), engine.clock.now(), engine.node_id, settings)
     host.start()
+    server = _serve_metrics(metrics_addr, engine, host) if metrics_addr else None
+    watchdog = Watchdog(notifier, lambda: _probe(engine, host))
+    notifier.send(ready="1", status=_probe(engine, host) or "starting")
+    watchdog.start()
     while not stop.wait(1.0):
         pass
+    notifier.send(stopping="1", status="stopping: runs in flight get the grace period")
+    watchdog.stop()
+    if server:
+        server.shutdown()
     left = host.stop(settings.grace_period)
     if left:
         log.warning("grace period over: run(s) %s marked interrupted", left)
     log.info("stopped")
     engine.close()
     return 0
+
+
+def _probe(engine: Engine, host: Host) -> str | None:
+    """A one-line status while the scheduler runs and the database answers; else None."""
+    if not host.running:
+        return None
+    snap = take_snapshot(engine, logs=0, runs=0)
+    running = sum(1 for j in snap.jobs if j.state == "running")
+    paused = " PAUSED ALL" if snap.paused_all else ""
+    return f"{len(snap.jobs)} jobs, {running} running, health {snap.health}{paused}"
+
+
+def _serve_metrics(addr: str, engine: Engine, host: Host) -> ThreadingHTTPServer:
+    def health() -> dict[str, Any]:
+        try:
+            engine.store.get_control("paused_all")
+        except Exception as exc:  # the database not answering is what we report
+            return {"ok": False, "database": str(exc)}
+        return {"ok": True, "node": engine.node_id}
+
+    def ready() -> dict[str, Any]:
+        found = health()
+        return {**found, "ok": found["ok"] and host.running, "scheduler": host.running}
+
+    server = serve(addr, Metrics(engine, lambda: host.running), health, ready)
+    log.info("metrics on http://%s/metrics (also /healthz, /readyz)", addr)
+    return server
 
 
 def _announce(jobs: Iterable[Job], now: datetime, node: str, settings: Settings) -> None:

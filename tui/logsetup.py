@@ -39,6 +39,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+SYSLOG_LEVEL = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+
+
+class JournalFormatter(HumanFormatter):
+    """For systemd's journal: a syslog priority prefix instead of the time and level words
+    (the journal records both)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record).split(None, 2)[2]
+        return f"<{SYSLOG_LEVEL.get(record.levelname, 6)}>{text}"
+
+
+def stderr_is_journal() -> bool:
+    """systemd sets JOURNAL_STREAM to the device:inode of the stream it connected."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        info = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+    return expected == f"{info.st_dev}:{info.st_ino}"
+
+
 def private_file(path: Path) -> None:
     """The log directory 0700 and the file 0600, whatever the umask."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -75,6 +97,9 @@ def configure(settings: Settings, fmt: str, level: str, stderr: bool = True) -> 
     if stderr:
         human = fmt == "human" or (fmt == "auto" and sys.stderr.isatty())
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(HumanFormatter() if human else JsonFormatter())
+        if fmt == "auto" and stderr_is_journal():
+            handler.setFormatter(JournalFormatter())
+        else:
+            handler.setFormatter(HumanFormatter() if human else JsonFormatter())
         root.addHandler(handler)
     return path

@@ -87,6 +87,11 @@ class Host:
         self._loop = threading.Thread(target=self._maintain, name="host-loop", daemon=True)
         self._loop.start()
 
+    @property
+    def running(self) -> bool:
+        """True while the scheduler is started and not stopping."""
+        return bool(self._scheduler and self._scheduler.running and not self.stopping)
+
     # ticks
 
     def _on_tick(self, name: str, run_times: list[datetime]) -> None:

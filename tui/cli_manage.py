@@ -18,7 +18,7 @@ from cronsole.core.errors import EXIT_FAILURE, UsageError
 from cronsole.core.periods import check_period
 from cronsole.core.text import visible
 
-from .cli_ops import _report
+from .cli_ops import _await_command, _report
 from .shared import engine_for, settings_for
 
 SECRET_WORDS = ("key", "token", "secret", "password")
@@ -60,14 +60,15 @@ def backfill(
             print(f"{tick.at.isoformat()}  {note}")
         print(f"{sum(1 for t in ticks if not t.existing_run)} run(s) would be created")
         return
-    _report(commands.backfill(job, begin, finish))
+    _report(_await_command(engine, commands.backfill(job, begin, finish)))
 
 
 def retry(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run.")],
           failed: Annotated[bool, typer.Option("--failed", help="Retry its failed items "
                                                "(the default and only mode).")] = True) -> None:
     """Reset a run's failed items and run the job again to retry them."""
-    _report(Commands(engine_for(ctx)).retry(run_id))
+    engine = engine_for(ctx)
+    _report(_await_command(engine, Commands(engine).retry(run_id)))
 
 
 def cancel(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run.")]) -> None:
@@ -172,9 +173,10 @@ def _choose(known: dict[str, Any], enable: list[str] | None,
         pairs[name.strip()] = text.strip()
     names = list(enable or []) + [n for n in pairs if n not in (enable or [])]
     if not names and sys.stdin.isatty():
-        names = [n for n in sorted(known) if typer.confirm(f"enable {n}?", default=False)]
-        for name in names:
-            pairs[name] = typer.prompt(f"  schedule of {name}", default=known[name].schedule)
+        for name in sorted(known):  # ask each job's schedule right after enabling it
+            if typer.confirm(f"enable {name}?", default=False):
+                names.append(name)
+                pairs[name] = typer.prompt(f"  schedule of {name}", default=known[name].schedule)
     return {n: pairs.get(n, known[n].schedule if n in known else "") for n in names}
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -71,16 +71,6 @@ class Proc:
 
     def wait(self, timeout: float) -> int:
         return self.popen.wait(timeout)
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for proc in started:
-        if proc.popen.poll() is None:
-            proc.popen.kill()
-            proc.popen.wait(5)
 
 
 def query(ws: Workspace, sql: str, *params: object) -> list[tuple[object, ...]]:

@@ -1,0 +1,99 @@
+"""CLI commands against a live database and a running scheduler, as an operator uses them."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cronsole.core.models import RunReason
+from cronsole.core.store.sqlite import SQLiteStore
+from tests.conftest import T0, Workspace
+from tests.e2e.test_headless import CRONSOLE, JOBS, Proc, cli, query, start_host, wait_for
+
+
+def test_logs_follow_prints_new_records_until_interrupted(workspace: Workspace) -> None:
+    workspace.write(JOBS)
+    env = {**workspace.env(), "SIDE_EFFECTS": str(workspace.root / "side.txt")}
+    subprocess.run([CRONSOLE, "jobs"], env=env, cwd=workspace.root, check=True,
+                   capture_output=True)
+    follower = subprocess.Popen([CRONSOLE, "logs", "--follow"], env=env,
+                                cwd=workspace.root, stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    store = SQLiteStore.open(workspace.db)
+    store.add_logs([(T0, "WARNING", "tick", None, "x", "disk \x1b[31m almost full")])
+    store.close()
+    assert follower.stdout is not None
+    line = follower.stdout.readline()
+    assert "WARNING tick: disk \\x1b[31m almost full" in line
+    follower.send_signal(signal.SIGINT)
+    assert follower.wait(10) == 0
+
+
+def test_cancel_a_queued_run_and_retry_through_the_scheduler(workspace: Workspace,
+                                                             procs: list[Proc]) -> None:
+    workspace.write(JOBS, '[jobs.tick]\nenabled = false\n')
+    cli(workspace, "jobs")
+    store = SQLiteStore.open(workspace.db)
+    queued = store.queue_run("slow", T0, RunReason.BACKFILL, T0)
+    store.close()
+    assert queued is not None
+    result = cli(workspace, "cancel", str(queued.id))
+    assert result.returncode == 0 and result.stdout.strip() == f"run #{queued.id} cancelled"
+    start_host(workspace, procs)
+    fired = cli(workspace, "fire", "slow", "--wait")
+    assert fired.returncode == 0, fired.stderr
+    [(run_id,)] = query(workspace, "SELECT id FROM runs WHERE reason = 'manual'")
+    retried = cli(workspace, "retry", str(run_id))
+    assert retried.returncode == 0, retried.stderr
+    assert retried.stdout.startswith("0 failed items reset; run #")
+    wait_for(lambda: query(workspace, "SELECT count(*) FROM runs WHERE reason = 'retry'"
+                                      " AND status = 'succeeded'") == [(1,)])
+
+
+def test_init_asks_on_a_terminal(tmp_path: Path) -> None:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is required for this test (.ci/run installs it)")
+    target = tmp_path / "asked.toml"
+    socket = f"cronsole-init-{time.monotonic_ns()}"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True,
+                              check=True, timeout=10).stdout
+
+    tmux("new-session", "-d", "-s", "i", "-x", "100", "-y", "30",
+         f"{CRONSOLE} init {target}; sleep 30")
+    try:
+        def wait_screen(text: str) -> None:
+            try:
+                _wait(lambda: text in tmux("capture-pane", "-p", "-t", "i"))
+            except AssertionError:
+                raise AssertionError(f"{text!r} not shown; the screen shows:\n"
+                                     + tmux("capture-pane", "-p", "-t", "i")) from None
+
+        wait_screen("enable batch-check?")
+        tmux("send-keys", "-t", "i", "y", "Enter")
+        wait_screen("schedule of batch-check")
+        tmux("send-keys", "-t", "i", "C-u", "every 15m", "Enter")
+        for name in ("hourly-rollup", "invoice-ingest", "nightly-entities", "retention",
+                     "stale-sweeper", "tenant-health", "tenant-queue"):
+            wait_screen(f"enable {name}?")
+            tmux("send-keys", "-t", "i", "n", "Enter")
+        _wait(target.exists)
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+    text = target.read_text()
+    assert '[jobs.batch-check]' in text and 'schedule = "every 15m"' in text
+    assert "[jobs.tenant-queue]" not in text
+
+
+def _wait(check: object, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)

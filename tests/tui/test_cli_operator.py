@@ -185,3 +185,18 @@ def test_runs_since(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     opened.close()
     code, out, _ = run(capsys, "runs", "--since", "2h", "--json")
     assert code == 0 and len(json.loads(out)) == 1
+
+
+def test_shell_completion_scripts_are_offered(capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    cronsole = str(Path(sys.executable).with_name("cronsole"))
+    # typer picks the shell from the parent process: bash here (zsh and fish are typer's own)
+    out = subprocess.run([cronsole, "--show-completion"], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0 and "_cronsole_completion" in out.stdout
+    completed = subprocess.run([cronsole], capture_output=True, text=True, timeout=30,
+                               env={"_CRONSOLE_COMPLETE": "complete_bash", "COMP_WORDS":
+                                    "cronsole hea", "COMP_CWORD": "1", "PATH": "/usr/bin"})
+    assert "health" in completed.stdout

@@ -37,8 +37,8 @@ def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 
 
 def store(ws: Workspace) -> SQLiteStore:
-    run_cli_once = SQLiteStore.open(ws.db)
-    return run_cli_once
+    """The workspace's database, opened directly to seed or inspect it."""
+    return SQLiteStore.open(ws.db)
 
 
 def seed_tenants(ws: Workspace, pending: dict[str, int]) -> None:

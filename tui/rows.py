@@ -10,7 +10,7 @@ from rich.text import Text
 from cronsole.core.models import Command, Run
 from cronsole.core.snapshot import JobView, TenantView
 
-from .text import ago, countdown, health, literal, status
+from .text import countdown, health, literal, short_ago, status
 from .widgets.progress import progress_cells
 
 JOB_COLUMNS = ["job", "next", "state", "queue p/r/f", "period", "last", "progress", "schedule"]
@@ -31,7 +31,7 @@ def job_row(view: JobView, now: datetime) -> list[Text]:
     if view.dst_note:
         nxt.append(" DST", style="bold magenta")
     last = Text("-") if view.last is None else Text.assemble(
-        status(view.last.status.value), f" {ago(view.last.finished_at, now)}")
+        status(view.last.status.value), f" {short_ago(view.last.finished_at, now)}")
     queue = Text(f"{view.pending}/{view.running}/")
     queue.append(str(view.failed), style="red" if view.failed else "")
     active = progress_cells(view.active, now) if view.active else Text("")

@@ -40,6 +40,17 @@ def ago(when: datetime | None, now: datetime) -> str:
     return humanize.naturaldelta(now - when) + " ago"
 
 
+def short_ago(when: datetime | None, now: datetime) -> str:
+    """A compact age for narrow columns: 45s ago, 12m ago, 3h ago, 2d ago."""
+    if when is None:
+        return "-"
+    seconds = max(0, int((now - when).total_seconds()))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
 def countdown(when: datetime | None, now: datetime) -> str:
     if when is None:
         return "-"

@@ -86,6 +86,20 @@ class Runner:
     def _execute(self, job: Job, active: ActiveRun) -> Run:
         run = active.run
         try:
+            final = self._close(job, active)
+        finally:  # whatever happened, this run is no longer in flight here
+            with self._idle:
+                self._active.pop(run.id, None)
+                self._idle.notify_all()
+        self.hub.publish(RunFinished(self.clock.now(), final))
+        if self.on_finished:
+            self.on_finished(final)
+        return final
+
+    def _close(self, job: Job, active: ActiveRun) -> Run:
+        """Run the job and record its outcome; a failure of either is the run's failure."""
+        run = active.run
+        try:
             status, error, summary, left = self._call(job, active)
         except BaseException as exc:  # the run must be closed whatever happened
             status, error, summary, left = RunStatus.FAILED, error_text(exc), {}, 0
@@ -94,12 +108,6 @@ class Runner:
                         "not recorded", run.id, job.name, status)
         final = self.store.get_run(run.id) or run
         self._log_outcome(job, final)
-        with self._idle:
-            self._active.pop(run.id, None)
-            self._idle.notify_all()
-        self.hub.publish(RunFinished(self.clock.now(), final))
-        if self.on_finished:
-            self.on_finished(final)
         return final
 
     def _call(self, job: Job, active: ActiveRun) -> tuple[RunStatus, str | None, dict[str, Any],

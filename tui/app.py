@@ -207,5 +207,5 @@ class CronsoleApp(Actions):
 
         names = ", ".join(f"#{r.id} {r.job}" for r in running[:5])
         self.push_screen(ConfirmModal(
-            f"{len(running)} run(s) in flight: {names}. Quit?",
+            f"Quit? {len(running)} run(s) in flight: {names}",
             "They get the grace period to finish, then are marked interrupted."), done)

@@ -7,6 +7,7 @@ import logging
 import logging.handlers
 import os
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,8 +85,16 @@ class PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
                              "continuing without it\n")
 
 
+def log_thread_errors(hook: threading.ExceptHookArgs) -> None:
+    """An exception that escapes a thread is a bug: record it where operators look."""
+    logging.getLogger("cronsole.threads").error(
+        "uncaught exception in thread %s", hook.thread.name if hook.thread else "?",
+        exc_info=hook.exc_value or True)
+
+
 def configure(settings: Settings, fmt: str, level: str, stderr: bool = True) -> Path:
     """Attach handlers to the `cronsole` logger; returns the log file path."""
+    threading.excepthook = log_thread_errors
     root = logging.getLogger("cronsole")
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -56,6 +56,7 @@ class CatchUp(StrEnum):
 
 class CommandStatus(StrEnum):
     PENDING = "pending"
+    APPLYING = "applying"  # claimed by one process, being applied
     APPLIED = "applied"
     FAILED = "failed"
 

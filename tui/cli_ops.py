@@ -27,7 +27,7 @@ def _report(command: Command) -> None:
     """The command's outcome on stdout, or on stderr with exit 1 when it failed."""
     if command.status is CommandStatus.FAILED:
         raise CronsoleError(visible(command.result or f"command #{command.id} failed"))
-    if command.status is CommandStatus.PENDING:
+    if command.status in (CommandStatus.PENDING, CommandStatus.APPLYING):
         print(f"command #{command.id} ({command.action}) is waiting for the scheduler")
         return
     print(visible(command.result or ""))
@@ -97,7 +97,8 @@ def fire(
 
 def _await_command(engine: Engine, command: Command) -> Command:
     deadline = time.monotonic() + COMMAND_WAIT_SECONDS
-    while command.status is CommandStatus.PENDING and time.monotonic() < deadline:
+    waiting = (CommandStatus.PENDING, CommandStatus.APPLYING)
+    while command.status in waiting and time.monotonic() < deadline:
         time.sleep(0.1)
         command = engine.store.get_command(command.id) or command
     return command

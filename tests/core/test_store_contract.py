@@ -342,3 +342,10 @@ def test_health_reads_failures_and_oldest_pending_per_tenant(store: SQLiteStore)
     store.fail_item(item, T0 + timedelta(minutes=1), "boom", None)
     assert store.failed_since("job", T0) == {"a": 1}
     assert store.oldest_pending("job") == {"a": T0 + timedelta(minutes=5), "b": T0}
+
+
+def test_a_command_being_applied_reads_back(store: SQLiteStore) -> None:
+    command = store.add_command("fire", "op", "cli", T0, job="job")
+    assert store.claim_command(command.id, "host", T0)
+    seen = store.get_command(command.id)
+    assert seen is not None and seen.status is CommandStatus.APPLYING

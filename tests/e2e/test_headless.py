@@ -166,8 +166,8 @@ def test_kill_9_then_restart_recovers_the_abandoned_run(ws: Workspace,
     procs[0].signal(signal.SIGKILL)
     procs[0].wait(5)
     procs.append(Proc(ws, "--no-tui"))
-    wait_for(lambda: query(ws, "SELECT status FROM runs WHERE job = 'slow'") == [("abandoned",)])
-    assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
+    wait_for(lambda: query(ws, "SELECT status FROM runs WHERE job = 'slow'") == [("abandoned",)]
+             and query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)])
     result = cli(ws, "fire", "slow", "--wait")
     assert result.returncode == 0, result.stdout + result.stderr
     assert query(ws, "SELECT count(*) FROM items WHERE status = 'done'") == [(40,)]

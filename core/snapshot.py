@@ -10,7 +10,7 @@ from .durations import format_duration
 from .engine import Engine
 from .errors import CronsoleError
 from .health import health_key, tenant_health
-from .models import Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus
+from .models import Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus, TenantCounts
 from .periods import current_period
 from .registry import Job
 from .scheduling.triggers import FireTime, next_fire_times
@@ -68,11 +68,13 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200,
     store, now = engine.store, engine.clock.now()
     active = store.active_runs()
     paused_all = store.get_control("paused_all")
-    tenants = _tenants(engine, now)
+    counts = store.tenant_counts()  # read once: queues per job and the tenants pane
+    tenants = _tenants(engine, now, counts)
     worst = max((t.status for t in tenants), key=("OK", "WARN", "CRIT").index, default="OK")
     live = now - timedelta(seconds=engine.settings.node_timeout)
     return Snapshot(
-        at=now, jobs=_jobs(engine, now, active, paused_all), tenants=tenants, health=worst,
+        at=now, jobs=_jobs(engine, now, active, paused_all, counts), tenants=tenants,
+        health=worst,
         active=active, runs=store.list_runs(limit=runs),
         logs=store.recent_logs(after_id=after_log, limit=logs),
         commands=store.list_commands(limit=100), nodes=store.nodes(live_since=live),
@@ -81,11 +83,11 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200,
 
 
 def _jobs(engine: Engine, now: datetime, active: list[Run],
-          paused_all: dict[str, Any] | None) -> list[JobView]:
+          paused_all: dict[str, Any] | None, tenant_counts: list[TenantCounts]) -> list[JobView]:
     states = engine.store.job_states()
     last = engine.store.last_runs()
     counts: dict[str, list[int]] = {}
-    for c in engine.store.tenant_counts():
+    for c in tenant_counts:
         total = counts.setdefault(c.job, [0, 0, 0])
         total[0] += c.pending
         total[1] += c.claimed
@@ -126,10 +128,10 @@ def _period(job: Job, overrides: dict[str, Any], now: datetime) -> str | None:
     return period or current_period(now, job.schedule.timezone)
 
 
-def _tenants(engine: Engine, now: datetime) -> list[TenantView]:
+def _tenants(engine: Engine, now: datetime, counts: list[TenantCounts]) -> list[TenantView]:
     """The stored health report of each job with tenants; computed when none is stored yet."""
     found: list[TenantView] = []
-    with_tenants = {c.job for c in engine.store.tenant_counts() if c.tenant}
+    with_tenants = {c.job for c in counts if c.tenant}
     for job in sorted(with_tenants):
         report = engine.store.get_control(health_key(job))
         if report is None:  # no health job stored one yet: grade with the defaults, read-only
@@ -180,7 +182,8 @@ def job_detail(engine: Engine, name: str) -> JobDetail | None:
         return None
     now = engine.clock.now()
     view = next(v for v in _jobs(engine, now, engine.store.active_runs(),
-                                 engine.store.get_control("paused_all")) if v.name == name)
+                                 engine.store.get_control("paused_all"),
+                                 engine.store.tenant_counts(job=name)) if v.name == name)
     policy = {"overlap": job.overlap.value, "catch_up": job.catch_up.value,
               "catch_up_window": format_duration(job.catch_up_window),
               "time_budget": format_duration(job.time_budget) if job.time_budget else "none",

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from .clock import Clock
 from .errors import StaleClaim
 from .events import EventHub, ItemFailed, RunProgressed
+from .faults import fault
 from .models import Item, Record, Run, Watermark
 from .registry import Job
 from .store import Store
@@ -265,8 +266,10 @@ class Ledger:
     def _handle(self, item: Item, handle: Callable[[Item], Any],
                 watermark: Callable[[Item], Watermark] | None) -> Any:
         mark = watermark(item) if watermark else None
+        fault("before_item")
         try:
             result = handle(item)
+            fault("after_side_effect")
         except Exception as exc:
             try:
                 self.fail(item, error_text(exc), watermark=mark)
@@ -274,5 +277,6 @@ class Ledger:
                 self._ctx.log.warning("%s", stale)
             raise
         self.complete(item, result, mark)
+        fault("after_item_commit")
         return result
 

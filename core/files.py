@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import CronsoleError
+from .faults import fault
 
 
 class UnsafePath(CronsoleError):
@@ -40,10 +41,12 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, mode)
+        fault("after_download_write")
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    fault("after_rename")
 
 
 def remove_leftovers(folder: Path) -> int:

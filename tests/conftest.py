@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,14 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
         host.stop(grace=5)
     for engine in ws.engines:
         engine.close()
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Any]]:
+    """Processes a test starts; any still running at the end are killed."""
+    started: list[Any] = []
+    yield started
+    for proc in started:
+        if proc.popen.poll() is None:
+            proc.popen.kill()
+            proc.popen.wait(5)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.test_headless import wait_for
+from tests.procs import wait_for
 
 CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
 JOBS = {"invoice-ingest", "batch-check", "nightly-entities", "hourly-rollup", "stale-sweeper",

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import Workspace
+from tests.procs import Proc, cli, query, side_effects, start_host, wait_for
 
-CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
 JOBS = '''
 from __future__ import annotations
 import os, time
@@ -55,59 +50,6 @@ def stubborn(ctx: JobContext) -> None:
 def ws(workspace: Workspace) -> Workspace:
     workspace.write(JOBS, 'grace_period = "30s"\n[jobs.tick]\nenabled = false\n')
     return workspace
-
-
-class Proc:
-    def __init__(self, ws: Workspace, *args: str, config: str | None = None) -> None:
-        env = {**ws.env(), "SIDE_EFFECTS": str(ws.root / "side.txt")}
-        if config:
-            env["CRONSOLE_CONFIG"] = config
-        self.log = (ws.root / f"proc-{time.monotonic_ns()}.log").open("w")
-        self.popen = subprocess.Popen([CRONSOLE, "--log-format", "json", *args], env=env,
-                                      cwd=ws.root, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def signal(self, sig: int) -> None:
-        self.popen.send_signal(sig)
-
-    def wait(self, timeout: float) -> int:
-        return self.popen.wait(timeout)
-
-
-def query(ws: Workspace, sql: str, *params: object) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(ws.db, timeout=10)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except sqlite3.OperationalError:
-            pass  # the database may not exist yet
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-def side_effects(ws: Workspace) -> list[str]:
-    path = ws.root / "side.txt"
-    return path.read_text().splitlines() if path.exists() else []
-
-
-def cli(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**ws.env(), "SIDE_EFFECTS": str(ws.root / "side.txt")}
-    return subprocess.run([CRONSOLE, *args], env=env, cwd=ws.root, capture_output=True,
-                          text=True, timeout=60)
-
-
-def start_host(ws: Workspace, procs: list[Proc]) -> None:
-    """Start `cronsole --no-tui` and wait until it has registered in the database."""
-    procs.append(Proc(ws, "--no-tui"))
-    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes WHERE stopped_at IS NULL")[0][0] == 1)
 
 
 def test_two_processes_execute_each_tick_exactly_once(workspace: Workspace,

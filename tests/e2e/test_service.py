@@ -17,7 +17,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Workspace
-from tests.e2e.test_headless import JOBS, wait_for
+from tests.e2e.test_headless import JOBS
+from tests.procs import wait_for
 
 CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ...clock import iso, parse_iso
 from ...errors import StaleClaim
+from ...faults import fault
 from ...models import Item, ItemStatus, TenantCounts, Watermark
 from .connection import Connections
 from .rows import dumps, to_counts, to_item, where
@@ -134,6 +135,7 @@ class ItemsMixin:
                 )
             if watermark is not None:
                 self._advance_watermark(c, item.job, watermark, now)
+                fault("before_watermark_commit")
 
     def fail_item(
         self, item: Item, now: datetime, error: str, retry_at: datetime | None,
@@ -205,6 +207,7 @@ class ItemsMixin:
                 error = f"stale: no heartbeat since {row['heartbeat_at']}"
                 self._settle(c, item, status, now, error=error, not_before="")
                 swept.append(self._item(c, item.id))
+                fault("mid_sweep")
             return swept
 
     def heartbeat_items(self, node: str, now: datetime) -> None:

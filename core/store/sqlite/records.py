@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ...clock import iso
+from ...faults import fault
 from ...models import Record
 from .connection import Connections
 from .rows import dumps, loads, when, where
@@ -102,6 +103,7 @@ class RecordsMixin:
                 )
                 if cursor.rowcount == 1:
                     moved.append(Record(record.key, data, record.grp, record.at, new_status, now))
+                fault("mid_sweep")
             return moved
 
     def archive_chunk(self, kind: str, before: datetime, limit: int, now: datetime) -> int:
@@ -119,6 +121,7 @@ class RecordsMixin:
                 "INSERT OR IGNORE INTO archive (kind, id, data, archived_at) VALUES (?, ?, ?, ?)",
                 [(kind, str(r[key]), dumps(dict(r)), iso(now)) for r in rows],
             )
+            fault("mid_archive_chunk")
             c.executemany(f"DELETE FROM {table} WHERE {key} = ?", [(r[key],) for r in rows])
             if kind == "items":
                 self._uncount_done(c, rows)

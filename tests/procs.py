@@ -1,0 +1,80 @@
+"""The installed `cronsole` command in real subprocesses, and plain reads of its database."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import Workspace
+
+CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
+
+
+class Proc:
+    """`cronsole ARGS` in the workspace, its output in a file under the workspace."""
+
+    def __init__(self, ws: Workspace, *args: str, config: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        full = {**ws.env(), "SIDE_EFFECTS": str(ws.root / "side.txt"), **(env or {})}
+        if config:
+            full["CRONSOLE_CONFIG"] = config
+        self.output = ws.root / f"proc-{time.monotonic_ns()}.log"
+        self.log = self.output.open("w")
+        self.popen = subprocess.Popen([CRONSOLE, "--log-format", "json", *args], env=full,
+                                      cwd=ws.root, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def signal(self, sig: int) -> None:
+        self.popen.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.popen.wait(timeout)
+
+    def text(self) -> str:
+        self.log.flush()
+        return self.output.read_text(errors="replace")
+
+
+def query(ws: Workspace, sql: str, *params: object) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(ws.db, timeout=10)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait (bounded) for another process to get somewhere; never a timing assertion."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except sqlite3.OperationalError:
+            pass  # the database may not exist yet
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def side_effects(ws: Workspace) -> list[str]:
+    path = ws.root / "side.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def cli(ws: Workspace, *args: str, env: dict[str, str] | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full = {**ws.env(), "SIDE_EFFECTS": str(ws.root / "side.txt"), **(env or {})}
+    return subprocess.run([CRONSOLE, *args], env=full, cwd=ws.root, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def start_host(ws: Workspace, procs: list[Proc], env: dict[str, str] | None = None) -> Proc:
+    """Start `cronsole --no-tui` and wait until it has registered in the database."""
+    proc = Proc(ws, "--no-tui", env=env)
+    procs.append(proc)
+    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes WHERE pid = ? AND stopped_at IS NULL",
+                           proc.popen.pid) == [(1,)] or proc.popen.poll() is not None)
+    return proc

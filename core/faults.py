@@ -6,8 +6,9 @@ Only the test-only environment variable CRONSOLE_TEST_FAULTS turns them on, e.g.
     CRONSOLE_TEST_FAULTS="after_side_effect=kill@3,mid_sweep=sleep:0.5"
 
 means: at the third pass of `after_side_effect`, SIGKILL this process; at the first pass of
-`mid_sweep`, sleep half a second. Actions: raise, sleep:SECONDS, exit[:CODE], kill. When the
-variable is unset, `fault()` is one global lookup and a return.
+`mid_sweep`, sleep half a second. `@3+` acts at the third pass and every one after it (to slow
+every item down, say). Actions: raise, sleep:SECONDS, exit[:CODE], kill. When the variable is
+unset, `fault()` is one global lookup and a return.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Fault:
     action: str
     arg: float
     at_pass: int
+    repeat: bool = False
     passes: int = 0
 
 
@@ -51,7 +53,7 @@ _plan: dict[str, Fault] | None = None
 
 
 def parse(spec: str) -> dict[str, Fault]:
-    """`point=action[:arg][@n]` entries separated by commas; ValueError names a bad entry."""
+    """`point=action[:arg][@n[+]]` entries separated by commas; ValueError names a bad entry."""
     plan: dict[str, Fault] = {}
     for entry in filter(None, (part.strip() for part in spec.split(","))):
         point, _, rest = entry.partition("=")
@@ -60,12 +62,13 @@ def parse(spec: str) -> dict[str, Fault]:
         if point not in POINTS or action not in ACTIONS:
             raise ValueError(f"{ENV}: bad entry {entry!r} (points: {', '.join(sorted(POINTS))};"
                              f" actions: {', '.join(ACTIONS)})")
+        repeat = nth.endswith("+")
         try:
-            at_pass = int(nth or 1)
+            at_pass = int(nth.rstrip("+") or 1)
             value = float(arg or (0 if action != "exit" else 70))
         except ValueError:
             raise ValueError(f"{ENV}: bad number in {entry!r}") from None
-        plan[point] = Fault(point, action, value, max(1, at_pass))
+        plan[point] = Fault(point, action, value, max(1, at_pass), repeat)
     return plan
 
 
@@ -91,7 +94,7 @@ def _trip(point: str) -> None:
         if found is None:
             return
         found.passes += 1
-        if found.passes != found.at_pass:
+        if found.passes < found.at_pass or (found.passes > found.at_pass and not found.repeat):
             return
     print(f"cronsole: fault point {point}: {found.action} (pass {found.passes})",
           file=sys.stderr, flush=True)

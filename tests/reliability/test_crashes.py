@@ -79,5 +79,13 @@ def test_fault_points_act_only_when_configured_and_only_at_their_pass() -> None:
     finally:
         faults.configure(None)
     faults.fault("mid_sweep")
+    faults.configure("mid_sweep=raise@2+")
+    try:
+        faults.fault("mid_sweep")
+        for _ in range(3):
+            with pytest.raises(faults.FaultInjected):
+                faults.fault("mid_sweep")
+    finally:
+        faults.configure(None)
     with pytest.raises(ValueError, match="bad entry"):
         faults.parse("nowhere=kill")

@@ -15,6 +15,7 @@ from cronsole.core.engine import Engine
 from cronsole.core.errors import CronsoleError, UsageError
 from cronsole.core.jobsettings import parse_assignments
 from cronsole.core.models import Command, CommandStatus, Run
+from cronsole.core.recovery import recover_dead_nodes
 from cronsole.core.registry import require_job
 from cronsole.core.text import visible
 
@@ -115,8 +116,10 @@ def _await_run(engine: Engine, run_id: int) -> Run:
 
 
 def _fire_here(engine: Engine, job: str, overrides: dict[str, str]) -> int:
-    """Run in this process with a heartbeat, stopping gracefully on SIGINT/SIGTERM."""
+    """Run in this process with a heartbeat, stopping gracefully on SIGINT/SIGTERM. Like a
+    host, it first recovers what dead processes left (crontab may be the only scheduler)."""
     engine.start_node("cli")
+    recover_dead_nodes(engine)
     finished: list[Run] = []
 
     def start(spec: object, run: Run) -> None:

@@ -8,8 +8,6 @@ process whose insert succeeds runs it.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -23,6 +21,7 @@ from ..commands import Commands
 from ..engine import Engine
 from ..events import TickSkipped
 from ..models import Run, RunReason, RunStatus
+from ..recovery import recover_dead_nodes
 from ..registry import Job
 from .catchup import plan_catch_up
 from .triggers import build_trigger
@@ -46,16 +45,6 @@ class TickExecutor(BaseExecutor):  # type: ignore[misc]
 
 def _noop() -> None:
     """APScheduler needs a callable; our executor never calls it."""
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Host:
@@ -163,16 +152,7 @@ class Host:
 
     def recover(self) -> None:
         """Runs of dead processes become `abandoned`; their claimed items become eligible."""
-        now = self.engine.clock.now()
-        cutoff = now - timedelta(seconds=self.engine.settings.node_timeout)
-        here = socket.gethostname()
-        dead = [n.id for n in self.engine.store.nodes() if n.id != self.engine.node_id and (
-            n.heartbeat_at < cutoff or (n.hostname == here and not pid_alive(n.pid)))]
-        runs = self.engine.store.abandon_runs(dead, now, "abandoned: its process stopped")
-        items = self.engine.store.release_claims(dead, now, "released: its process stopped")
-        if runs or items:
-            log.warning("recovered from %d dead process(es): %d runs abandoned, %d items "
-                        "released", len(dead), len(runs), items)
+        recover_dead_nodes(self.engine)
 
     def catch_up(self) -> None:
         """Ticks that passed while no scheduler ran: run per policy, count the rest as missed.

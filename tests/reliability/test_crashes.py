@@ -4,10 +4,10 @@ uninterrupted run ends; only the item in flight repeats its side effect."""
 from __future__ import annotations
 
 from collections import Counter
+
 import pytest
 
 from cronsole.core import faults
-
 from tests.conftest import Workspace
 from tests.procs import Proc
 from tests.reliability.harness import (

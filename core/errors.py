@@ -35,6 +35,11 @@ class StoreUnusable(CronsoleError):
     exit_code = EXIT_STORE
 
 
+class StoreWriteFailed(CronsoleError):
+    """A write could not be made (disk full, locked past the busy timeout); it was rolled back
+    whole, so nothing of it is stored. Retrying later is safe."""
+
+
 class StaleClaim(CronsoleError):
     """A claim was taken over by someone else (sweeper, restart); the late result is refused."""
 

@@ -18,14 +18,16 @@ class Proc:
     """`cronsole ARGS` in the workspace, its output in a file under the workspace."""
 
     def __init__(self, ws: Workspace, *args: str, config: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None,
+                 preexec: Callable[[], None] | None = None) -> None:
         full = {**ws.env(), "SIDE_EFFECTS": str(ws.root / "side.txt"), **(env or {})}
         if config:
             full["CRONSOLE_CONFIG"] = config
         self.output = ws.root / f"proc-{time.monotonic_ns()}.log"
         self.log = self.output.open("w")
         self.popen = subprocess.Popen([CRONSOLE, "--log-format", "json", *args], env=full,
-                                      cwd=ws.root, stdout=self.log, stderr=subprocess.STDOUT)
+                                      cwd=ws.root, stdout=self.log, stderr=subprocess.STDOUT,
+                                      preexec_fn=preexec)
 
     def signal(self, sig: int) -> None:
         self.popen.send_signal(sig)

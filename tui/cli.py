@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated
 
@@ -97,6 +98,8 @@ config_app.command("check")(cli_read.config_check)
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and translate every error into its exit code."""
+    if hasattr(signal, "SIGXFSZ"):  # a file-size limit fails the write instead of killing us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         result = app(args=argv, prog_name="cronsole", standalone_mode=False)
     except typer.Exit as done:

@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from ..clock import iso
 from ..commands import Commands
 from ..engine import Engine
+from ..errors import StoreWriteFailed
 from ..events import TickSkipped
 from ..models import Run, RunReason, RunStatus
 from ..recovery import recover_dead_nodes
@@ -89,6 +90,8 @@ class Host:
     def _guarded(self, fn: Any, *args: Any) -> None:
         try:
             fn(*args)
+        except StoreWriteFailed as exc:  # disk full or locked: said in one line, tried again
+            log.warning("%s failed: %s", getattr(fn, "__name__", fn), exc)
         except Exception:
             log.exception("%s failed", getattr(fn, "__name__", fn))
 

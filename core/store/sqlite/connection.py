@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from ...errors import StoreUnusable
+from ...errors import StoreUnusable, StoreWriteFailed
 from .schema import APPLICATION_ID, KNOWN, migrations
 
 HEADER = b"SQLite format 3\x00"
@@ -119,19 +119,24 @@ class Connections:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A BEGIN IMMEDIATE transaction; nested calls on one thread join the outer one."""
+        """A BEGIN IMMEDIATE transaction; nested calls on one thread join the outer one. A
+        full disk or a lock held past the busy timeout rolls it back whole and raises
+        StoreWriteFailed with SQLite's reason."""
         conn = self.get()
         if conn.in_transaction:
             yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StoreWriteFailed(f"{self.path}: write rolled back: {exc}") from exc
 
 
 def migrate(connections: Connections) -> None:

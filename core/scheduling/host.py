@@ -59,6 +59,7 @@ class Host:
         self._scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
+        self._latest_now: datetime | None = None
         self.stopping = False
 
     def start(self) -> None:
@@ -99,6 +100,7 @@ class Host:
         """Claim the newest tick; older ones (a stalled scheduler) are counted as missed."""
         job = self.engine.jobs[name]
         store, now = self.engine.store, self.engine.clock.now()
+        self.watch_clock(now)
         if self.stopping:
             return
         if len(run_times) > 1:
@@ -121,6 +123,15 @@ class Host:
             log.info("%s: tick %s skipped: %s", job.name, iso(run.scheduled_for), run.error)
             self.engine.hub.publish(TickSkipped(self.engine.clock.now(), job.name,
                                                 run.scheduled_for, run.error or "skipped"))
+
+    def watch_clock(self, now: datetime) -> None:
+        """Warn when the system clock steps back; recorded ticks never run twice (the tick's
+        row is unique), so the warning is for the operator, not a correction."""
+        latest = self._latest_now
+        if latest is not None and now < latest - timedelta(seconds=1):
+            log.warning("the system clock went back %s (from %s to %s); ticks already run "
+                        "will not run again", latest - now, iso(latest), iso(now))
+        self._latest_now = now if latest is None else max(latest, now)
 
     def paused_reason(self, name: str, now: datetime) -> str | None:
         if self.engine.store.get_control("paused_all"):
@@ -161,9 +172,12 @@ class Host:
         """Ticks that passed while no scheduler ran: run per policy, count the rest as missed.
         A paused job replays nothing. From `now` on, APScheduler's own ticks take over."""
         store, now = self.engine.store, self.engine.clock.now()
+        behind: list[timedelta] = []
         for job in self.engine.jobs.values():
             state = store.job_state(job.name)
             last = state.last_tick if state else None
+            if last is not None and now < last - timedelta(seconds=1):
+                behind.append(last - now)
             store.record_tick(job.name, now)
             if self.paused_reason(job.name, now):
                 continue
@@ -175,6 +189,9 @@ class Host:
                 store.queue_run(job.name, tick, RunReason.CATCH_UP, now)
             if plan.run:
                 self.start_queued(job.name)
+        if behind:
+            log.warning("the clock is up to %s behind the last recorded tick of %d job(s); "
+                        "those ticks will not run again", max(behind), len(behind))
 
     # maintenance
 
@@ -182,6 +199,7 @@ class Host:
         passes = 0
         while not self._stop.wait(self.POLL_SECONDS):
             passes += 1
+            self.watch_clock(self.engine.clock.now())
             self._guarded(self.commands.apply_pending)
             if passes % 4 == 0:
                 self._guarded(self.commands.expire_pauses)

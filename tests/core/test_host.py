@@ -297,3 +297,63 @@ def test_shells_hear_what_happens_through_events(host: Host) -> None:
     assert heard[:4] == ["JobPaused", "CommandApplied", "JobResumed", "CommandApplied"]
     assert {"RunStarted", "ItemFailed", "RunFinished"} <= set(heard)
     assert issubclass(events.RunFinished, events.Event)
+
+
+@pytest.mark.scenario("F8")
+def test_clock_jumps_never_rerun_a_recorded_tick_and_a_step_back_is_logged(
+        host: Host, caplog: pytest.LogCaptureFixture) -> None:
+    store, clock = host.engine.store, host.engine.clock
+    host.claim_ticks("quick", [T0])
+    host.engine.runner.wait_idle(5)
+    clock.set(T0 - timedelta(hours=1))  # type: ignore[attr-defined]
+    host.claim_ticks("quick", [T0])  # after a step back the scheduler offers T0 again
+    host.engine.runner.wait_idle(5)
+    assert [r.scheduled_for for r in store.list_runs(job="quick")] == [T0]
+    assert "the system clock went back 1:00:00" in caplog.text
+
+    # forward three days: the hourly backfill is exact, the rest counted as missed
+    store.record_tick("hourly", T0)
+    clock.set(T0 + timedelta(days=3, minutes=30))  # type: ignore[attr-defined]
+    host.catch_up()
+    for _ in range(4):
+        host.engine.runner.wait_idle(5)
+        host.start_queued("hourly")
+    ran = sorted(r.scheduled_for for r in store.list_runs(job="hourly")
+                 if r.status is RunStatus.SUCCEEDED)
+    end = T0 + timedelta(days=3)
+    assert ran == [end - timedelta(hours=2), end - timedelta(hours=1), end]
+    [missed] = [r for r in store.list_runs(job="hourly") if r.status is RunStatus.MISSED]
+    assert missed.summary["count"] == 72 - 3
+
+    # and back again, behind the ticks just run: nothing runs twice, a warning says why
+    caplog.clear()
+    clock.set(T0 + timedelta(days=3) - timedelta(hours=2, minutes=30))  # type: ignore
+    host.catch_up()
+    host.claim_ticks("hourly", [end - timedelta(hours=2)])
+    host.engine.runner.wait_idle(5)
+    assert sorted(r.scheduled_for for r in store.list_runs(job="hourly")
+                  if r.status is RunStatus.SUCCEEDED) == ran
+    assert "the clock is up to 3:00:00 behind the last recorded tick of 6 job(s)" in caplog.text
+
+
+@pytest.mark.scenario("F14")
+def test_overlap_and_three_days_of_downtime(host: Host) -> None:
+    """Never two runs of one job at once; skipped ticks recorded; catch-up bounded."""
+    store = host.engine.store
+    for minute in range(4):  # the first run outlasts three more ticks
+        host.claim_ticks("blocking", [T0 + timedelta(minutes=minute)])
+    assert [r.status for r in store.list_runs(job="blocking", limit=10)].count(
+        RunStatus.RUNNING) == 1
+    gate().set()  # type: ignore[attr-defined]
+    host.engine.runner.wait_idle(5)
+    statuses = sorted(r.status.value for r in store.list_runs(job="blocking", limit=10))
+    assert statuses == ["skipped", "skipped", "skipped", "succeeded"]
+
+    store.record_tick("quick", T0)
+    host.engine.clock.set(T0 + timedelta(days=3))  # type: ignore[attr-defined]
+    host.catch_up()
+    host.engine.runner.wait_idle(5)
+    runs = store.list_runs(job="quick", limit=100)
+    assert [r.status for r in runs].count(RunStatus.SUCCEEDED) == 1  # latest only
+    [missed] = [r for r in runs if r.status is RunStatus.MISSED]
+    assert missed.summary["count"] == 3 * 24 * 12 - 1

@@ -123,6 +123,7 @@ def test_hostile_names_are_recorded_literally(engine: Engine, workspace: Workspa
     assert doc["path"] == f"invoices/{company('sales/' + name)}"
 
 
+@pytest.mark.scenario("F12")
 def test_a_failing_file_is_isolated_recorded_and_retried(engine: Engine,
                                                          workspace: Workspace) -> None:
     (workspace.root / "picky.py").write_text(
@@ -131,16 +132,18 @@ def test_a_failing_file_is_isolated_recorded_and_retried(engine: Engine,
         "    if 'bad' in path.name and not Path(path.parent, 'fixed').exists():\n"
         "        raise ValueError('unreadable scan')\n"
         "    return {'checked': True}\n")
-    for n, name in enumerate(["a.pdf", "bad.pdf", "c.pdf"]):
-        add(workspace, company(f"sales/{name}"), age=100 - n)
-    run = run_job(engine, "invoice-ingest", processor="picky:check")
-    assert run.status is RunStatus.PARTIAL and (run.processed, run.failed) == (2, 1)
+    names = [f"f{n:03d}.pdf" for n in range(99)]
+    names.insert(50, "bad.pdf")
+    for n, name in enumerate(names):
+        add(workspace, company(f"sales/{name}"), age=200 - n)
+    run = run_job(engine, "invoice-ingest", processor="picky:check", batch_size="100")
+    assert run.status is RunStatus.PARTIAL and (run.processed, run.failed) == (99, 1)
     [failed] = engine.store.list_items(job="invoice-ingest", status=ItemStatus.FAILED)
     assert failed.error == "ValueError: unreadable scan"
-    assert engine.store.get_watermark("invoice-ingest").key.endswith("c.pdf")  # type: ignore
+    assert engine.store.get_watermark("invoice-ingest").key.endswith("f098.pdf")  # type: ignore
     (workspace.root / "storage" / "invoices" / company("sales/fixed")).write_text("")
     engine.clock.advance(120)  # type: ignore[attr-defined]
-    again = run_job(engine, "invoice-ingest", processor="picky:check")
+    again = run_job(engine, "invoice-ingest", processor="picky:check", batch_size="100")
     assert (again.processed, again.failed) == (1, 0)
     assert documents(engine)[f"invoices/{company('sales/bad.pdf')}"]["checked"] is True
 

@@ -92,6 +92,27 @@ def test_a_hanging_tenant_times_out_and_its_late_result_is_refused(engine: Engin
     assert late.error == "timeout: tenant 'hangs' took longer than 1s"
 
 
+@pytest.mark.scenario("F11")
+def test_an_always_failing_and_a_hanging_tenant_leave_the_others_complete(
+        engine: Engine) -> None:
+    import sys
+
+    for tenant in ("alpha", "beta", "gamma"):
+        enqueue(engine, tenant, 3)
+    enqueue(engine, "broken", 3, cases=[])
+    enqueue(engine, "hangs", 2)
+    run = run_job(engine, "tenant-queue")
+    sys.modules["evals"].RELEASE.set()
+    assert run.status is RunStatus.PARTIAL
+    assert run.summary["tenants"] == {
+        **{t: {"done": 3, "failed": 0, "timed_out": 0} for t in ("alpha", "beta", "gamma")},
+        "broken": {"done": 0, "failed": 3, "timed_out": 0},
+        "hangs": {"done": 0, "failed": 0, "timed_out": 2}}
+    dead = engine.store.list_items(job="tenant-queue", status=ItemStatus.DEAD)
+    assert {i.tenant for i in dead} == {"broken", "hangs"} and all(i.error for i in dead)
+    assert engine.store.retry_items("tenant-queue", T0) == 5  # every failure can be retried
+
+
 def test_health_grades_tenants_and_stores_the_report(engine: Engine) -> None:
     enqueue(engine, "calm", 3)
     enqueue(engine, "busy", 21)

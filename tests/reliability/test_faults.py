@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import resource
 import signal
+import threading
+from datetime import timedelta
 
 import pytest
 
+from cronsole.core import faults
 from cronsole.core.clock import FrozenClock
-from cronsole.core.errors import StoreWriteFailed
-from cronsole.core.models import RunStatus
+from cronsole.core.errors import StaleClaim, StoreWriteFailed
+from cronsole.core.models import ItemStatus, RunStatus
+from cronsole.core.store.sqlite import SQLiteStore
 from tests.conftest import T0, Workspace, run_job
 from tests.e2e.test_headless import JOBS
 from tests.procs import Proc, query, side_effects, start_host, wait_for
@@ -143,3 +147,36 @@ def test_an_unwritable_log_file_costs_one_notice_and_no_job_outcome(
                                  " AND status = 'succeeded'")[0][0]
     assert int(str(succeeded)) >= 6  # outcomes commit without the log file
     check_invariants(workspace)
+
+
+@pytest.mark.scenario("F10")
+def test_two_sweepers_at_once_change_each_stale_claim_once(store: SQLiteStore) -> None:
+    for n in range(10):
+        store.enqueue("job", f"stale-{n}", T0)
+    stale = store.claim_items("job", "gone", None, T0, limit=10)
+    for n in range(5):
+        store.enqueue("job", f"fresh-{n}", T0)
+    fresh = store.claim_items("job", "alive", None, T0 + timedelta(minutes=40), limit=5)
+    now = T0 + timedelta(minutes=45)
+    cutoff = now - timedelta(minutes=30)
+    swept: list[list[str]] = []
+
+    def sweep() -> None:
+        swept.append([i.key for i in store.sweep_stale_items(cutoff, now)])
+
+    faults.configure("mid_sweep=sleep:0.3")  # the first sweeper stops half-way, holding on
+    try:
+        threads = [threading.Thread(target=sweep) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    finally:
+        faults.configure(None)
+    assert sorted(len(keys) for keys in swept) == [0, 10]  # all by one sweeper, none twice
+    assert sorted(k for keys in swept for k in keys) == sorted(i.key for i in stale)
+    for item in fresh:
+        assert store.get_item("job", item.key).status is ItemStatus.CLAIMED  # type: ignore
+    with pytest.raises(StaleClaim):
+        store.complete_item(stale[0], now)  # the old owner's late result is refused
+    assert store.get_item("job", "stale-0").attempts == 1  # type: ignore[union-attr]

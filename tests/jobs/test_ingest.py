@@ -148,6 +148,7 @@ def test_a_failing_file_is_isolated_recorded_and_retried(engine: Engine,
     assert documents(engine)[f"invoices/{company('sales/bad.pdf')}"]["checked"] is True
 
 
+@pytest.mark.scenario("L2")
 def test_the_time_budget_stops_taking_files(engine: Engine, workspace: Workspace) -> None:
     (workspace.root / "slow.py").write_text(
         "import sys\n"
@@ -161,7 +162,13 @@ def test_the_time_budget_stops_taking_files(engine: Engine, workspace: Workspace
         add(workspace, company(f"sales/s{n}.pdf"), age=100 - n)
     run = run_job(engine, "invoice-ingest", processor="slow:tick", batch_size="6")
     assert run.status is RunStatus.STOPPED_EARLY
-    assert (run.processed, run.left) == (2, 4)
+    assert (run.processed, run.left) == (2, 4)  # 40 s used; a third 20 s file would not fit
+    mark = engine.store.get_watermark("invoice-ingest")
+    assert mark is not None and mark.key.endswith("s1.pdf")
+    nxt = run_job(engine, "invoice-ingest", batch_size="6")  # the next tick resumes after it
+    assert (nxt.status, nxt.processed) == (RunStatus.SUCCEEDED, 4)
+    assert sorted(documents(engine)) == sorted(
+        f"invoices/{company(f'sales/s{n}.pdf')}" for n in range(6))
 
 
 def test_changing_the_period_resets_the_watermark_and_bad_periods_are_refused(

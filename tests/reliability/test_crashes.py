@@ -3,13 +3,15 @@ uninterrupted run ends; only the item in flight repeats its side effect."""
 
 from __future__ import annotations
 
+import signal
+import time
 from collections import Counter
 
 import pytest
 
 from cronsole.core import faults
 from tests.conftest import Workspace
-from tests.procs import Proc
+from tests.procs import Proc, cli, query, start_host, wait_for
 from tests.reliability.harness import (
     INGEST_FILES,
     Final,
@@ -89,3 +91,46 @@ def test_fault_points_act_only_when_configured_and_only_at_their_pass() -> None:
         faults.configure(None)
     with pytest.raises(ValueError, match="bad entry"):
         faults.parse("nowhere=kill")
+
+
+@pytest.mark.scenario("F13")
+def test_a_pause_mid_batch_survives_a_restart_and_resume_continues_from_the_watermark(
+        workspace: Workspace, procs: list[Proc]) -> None:
+    ws = ingest_workspace(workspace, files=20)
+    slow = {"CRONSOLE_TEST_FAULTS": "after_side_effect=sleep:0.3@1+"}
+    host = start_host(ws, procs, env=slow)
+    wait_for(lambda: 2 <= done_count(ws) < 20, 30)
+    assert cli(ws, "pause", "invoice-ingest", "--reason", "mid-batch").returncode == 0
+    host.signal(signal.SIGTERM)
+    assert host.wait(30) == 0
+    done_before = done_count(ws)
+    mark_before = watermark(ws)
+    time.sleep(3)  # ticks pass while nothing runs
+
+    host = start_host(ws, procs, env=slow)
+    runs_before = run_count(ws)
+    time.sleep(3)
+    assert query(ws, "SELECT paused, pause_reason FROM jobs WHERE name = 'invoice-ingest'") == [
+        (1, "mid-batch")]
+    assert run_count(ws) == runs_before and done_count(ws) == done_before  # still paused
+    assert cli(ws, "resume", "invoice-ingest").returncode == 0
+    wait_for(lambda: done_count(ws) == 20, 60)
+    host.signal(signal.SIGTERM)
+    assert host.wait(30) == 0
+    assert query(ws, "SELECT count(*) FROM runs WHERE reason = 'catch_up'") == [(0,)]
+    assert watermark(ws) > mark_before
+    effects = Counter(ingest_effects(ws))
+    assert len(effects) == 20 and set(effects.values()) == {1}  # nothing replayed
+    check_invariants(ws, ingest_effects(ws))
+
+
+def done_count(ws: Workspace) -> int:
+    return int(str(query(ws, "SELECT count(*) FROM items WHERE status = 'done'")[0][0]))
+
+
+def run_count(ws: Workspace) -> int:
+    return int(str(query(ws, "SELECT count(*) FROM runs")[0][0]))
+
+
+def watermark(ws: Workspace) -> str:
+    return str(query(ws, "SELECT value FROM job_state WHERE key = 'watermark'")[0][0])

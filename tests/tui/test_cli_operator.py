@@ -200,3 +200,29 @@ def test_shell_completion_scripts_are_offered(capsys: pytest.CaptureFixture[str]
                                env={"_CRONSOLE_COMPLETE": "complete_bash", "COMP_WORDS":
                                     "cronsole hea", "COMP_CWORD": "1", "PATH": "/usr/bin"})
     assert "health" in completed.stdout
+
+
+@pytest.mark.scenario("L5")
+async def test_a_backlog_over_the_threshold_degrades_health_in_the_cli_and_the_console(
+        cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    from cronsole.tui.app import CronsoleApp
+    from cronsole.tui.widgets.status import StatusLine
+    from tests.tui.test_console import settle
+
+    async def header() -> str:
+        app = CronsoleApp(cli.engine(), None)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(app, pilot)
+            return str(app.screen.query_one(StatusLine).render())
+
+    seed_tenants(cli, {"calm": 3, "swamped": 25})
+    assert run(capsys, "health")[0] == 3
+    assert "health ▲ WARN" in await header()
+
+    opened = store(cli)  # the backlog drains
+    while claimed := opened.claim_items("hourly", "worker", None, T0, limit=100):
+        for item in claimed:
+            opened.complete_item(item, T0)
+    opened.close()
+    assert run(capsys, "health")[0] == 0
+    assert "health ✔ OK" in await header()

@@ -82,6 +82,7 @@ class Engine:
             for run_id in self.store.heartbeat(self.node_id, now):
                 self.runner.cancel(run_id)
             self.store.heartbeat_items(self.node_id, now)
+            self.store.prune_logs(self.settings.log_keep_rows)  # a log flood stays bounded
         except Exception as exc:  # a busy database must not kill the heartbeat
             log.warning("heartbeat failed: %s", exc)
 

@@ -29,13 +29,14 @@ class StoreLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("cronsole.core.events"):
             return  # a failing subscriber's report must not loop back through the hub
+        with self._lock:
+            if len(self._buffer) >= self.max_buffer:  # a flood: drop before any formatting
+                self.dropped += 1
+                return
         message = visible(self.format(record) if self.formatter else record.getMessage())
         row: Row = (self.clock.now(), record.levelname, getattr(record, "job", None),
                     getattr(record, "run_id", None), record.name, message)
         with self._lock:
-            if len(self._buffer) >= self.max_buffer:
-                self.dropped += 1
-                return
             self._buffer.append(row)
         entry = LogEntry(id=0, at=row[0], level=row[1], message=message, job=row[2],
                          run_id=row[3], logger=row[4])
@@ -44,6 +45,11 @@ class StoreLogHandler(logging.Handler):
     def flush(self) -> None:
         with self._lock:
             rows, self._buffer = self._buffer, []
+            dropped, self.dropped = self.dropped, 0
+        if dropped:  # a flood outran the database: say how much is missing, in its place
+            rows.append((self.clock.now(), "WARNING", None, None, "cronsole.logs",
+                         f"{dropped} log records dropped: more than {self.max_buffer} were "
+                         "waiting to be stored (the log file has them)"))
         if not rows:
             return
         try:

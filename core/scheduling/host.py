@@ -217,7 +217,6 @@ class Host:
         if swept:
             log.warning("released %d stale items (no heartbeat for %ss)", len(swept),
                         int(self.engine.settings.stale_timeout))
-        self.engine.store.prune_logs(self.engine.settings.log_keep_rows)
 
     # stopping
 

@@ -40,6 +40,10 @@ class StoreWriteFailed(CronsoleError):
     whole, so nothing of it is stored. Retrying later is safe."""
 
 
+class DamagedRow(CronsoleError):
+    """A stored row failed validation on read (edited by hand, or damaged); it is refused."""
+
+
 class StaleClaim(CronsoleError):
     """A claim was taken over by someone else (sweeper, restart); the late result is refused."""
 

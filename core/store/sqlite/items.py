@@ -13,7 +13,7 @@ from ...errors import StaleClaim
 from ...faults import fault
 from ...models import Item, ItemStatus, TenantCounts, Watermark
 from .connection import Connections
-from .rows import dumps, to_counts, to_item, where
+from .rows import dumps, to_counts, to_item, valid, where
 
 STATUSES = tuple(s.value for s in ItemStatus)
 
@@ -231,7 +231,7 @@ class ItemsMixin:
         rows = self._db.get().execute(
             f"SELECT * FROM items WHERE {body} ORDER BY id LIMIT ?", (*params, limit)
         ).fetchall()
-        return [to_item(r) for r in rows]
+        return valid(to_item, rows)
 
     def failed_since(self, job: str, since: datetime) -> dict[str, int]:
         """Failures per tenant since a time (through the (job, status, updated_at) index)."""
@@ -268,4 +268,4 @@ class ItemsMixin:
             f" FROM tenant_counts {where} GROUP BY job, tenant ORDER BY job, tenant",
             params,
         ).fetchall()
-        return [to_counts(r) for r in rows]
+        return valid(to_counts, rows)

@@ -10,7 +10,7 @@ from typing import Any
 from ...clock import iso
 from ...models import Command, CommandStatus, JobState, LogEntry, Node, Watermark
 from .connection import Connections
-from .rows import dumps, loads, maybe_iso, to_command, to_job_state, to_log, to_node, where
+from .rows import dumps, loads, maybe_iso, to_command, to_job_state, to_log, to_node, valid, where
 
 
 class JobsMixin:
@@ -25,7 +25,7 @@ class JobsMixin:
 
     def job_states(self) -> dict[str, JobState]:
         rows = self._db.get().execute("SELECT * FROM jobs ORDER BY name").fetchall()
-        return {r["name"]: to_job_state(r) for r in rows}
+        return {state.name: state for state in valid(to_job_state, rows)}
 
     def job_state(self, name: str) -> JobState | None:
         row = self._db.get().execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
@@ -177,7 +177,7 @@ class NodesMixin:
         if live_since is not None:
             sql, params = sql + " AND heartbeat_at >= ?", [iso(live_since)]
         rows = self._db.get().execute(sql + " ORDER BY started_at", params).fetchall()
-        return [to_node(r) for r in rows]
+        return valid(to_node, rows)
 
     def abandon_runs(self, nodes: list[str], now: datetime, why: str) -> list[int]:
         """Runs left `running` (or never started) by dead nodes become `abandoned`."""
@@ -220,7 +220,7 @@ class CommandsMixin:
         rows = self._db.get().execute(
             "SELECT * FROM commands WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,)
         ).fetchall()
-        return [to_command(r) for r in rows]
+        return valid(to_command, rows)
 
     def claim_command(self, command_id: int, node: str, now: datetime) -> bool:
         """Take a pending command for applying; exactly one process wins."""
@@ -258,7 +258,7 @@ class CommandsMixin:
         rows = self._db.get().execute(
             f"SELECT * FROM commands WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
         ).fetchall()
-        return [to_command(r) for r in rows]
+        return valid(to_command, rows)
 
 
 class LogsMixin:
@@ -283,7 +283,7 @@ class LogsMixin:
         rows = self._db.get().execute(
             f"SELECT * FROM logs WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
         ).fetchall()
-        return [to_log(r) for r in reversed(rows)]
+        return valid(to_log, reversed(rows))
 
     def prune_logs(self, keep: int) -> int:
         with self._db.write() as c:

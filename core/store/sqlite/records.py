@@ -12,7 +12,7 @@ from ...clock import iso
 from ...faults import fault
 from ...models import Record
 from .connection import Connections
-from .rows import dumps, loads, when, where
+from .rows import checked, dumps, loads, valid, when, where
 
 ARCHIVABLE = {
     # kind: (table, id column, condition on age) — names from code, never from input
@@ -23,6 +23,7 @@ ARCHIVABLE = {
 }
 
 
+@checked("record")
 def _record(row: sqlite3.Row) -> Record:
     return Record(key=row["key"], data=loads(row["data"]), grp=row["grp"], at=row["at"],
                   status=row["status"], updated_at=when(row["updated_at"]))
@@ -64,7 +65,7 @@ class RecordsMixin:
             f"SELECT * FROM records WHERE {body} ORDER BY at {order}, key LIMIT ?",
             (*params, limit),
         ).fetchall()
-        return [_record(r) for r in rows]
+        return valid(_record, rows)
 
     def record_groups(self, collection: str, at_from: str) -> list[str]:
         """Distinct groups with a record at or after `at_from` (e.g. users active this week)."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import sqlite3
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ...clock import iso, parse_iso
+from ...errors import DamagedRow
 from ...models import (
     Command,
     CommandStatus,
@@ -21,6 +25,36 @@ from ...models import (
     RunStatus,
     TenantCounts,
 )
+
+T = TypeVar("T")
+log = logging.getLogger("cronsole.store")
+
+
+def checked(kind: str) -> Callable[[Callable[[sqlite3.Row], T]], Callable[[sqlite3.Row], T]]:
+    """A row converter that refuses a row it cannot validate with DamagedRow, naming it."""
+
+    def wrap(convert: Callable[[sqlite3.Row], T]) -> Callable[[sqlite3.Row], T]:
+        @functools.wraps(convert)
+        def safe(row: sqlite3.Row) -> T:
+            try:
+                return convert(row)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                ident = row["id"] if "id" in row.keys() else tuple(row)[:2]
+                raise DamagedRow(f"{kind} {ident!r} is damaged and was refused: "
+                                 f"{type(exc).__name__}: {exc}") from None
+        return safe
+    return wrap
+
+
+def valid(convert: Callable[[sqlite3.Row], T], rows: Iterable[sqlite3.Row]) -> list[T]:
+    """Rows converted; a damaged one is left out with a logged error, never a crash."""
+    out: list[T] = []
+    for row in rows:
+        try:
+            out.append(convert(row))
+        except DamagedRow as exc:
+            log.error("%s", exc)
+    return out
 
 
 def where(*filters: tuple[str, Any], first: str = "1 = 1",
@@ -51,6 +85,7 @@ def maybe_iso(value: datetime | None) -> str | None:
     return iso(value) if value else None
 
 
+@checked("job")
 def to_job_state(row: sqlite3.Row) -> JobState:
     return JobState(
         name=row["name"], paused=bool(row["paused"]), pause_reason=row["pause_reason"],
@@ -59,6 +94,7 @@ def to_job_state(row: sqlite3.Row) -> JobState:
     )
 
 
+@checked("run")
 def to_run(row: sqlite3.Row) -> Run:
     return Run(
         id=row["id"], job=row["job"], reason=RunReason(row["reason"]),
@@ -72,6 +108,7 @@ def to_run(row: sqlite3.Row) -> Run:
     )
 
 
+@checked("item")
 def to_item(row: sqlite3.Row) -> Item:
     return Item(
         id=row["id"], job=row["job"], key=row["key"], status=ItemStatus(row["status"]),
@@ -83,6 +120,7 @@ def to_item(row: sqlite3.Row) -> Item:
     )
 
 
+@checked("command")
 def to_command(row: sqlite3.Row) -> Command:
     return Command(
         id=row["id"], action=row["action"], who=row["who"], created_at=parse_iso(row["created_at"]),
@@ -92,6 +130,7 @@ def to_command(row: sqlite3.Row) -> Command:
     )
 
 
+@checked("node")
 def to_node(row: sqlite3.Row) -> Node:
     return Node(
         id=row["id"], role=row["role"], hostname=row["hostname"], pid=row["pid"],
@@ -100,6 +139,7 @@ def to_node(row: sqlite3.Row) -> Node:
     )
 
 
+@checked("log record")
 def to_log(row: sqlite3.Row) -> LogEntry:
     return LogEntry(
         id=row["id"], at=parse_iso(row["at"]), level=row["level"], message=row["message"],
@@ -107,6 +147,7 @@ def to_log(row: sqlite3.Row) -> LogEntry:
     )
 
 
+@checked("tenant counter")
 def to_counts(row: sqlite3.Row) -> TenantCounts:
     return TenantCounts(
         job=row["job"], tenant=row["tenant"], pending=row["pending"], claimed=row["claimed"],

@@ -9,7 +9,7 @@ from typing import Any
 from ...clock import iso
 from ...models import Overlap, Run, RunReason, RunStatus
 from .connection import Connections
-from .rows import dumps, to_run, where
+from .rows import dumps, to_run, valid, where
 
 ACTIVE = "('queued', 'running')"
 
@@ -171,20 +171,20 @@ class RunsMixin:
         rows = self._db.get().execute(
             f"SELECT * FROM runs WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
         ).fetchall()
-        return [to_run(r) for r in rows]
+        return valid(to_run, rows)
 
     def active_runs(self) -> list[Run]:
         rows = self._db.get().execute(
             f"SELECT * FROM runs WHERE status IN {ACTIVE} ORDER BY id"
         ).fetchall()
-        return [to_run(r) for r in rows]
+        return valid(to_run, rows)
 
     def last_runs(self) -> dict[str, Run]:
         """The latest finished run of each job (kept on the job row, so no history scan)."""
         rows = self._db.get().execute(
             "SELECT runs.* FROM jobs JOIN runs ON runs.id = jobs.last_run_id"
         ).fetchall()
-        return {r["job"]: to_run(r) for r in rows}
+        return {run.job: run for run in valid(to_run, rows)}
 
     def request_cancel(self, run_id: int, now: datetime) -> Run | None:
         """Queued runs are cancelled at once; running ones get a flag their runner watches."""

@@ -19,6 +19,7 @@ from .faults import fault
 from .models import Item, Record, Run, Watermark
 from .registry import Job
 from .store import Store
+from .text import storable
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -34,7 +35,7 @@ class Outcome(Generic[T]):
 
 
 def error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    return storable(f"{type(exc).__name__}: {exc}")
 
 
 class JobContext(Generic[S]):

@@ -17,7 +17,7 @@ def visible(text: str, limit: int = MAX_DISPLAY) -> str:
     cut = len(text) > limit
     out = []
     for char in text[:limit]:
-        if char in INVISIBLE or unicodedata.category(char) in ("Cc", "Cs"):
+        if acts_on_terminals(char):
             code = ord(char)
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
         else:
@@ -25,3 +25,19 @@ def visible(text: str, limit: int = MAX_DISPLAY) -> str:
     if cut:
         out.append(f" …[{len(text) - limit} more characters]")
     return "".join(out)
+
+
+def acts_on_terminals(char: str) -> bool:
+    """A control, lone surrogate or invisible formatting character."""
+    return char in INVISIBLE or unicodedata.category(char) in ("Cc", "Cs")
+
+
+def storable(text: str) -> str:
+    """Text that can be stored as UTF-8: lone surrogates (from file names that are not UTF-8)
+    become \\udcNN escapes; everything else is kept as it is."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def printable_path(relative: str) -> str:
+    """A path for keys and display: bytes that are not UTF-8 become \\xNN escapes."""
+    return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

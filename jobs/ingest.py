@@ -3,9 +3,10 @@
 Storage layout: <root>/invoices/<Company>-<EIK>/<YYYY>/<MM>/<type>/<file>. Each file becomes a
 `document` record (company, EIK, period, type, path, size, SHA-256, media type, image size).
 A file's item key is its path and modification time, so a replaced file is processed again
-and its document updated; a file still being written (modified within `settle_seconds`) waits
-for the next tick; a file that vanished is recorded `vanished`, not failed; symlinks are never
-followed and no path leaves the root.
+and its document updated (bytes of a name that are not UTF-8 appear as \\xNN in keys and
+records); a file still being written (modified within `settle_seconds`) waits for the next
+tick; a file that vanished is recorded `vanished`, not failed; symlinks are never followed and
+no path leaves the root.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cronsole.core import Item, JobContext, Watermark, job
 from cronsole.core.files import FoundFile, safe_join, walk_files
 from cronsole.core.periods import check_period, current_period
 from cronsole.core.registry import import_module
+from cronsole.core.text import printable_path
 
 COMPANY = re.compile(r"^(?P<company>.+)-(?P<eik>\d{9}|\d{13})$")
 Processor = Callable[[Path, dict[str, Any]], dict[str, Any]]
@@ -76,7 +78,7 @@ def enqueue_new_files(ctx: JobContext[IngestSettings], root: Path, period: str) 
             break  # still being written; everything after it is newer still
         if position >= ctx.settings.batch_size * 10:
             break  # enough queued for several ticks; the rest is found again later
-        queued += ctx.items.enqueue(f"{found.relative}@{mark_of_file.at}",
+        queued += ctx.items.enqueue(f"{printable_path(found.relative)}@{mark_of_file.at}",
                                     payload={"path": found.relative, "at": mark_of_file.at,
                                              "size": found.size, "period": period})
     return queued
@@ -112,13 +114,14 @@ def load_processor(name: str, base: Path) -> Processor | None:
 
 def record_document(ctx: JobContext[IngestSettings], root: Path, item: Item,
                     process: Processor | None) -> dict[str, Any]:
-    rel = item.payload["path"]
-    parts = rel.split("/")
+    rel = item.payload["path"]  # the real name; JSON keeps bytes that are not UTF-8
+    shown = printable_path(rel)
+    parts = shown.split("/")
     company = COMPANY.match(parts[1])
     assert company is not None
     document: dict[str, Any] = {
         "company": company["company"], "eik": company["eik"], "period": item.payload["period"],
-        "type": parts[4], "path": rel, "processed_at": ctx.now().isoformat(),
+        "type": parts[4], "path": shown, "processed_at": ctx.now().isoformat(),
     }
     data = read_file(safe_join(root, rel))
     if data is None:
@@ -127,7 +130,7 @@ def record_document(ctx: JobContext[IngestSettings], root: Path, item: Item,
         document.update(describe(rel, data), status="ok")
         if process:
             document.update(process(safe_join(root, rel), dict(document)))
-    ctx.records("document").put(rel, document, grp=parts[1], at=document["period"],
+    ctx.records("document").put(shown, document, grp=parts[1], at=document["period"],
                                 status=document["status"])
     return {"status": document["status"], "sha256": document.get("sha256")}
 

@@ -10,11 +10,15 @@ from typing import Any
 
 import humanize
 
-from cronsole.core.text import visible
+from cronsole.core.text import acts_on_terminals, visible
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=_default, ensure_ascii=False) + "\n")
+    """Readable JSON (UTF-8 kept) in which nothing can act on a terminal: controls, C1, bidi
+    and zero-width characters and lone surrogates are written as \\uXXXX escapes."""
+    text = json.dumps(value, indent=2, default=_default, ensure_ascii=False)
+    sys.stdout.write("".join(f"\\u{ord(c):04x}" if acts_on_terminals(c) and c != "\n" else c
+                             for c in text) + "\n")
 
 
 def _default(value: Any) -> Any:

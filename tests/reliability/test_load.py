@@ -155,7 +155,8 @@ def fill_history(db: Path) -> None:
 @pytest.mark.timeout(300)
 def test_retention_over_half_a_million_rows_resumes_after_a_kill_without_duplicates(
         workspace: Workspace) -> None:
-    workspace.configure("[jobs.retention]\n[jobs.retention.settings]\nkeep_days = 90\n"
+    workspace.configure("log_keep_rows = 1_000_000\n"  # retention, not pruning, under test
+                        "[jobs.retention]\n[jobs.retention.settings]\nkeep_days = 90\n"
                         "chunk_size = 5000\n")
     SQLiteStore.open(workspace.db).close()
     fill_history(workspace.db)

@@ -158,7 +158,7 @@ class JobContext(Generic[S]):
 
 
 def _label(item: Any) -> str:
-    return repr(item.key) if isinstance(item, Item) else repr(item)[:200]
+    return repr(item.key) if isinstance(item, Item | Record) else repr(item)[:200]
 
 
 class Records:

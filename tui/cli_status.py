@@ -10,6 +10,7 @@ import typer
 
 from cronsole.core.engine import Engine
 from cronsole.core.errors import EXIT_DEGRADED, UsageError
+from cronsole.core.registry import require_job
 from cronsole.core.since import parse_since
 from cronsole.core.snapshot import job_detail, run_detail, take_snapshot
 from cronsole.core.text import visible
@@ -139,6 +140,8 @@ def logs(
     if level.upper() not in LEVELS:
         raise UsageError(f"bad --level {level!r}: use {', '.join(LEVELS)}")
     engine = engine_for(ctx)
+    if job_name is not None:
+        require_job(engine.jobs, job_name)
     minimum = LEVELS.index(level.upper())
     last = 0
     try:

@@ -6,6 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,7 +90,23 @@ class OpenAIProvider:
 
         return with_retries(once, attempts=self.attempts, base=self.retry_base, cap=60.0)
 
+    @contextmanager
+    def _redacting(self) -> Iterator[None]:
+        """A server may echo the key in an error body: no message carries it further."""
+        try:
+            yield
+        except (ProviderError, Retryable) as exc:
+            key = os.environ.get(self.key_env) or ""
+            if len(key) >= 8 and key in str(exc):
+                masked = str(exc).replace(key, "****" + key[-4:])
+                raise type(exc)(masked) from None
+            raise
+
     def submit(self, path: Path) -> RemoteBatch:
+        with self._redacting():
+            return self._submit(path)
+
+    def _submit(self, path: Path) -> RemoteBatch:
         with path.open("rb") as handle:
             uploaded = self._request("POST", "/v1/files", data={"purpose": "batch"},
                                      files={"file": (path.name, handle)})
@@ -100,13 +117,15 @@ class OpenAIProvider:
         return parse_batch(_json(created))
 
     def status(self, batch_id: str) -> RemoteBatch:
-        return parse_batch(_json(self._request("GET", f"/v1/batches/{batch_id}")))
+        with self._redacting():
+            return parse_batch(_json(self._request("GET", f"/v1/batches/{batch_id}")))
 
     def output(self, batch: RemoteBatch, limit: int) -> Iterator[bytes]:
         if not batch.output_file:
             raise ProviderError(f"batch {batch.id} completed without an output file")
         url = f"/v1/files/{batch.output_file}/content"
-        with self.client.stream("GET", url, headers=self._headers()) as response:
+        with self._redacting(), self.client.stream("GET", url,
+                                                   headers=self._headers()) as response:
             check(response, "GET", url)
             yield from _capped_lines(response.iter_bytes(), limit)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +28,9 @@ class FakeBatchAPI(ThreadingHTTPServer):
 
     def fail_next(self, prefix: str, status: int, body: bytes = b"{}",
                   headers: dict[str, str] | None = None) -> None:
-        self.failures.append((prefix, status, headers or {}, body))
+        """Answer the next request under `prefix` so; the headers X-Test-Delay (seconds) and
+        X-Test-Truncate make it slow or cut short instead of being sent."""
+        self.failures.append((prefix, status, dict(headers or {}), body))
 
     def scripted(self, path: str) -> tuple[int, dict[str, str], bytes] | None:
         with self.lock:
@@ -55,7 +58,16 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         self.server.seen.append((method, self.path, self.headers.get("Authorization")))
         if scripted := self.server.scripted(self.path):
-            return self._send(scripted[0], scripted[2], scripted[1])
+            status, headers, body = scripted
+            time.sleep(float(headers.pop("X-Test-Delay", 0)))  # a slow server
+            if headers.pop("X-Test-Truncate", None):  # promise more than is sent, then hang up
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body) * 2))
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+                return None
+            return self._send(status, body, headers)
         if method == "GET" and self.path.startswith("/v1/batches/"):
             batch = self.server.batches.get(self.path.rsplit("/", 1)[-1])
             return self._send(200 if batch else 404, json.dumps(batch or {"error": {}}).encode())

@@ -100,6 +100,7 @@ def test_a_completed_batch_is_downloaded_with_metadata_and_webp(
     assert all(auth == f"Bearer {KEY}" for _, _, auth in api.seen)
 
 
+@pytest.mark.scenario("F7")
 def test_the_key_never_reaches_the_database_or_the_logs(
         engine: Engine, api: FakeBatchAPI, workspace: Workspace) -> None:
     complete(api, "batch_a")
@@ -113,6 +114,7 @@ def test_the_key_never_reaches_the_database_or_the_logs(
         assert KEY.encode() not in path.read_bytes()
 
 
+@pytest.mark.scenario("F7")
 def test_500_and_429_are_retried_honouring_retry_after(engine: Engine,
                                                        api: FakeBatchAPI) -> None:
     complete(api, "batch_a")
@@ -125,6 +127,7 @@ def test_500_and_429_are_retried_honouring_retry_after(engine: Engine,
     assert len(polls) == 3
 
 
+@pytest.mark.scenario("F7")
 def test_attempts_are_bounded_and_other_batches_carry_on(engine: Engine,
                                                          api: FakeBatchAPI) -> None:
     complete(api, "batch_ok")
@@ -140,6 +143,8 @@ def test_attempts_are_bounded_and_other_batches_carry_on(engine: Engine,
     assert batch(engine, "batch_ok").status == "downloaded"
 
 
+@pytest.mark.scenario("F7")
+@pytest.mark.scenario("B7")
 def test_invalid_json_and_unknown_status_are_recorded_with_a_sample(
         engine: Engine, api: FakeBatchAPI) -> None:
     track(engine, "batch_bad")
@@ -152,6 +157,45 @@ def test_invalid_json_and_unknown_status_are_recorded_with_a_sample(
     assert "unknown batch status" in batch(engine, "batch_odd").data["error"]
 
 
+@pytest.mark.scenario("B7")
+def test_missing_fields_and_a_huge_body_are_recorded_with_a_bounded_sample(
+        engine: Engine, api: FakeBatchAPI) -> None:
+    for name in ("batch_noid", "batch_nofile", "batch_huge", "batch_fine"):
+        track(engine, name)
+    api.fail_next("/v1/batches/batch_noid", 200, b'{"status": "completed"}')
+    api.batches["batch_nofile"] = {"id": "batch_nofile", "status": "completed"}
+    api.fail_next("/v1/batches/batch_huge", 200,
+                  json.dumps({"id": "batch_huge", "status": "x" * 5_000_000}).encode())
+    complete(api, "batch_fine")
+    run = run_job(engine, "batch-check")
+    assert (run.processed, run.failed) == (1, 3)
+    assert "unexpected batch payload" in batch(engine, "batch_noid").data["error"]
+    assert "completed without an output file" in batch(engine, "batch_nofile").data["error"]
+    huge = batch(engine, "batch_huge").data["error"]
+    assert "unknown batch status" in huge and len(huge) < 500
+    assert batch(engine, "batch_fine").status == "downloaded"
+
+
+@pytest.mark.scenario("F7")
+def test_slow_and_truncated_responses_time_out_retry_and_are_recorded(
+        engine: Engine, api: FakeBatchAPI) -> None:
+    for name in ("batch_slow", "batch_cut", "batch_fine"):
+        track(engine, name)
+    for _ in range(3):  # every attempt (attempts = 3) is too slow, or cut short
+        api.fail_next("/v1/batches/batch_slow", 200, b"{}", {"X-Test-Delay": "3"})
+        api.fail_next("/v1/batches/batch_cut", 200, b'{"id": "batch_cut", "sta',
+                      {"X-Test-Truncate": "1"})
+    complete(api, "batch_fine")
+    run = run_job(engine, "batch-check")
+    assert (run.processed, run.failed) == (1, 2)
+    assert "ReadTimeout" in batch(engine, "batch_slow").data["error"]
+    assert "RemoteProtocolError" in batch(engine, "batch_cut").data["error"]
+    polls = [p for _, p, _ in api.seen if p == "/v1/batches/batch_cut"]
+    assert len(polls) == 3  # bounded
+    assert batch(engine, "batch_fine").status == "downloaded"
+
+
+@pytest.mark.scenario("F7")
 def test_refused_connections_are_recorded(engine: Engine, workspace: Workspace,
                                           clock: FrozenClock) -> None:
     with socket.socket() as sock:
@@ -163,6 +207,7 @@ def test_refused_connections_are_recorded(engine: Engine, workspace: Workspace,
     assert run.failed == 1 and "ConnectError" in batch(engine, "batch_x").data["error"]
 
 
+@pytest.mark.scenario("F7")
 def test_expired_failed_and_stuck_batches_are_marked(engine: Engine, api: FakeBatchAPI) -> None:
     api.batches["batch_exp"] = {"id": "batch_exp", "status": "expired"}
     api.batches["batch_slow"] = {"id": "batch_slow", "status": "in_progress"}
@@ -179,6 +224,7 @@ def test_expired_failed_and_stuck_batches_are_marked(engine: Engine, api: FakeBa
     assert batch(engine, "batch_exp").data["polls"] == 1  # finished batches are not polled
 
 
+@pytest.mark.scenario("B7")
 def test_output_over_the_size_cap_is_refused(engine: Engine, api: FakeBatchAPI) -> None:
     complete(api, "batch_big")
     api.files["out-batch_big"] = b'{"custom_id": "x"}\n' * 10_000

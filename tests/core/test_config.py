@@ -41,6 +41,7 @@ def load(ws: Workspace, config: str, **env: str) -> object:
     ("\n[jobs.nope]\nschedule = \"* * * * *\"\n", 7, "unknown job 'nope'"),
     ("\n[jobs.invoice-ingest.settings]\nbatch = 5\n", 7, "unknown setting"),
 ])
+@pytest.mark.scenario("B5")
 def test_bad_config_says_where(workspace: Workspace, config: str, line: int,
                                message: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -96,3 +97,22 @@ def test_a_broken_job_module_is_reported(workspace: Workspace) -> None:
     settings = load_settings(str(workspace.root / "cronsole.toml"), env=workspace.env())
     with pytest.raises(ConfigError, match="cannot load job module 'wsjobs.py': ImportError"):
         load_jobs(settings)
+
+
+@pytest.mark.scenario("B5")
+@pytest.mark.parametrize("config, message", [
+    ("[jobs.tenant-health]\n[jobs.tenant-health.settings]\nwarn_above = -1\n",
+     "below the minimum 0"),
+    ("[jobs.tenant-health]\n[jobs.tenant-health.settings]\nwarn_above = 50\ncrit_above = 10\n",
+     "crit_above must not be below warn_above"),
+    ("[jobs.invoice-ingest]\ntimezone = \"Europe/Atlantis\"\n", "unknown time zone"),
+    ("[jobs.invoice-ingest.settings]\nbatch_size = \"ten\"\n", "batch_size"),
+])
+def test_bad_built_in_job_settings_refuse_to_start(workspace: Workspace, config: str,
+                                                   message: str) -> None:
+    workspace.configure(config)
+    with pytest.raises(ConfigError) as caught:
+        workspace.engine(builtin=True)
+    assert str(caught.value).startswith(f"{workspace.root / 'cronsole.toml'}:")
+    assert message in str(caught.value)
+    assert not workspace.db.exists()

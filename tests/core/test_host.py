@@ -122,6 +122,7 @@ def test_pause_all_stops_every_job(host: Host) -> None:
     assert len(host.engine.store.list_runs()) == 1
 
 
+@pytest.mark.scenario("F14")
 def test_catch_up_latest_runs_once_and_counts_the_rest(host: Host) -> None:
     store = host.engine.store
     store.record_tick("quick", T0)
@@ -163,6 +164,7 @@ def test_a_fresh_job_has_nothing_to_catch_up() -> None:
     assert plan_catch_up(schedule, CatchUp.LATEST, 60, None, T0).run == []
 
 
+@pytest.mark.scenario("F13")
 def test_a_paused_job_replays_nothing_after_downtime(host: Host) -> None:
     host.engine.store.record_tick("quick", T0)
     host.commands.pause("quick")

@@ -91,6 +91,7 @@ def seed(engine: Engine, count: int) -> None:
         engine.store.enqueue("ledger", f"f{i:03d}", T0, payload=f"2025-01-01T00:{i:02d}")
 
 
+@pytest.mark.scenario("L1")
 def test_batch_cap_is_held_each_run(engine: Engine) -> None:
     seed(engine, 25)
     first = run_now(engine, "ledger")
@@ -101,6 +102,7 @@ def test_batch_cap_is_held_each_run(engine: Engine) -> None:
     assert [c.pending for c in engine.store.tenant_counts("ledger")] == [5]
 
 
+@pytest.mark.scenario("L2")
 def test_time_budget_stops_early_and_records_what_is_left(engine: Engine) -> None:
     seed(engine, 10)
     run = run_now(engine, "ledger", step="3")  # budget 10 s, each item 3 s
@@ -135,6 +137,7 @@ def test_a_failed_item_is_retried_after_its_backoff(engine: Engine) -> None:
     assert item is not None and item.status is ItemStatus.DONE and item.attempts == 2
 
 
+@pytest.mark.scenario("L3")
 def test_concurrency_limit_is_exact_and_failures_are_isolated(engine: Engine) -> None:
     run = run_now(engine, "nightly")
     peak = sys.modules["cronsole_user.wsjobs"].PEAK

@@ -34,6 +34,7 @@ def test_a_tick_is_claimed_once(store: SQLiteStore) -> None:
     assert len(store.list_runs(job="job")) == 1
 
 
+@pytest.mark.scenario("F9")
 def test_ticks_claimed_from_many_threads_yield_one_run_each(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     SQLiteStore.open(path).close()
@@ -134,6 +135,7 @@ def test_watermark_never_moves_back(store: SQLiteStore) -> None:
     assert store.get_watermark("job") == Watermark("2026-01-02", "a")
 
 
+@pytest.mark.scenario("F10")
 def test_a_late_completion_after_a_sweep_is_refused(store: SQLiteStore) -> None:
     store.enqueue("job", "k", T0)
     [item] = store.claim_items("job", "old-owner", None, T0, limit=1)
@@ -202,6 +204,7 @@ def test_logs_are_bounded(store: SQLiteStore) -> None:
     assert [e.message for e in store.recent_logs(limit=3)] == ["line 47", "line 48", "line 49"]
 
 
+@pytest.mark.scenario("S6")
 def test_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
     import os
 
@@ -222,6 +225,7 @@ def _digest(path: Path) -> str:
 
 
 @pytest.mark.parametrize("content", [b"not a database at all" * 10, b"", b"SQLite format 3\x00"])
+@pytest.mark.scenario("B6")
 def test_non_databases_are_refused_untouched(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "c.db"
     path.write_bytes(content + b"x" * 200 if content else b"\x00" * 300)
@@ -231,6 +235,7 @@ def test_non_databases_are_refused_untouched(tmp_path: Path, content: bytes) -> 
     assert _digest(path) == before
 
 
+@pytest.mark.scenario("B6")
 def test_a_foreign_database_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     conn = sqlite3.connect(path)
@@ -243,6 +248,7 @@ def test_a_foreign_database_is_refused_untouched(tmp_path: Path) -> None:
     assert _digest(path) == before
 
 
+@pytest.mark.scenario("B6")
 def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     SQLiteStore.open(path).close()
@@ -257,6 +263,7 @@ def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     assert _digest(path) == before
 
 
+@pytest.mark.scenario("B6")
 def test_a_truncated_database_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     opened = SQLiteStore.open(path)

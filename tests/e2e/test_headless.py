@@ -52,6 +52,7 @@ def ws(workspace: Workspace) -> Workspace:
     return workspace
 
 
+@pytest.mark.scenario("F9")
 def test_two_processes_execute_each_tick_exactly_once(workspace: Workspace,
                                                       procs: list[Proc]) -> None:
     workspace.write(JOBS)
@@ -71,6 +72,7 @@ def test_two_processes_execute_each_tick_exactly_once(workspace: Workspace,
     assert query(workspace, "PRAGMA integrity_check") == [("ok",)]
 
 
+@pytest.mark.scenario("F2")
 def test_sigterm_lets_the_item_in_flight_finish_and_exits_0(ws: Workspace,
                                                             procs: list[Proc]) -> None:
     start_host(ws, procs)
@@ -86,6 +88,7 @@ def test_sigterm_lets_the_item_in_flight_finish_and_exits_0(ws: Workspace,
     assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
 
 
+@pytest.mark.scenario("F2")
 def test_a_second_signal_aborts_within_two_seconds(ws: Workspace, procs: list[Proc]) -> None:
     start_host(ws, procs)
     assert cli(ws, "fire", "stubborn").returncode == 0
@@ -100,6 +103,7 @@ def test_a_second_signal_aborts_within_two_seconds(ws: Workspace, procs: list[Pr
     assert query(ws, "SELECT status FROM runs WHERE job = 'stubborn'") == [("interrupted",)]
 
 
+@pytest.mark.scenario("F1")
 def test_kill_9_then_restart_recovers_the_abandoned_run(ws: Workspace,
                                                         procs: list[Proc]) -> None:
     start_host(ws, procs)

@@ -77,6 +77,7 @@ def batch(engine: Engine, batch_id: str) -> Record:
     return found
 
 
+@pytest.mark.scenario("S3")
 def test_a_completed_batch_is_downloaded_with_metadata_and_webp(
         engine: Engine, api: FakeBatchAPI, workspace: Workspace) -> None:
     complete(api, "batch_a")

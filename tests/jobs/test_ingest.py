@@ -77,6 +77,7 @@ def test_a_document_has_company_period_type_hash_and_image_size(
     assert doc["size"] == path.stat().st_size and len(str(doc["sha256"])) == 64
 
 
+@pytest.mark.scenario("B2")
 def test_files_still_being_written_wait_for_the_next_tick(engine: Engine,
                                                           workspace: Workspace) -> None:
     add(workspace, company("sales/old.pdf"), age=100)
@@ -88,6 +89,7 @@ def test_files_still_being_written_wait_for_the_next_tick(engine: Engine,
     assert len(documents(engine)) == 2
 
 
+@pytest.mark.scenario("B2")
 def test_a_vanished_file_is_recorded_vanished_not_failed(engine: Engine,
                                                          workspace: Workspace) -> None:
     files = [add(workspace, company(f"sales/v{n}.pdf"), age=500 - n) for n in range(5)]
@@ -99,6 +101,7 @@ def test_a_vanished_file_is_recorded_vanished_not_failed(engine: Engine,
     assert vanished["status"] == "vanished"
 
 
+@pytest.mark.scenario("S3")
 def test_symlinks_are_never_followed_and_nothing_leaves_the_root(
         engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"

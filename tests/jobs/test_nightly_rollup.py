@@ -51,6 +51,7 @@ def test_three_tier_summary_per_entity_with_one_audit_row(engine: Engine) -> Non
     assert summary.data["volatility_30d"] == pytest.approx(statistics.stdev(returns[-30:]))
 
 
+@pytest.mark.scenario("L3")
 def test_a_failing_entity_never_stops_the_others(engine: Engine) -> None:
     seed_prices(engine, [f"S{n:02d}" for n in range(12)])
     engine.store.put_records("entity", [Record("NOPRICE", {})], T0)
@@ -125,6 +126,7 @@ def test_a_backfill_run_recomputes_just_its_hour(engine: Engine) -> None:
     assert engine.store.get_state("hourly-rollup", "last_hour") == "2026-03-03T00:00"
 
 
+@pytest.mark.scenario("F10")
 def test_the_sweeper_fails_stuck_calls_once_with_reason_and_duration(engine: Engine) -> None:
     engine.store.put_records("model_call", [
         Record("stuck", {}, grp="u", at=(T0 - timedelta(minutes=45)).isoformat(),

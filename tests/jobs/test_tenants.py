@@ -51,6 +51,7 @@ def enqueue(engine: Engine, tenant: str, count: int, cases: list[object] | None 
                              max_attempts=1)
 
 
+@pytest.mark.scenario("L4")
 def test_each_tenant_gets_at_most_its_share_per_tick(engine: Engine) -> None:
     enqueue(engine, "big", 50)
     for tenant in ("a", "b", "c"):
@@ -127,6 +128,7 @@ def test_health_grades_tenants_and_stores_the_report(engine: Engine) -> None:
     assert report["tenants"][0]["oldest_pending_age"] == 1.0
 
 
+@pytest.mark.scenario("L7")
 def test_retention_archives_old_history_in_chunks_and_resumes(engine: Engine) -> None:
     old = T0 - timedelta(days=100)
     for n in range(20):

@@ -112,6 +112,7 @@ def digest(path: Path) -> str:
     (("pause",), "name one job, or give --all"),
     (("set", "nightly", "colour=red"), "unknown setting"),
 ])
+@pytest.mark.scenario("B4")
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(
         cli: Workspace, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
         message: str) -> None:
@@ -129,6 +130,7 @@ def test_fire_without_a_running_scheduler_says_so(cli: Workspace,
     assert code == 1 and "no scheduler is running" in err
 
 
+@pytest.mark.scenario("B5")
 def test_bad_config_exits_2_and_writes_nothing(cli: Workspace,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     (cli.root / "cronsole.toml").write_text('[cronsole]\ndatabase = "state/cronsole.db"\n'
@@ -142,6 +144,7 @@ def test_bad_config_exits_2_and_writes_nothing(cli: Workspace,
     assert not (cli.root / "state").exists()
 
 
+@pytest.mark.scenario("B6")
 def test_a_corrupt_database_exits_4_untouched(cli: Workspace,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     cli.db.parent.mkdir(parents=True)

@@ -123,6 +123,7 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.scenario("B4")
 def test_period_backfill_dry_run_and_bad_input(cli: Workspace,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "period", "hourly", "2025-04")
@@ -142,6 +143,7 @@ def test_period_backfill_dry_run_and_bad_input(cli: Workspace,
     assert code == 1 and "no scheduler is running" in err
 
 
+@pytest.mark.scenario("S5")
 def test_config_show_gives_sources_and_masks_secrets(cli: Workspace,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "config", "show")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+import pytest
 from rich.console import Console
 from rich.text import Text
 from textual.widgets import Static
@@ -54,6 +55,9 @@ def assert_literal(found: list[Text]) -> None:
         assert not cell.spans  # no style came from the data
 
 
+@pytest.mark.scenario("S1")
+@pytest.mark.scenario("S2")
+@pytest.mark.scenario("S9")
 async def test_tables_logs_and_screens_show_data_literally(workspace: Workspace,
                                                            clock: FrozenClock) -> None:
     app = seed(workspace, clock)
@@ -78,6 +82,8 @@ async def test_tables_logs_and_screens_show_data_literally(workspace: Workspace,
         assert app.is_running  # [@click=app.quit] did nothing
 
 
+@pytest.mark.scenario("S1")
+@pytest.mark.scenario("S2")
 async def test_toasts_show_results_literally(workspace: Workspace, clock: FrozenClock) -> None:
     app = seed(workspace, clock)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -22,6 +22,7 @@ def record(message: str) -> logging.LogRecord:
     return rec
 
 
+@pytest.mark.scenario("S2")
 def test_human_lines_show_control_characters_literally() -> None:
     line = logsetup.HumanFormatter().format(record(HOSTILE))
     assert "\x1b" not in line and "\r" not in line and "\u202e" not in line
@@ -46,6 +47,8 @@ def logger(tmp_path: Path) -> Iterator[logging.Logger]:
         handler.close()
 
 
+@pytest.mark.scenario("L6")
+@pytest.mark.scenario("S6")
 def test_the_log_file_rotates_within_its_bound_and_stays_private(
         logger: logging.Logger, tmp_path: Path) -> None:
     for n in range(200):

@@ -6,6 +6,7 @@ import hashlib
 import sqlite3
 import stat
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -356,3 +357,20 @@ def test_a_command_being_applied_reads_back(store: SQLiteStore) -> None:
     assert store.claim_command(command.id, "host", T0)
     seen = store.get_command(command.id)
     assert seen is not None and seen.status is CommandStatus.APPLYING
+
+
+def test_threads_that_end_do_not_keep_their_connections(store: SQLiteStore) -> None:
+    """Every run works in fresh threads; their connections must not pile up (file handles)."""
+    import os
+    import threading
+
+    def work() -> None:
+        store.enqueue("job", f"k-{threading.get_ident()}-{time.monotonic_ns()}", T0)
+
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(200):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    assert len(os.listdir("/proc/self/fd")) - before < 10
+    assert len(store.list_items(job="job", limit=1000)) == 200

@@ -95,8 +95,18 @@ class Connections:
             conn = self._open()
             self._local.conn = conn
             with self._lock:
+                self._close_orphans()
                 self._all.append((threading.current_thread(), conn))
         return conn
+
+    def _close_orphans(self) -> None:
+        """Close the connections of threads that have ended (every run has its own threads):
+        without this each run would keep a connection, and its file handles, forever."""
+        ended = [(t, c) for t, c in self._all if not t.is_alive()]
+        for _, conn in ended:
+            conn.close()
+        if ended:
+            self._all = [(t, c) for t, c in self._all if t.is_alive()]
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

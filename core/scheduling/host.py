@@ -8,6 +8,7 @@ process whose insert succeeds runs it.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,7 @@ class Host:
         self.commands = Commands(engine, start_run=self.start_run)
         engine.runner.on_finished = self._after_run
         self._claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim")
+        self._pending: queue.SimpleQueue[tuple[str, list[datetime]]] = queue.SimpleQueue()
         self._scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
@@ -86,7 +88,19 @@ class Host:
     # ticks
 
     def _on_tick(self, name: str, run_times: list[datetime]) -> None:
-        self._claims.submit(self._guarded, self.claim_ticks, name, run_times)
+        self._pending.put((name, run_times))
+        self._claims.submit(self._guarded, self._claim_pending)
+
+    def _claim_pending(self) -> None:
+        """Claim every tick that has arrived so far, together (often many are due at once)."""
+        ticks: list[tuple[str, list[datetime]]] = []
+        while True:
+            try:
+                ticks.append(self._pending.get_nowait())
+            except queue.Empty:
+                break
+        if ticks:
+            self.claim_many(ticks)
 
     def _guarded(self, fn: Any, *args: Any) -> None:
         try:
@@ -98,21 +112,42 @@ class Host:
 
     def claim_ticks(self, name: str, run_times: list[datetime]) -> None:
         """Claim the newest tick; older ones (a stalled scheduler) are counted as missed."""
-        job = self.engine.jobs[name]
-        store, now = self.engine.store, self.engine.clock.now()
-        self.watch_clock(now)
+        self.claim_many([(name, run_times)])
+
+    def claim_many(self, ticks: list[tuple[str, list[datetime]]]) -> None:
+        """Claim ticks in one transaction, then start the runs won. Should one claim fail,
+        each is tried on its own, so it cannot cost the others their tick."""
+        self.watch_clock(self.engine.clock.now())
         if self.stopping:
             return
+        won: list[tuple[Job, Run | None]] = []
+        try:
+            with self.engine.store.batch():
+                won = [self._claim(name, run_times) for name, run_times in ticks]
+        except Exception:
+            if len(ticks) == 1:
+                raise
+            won = []
+            for name, run_times in ticks:
+                try:
+                    won.append(self._claim(name, run_times))
+                except Exception:
+                    log.exception("claiming the tick of %s failed", name)
+        for job, run in won:
+            self._started(job, run)
+
+    def _claim(self, name: str, run_times: list[datetime]) -> tuple[Job, Run | None]:
+        job = self.engine.jobs[name]
+        store, now = self.engine.store, self.engine.clock.now()
         if len(run_times) > 1:
             store.record_missed(name, run_times[:-1], now, "scheduler was late; coalesced")
         tick = run_times[-1]
         store.record_tick(name, tick)
         if why := self.paused_reason(name, now):
             self.engine.hub.publish(TickSkipped(now, name, tick, why))
-            return
-        run = store.insert_run(name, tick, RunReason.SCHEDULE, self.engine.node_id, job.overlap,
-                               now)
-        self._started(job, run)
+            return job, None
+        return job, store.insert_run(name, tick, RunReason.SCHEDULE, self.engine.node_id,
+                                     job.overlap, now)
 
     def _started(self, job: Job, run: Run | None) -> None:
         if run is None:

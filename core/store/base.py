@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -33,6 +34,11 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Close every connection this process opened."""
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group this thread's writes into one transaction: all of them commit together at the
+        end of the block, or none (the scheduler claims ticks due together this way)."""
         ...
 
     def integrity_ok(self) -> bool:

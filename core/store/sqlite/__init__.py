@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import StoreUnusable
@@ -38,6 +40,11 @@ class SQLiteStore(
             store.close()
             raise StoreUnusable(f"{path}: cannot use the database: {exc}") from None
         return store
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        with self._db.write():
+            yield
 
     def describe(self) -> str:
         return str(self.path)

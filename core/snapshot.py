@@ -13,7 +13,7 @@ from .health import health_key, tenant_health
 from .models import Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus, TenantCounts
 from .periods import current_period
 from .registry import Job
-from .scheduling.triggers import FireTime, next_fire_times
+from .scheduling.triggers import FireTime, next_fire, next_fire_times
 
 DEFAULT_WARN, DEFAULT_CRIT = 20, 100
 
@@ -100,13 +100,13 @@ def _jobs(engine: Engine, now: datetime, active: list[Run],
         overrides = state.settings if state else {}
         settings = {**job.config_settings, **overrides}
         period = _period(job, overrides, now)
-        fires = next_fire_times(job.schedule, now, 1)
+        fire = next_fire(job.schedule, now)
         queue = counts.get(job.name, [0, 0, 0])
         views.append(JobView(
             name=job.name, schedule=job.schedule.text, description=job.schedule_text,
             timezone=job.schedule.timezone,
-            next_run=fires[0].at if fires and not paused and not paused_all else None,
-            dst_note=fires[0].dst_note if fires else None,
+            next_run=fire.at if fire and not paused and not paused_all else None,
+            dst_note=fire.dst_note if fire else None,
             state="paused" if paused else "held" if paused_all else
             "running" if job.name in running else "idle",
             pause_reason=state.pause_reason if state else None,

@@ -7,6 +7,7 @@ first occurrence, as cron does) while wildcard schedules follow real time.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,7 +83,9 @@ def _parse_once(text: str, tz: ZoneInfo) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=tz)
 
 
+@functools.lru_cache(maxsize=4096)
 def build_trigger(schedule: Schedule) -> BaseTrigger:
+    """The trigger of a schedule; triggers hold no state, so one per schedule is kept."""
     tz = schedule.tz
     if schedule.every_seconds is not None:
         return IntervalTrigger(seconds=schedule.every_seconds, start_date=ANCHOR, timezone=tz)
@@ -154,6 +157,22 @@ def next_fire_times(schedule: Schedule, after: datetime, count: int = 5) -> list
     return [FireTime(_real(at), dst_note(at)) for at in _iter_fires(schedule, after, count)]
 
 
+_NEXT: dict[Schedule, tuple[datetime, FireTime | None]] = {}
+
+
+def next_fire(schedule: Schedule, after: datetime) -> FireTime | None:
+    """The next fire time after `after`; remembered until it passes, since the console asks for
+    every job's once a second (computing a cron fire time is the costly part)."""
+    known = _NEXT.get(schedule)
+    if known is not None and known[0] <= after and (known[1] is None or after < known[1].at):
+        return known[1]
+    fires = next_fire_times(schedule, after, 1)
+    if len(_NEXT) > 4096:
+        _NEXT.clear()
+    _NEXT[schedule] = (after, fires[0] if fires else None)
+    return fires[0] if fires else None
+
+
 def _real(at: datetime) -> datetime:
     """The instant a fire time stands for, with a wall time that exists (DST gaps)."""
     return at.astimezone(UTC).astimezone(at.tzinfo)
@@ -181,6 +200,7 @@ def _iter_fires(schedule: Schedule, after: datetime, count: int) -> Iterator[dat
         previous, now = at, at
 
 
+@functools.lru_cache(maxsize=4096)
 def describe(schedule: Schedule) -> str:
     """The schedule in English with its time zone, e.g. 'At 02:00 (Europe/Sofia)'."""
     if schedule.every_seconds is not None:

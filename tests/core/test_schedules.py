@@ -109,3 +109,17 @@ def test_fires_between_is_bounded_and_exclusive_of_the_start() -> None:
     ticks = list(fires_between(schedule, start, start + timedelta(minutes=3)))
     assert ticks == [start + timedelta(minutes=m) for m in (1, 2, 3)]
     assert len(list(fires_between(schedule, start, start + timedelta(days=9), cap=100))) == 100
+
+
+def test_the_remembered_next_fire_is_right_as_time_moves_either_way() -> None:
+    from cronsole.core.scheduling.triggers import next_fire
+
+    schedule = parse_schedule("*/15 * * * *", "UTC")
+    tick = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+    for now, expected in ((tick - timedelta(minutes=14), tick),
+                          (tick - timedelta(seconds=1), tick),
+                          (tick + timedelta(seconds=1), tick + timedelta(minutes=15)),
+                          (tick - timedelta(minutes=20), tick - timedelta(minutes=15))):
+        found = next_fire(schedule, now)  # same as computing it afresh, each time
+        assert found is not None and found.at == expected == next_fire_times(
+            schedule, now, 1)[0].at

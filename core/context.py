@@ -71,6 +71,10 @@ class JobContext(Generic[S]):
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    def sleep(self, seconds: float) -> bool:
+        """Wait, waking at once when the run is cancelled or stopped; True if it was."""
+        return self._cancel.wait(seconds)
+
     def time_left(self) -> float:
         if self.job.time_budget is None:
             return float("inf")

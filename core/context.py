@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -122,6 +122,32 @@ class JobContext(Generic[S]):
         never stops the others; no item starts once cancelled or out of budget."""
         outcome: Outcome[T] = Outcome()
         iterator = iter(items)
+        if concurrency <= 1:
+            self._run_inline(iterator, fn, outcome, count, estimate)
+        else:
+            self._run_pooled(iterator, fn, outcome, count, estimate, concurrency)
+        if outcome.left and not self.cancelled:
+            self.stopped_early(len(outcome.left))
+        return outcome
+
+    def _run_inline(self, iterator: Iterator[T], fn: Callable[[T], Any], outcome: Outcome[T],
+                    count: bool, estimate: float) -> None:
+        """One at a time in this thread: no pool, no hand-off, this thread's connection."""
+        for item in iterator:
+            if not self.can_start(estimate):
+                outcome.left = [item, *iterator]
+                return
+            try:
+                outcome.done.append((item, self._timed(fn, item)))
+                ok = True
+            except Exception as exc:
+                self._failed(outcome, item, exc)
+                ok = False
+            if count:
+                self.add_progress(processed=int(ok), failed=int(not ok))
+
+    def _run_pooled(self, iterator: Iterator[T], fn: Callable[[T], Any], outcome: Outcome[T],
+                    count: bool, estimate: float, concurrency: int) -> None:
         with ThreadPoolExecutor(max_workers=max(1, concurrency),
                                 thread_name_prefix=f"run-{self.run.id}") as pool:
             running: dict[Future[Any], T] = {}
@@ -134,9 +160,10 @@ class JobContext(Generic[S]):
                 running[pool.submit(self._timed, fn, item)] = item
             while running:
                 self._collect(running, outcome, count, FIRST_COMPLETED)
-        if outcome.left and not self.cancelled:
-            self.stopped_early(len(outcome.left))
-        return outcome
+
+    def _failed(self, outcome: Outcome[T], item: T, exc: BaseException) -> None:
+        outcome.failed.append((item, error_text(exc)))
+        self.log.warning("item %s failed: %s", _label(item), error_text(exc))
 
     def _timed(self, fn: Callable[[T], Any], item: T) -> Any:
         start = self.clock.monotonic()
@@ -154,8 +181,7 @@ class JobContext(Generic[S]):
             if exc is None:
                 outcome.done.append((item, future.result()))
             else:
-                outcome.failed.append((item, error_text(exc)))
-                self.log.warning("item %s failed: %s", _label(item), error_text(exc))
+                self._failed(outcome, item, exc)
         if count and finished:
             failed = sum(1 for f in finished if f.exception() is not None)
             self.add_progress(processed=len(finished) - failed, failed=failed)

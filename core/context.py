@@ -253,6 +253,13 @@ class Ledger:
         return ctx.store.enqueue(ctx.job.name, key, ctx.clock.now(), payload=payload,
                                  tenant=tenant, queue=queue, max_attempts=ctx.job.max_attempts)
 
+    def enqueue_many(self, entries: Iterable[tuple[str, Any, str]],
+                     queue: str = "default") -> int:
+        """Enqueue (key, payload, tenant) entries in one transaction; how many were new."""
+        ctx = self._ctx
+        return ctx.store.enqueue_many(ctx.job.name, list(entries), ctx.clock.now(), queue=queue,
+                                      max_attempts=ctx.job.max_attempts)
+
     def claim(self, limit: int, per_tenant: int | None = None,
               queue: str = "default") -> list[Item]:
         ctx = self._ctx

@@ -72,16 +72,16 @@ def enqueue_new_files(ctx: JobContext[IngestSettings], root: Path, period: str) 
     mark, now = ctx.watermark, ctx.now().timestamp()
     fresh = sorted((cursor(found), found) for found in period_files(root, period)
                    if mark is None or mark < cursor(found))
-    queued = 0
+    entries = []
     for position, (mark_of_file, found) in enumerate(fresh):
         if now - found.mtime < ctx.settings.settle_seconds:
             break  # still being written; everything after it is newer still
         if position >= ctx.settings.batch_size * 10:
             break  # enough queued for several ticks; the rest is found again later
-        queued += ctx.items.enqueue(f"{printable_path(found.relative)}@{mark_of_file.at}",
-                                    payload={"path": found.relative, "at": mark_of_file.at,
-                                             "size": found.size, "period": period})
-    return queued
+        entries.append((f"{printable_path(found.relative)}@{mark_of_file.at}",
+                        {"path": found.relative, "at": mark_of_file.at, "size": found.size,
+                         "period": period}, ""))
+    return ctx.items.enqueue_many(entries)
 
 
 def cursor(found: FoundFile) -> Watermark:

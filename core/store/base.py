@@ -209,6 +209,14 @@ class Store(Protocol):
         """Add an item unless its key is already in the ledger; True when it was added."""
         ...
 
+    def enqueue_many(
+        self, job: str, entries: Sequence[tuple[str, Any, str]], now: datetime,
+        queue: str = "default", max_attempts: int = 5,
+    ) -> int:
+        """Enqueue (key, payload, tenant) entries in one transaction, skipping keys already in
+        the ledger; how many were added."""
+        ...
+
     def claim_items(
         self,
         job: str,

@@ -374,3 +374,12 @@ def test_threads_that_end_do_not_keep_their_connections(store: SQLiteStore) -> N
         thread.join()
     assert len(os.listdir("/proc/self/fd")) - before < 10
     assert len(store.list_items(job="job", limit=1000)) == 200
+
+
+def test_enqueue_many_adds_new_keys_once_and_counts_them(store: SQLiteStore) -> None:
+    store.enqueue("job", "a", T0, tenant="t1")
+    added = store.enqueue_many("job", [("a", 1, "t1"), ("b", 2, "t1"), ("c", 3, "t2"),
+                                       ("b", 9, "t1")], T0)
+    assert added == 2
+    assert store.get_item("job", "b").payload == 2  # type: ignore[union-attr]
+    assert {c.tenant: c.pending for c in store.tenant_counts("job")} == {"t1": 2, "t2": 1}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +56,25 @@ class ItemsMixin:
             if cursor.rowcount == 1:
                 _count(c, job, queue, tenant, pending=1)
             return cursor.rowcount == 1
+
+    def enqueue_many(
+        self, job: str, entries: Sequence[tuple[str, Any, str]], now: datetime,
+        queue: str = "default", max_attempts: int = 5,
+    ) -> int:
+        added: Counter[str] = Counter()
+        with self._db.write() as c:
+            for key, payload, tenant in entries:
+                cursor = c.execute(
+                    "INSERT INTO items (job, queue, tenant, key, status, max_attempts, payload,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)"
+                    " ON CONFLICT (job, key) DO NOTHING",
+                    (job, queue, tenant, key, max_attempts, dumps(payload), iso(now), iso(now)),
+                )
+                added[tenant] += cursor.rowcount
+            for tenant, count in added.items():
+                if count:
+                    _count(c, job, queue, tenant, pending=count)
+        return sum(added.values())
 
     def claim_items(
         self, job: str, node: str, run_id: int | None, now: datetime, limit: int,

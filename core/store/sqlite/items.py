@@ -19,13 +19,17 @@ from .rows import dumps, to_counts, to_item, valid, where
 STATUSES = tuple(s.value for s in ItemStatus)
 
 
-def _count(c: sqlite3.Connection, job: str, queue: str, tenant: str, **delta: int) -> None:
-    """Keep per-tenant counters in the same transaction as the item change they mirror."""
-    assert set(delta) <= set(STATUSES)
+def _new_counter(c: sqlite3.Connection, job: str, queue: str, tenant: str) -> None:
+    """The counter row of a tenant, before its first item enters the ledger."""
     c.execute(
         "INSERT INTO tenant_counts (job, queue, tenant) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         (job, queue, tenant),
     )
+
+
+def _count(c: sqlite3.Connection, job: str, queue: str, tenant: str, **delta: int) -> None:
+    """Keep per-tenant counters in the same transaction as the item change they mirror."""
+    assert set(delta) <= set(STATUSES)
     sets = ", ".join(f"{status} = {status} + ?" for status in delta)
     c.execute(
         f"UPDATE tenant_counts SET {sets} WHERE job = ? AND queue = ? AND tenant = ?",
@@ -54,6 +58,7 @@ class ItemsMixin:
                 (job, queue, tenant, key, max_attempts, dumps(payload), iso(now), iso(now)),
             )
             if cursor.rowcount == 1:
+                _new_counter(c, job, queue, tenant)
                 _count(c, job, queue, tenant, pending=1)
             return cursor.rowcount == 1
 
@@ -73,6 +78,7 @@ class ItemsMixin:
                 added[tenant] += cursor.rowcount
             for tenant, count in added.items():
                 if count:
+                    _new_counter(c, job, queue, tenant)
                     _count(c, job, queue, tenant, pending=count)
         return sum(added.values())
 
@@ -108,16 +114,20 @@ class ItemsMixin:
                 " AND not_before <= ? ORDER BY id LIMIT ?",
                 (job, queue, tenant, status, iso(now), take - len(claimed)),
             ).fetchall()
-            for row in rows:
-                c.execute(
-                    "UPDATE items SET status = 'claimed', claim_owner = ?, claim_token = ?,"
-                    " claimed_at = ?, heartbeat_at = ?, run_id = ?, attempts = attempts + 1,"
-                    " updated_at = ? WHERE id = ?",
-                    (node, uuid.uuid4().hex, iso(now), iso(now), run_id, iso(now), row["id"]),
-                )
-            if rows:
-                _count(c, job, queue, tenant, **{status: -len(rows)}, claimed=len(rows))
-            claimed += [self._item(c, row["id"]) for row in rows]
+            if not rows:
+                continue
+            # one statement for the lot; the token is new for this claim (the compare-and-set
+            # checks it together with the item's id)
+            marks = ", ".join("?" for _ in rows)
+            updated = c.execute(
+                "UPDATE items SET status = 'claimed', claim_owner = ?, claim_token = ?,"
+                " claimed_at = ?, heartbeat_at = ?, run_id = ?, attempts = attempts + 1,"
+                f" updated_at = ? WHERE id IN ({marks}) RETURNING *",
+                (node, uuid.uuid4().hex, iso(now), iso(now), run_id, iso(now),
+                 *(row["id"] for row in rows)),
+            ).fetchall()
+            _count(c, job, queue, tenant, **{status: -len(rows)}, claimed=len(rows))
+            claimed += sorted((to_item(row) for row in updated), key=lambda item: item.id)
         if claimed:
             c.execute(
                 "UPDATE tenant_counts SET last_claim_at = ? WHERE job = ? AND queue = ?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import traceback
@@ -22,6 +23,46 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 QUIET = {RunStatus.SUCCEEDED, RunStatus.STOPPED_EARLY}
+
+
+class Workers:
+    """Daemon threads that run runs. An idle one takes the next run (its database connection
+    already open), a new one starts when all are busy, and one idle for a minute ends. Starting
+    a thread and a connection per run made 100 runs due together start one after another."""
+
+    IDLE_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = \
+            queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0  # workers waiting for a task that no submit has counted on yet
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        with self._lock:
+            reuse = self._idle > 0
+            if reuse:
+                self._idle -= 1
+        self._tasks.put((fn, args))
+        if not reuse:
+            threading.Thread(target=self._work, name="runner-idle", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            try:
+                fn, args = self._tasks.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle > 0:  # nobody counts on this worker: it may end
+                        self._idle -= 1
+                        return
+                continue  # a submit counted on an idle worker just now: stay for its task
+            try:
+                fn(*args)
+            except BaseException:  # _execute records every failure; never lose a worker
+                log.exception("runner worker failed")
+            with self._lock:
+                self._idle += 1
 
 
 @dataclass
@@ -44,13 +85,18 @@ class Runner:
         # which may already hold this lock.
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
+        self._workers = Workers()
 
-    def start(self, job: Job, run: Run) -> threading.Thread:
-        active = self._track(run)
-        thread = threading.Thread(target=self._execute, args=(job, active),
-                                  name=f"run-{run.id}-{job.name}", daemon=True)
-        thread.start()
-        return thread
+    def start(self, job: Job, run: Run) -> None:
+        """Run in a worker thread; `wait_idle` waits for it."""
+        self._workers.submit(self._execute_named, job, self._track(run))
+
+    def _execute_named(self, job: Job, active: ActiveRun) -> None:
+        threading.current_thread().name = f"run-{active.run.id}-{job.name}"
+        try:
+            self._execute(job, active)
+        finally:
+            threading.current_thread().name = "runner-idle"
 
     def execute(self, job: Job, run: Run) -> Run:
         """Run in this thread and return the finished run."""

@@ -211,10 +211,10 @@ def jittery(ctx: JobContext) -> None:
     run = engine.store.insert_run("jittery", engine.clock.now(), RunReason.MANUAL,
                                   engine.node_id, Overlap.SKIP, engine.clock.now())
     assert run is not None
-    thread = engine.runner.start(engine.jobs["jittery"], run)
+    engine.runner.start(engine.jobs["jittery"], run)
     eventually(lambda: bool(engine.runner.active()))
     engine.runner.cancel(run.id)
-    thread.join(10)
+    assert engine.runner.wait_idle(10)
     assert sys.modules["cronsole_user.wsjobs"].STARTED == []
     final = engine.store.get_run(run.id)
     assert final is not None and final.status is RunStatus.CANCELLED

@@ -383,3 +383,27 @@ def test_enqueue_many_adds_new_keys_once_and_counts_them(store: SQLiteStore) -> 
     assert added == 2
     assert store.get_item("job", "b").payload == 2  # type: ignore[union-attr]
     assert {c.tenant: c.pending for c in store.tenant_counts("job")} == {"t1": 2, "t2": 1}
+
+
+OPEN_AT = """
+import sys, time
+from pathlib import Path
+from cronsole.core.store.sqlite import SQLiteStore
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all at the same moment
+SQLiteStore.open(Path(sys.argv[1])).close()
+"""
+
+
+@pytest.mark.slow
+def test_processes_starting_together_on_a_new_database_all_open_it(tmp_path: Path) -> None:
+    """Each opener migrates in turn; none is told 'database is locked' (that was exit 4)."""
+    import subprocess
+    import sys
+
+    for attempt in range(8):
+        path = tmp_path / f"try-{attempt}" / "cronsole.db"
+        at = str(time.time() + 1.0)
+        openers = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(path), at],
+                                    stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        results = [(p.wait(60), p.stderr.read() if p.stderr else "") for p in openers]
+        assert all(code == 0 for code, _ in results), results

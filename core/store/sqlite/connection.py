@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -150,15 +151,32 @@ class Connections:
 
 
 def migrate(connections: Connections) -> None:
+    """WAL mode, our application id and every migration; processes that start together take
+    turns (the id is set inside the write transaction: set outside it, two processes could
+    each hold a read lock and want to write, which SQLite answers with 'locked' at once)."""
     conn = connections.get()
-    conn.execute("PRAGMA journal_mode = WAL")
+    _when_unlocked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
     db = Database(conn, execute_plugins=False)
-    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
-        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute("BEGIN IMMEDIATE")  # one migrator at a time when processes start together
     try:
+        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         migrations.apply(db)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _when_unlocked(statement: Callable[[], object],
+                   seconds: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    """Switching to WAL needs the file to itself and does not wait for it: retry a while."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

@@ -19,7 +19,6 @@ from .faults import fault
 from .models import Item, Record, Run, Watermark
 from .registry import Job
 from .store import Store
-from .text import storable
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -35,7 +34,7 @@ class Outcome(Generic[T]):
 
 
 def error_text(exc: BaseException) -> str:
-    return storable(f"{type(exc).__name__}: {exc}")
+    return f"{type(exc).__name__}: {exc}"
 
 
 class JobContext(Generic[S]):

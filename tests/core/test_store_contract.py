@@ -407,3 +407,16 @@ def test_processes_starting_together_on_a_new_database_all_open_it(tmp_path: Pat
                                     stderr=subprocess.PIPE, text=True) for _ in range(4)]
         results = [(p.wait(60), p.stderr.read() if p.stderr else "") for p in openers]
         assert all(code == 0 for code, _ in results), results
+
+
+def test_text_that_is_not_utf8_is_stored_escaped(store: SQLiteStore) -> None:
+    """Arguments and file names can carry bytes that are not UTF-8 (lone surrogates in
+    Python); any write stores them as \\udcNN escapes instead of failing."""
+    assert store.enqueue("job", "scan-\udcff.pdf", T0, payload={"path": "scan-\udcff.pdf"})
+    [item] = store.claim_items("job", "n", None, T0, limit=1)
+    store.fail_item(item, T0, "ValueError: cannot read scan-\udcff.pdf", None)
+    assert store.enqueue_many("job", [("b\udcfe", None, "t\udcfd")], T0) == 1
+    found = store.get_item("job", "scan-\\udcff.pdf")
+    assert found is not None and found.error == "ValueError: cannot read scan-\\udcff.pdf"
+    assert found.payload == {"path": "scan-\udcff.pdf"}  # JSON keeps the real name
+    assert {c.tenant for c in store.tenant_counts("job")} == {"", "t\\udcfd"}

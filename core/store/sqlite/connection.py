@@ -6,13 +6,15 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
 from ...errors import StoreUnusable, StoreWriteFailed
+from ...text import storable
 from .schema import APPLICATION_ID, KNOWN, migrations
 
 HEADER = b"SQLite format 3\x00"
@@ -78,6 +80,26 @@ def prepare_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def _storable(params: Any) -> Any:
+    if isinstance(params, dict):
+        return {k: storable(v) if isinstance(v, str) else v for k, v in params.items()}
+    return tuple(storable(v) if isinstance(v, str) else v for v in params)
+
+
+class StorableText(sqlite3.Connection):
+    """A connection that stores any text: lone surrogates (bytes of a file name or argument
+    that are not UTF-8) become \\udcNN escapes instead of failing the write."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except UnicodeEncodeError:  # raised while binding, before anything ran
+            return super().execute(sql, _storable(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_storable(row) for row in parameters))
+
+
 class Connections:
     """One sqlite3 connection per thread; each opened in autocommit mode with our pragmas."""
 
@@ -110,7 +132,8 @@ class Connections:
             self._all = [(t, c) for t, c in self._all if t.is_alive()]
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               factory=StorableText)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous = NORMAL")

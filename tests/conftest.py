@@ -19,6 +19,7 @@ from cronsole.core.models import Overlap, Run, RunReason
 from cronsole.core.scheduling.host import Host
 from cronsole.core.store.sqlite import SQLiteStore
 from cronsole.jobs import builtin_modules
+from tests.jobs.fake_batch_api import FakeBatchAPI, serving
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -119,3 +120,10 @@ def procs() -> Iterator[list[Any]]:
         if proc.popen.poll() is None:
             proc.popen.kill()
             proc.popen.wait(5)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBatchAPI]:
+    """A Batch API on 127.0.0.1 with scripted answers."""
+    with serving() as server:
+        yield server

@@ -7,8 +7,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from cronsole.core.models import Record
+from cronsole.core.store.sqlite import SQLiteStore
 
 
 class FakeBatchAPI(ThreadingHTTPServer):
@@ -102,3 +107,21 @@ def serving() -> Iterator[FakeBatchAPI]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def batch_config(api: FakeBatchAPI, key_env: str = "TEST_BATCH_KEY", **settings: object) -> str:
+    """The config tables of the batch checker on this server (plus settings given)."""
+    extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
+    return ("[jobs.batch-check]\n[jobs.batch-check.settings]\nprovider = \"openai\"\n"
+            f"base_url = \"{api.url}\"\napi_key_env = \"{key_env}\"\n"
+            f"output_dir = \"results\"\n{extra}")
+
+
+def track_submitted(db: Path, *batch_ids: str) -> None:
+    """Batches submitted an hour ago, as the submit action records them."""
+    store = SQLiteStore.open(db)
+    now = datetime.now(UTC)
+    at = (now - timedelta(hours=1)).isoformat()
+    store.put_records("batch", [Record(b, {"submitted_at": at, "polls": 0}, at=at,
+                                           status="submitted") for b in batch_ids], now)
+    store.close()

@@ -6,7 +6,6 @@ import base64
 import io
 import json
 import socket
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,15 +17,9 @@ from cronsole.core.engine import Engine
 from cronsole.core.errors import ConfigError
 from cronsole.core.models import Record, RunStatus
 from tests.conftest import T0, Workspace, run_job
-from tests.jobs.fake_batch_api import FakeBatchAPI, serving
+from tests.jobs.fake_batch_api import FakeBatchAPI
 
 KEY = "sk-test-0123456789abcdefSECRET"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBatchAPI]:
-    with serving() as server:
-        yield server
 
 
 @pytest.fixture

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import signal
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cronsole.core.models import Record
-from cronsole.core.store.sqlite import SQLiteStore
 from tests.conftest import Workspace
-from tests.jobs.fake_batch_api import FakeBatchAPI, serving
+from tests.jobs.fake_batch_api import FakeBatchAPI, batch_config, track_submitted
 from tests.jobs.test_batches import KEY, complete
 from tests.procs import cli, query
 from tests.reliability.harness import FAULTS, check_invariants
@@ -21,28 +17,9 @@ from tests.reliability.harness import FAULTS, check_invariants
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def api() -> Iterator[FakeBatchAPI]:
-    with serving() as server:
-        yield server
-
-
 def batch_workspace(ws: Workspace, api: FakeBatchAPI) -> Workspace:
-    ws.configure(f"""
-[jobs.batch-check]
-[jobs.batch-check.settings]
-provider = "openai"
-base_url = "{api.url}"
-api_key_env = "TEST_BATCH_KEY"
-output_dir = "results"
-request_timeout = 5
-""")
-    store = SQLiteStore.open(ws.db)
-    at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    store.put_records("batch", [Record("batch_1", {"provider": "openai", "submitted_at": at,
-                                                   "polls": 0}, at=at, status="submitted")],
-                      datetime.now(UTC))
-    store.close()
+    ws.configure(batch_config(api, request_timeout=5))
+    track_submitted(ws.db, "batch_1")
     complete(api, "batch_1")
     return ws
 

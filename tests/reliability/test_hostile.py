@@ -7,12 +7,11 @@ import json
 import os
 import signal
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from rich.text import Text
 
-from cronsole.core.models import Record
 from cronsole.core.store.sqlite import SQLiteStore
 from cronsole.tui.app import CronsoleApp
 from cronsole.tui.screens.details import RunScreen
@@ -20,7 +19,7 @@ from cronsole.tui.widgets.logpane import LogPane
 from cronsole.tui.widgets.tables import LiveTable
 from tests.conftest import Workspace
 from tests.hostile import ALL, CORPUS, HUGE, INVALID_UTF8_NAME, assert_inert
-from tests.jobs.fake_batch_api import FakeBatchAPI, serving
+from tests.jobs.fake_batch_api import FakeBatchAPI, batch_config, track_submitted
 from tests.procs import Proc, cli, query, start_host
 from tests.tui.test_console import settle
 
@@ -46,31 +45,18 @@ def processor_source() -> str:
             "    raise ValueError('cannot read ' + str(path.name))\n")
 
 
-@pytest.fixture(scope="module")
-def api() -> Iterator[FakeBatchAPI]:
-    with serving() as server:
-        yield server
-
-
 @pytest.fixture
 def hostile(workspace: Workspace, api: FakeBatchAPI, procs: list[Proc]) -> Workspace:
     """A workspace whose every data path carries the corpus, after one run of everything."""
     ws = workspace
-    ws.write(JOBS, f"""
+    ws.write(JOBS, """
 [jobs.invoice-ingest]
 [jobs.invoice-ingest.settings]
 period = "2026-11"
 settle_seconds = 0
 processor = "picky:check"
 [jobs.tenant-queue]
-[jobs.batch-check]
-[jobs.batch-check.settings]
-provider = "openai"
-base_url = "{api.url}"
-api_key_env = "TEST_BATCH_KEY"
-output_dir = "results"
-attempts = 1
-""")
+""" + batch_config(api, attempts=1))
     (ws.root / "picky.py").write_text(processor_source())
     folder = ws.root / "storage/invoices/Acme-123456789/2026/11/invoice"
     folder.mkdir(parents=True)
@@ -85,11 +71,8 @@ attempts = 1
     for name, text in CORPUS.items():
         store.enqueue("tenant-queue", f"{name}-item", now, tenant=f"{name} {text}",
                       payload={"suite": text, "cases": []})
-    at = (now - timedelta(hours=1)).isoformat()
-    store.put_records("batch", [
-        Record("batch_status", {"submitted_at": at, "polls": 0}, at=at, status="submitted"),
-        Record("batch_json", {"submitted_at": at, "polls": 0}, at=at, status="submitted")], now)
     store.close()
+    track_submitted(ws.db, "batch_status", "batch_json")
     api.batches["batch_status"] = {"id": "batch_status", "status": ALL}
     api.fail_next("/v1/batches/batch_json", 200, ALL.encode("utf-8", "surrogateescape"))
 

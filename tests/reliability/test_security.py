@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from cronsole.core.models import Record
 from cronsole.core.store.sqlite import SQLiteStore
 from tests.conftest import T0, Workspace
 from tests.e2e.test_headless import JOBS
-from tests.jobs.fake_batch_api import FakeBatchAPI, serving
+from tests.jobs.fake_batch_api import FakeBatchAPI, batch_config, track_submitted
 from tests.jobs.test_batches import complete
 from tests.procs import Proc, cli, query, side_effects, start_host, wait_for
 
@@ -27,32 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-live-SECRETSECRETSECRET-9f3a"
 
 
-@pytest.fixture
-def api() -> Iterator[FakeBatchAPI]:
-    with serving() as server:
-        yield server
-
-
 @pytest.mark.slow
 @pytest.mark.scenario("S5")
 def test_the_api_key_appears_nowhere_but_its_last_four_characters(
         workspace: Workspace, api: FakeBatchAPI, procs: list[Proc]) -> None:
-    workspace.configure(f"""
-[jobs.batch-check]
-[jobs.batch-check.settings]
-provider = "openai"
-base_url = "{api.url}"
-api_key_env = "CRONSOLE_TEST_KEY"
-output_dir = "results"
-attempts = 2
-retry_base = 0.01
-""")
-    store = SQLiteStore.open(workspace.db)
-    at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    store.put_records("batch", [Record(b, {"submitted_at": at, "polls": 0}, at=at,
-                                       status="submitted") for b in ("ok", "denied", "boom")],
-                      datetime.now(UTC))
-    store.close()
+    workspace.configure(batch_config(api, "CRONSOLE_TEST_KEY", attempts=2, retry_base=0.01))
+    track_submitted(workspace.db, "ok", "denied", "boom")
     complete(api, "ok")
     api.fail_next("/v1/batches/denied", 401, f'{{"error": "bad key {KEY}"}}'.encode())
     for _ in range(2):

@@ -11,6 +11,7 @@ from ...clock import iso
 from ...models import Command, CommandStatus, JobState, LogEntry, Node, Watermark
 from .connection import Connections
 from .rows import dumps, loads, maybe_iso, to_command, to_job_state, to_log, to_node, valid, where
+from .runs import RUNNING
 
 
 class JobsMixin:
@@ -158,12 +159,11 @@ class NodesMixin:
         with self._db.write() as c:
             c.execute("UPDATE nodes SET heartbeat_at = ? WHERE id = ?", (iso(now), node))
             c.execute(
-                "UPDATE runs SET heartbeat_at = ? WHERE status = 'running' AND node = ?",
+                f"UPDATE runs SET heartbeat_at = ? WHERE {RUNNING} AND node = ?",
                 (iso(now), node),
             )
             rows = c.execute(
-                "SELECT id FROM runs WHERE status = 'running' AND node = ?"
-                " AND cancel_requested = 1",
+                f"SELECT id FROM runs WHERE {RUNNING} AND node = ? AND cancel_requested = 1",
                 (node,),
             ).fetchall()
         return [r["id"] for r in rows]
@@ -186,11 +186,11 @@ class NodesMixin:
         marks = ", ".join("?" for _ in nodes)
         with self._db.write() as c:
             rows = c.execute(
-                f"SELECT id FROM runs WHERE status = 'running' AND node IN ({marks})", nodes
+                f"SELECT id FROM runs WHERE {RUNNING} AND node IN ({marks})", nodes
             ).fetchall()
             c.execute(
                 f"UPDATE runs SET status = 'abandoned', finished_at = ?, error = ?"
-                f" WHERE status = 'running' AND node IN ({marks})",
+                f" WHERE {RUNNING} AND node IN ({marks})",
                 (iso(now), why, *nodes),
             )
             c.execute(

@@ -12,6 +12,10 @@ from .connection import Connections
 from .rows import dumps, to_run, valid, where
 
 ACTIVE = "('queued', 'running')"
+# SQLite uses a partial index only for a query that repeats the index's condition: without the
+# IN term these read a job's whole history (or every run) instead of the index runs_active.
+RUNNING = f"status IN {ACTIVE} AND status = 'running'"
+QUEUED = f"status IN {ACTIVE} AND status = 'queued'"
 
 
 def _decide(overlap: Overlap, active: list[sqlite3.Row]) -> tuple[RunStatus, str | None]:
@@ -35,7 +39,8 @@ class RunsMixin:
     ) -> Run | None:
         with self._db.write() as c:
             active = c.execute(
-                f"SELECT id, status FROM runs WHERE status IN {ACTIVE} AND job = ? ORDER BY id",
+                f"SELECT id, status FROM runs INDEXED BY runs_active"
+                f" WHERE status IN {ACTIVE} AND job = ? ORDER BY id",
                 (job,),
             ).fetchall()
             status, error = _decide(overlap, active)
@@ -106,11 +111,11 @@ class RunsMixin:
         """Move the oldest queued run of a job to running, unless one runs (and overlap forbids)."""
         with self._db.write() as c:
             if not allow and c.execute(
-                "SELECT 1 FROM runs WHERE status = 'running' AND job = ?", (job,)
+                f"SELECT 1 FROM runs WHERE {RUNNING} AND job = ?", (job,)
             ).fetchone():
                 return None
             row = c.execute(
-                "SELECT id FROM runs WHERE status = 'queued' AND job = ? ORDER BY id LIMIT 1",
+                f"SELECT id FROM runs WHERE {QUEUED} AND job = ? ORDER BY id LIMIT 1",
                 (job,),
             ).fetchone()
             if row is None:
@@ -124,7 +129,7 @@ class RunsMixin:
 
     def queued_jobs(self) -> list[str]:
         rows = self._db.get().execute(
-            "SELECT DISTINCT job FROM runs WHERE status = 'queued'"
+            f"SELECT DISTINCT job FROM runs WHERE {QUEUED}"
         ).fetchall()
         return [r["job"] for r in rows]
 

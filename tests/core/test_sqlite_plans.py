@@ -1,0 +1,55 @@
+"""What the engine does every tick, beat and console refresh walks an index: no statement on
+those paths reads a whole table, however much history the database holds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cronsole.core.models import Node, Overlap, RunReason, RunStatus
+from cronsole.core.store.sqlite import SQLiteStore
+from tests.conftest import T0
+
+HISTORY = ("runs", "items", "logs", "records", "archive")
+PARTIAL = ("runs_active", "items_claimed")  # these hold only live rows: scanning them is fine
+
+
+def test_the_frequent_statements_never_scan_a_history_table(store: SQLiteStore) -> None:
+    store.register_node(Node("n1", "host", "h", 1, T0, T0, "test"))
+    store.enqueue("job", "k1", T0, tenant="t1")
+    conn = store._db.get()  # the statements below run on this thread's connection
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    run = store.insert_run("job", T0, RunReason.SCHEDULE, "n1", Overlap.SKIP, T0)
+    assert run is not None
+    store.queue_run("job", T0 + timedelta(minutes=1), RunReason.MANUAL, T0)
+    store.start_queued_run("job", "n1", T0, allow=False)
+    store.queued_jobs()
+    store.heartbeat("n1", T0)
+    store.heartbeat_items("n1", T0)
+    for item in store.claim_items("job", "n1", run.id, T0, limit=10, per_tenant=5):
+        store.complete_item(item, T0)
+    store.update_run_progress(run.id, processed=1)
+    store.finish_run(run.id, RunStatus.SUCCEEDED, T0)
+    store.active_runs()
+    store.last_runs()
+    store.job_states()
+    store.nodes(live_since=T0)
+    store.pending_commands()
+    store.recent_logs(after_id=0)
+    store.prune_logs(1000)
+    store.tenant_counts()
+    store.sweep_stale_items(T0, T0)
+    store.abandon_runs(["n0"], T0, "dead")
+    conn.set_trace_callback(None)
+    scans = []
+    for sql in statements:
+        if not sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "INSERT")):
+            continue
+        for row in conn.execute("EXPLAIN QUERY PLAN " + sql):
+            detail = row["detail"]
+            scan = any(detail.startswith(f"SCAN {table}") for table in HISTORY)
+            if (scan and not any(f"INDEX {index}" in detail for index in PARTIAL)
+                    or "idx_runs_job_id" in detail):  # a job's whole run history
+                scans.append(f"{detail}: {sql}")
+    assert scans == []
+    assert len(statements) > 20  # the trace saw the calls above

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from cronsole.core.models import RunReason
 from cronsole.core.store.sqlite import SQLiteStore
-from tests.conftest import Workspace
+from tests.conftest import T0, Workspace
 from tests.tui.conftest import enter, run
 
 JOBS = '''
@@ -155,6 +158,28 @@ def test_a_corrupt_database_exits_4_untouched(cli: Workspace,
         assert code == 4 and err.startswith("cronsole: ") and err.count("\n") == 1
     assert digest(cli.db) == before
     assert sorted(p.name for p in cli.db.parent.iterdir()) == ["cronsole.db"]
+
+
+@pytest.mark.scenario("B6")
+def test_a_page_damaged_after_opening_is_reported_in_one_line(
+        cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    """The open check no longer reads the whole file: damage deeper in is met by the query."""
+    store = SQLiteStore.open(cli.db)
+    for minute in range(3000):
+        store.queue_run("nightly", T0 + timedelta(minutes=minute), RunReason.MANUAL, T0)
+    store.close()
+    conn = sqlite3.connect(cli.db)
+    pages = [row[0] for row in conn.execute(
+        "SELECT pageno FROM dbstat WHERE name = 'runs' AND pagetype = 'leaf'")]
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    with cli.db.open("r+b") as handle:  # garbage over a leaf page in the middle of the runs
+        handle.seek((pages[len(pages) // 2] - 1) * page_size)
+        handle.write(b"\xff" * page_size)
+    code, _, err = run(capsys, "runs", "--limit", "10000")
+    assert code == 4 and err.count("\n") == 1
+    assert err.startswith(f"cronsole: {cli.db}: the database is damaged: ")
 
 
 def test_config_check_and_paths(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ go in `__post_init__` and raise ValueError with an operator-readable message.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -26,7 +27,9 @@ class NoSettings:
     """For jobs that take no settings."""
 
 
+@functools.cache
 def field_types(cls: type) -> dict[str, Any]:
+    """Each field's type (cached: settings classes do not change; do not mutate the result)."""
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 

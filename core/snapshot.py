@@ -10,6 +10,7 @@ from .durations import format_duration
 from .engine import Engine
 from .errors import CronsoleError
 from .health import health_key, tenant_health
+from .jobsettings import field_types
 from .models import Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus, TenantCounts
 from .periods import current_period
 from .registry import Job
@@ -63,8 +64,10 @@ class Snapshot:
     paused_all: dict[str, Any] | None
 
 
-def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200,
+def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands: int = 100,
                   logs: int = 500) -> Snapshot:
+    """Everything the console shows, read at one moment; `runs` and `commands` bound the two
+    history lists (0 skips reading them)."""
     store, now = engine.store, engine.clock.now()
     active = store.active_runs()
     paused_all = store.get_control("paused_all")
@@ -75,9 +78,10 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200,
     return Snapshot(
         at=now, jobs=_jobs(engine, now, active, paused_all, counts), tenants=tenants,
         health=worst,
-        active=active, runs=store.list_runs(limit=runs),
+        active=active, runs=store.list_runs(limit=runs) if runs else [],
         logs=store.recent_logs(after_id=after_log, limit=logs),
-        commands=store.list_commands(limit=100), nodes=store.nodes(live_since=live),
+        commands=store.list_commands(limit=commands) if commands else [],
+        nodes=store.nodes(live_since=live),
         paused_all=paused_all,
     )
 
@@ -119,6 +123,8 @@ def _jobs(engine: Engine, now: datetime, active: list[Run],
 
 def _period(job: Job, overrides: dict[str, Any], now: datetime) -> str | None:
     """The processing period in force: the setting, or the current month when it is empty."""
+    if "period" not in field_types(job.settings_cls):
+        return None
     try:
         period = getattr(job.settings(overrides), "period", None)
     except CronsoleError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 
 MAX_DISPLAY = 10_000
 # Bidi controls and zero-width characters change how neighbouring text looks; show them.
@@ -10,26 +10,28 @@ INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u061c", "\u200e
              *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
 
 
+# Every character acts_on_terminals() names: categories Cc (C0, DEL, C1) and Cs (surrogates).
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(INVISIBLE)) + "]")
+
+
 def visible(text: str, limit: int = MAX_DISPLAY) -> str:
     """Escape C0/C1 controls (ESC, CR, BS, BEL, ...) and invisible formatting characters as
     \\xNN / \\uNNNN; cut overlong text with a marker. Tabs and newlines are escaped too: one
     record is one line."""
-    cut = len(text) > limit
-    out = []
-    for char in text[:limit]:
-        if acts_on_terminals(char):
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    if cut:
-        out.append(f" …[{len(text) - limit} more characters]")
-    return "".join(out)
+    shown = UNSAFE.sub(_escape, text[:limit])
+    if len(text) > limit:
+        shown += f" …[{len(text) - limit} more characters]"
+    return shown
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def acts_on_terminals(char: str) -> bool:
     """A control, lone surrogate or invisible formatting character."""
-    return char in INVISIBLE or unicodedata.category(char) in ("Cc", "Cs")
+    return UNSAFE.fullmatch(char) is not None
 
 
 def storable(text: str) -> str:

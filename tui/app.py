@@ -18,7 +18,7 @@ from cronsole.core.commands import Commands
 from cronsole.core.engine import Engine
 from cronsole.core.events import CommandApplied, Event, RunFinished, RunStarted
 from cronsole.core.scheduling.host import Host
-from cronsole.core.snapshot import Snapshot, take_snapshot
+from cronsole.core.snapshot import JobView, Snapshot, take_snapshot
 
 from .actions import Actions, RefreshRequested
 from .palette import ConsoleCommands
@@ -27,16 +27,17 @@ from .screens.details import JobScreen, RunScreen
 from .screens.help import HelpScreen
 from .screens.main import TABS, MainScreen
 from .screens.modals import ConfirmModal
+from .text import countdown, short_ago
 from .widgets.logpane import LogPane
 from .widgets.progress import ProgressPanel
-from .widgets.status import StatusLine
-from .widgets.tables import LiveTable
+from .widgets.status import StatusClock, StatusLine
+from .widgets.tables import LiveTable, Row
 
 
 class SnapshotReady(Message):
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, pane: str) -> None:
         super().__init__()
-        self.snapshot = snapshot
+        self.snapshot, self.pane = snapshot, pane
 
 
 class CronsoleApp(Actions):
@@ -68,8 +69,11 @@ class CronsoleApp(Actions):
         self.engine, self.host = engine, host
         self.commands = Commands(engine, start_run=host.start_run if host else None)
         self.snapshot: Snapshot | None = None
+        self.pane = "jobs"  # the pane in view: only its history list (runs, audit) is read
+        self.snapshot_pane = ""  # the pane the last snapshot was read for
         self.last_log_id = 0
         self.backlog: dict[str, deque[int]] = {}
+        self.job_rows: dict[str, tuple[object, Row]] = {}
         self.backlog_at: datetime | None = None
         self.refresh_pending = False
         self.unsubscribe: Callable[[], None] = lambda: None
@@ -102,37 +106,70 @@ class CronsoleApp(Actions):
     @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False)
     def refresh_snapshot(self) -> None:
         self.refresh_pending = False
-        self.post_message(SnapshotReady(take_snapshot(self.engine, self.last_log_id)))
+        pane = self.pane
+        snapshot = take_snapshot(self.engine, self.last_log_id,
+                                 runs=200 if pane == "runs" else 0,
+                                 commands=100 if pane == "audit" else 0)
+        self.post_message(SnapshotReady(snapshot, pane))
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         snapshot = self.snapshot = message.snapshot
-        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        self.snapshot_pane = message.pane
+        main = self.main_screen()
         if main is None:
             return  # starting up or shutting down
-        now = snapshot.at
+        if snapshot.at != self.backlog_at:  # one sparkline point per moment, not per read
+            self.backlog_at = snapshot.at
+            for t in snapshot.tenants:
+                self.backlog.setdefault(f"{t.job}/{t.tenant}", deque(maxlen=30)).append(
+                    t.pending)
         main.query_one(StatusLine).snapshot = snapshot
-        main.query_one("#jobs-table", LiveTable).show(
-            {v.name: job_row(v, now) for v in snapshot.jobs})
-        fresh = snapshot.at != self.backlog_at  # one sparkline point per moment, not per read
-        self.backlog_at = snapshot.at
-        main.query_one("#tenants-table", LiveTable).show(
-            {f"{t.job}/{t.tenant}": tenant_row(t, self._history(t.job, t.tenant, t.pending,
-                                                                fresh))
-             for t in snapshot.tenants})
-        main.query_one("#runs-table", LiveTable).show(
-            {str(r.id): run_row(r, now) for r in snapshot.runs})
-        main.query_one("#audit-table", LiveTable).show(
-            {str(c.id): command_row(c) for c in snapshot.commands})
-        main.query_one(ProgressPanel).runs = (snapshot.active, now)
+        main.query_one(StatusClock).show(snapshot.at)
+        self.show_pane(main, main.query_one(TabbedContent).active)
+        main.query_one(ProgressPanel).show(snapshot.active, snapshot.at)
         if snapshot.logs:
             self.last_log_id = snapshot.logs[-1].id
             main.query_one(LogPane).add_entries(snapshot.logs)
 
-    def _history(self, job: str, tenant: str, pending: int, fresh: bool) -> list[int]:
-        series = self.backlog.setdefault(f"{job}/{tenant}", deque(maxlen=30))
-        if fresh or not series:
-            series.append(pending)
-        return list(series)
+    def main_screen(self) -> MainScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+
+    def show_pane(self, main: MainScreen, tab: str) -> None:
+        """Fill the table of the pane in view; the hidden ones are filled when they are opened,
+        so a refresh builds and compares only the rows on screen."""
+        snapshot = self.snapshot
+        if snapshot is None or tab == "logs":
+            return
+        if tab in ("runs", "audit") and self.snapshot_pane != tab:
+            return  # read without that list: the table keeps its rows until the next read
+        now = snapshot.at
+        rows: dict[str, Row]
+        if tab == "jobs":
+            rows = {v.name: self._job_row(v, now) for v in snapshot.jobs}
+        elif tab == "tenants":
+            rows = {f"{t.job}/{t.tenant}": tenant_row(
+                t, list(self.backlog.get(f"{t.job}/{t.tenant}", [t.pending])))
+                for t in snapshot.tenants}
+        elif tab == "runs":
+            rows = {str(r.id): run_row(r, now) for r in snapshot.runs}
+        else:
+            rows = {str(c.id): command_row(c) for c in snapshot.commands}
+        table = main.query_one(f"#{tab}-table", LiveTable)
+        table.show(rows)
+        table.measure()
+
+    def _job_row(self, view: JobView, now: datetime) -> Row:
+        """The same row object while nothing it shows has changed, which the table skips:
+        most refreshes change no job, only the minute of a countdown now and then."""
+        key = (view, countdown(view.next_run, now),
+               short_ago(view.last.finished_at, now) if view.last else "",
+               now if view.active else None)  # a run's rate and ETA move every second
+        cached = self.job_rows.get(view.name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        row = job_row(view, now)
+        self.job_rows[view.name] = (key, row)
+        return row
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker is reported; the console keeps going."""
@@ -144,13 +181,20 @@ class CronsoleApp(Actions):
 
     def action_tab(self, tab: str) -> None:
         if isinstance(self.screen, MainScreen):
+            self.pane = tab
+            self.show_pane(self.screen, tab)  # filled before it shows, not a frame later
             self.screen.query_one(TabbedContent).active = tab
             target = self.screen.query_one("#log" if tab == "logs" else f"#{tab}-table")
             target.focus()
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        pane = event.pane.id or "jobs"
+        pane = self.pane = event.pane.id or "jobs"
+        main = self.main_screen()
+        if main is not None:
+            self.show_pane(main, pane)
+        if pane in ("runs", "audit"):
+            self.refresh_snapshot()
         self.screen.query_one("#log" if pane == "logs" else f"#{pane}-table").focus()
 
     @on(DataTable.RowSelected)

@@ -52,11 +52,15 @@ def short_ago(when: datetime | None, now: datetime) -> str:
 
 
 def countdown(when: datetime | None, now: datetime) -> str:
+    """Seconds only in the last minute: a countdown that changes every second on every row
+    would repaint the whole Jobs pane each second, which costs CPU and bandwidth over SSH."""
     if when is None:
         return "-"
     seconds = max(0, int((when - now).total_seconds()))
+    if seconds < 60:
+        return f"in {seconds}s"
     hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
+    minutes = rest // 60
     if hours >= 48:
         return f"in {hours // 24}d"
-    return f"in {hours}:{minutes:02d}:{secs:02d}" if hours else f"in {minutes}:{secs:02d}"
+    return f"in {hours}h{minutes:02d}m" if hours else f"in {minutes}m"

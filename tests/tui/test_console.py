@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from cronsole.tui.app import CronsoleApp
 from cronsole.tui.screens.details import JobScreen, RunScreen
 from cronsole.tui.screens.help import HelpScreen
 from cronsole.tui.screens.modals import ConfirmModal, FormModal
+from cronsole.tui.text import countdown
 from cronsole.tui.widgets.tables import LiveTable
 from tests.conftest import T0, Workspace
 
@@ -346,3 +348,111 @@ async def test_new_runs_appear_on_top_and_the_cursor_stays_put(host: Host) -> No
         await settle(app, pilot)
         assert [r.key.value for r in table.ordered_rows] == ["3", "2", "1"]
         assert table.selected_key == "1"
+
+
+async def test_a_refresh_repaints_only_the_cells_that_changed(host: Host,
+                                                              clock: FrozenClock) -> None:
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        table = jobs_table(app)
+        before = {key: str(table.get_cell(key, "next")) for key in ("ingest", "nightly")}
+        repainted: list[tuple[object, ...]] = []
+        whole_refresh = table.refresh
+
+        def spy(*regions: object, **kwargs: bool) -> object:
+            repainted.append(regions)
+            return whole_refresh(*regions, **kwargs)  # type: ignore[arg-type]
+
+        table.refresh = spy  # type: ignore[method-assign]
+        clock.advance(60)
+        app.refresh_snapshot()
+        await settle(app, pilot)
+        after = {key: str(table.get_cell(key, "next")) for key in ("ingest", "nightly")}
+        assert after != before  # the countdowns moved on a minute
+        assert repainted and all(len(regions) == 1 for regions in repainted)
+        for (region,) in repainted:  # one cell at a time, never the whole table
+            assert region.height == 1 and region.width < table.size.width  # type: ignore[attr-defined]
+        repainted.clear()
+        app.refresh_snapshot()  # the same moment again: nothing changed, nothing is redrawn
+        await settle(app, pilot)
+        assert repainted == []
+
+
+def test_countdowns_show_seconds_only_in_the_last_minute() -> None:
+    now = T0
+    assert countdown(None, now) == "-"
+    assert countdown(now + timedelta(seconds=59.9), now) == "in 59s"
+    assert countdown(now - timedelta(seconds=3), now) == "in 0s"
+    assert countdown(now + timedelta(seconds=61), now) == "in 1m"
+    assert countdown(now + timedelta(minutes=45, seconds=59), now) == "in 45m"
+    assert countdown(now + timedelta(hours=15, minutes=4), now) == "in 15h04m"
+    assert countdown(now + timedelta(days=3), now) == "in 3d"
+
+
+async def test_the_progress_panel_shows_runs_in_flight_and_stays_still_when_idle(
+        host: Host) -> None:
+    from rich.console import Console
+
+    from cronsole.tui.widgets.progress import ProgressPanel
+
+    def shown(panel: ProgressPanel) -> str:
+        console = Console(width=100, record=True, file=io.StringIO(), color_system=None)
+        console.print(panel.content)
+        return console.export_text()
+
+    host.claim_ticks("ingest", [T0])
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        panel = app.screen.query_one(ProgressPanel)
+        assert "ingest" in shown(panel) and "no run in progress" not in shown(panel)
+        gate().set()  # type: ignore[attr-defined]
+        host.engine.runner.wait_idle(5)
+        app.refresh_snapshot()
+        await settle(app, pilot)
+        assert "no run in progress" in shown(panel)
+        repaints: list[object] = []
+        panel.refresh = lambda *a, **k: repaints.append(a)  # type: ignore[method-assign,assignment]
+        app.refresh_snapshot()
+        await settle(app, pilot)
+        assert repaints == []  # nothing moved, nothing redrawn
+
+
+async def test_a_pane_filled_while_in_view_draws_its_rows_at_their_full_width(
+        host: Host) -> None:
+    gate().set()  # type: ignore[attr-defined]
+    for minute in (1, 2):
+        host.claim_ticks("nightly", [T0 + timedelta(minutes=minute)])
+    host.engine.runner.wait_idle(5)
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")  # the Runs pane is read and filled now, while it is showing
+        await settle(app, pilot)
+        table = app.screen.query_one("#runs-table", LiveTable)
+        first, second = (table.render_line(y).text for y in (1, 2))
+        for line in (first, second):  # not cut to the widths of an empty table ("#1  ni…")
+            assert " nightly  schedule  " in line, line
+
+
+async def test_a_table_is_sized_to_its_rows_before_it_draws_and_widens_for_longer_cells(
+        ) -> None:
+    from textual.app import App, ComposeResult
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LiveTable(["tenant", "next"], id="t")
+
+    app = One()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(LiveTable)
+        table.show({"a": ["broken-corp", "in 5m"]})
+        table.measure()  # no idle in between: the next frame must not cut "broken-corp"
+        widths = {str(c.key.value): c.content_width for c in table.columns.values()}
+        assert widths["tenant"] == len("broken-corp")
+        table.show({"a": ["broken-corp", "in 15h04m"]})
+        await pilot.pause()
+        widths = {str(c.key.value): c.content_width for c in table.columns.values()}
+        assert widths["next"] == len("in 15h04m")  # set_cell marked it for widening
+        assert "in 15h04m" in table.render_line(1).text

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from textual import events
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from ..rows import AUDIT_COLUMNS, JOB_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS
 from ..widgets.logpane import LogPane
 from ..widgets.progress import ProgressPanel
-from ..widgets.status import StatusLine
+from ..widgets.status import StatusClock, StatusLine
 from ..widgets.tables import LiveTable
 
 TABS = ["jobs", "tenants", "runs", "logs", "audit"]
@@ -24,7 +25,9 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="too-small", classes="hidden")
-        yield StatusLine(self.role, self.database, self.node, id="status")
+        with Horizontal(id="status-bar"):
+            yield StatusLine(self.role, self.database, self.node, id="status")
+            yield StatusClock(id="clock")
         with TabbedContent(id="tabs", initial="jobs"):
             with TabPane("1 Jobs", id="jobs"):
                 yield LiveTable(JOB_COLUMNS, id="jobs-table")

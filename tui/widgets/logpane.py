@@ -47,9 +47,13 @@ class LogPane(RichLog):
 
     def add_entries(self, entries: list[LogEntry]) -> None:
         self.entries = (self.entries + entries)[-self.keep:]
-        for entry in entries:
-            if self._wanted(entry):
-                self.write(format_entry(entry), scroll_end=self.follow)
+        self._write([entry for entry in entries if self._wanted(entry)])
+
+    def _write(self, entries: list[LogEntry]) -> None:
+        """One write per batch: each RichLog.write measures, scrolls and lays out again."""
+        if entries:
+            self.write(Text("\n").join(format_entry(entry) for entry in entries),
+                       scroll_end=self.follow)
 
     def _wanted(self, entry: LogEntry) -> bool:
         rank = LEVELS.index(entry.level) if entry.level in LEVELS else len(LEVELS)
@@ -62,9 +66,7 @@ class LogPane(RichLog):
 
     def refilter(self) -> None:
         self.clear()
-        for entry in self.entries:
-            if self._wanted(entry):
-                self.write(format_entry(entry), scroll_end=self.follow)
+        self._write([entry for entry in self.entries if self._wanted(entry)])
 
     def _on_mouse_scroll_up(self, event: object) -> None:
         self.follow = False  # reading back: stop jumping to the end

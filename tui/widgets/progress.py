@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
-from textual.reactive import reactive
 from textual.widgets import Static
 
 from cronsole.core.durations import format_duration
@@ -33,13 +32,26 @@ def progress_cells(run: Run, now: datetime) -> Text:
 
 
 class ProgressPanel(Static):
-    runs: reactive[tuple[list[Run], datetime] | None] = reactive(None, layout=True)
+    """Repaints only when something moved, and lays the screen out again only when its number
+    of lines changes: an idle console repaints nothing here."""
 
-    def watch_runs(self, value: tuple[list[Run], datetime] | None) -> None:
-        running = [r for r in (value[0] if value else []) if r.status is RunStatus.RUNNING]
-        if not running or value is None:
-            self.update(Text(" no run in progress", style="dim"))
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(Text(" no run in progress", style="dim"), **kwargs)  # type: ignore[arg-type]
+        self.showing_runs = False
+        self.lines = 1
+
+    def show(self, runs: list[Run], now: datetime) -> None:
+        running = [r for r in runs if r.status is RunStatus.RUNNING]
+        if not running and not self.showing_runs:
             return
+        lines = min(len(running), 6) + (len(running) > 6) or 1
+        self.update(self.render_runs(running, now), layout=lines != self.lines)
+        self.showing_runs, self.lines = bool(running), lines
+
+    @staticmethod
+    def render_runs(running: list[Run], now: datetime) -> RenderableType:
+        if not running:
+            return Text(" no run in progress", style="dim")
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(ratio=2, no_wrap=True)
         grid.add_column(ratio=3)
@@ -48,7 +60,6 @@ class ProgressPanel(Static):
             bar = ProgressBar(total=float(run.total or 1),
                               completed=float(run.processed + run.failed) if run.total else 0.0,
                               pulse=run.total is None)
-            grid.add_row(literal(f"#{run.id} {run.job}"), bar, progress_cells(run, value[1]))
+            grid.add_row(literal(f"#{run.id} {run.job}"), bar, progress_cells(run, now))
         extra = len(running) - 6
-        self.update(Group(grid, Text(f" … and {extra} more", style="dim")) if extra > 0
-                    else grid)
+        return Group(grid, Text(f" … and {extra} more", style="dim")) if extra > 0 else grid

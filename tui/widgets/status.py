@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from rich.text import Text
@@ -22,31 +23,44 @@ def shorter(path: str) -> str:
 
 
 class StatusLine(Static):
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    """Repainted only when what it says changes; the time of the last read is `StatusClock`."""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
 
     def __init__(self, role: str, database: str, node: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.role, self.database, self.node = role, shorter(database), node
         self.host = node.rsplit("-", 2)[0]  # node ids are host-pid-random
+        self.shown = Text()
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
-        self.update(self.line_for(snapshot))
+        line = self.line_for(snapshot)
+        if line != self.shown:
+            self.shown = line
+            self.update(line, layout=False)  # always one line
 
     def line_for(self, snapshot: Snapshot | None) -> Text:
+        """What matters most comes first: a narrow terminal cuts the path, not the health."""
         line = Text()
         line.append(" cronsole ", style="bold reverse")
         line.append(f" {self.role.upper()} ", style="bold")
-        line.append_text(literal(f"on {self.host}  ", 30))
-        path = self.database if len(self.database) <= 28 else "…" + self.database[-27:]
-        line.append_text(literal(path, 40, style="dim"))
         if snapshot is None:
-            return line.append("  loading…")
-        state = ("PAUSED ALL", "bold yellow") if snapshot.paused_all else ("RUNNING", "green")
-        line.append("  ").append(state[0], style=state[1])
-        others = [n for n in snapshot.nodes if n.id != self.node]
-        hosts = sum(1 for n in others if n.role == "host")
-        if others:
-            line.append(f"  +{len(others)} node(s)" + (f", {hosts} hosting" if hosts else ""))
-        line.append("  health ").append_text(health(snapshot.health))
-        line.append(f"  {snapshot.at.astimezone():%H:%M:%S}")
-        return line
+            line.append(" loading…")
+        else:
+            state = ("PAUSED ALL", "bold yellow") if snapshot.paused_all else ("RUNNING", "green")
+            line.append(" ").append(state[0], style=state[1])
+            line.append("  health ").append_text(health(snapshot.health))
+            others = [n for n in snapshot.nodes if n.id != self.node]
+            hosts = sum(1 for n in others if n.role == "host")
+            if others:
+                line.append(f"  +{len(others)} node(s)" + (f", {hosts} hosting" if hosts else ""))
+        line.append_text(literal(f"  on {self.host}  ", 30))
+        path = self.database if len(self.database) <= 28 else "…" + self.database[-27:]
+        return line.append_text(literal(path, 40, style="dim"))
+
+class StatusClock(Static):
+    """The time of the last read, ticking each second: it shows the console is live, and
+    repaints eight cells instead of the whole status line."""
+
+    def show(self, at: datetime) -> None:
+        self.update(f"{at.astimezone():%H:%M:%S} ", layout=False)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellKey, ColumnKey, RowKey
 
 Row = Sequence[Text | str]
 MARK = Text("●", style="bold cyan")
@@ -29,25 +32,35 @@ class LiveTable(DataTable[Text | str]):
         self.rows_by_key: dict[str, Row] = {}
         self.marked: set[str] = set()
         self.filter_text = ""
+        self.widths: list[int] = []
 
     def on_mount(self) -> None:
         for name in self.column_names:
             self.add_column(name, key=name or "mark")
 
+    def on_idle(self) -> None:
+        """DataTable measures new rows when idle, but keeps cells it drew before at the old
+        column widths (its cell cache is not keyed by width): redraw once when widths change."""
+        widths = [column.content_width for column in self.columns.values()]
+        if widths != self.widths:
+            self.widths = widths
+            self._update_count += 1
+            self.refresh()
+
     def show(self, rows: dict[str, Row]) -> None:
         """Make the table show these rows (in this order for new ones), changing only what
         changed."""
-        self.rows_by_key = rows
+        shown, self.rows_by_key = self.rows_by_key, rows
         wanted = {k: r for k, r in rows.items() if self._matches(r)}
         for key in [k.value for k in list(self.rows) if k.value not in wanted]:
             if key is not None:
                 self.remove_row(key)
         for key, row in wanted.items():
             cells = [MARK if key in self.marked else "", *row]
-            if key in self.rows:
-                self._update(key, cells)
-            else:
+            if key not in self.rows:
                 self.add_row(*cells, key=key)
+            elif shown.get(key) is not row:  # the very row shown last time: nothing to compare
+                self._update(key, cells)
         self._keep_order(list(wanted))
 
     def _keep_order(self, order: list[str]) -> None:
@@ -67,7 +80,28 @@ class LiveTable(DataTable[Text | str]):
         current = self.get_row(key)
         for name, old, new in zip(self.column_names, current, cells, strict=True):
             if str(old) != str(new) or getattr(old, "style", None) != getattr(new, "style", None):
-                self.update_cell(key, name or "mark", new)
+                self.set_cell(key, name or "mark", new)
+
+    def set_cell(self, key: str, column: str, value: Text | str) -> None:
+        """`update_cell`, repainting only this cell. DataTable.update_cell repaints the whole
+        table, so each refresh rewrote every visible row to the terminal (23 KB/s idle in the
+        console benchmark). The render caches are keyed by `_update_count` (textual 8.2.8)."""
+        self._data[RowKey(key)][ColumnKey(column)] = value
+        self._update_count += 1
+        if cell_len(str(value)) > self.columns[ColumnKey(column)].content_width:
+            self._updated_cells.add(CellKey(RowKey(key), ColumnKey(column)))  # widen when idle
+            self._require_update_dimensions = True
+        self.refresh_coordinate(Coordinate(self.get_row_index(key),
+                                           self.get_column_index(column)))
+
+    def measure(self) -> None:
+        """Size the columns to the rows added since the table was last idle, now, not when
+        idle as DataTable does (textual 8.2.8): a table filled as it comes into view would
+        otherwise show a frame at the header widths, names cut to a few letters."""
+        if self._new_rows:
+            self._require_update_dimensions = False
+            new_rows, self._new_rows = self._new_rows, set()
+            self._update_dimensions(new_rows)
 
     def _matches(self, row: Row) -> bool:
         needle = self.filter_text.lower()
@@ -95,11 +129,11 @@ class LiveTable(DataTable[Text | str]):
         if key is None:
             return
         self.marked.symmetric_difference_update({key})
-        self.update_cell(key, "mark", MARK if key in self.marked else "")
+        self.set_cell(key, "mark", MARK if key in self.marked else "")
         self.action_cursor_down()
 
     def clear_marks(self) -> None:
         for key in list(self.marked):
             self.marked.discard(key)
             if key in self.rows:
-                self.update_cell(key, "mark", "")
+                self.set_cell(key, "mark", "")

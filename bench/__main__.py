@@ -13,6 +13,8 @@ BENCHMARKS = {
     "lateness": "scheduler lateness vs bare APScheduler (figure 4)",
     "refresh": "the console's periodic snapshot read at 10k/100k/1M rows (figure 6)",
     "retention": "archiving 500,000 runs: longest write lock, ticks meanwhile (figure 7)",
+    "console": "console CPU, bytes/s and first paint in a pty vs a bare Textual app (figures 1-3)",
+    "memory": "RSS of cronsole --no-tui over an hour of the demo at 10x speed (figure 8)",
 }
 
 

@@ -32,13 +32,15 @@ def fill(folder: Path, rows: int) -> Path:
 
     now = datetime.now(UTC)
     stamp = iso(now)
+    second = timedelta(seconds=1)
     conn = sqlite3.connect(folder / "state" / "cronsole.db")
     with conn:
         conn.executemany(
             "INSERT INTO runs (job, reason, status, scheduled_for, created_at, started_at,"
             " finished_at, processed) VALUES (?, 'schedule', 'succeeded', ?, ?, ?, ?, 10)",
-            ((f"job-{n % JOBS:03d}", iso(now - timedelta(minutes=n)), stamp, stamp, stamp)
-             for n in range(rows)))
+            ((f"job-{n % JOBS:03d}", iso(tick), iso(tick), iso(tick), iso(tick + second))
+             for n in reversed(range(rows))  # oldest first: a job's last run is its newest
+             for tick in [now - timedelta(minutes=n)]))
         conn.execute("UPDATE jobs SET last_run_id = (SELECT max(id) FROM runs"
                      " WHERE runs.job = jobs.name)")
         conn.executemany(

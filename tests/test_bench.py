@@ -15,7 +15,7 @@ def test_every_benchmark_imports_and_a_quick_one_reports() -> None:
     listed = subprocess.run([sys.executable, "-m", "bench", "list"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout
     names = [line.split()[0] for line in listed.splitlines()]
-    assert {"throughput", "lateness", "refresh", "retention"} <= set(names)
+    assert {"throughput", "lateness", "refresh", "retention", "console", "memory"} <= set(names)
     for name in names:
         assert callable(importlib.import_module(f"bench.{name}").run)
     subprocess.run([sys.executable, "-m", "bench", "refresh", "--quick", "--repeat", "1"],

@@ -1,4 +1,4 @@
-"""The SQLite store: the only place that imports sqlite-utils or speaks SQL."""
+"""The SQLite store: the shared SQL over one file, and the only user of sqlite-utils."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import StoreUnusable
+from ..sql.items import ItemsMixin
+from ..sql.misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
+from ..sql.records import RecordsMixin
+from ..sql.runs import RunsMixin
 from .connection import Connections, check_file, migrate, prepare_file
-from .items import ItemsMixin
-from .misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
-from .records import RecordsMixin
-from .runs import RunsMixin
 
 
 class SQLiteStore(
@@ -20,6 +20,8 @@ class SQLiteStore(
     RecordsMixin,
 ):
     """The store on one SQLite file in WAL mode, shared safely by several processes."""
+
+    _db: Connections
 
     def __init__(self, path: Path) -> None:
         self.path = path

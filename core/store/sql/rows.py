@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -25,17 +24,18 @@ from ...models import (
     RunStatus,
     TenantCounts,
 )
+from . import Row
 
 T = TypeVar("T")
 log = logging.getLogger("cronsole.store")
 
 
-def checked(kind: str) -> Callable[[Callable[[sqlite3.Row], T]], Callable[[sqlite3.Row], T]]:
+def checked(kind: str) -> Callable[[Callable[[Row], T]], Callable[[Row], T]]:
     """A row converter that refuses a row it cannot validate with DamagedRow, naming it."""
 
-    def wrap(convert: Callable[[sqlite3.Row], T]) -> Callable[[sqlite3.Row], T]:
+    def wrap(convert: Callable[[Row], T]) -> Callable[[Row], T]:
         @functools.wraps(convert)
-        def safe(row: sqlite3.Row) -> T:
+        def safe(row: Row) -> T:
             try:
                 return convert(row)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -46,7 +46,7 @@ def checked(kind: str) -> Callable[[Callable[[sqlite3.Row], T]], Callable[[sqlit
     return wrap
 
 
-def valid(convert: Callable[[sqlite3.Row], T], rows: Iterable[sqlite3.Row]) -> list[T]:
+def valid(convert: Callable[[Row], T], rows: Iterable[Row]) -> list[T]:
     """Rows converted; a damaged one is left out with a logged error, never a crash."""
     out: list[T] = []
     for row in rows:
@@ -86,7 +86,7 @@ def maybe_iso(value: datetime | None) -> str | None:
 
 
 @checked("job")
-def to_job_state(row: sqlite3.Row) -> JobState:
+def to_job_state(row: Row) -> JobState:
     return JobState(
         name=row["name"], paused=bool(row["paused"]), pause_reason=row["pause_reason"],
         pause_until=when(row["pause_until"]), paused_by=row["paused_by"],
@@ -95,7 +95,7 @@ def to_job_state(row: sqlite3.Row) -> JobState:
 
 
 @checked("run")
-def to_run(row: sqlite3.Row) -> Run:
+def to_run(row: Row) -> Run:
     return Run(
         id=row["id"], job=row["job"], reason=RunReason(row["reason"]),
         status=RunStatus(row["status"]), scheduled_for=parse_iso(row["scheduled_for"]),
@@ -109,7 +109,7 @@ def to_run(row: sqlite3.Row) -> Run:
 
 
 @checked("item")
-def to_item(row: sqlite3.Row) -> Item:
+def to_item(row: Row) -> Item:
     return Item(
         id=row["id"], job=row["job"], key=row["key"], status=ItemStatus(row["status"]),
         queue=row["queue"], tenant=row["tenant"], attempts=row["attempts"],
@@ -121,7 +121,7 @@ def to_item(row: sqlite3.Row) -> Item:
 
 
 @checked("command")
-def to_command(row: sqlite3.Row) -> Command:
+def to_command(row: Row) -> Command:
     return Command(
         id=row["id"], action=row["action"], who=row["who"], created_at=parse_iso(row["created_at"]),
         status=CommandStatus(row["status"]), job=row["job"], run_id=row["run_id"],
@@ -131,7 +131,7 @@ def to_command(row: sqlite3.Row) -> Command:
 
 
 @checked("node")
-def to_node(row: sqlite3.Row) -> Node:
+def to_node(row: Row) -> Node:
     return Node(
         id=row["id"], role=row["role"], hostname=row["hostname"], pid=row["pid"],
         started_at=parse_iso(row["started_at"]), heartbeat_at=parse_iso(row["heartbeat_at"]),
@@ -140,7 +140,7 @@ def to_node(row: sqlite3.Row) -> Node:
 
 
 @checked("log record")
-def to_log(row: sqlite3.Row) -> LogEntry:
+def to_log(row: Row) -> LogEntry:
     return LogEntry(
         id=row["id"], at=parse_iso(row["at"]), level=row["level"], message=row["message"],
         job=row["job"], run_id=row["run_id"], logger=row["logger"] or "",
@@ -148,7 +148,7 @@ def to_log(row: sqlite3.Row) -> LogEntry:
 
 
 @checked("tenant counter")
-def to_counts(row: sqlite3.Row) -> TenantCounts:
+def to_counts(row: Row) -> TenantCounts:
     return TenantCounts(
         job=row["job"], tenant=row["tenant"], pending=row["pending"], claimed=row["claimed"],
         done=row["done"], failed=row["failed"], dead=row["dead"],

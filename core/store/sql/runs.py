@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from ...clock import iso
 from ...models import Overlap, Run, RunReason, RunStatus
-from .connection import Connections
+from . import Conn, Cursor, Database, Row
 from .rows import dumps, to_run, valid, where
 
 ACTIVE = "('queued', 'running')"
@@ -18,7 +17,7 @@ RUNNING = f"status IN {ACTIVE} AND status = 'running'"
 QUEUED = f"status IN {ACTIVE} AND status = 'queued'"
 
 
-def _decide(overlap: Overlap, active: list[sqlite3.Row]) -> tuple[RunStatus, str | None]:
+def _decide(overlap: Overlap, active: list[Row]) -> tuple[RunStatus, str | None]:
     running = [r["id"] for r in active if r["status"] == RunStatus.RUNNING]
     queued = [r["id"] for r in active if r["status"] == RunStatus.QUEUED]
     if overlap is Overlap.ALLOW or not active:
@@ -30,8 +29,15 @@ def _decide(overlap: Overlap, active: list[sqlite3.Row]) -> tuple[RunStatus, str
     return RunStatus.SKIPPED, f"overlap: run #{running[0]} is still running"
 
 
+def _inserted(cursor: Cursor) -> Run | None:
+    """The run an INSERT ... ON CONFLICT DO NOTHING RETURNING * made; None when the tick
+    already had its run (the UNIQUE(job, scheduled_for) rule that claims ticks)."""
+    row = cursor.fetchone()
+    return to_run(row) if row else None
+
+
 class RunsMixin:
-    _db: Connections
+    _db: Database
 
     def insert_run(
         self, job: str, scheduled_for: datetime, reason: RunReason, node: str,
@@ -46,19 +52,15 @@ class RunsMixin:
             status, error = _decide(overlap, active)
             started = iso(now) if status is RunStatus.RUNNING else None
             finished = iso(now) if status is RunStatus.SKIPPED else None
-            try:
-                cursor = c.execute(
-                    "INSERT INTO runs (job, reason, status, scheduled_for, node, created_at,"
-                    " started_at, heartbeat_at, finished_at, error, overrides)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (job, reason, status, iso(scheduled_for), node, iso(now), started, started,
-                     finished, error, dumps(overrides or {})),
-                )
-            except sqlite3.IntegrityError:
-                return None
-            return self._fetch_run(c, cursor.lastrowid)
+            return _inserted(c.execute(
+                "INSERT INTO runs (job, reason, status, scheduled_for, node, created_at,"
+                " started_at, heartbeat_at, finished_at, error, overrides)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *",
+                (job, reason, status, iso(scheduled_for), node, iso(now), started, started,
+                 finished, error, dumps(overrides or {})),
+            ))
 
-    def _fetch_run(self, c: sqlite3.Connection, run_id: int | None) -> Run:
+    def _fetch_run(self, c: Conn, run_id: int | None) -> Run:
         row = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return to_run(row)
 
@@ -67,15 +69,11 @@ class RunsMixin:
     ) -> Run | None:
         """Insert a queued run for a tick (backfill); None when the tick already has a run."""
         with self._db.write() as c:
-            try:
-                cursor = c.execute(
-                    "INSERT INTO runs (job, reason, status, scheduled_for, created_at)"
-                    " VALUES (?, ?, 'queued', ?, ?)",
-                    (job, reason, iso(scheduled_for), iso(now)),
-                )
-            except sqlite3.IntegrityError:
-                return None
-            return self._fetch_run(c, cursor.lastrowid)
+            return _inserted(c.execute(
+                "INSERT INTO runs (job, reason, status, scheduled_for, created_at)"
+                " VALUES (?, ?, 'queued', ?, ?) ON CONFLICT DO NOTHING RETURNING *",
+                (job, reason, iso(scheduled_for), iso(now)),
+            ))
 
     def runs_at(self, job: str, ticks: list[datetime]) -> dict[datetime, int]:
         """Which of these ticks already have a run (through the unique tick index)."""
@@ -96,16 +94,13 @@ class RunsMixin:
         """One `missed` row standing for ticks that will never run, with their count and span."""
         summary = {"count": len(ticks), "first": iso(ticks[0]), "last": iso(ticks[-1])}
         with self._db.write() as c:
-            try:
-                cursor = c.execute(
-                    "INSERT INTO runs (job, reason, status, scheduled_for, created_at,"
-                    " finished_at, error, summary, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (job, RunReason.CATCH_UP, RunStatus.MISSED, iso(ticks[0]), iso(now),
-                     iso(now), why, dumps(summary), len(ticks)),
-                )
-            except sqlite3.IntegrityError:
-                return None
-            return self._fetch_run(c, cursor.lastrowid)
+            return _inserted(c.execute(
+                "INSERT INTO runs (job, reason, status, scheduled_for, created_at, finished_at,"
+                " error, summary, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING *",
+                (job, RunReason.CATCH_UP, RunStatus.MISSED, iso(ticks[0]), iso(now), iso(now),
+                 why, dumps(summary), len(ticks)),
+            ))
 
     def start_queued_run(self, job: str, node: str, now: datetime, allow: bool) -> Run | None:
         """Move the oldest queued run of a job to running, unless one runs (and overlap forbids)."""

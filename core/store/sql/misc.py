@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from ...clock import iso
 from ...models import Command, CommandStatus, JobState, LogEntry, Node, Watermark
-from .connection import Connections
+from . import Conn, Database
 from .rows import dumps, loads, maybe_iso, to_command, to_job_state, to_log, to_node, valid, where
 from .runs import RUNNING
 
 
 class JobsMixin:
-    _db: Connections
+    _db: Database
 
     def ensure_jobs(self, names: Sequence[str], now: datetime) -> None:
         with self._db.write() as c:
@@ -71,8 +70,8 @@ class JobsMixin:
         """Remember the latest tick considered (claimed, skipped or paused) for catch-up."""
         with self._db.write() as c:
             c.execute(
-                "UPDATE jobs SET last_tick = max(coalesce(last_tick, ''), ?) WHERE name = ?",
-                (iso(at), name),
+                "UPDATE jobs SET last_tick = ? WHERE name = ? AND coalesce(last_tick, '') < ?",
+                (iso(at), name, iso(at)),
             )
 
     def get_control(self, key: str) -> Any:
@@ -90,7 +89,7 @@ class JobsMixin:
 
 
 class StateMixin:
-    _db: Connections
+    _db: Database
 
     def get_state(self, job: str, key: str, default: Any = None) -> Any:
         row = self._db.get().execute(
@@ -113,7 +112,7 @@ class StateMixin:
             c.execute("DELETE FROM job_state WHERE job = ? AND key = ?", (job, key))
 
     def _put_state(
-        self, c: sqlite3.Connection, job: str, key: str, value: Any, now: datetime
+        self, c: Conn, job: str, key: str, value: Any, now: datetime
     ) -> None:
         c.execute(
             "INSERT INTO job_state (job, key, value, updated_at) VALUES (?, ?, ?, ?)"
@@ -131,7 +130,7 @@ class StateMixin:
             self._advance_watermark(c, job, mark, now)
 
     def _advance_watermark(
-        self, c: sqlite3.Connection, job: str, mark: Watermark, now: datetime
+        self, c: Conn, job: str, mark: Watermark, now: datetime
     ) -> None:
         """Move the cursor forward only; called inside the transaction of the item outcome."""
         row = c.execute(
@@ -143,7 +142,7 @@ class StateMixin:
 
 
 class NodesMixin:
-    _db: Connections
+    _db: Database
 
     def register_node(self, node: Node) -> None:
         with self._db.write() as c:
@@ -201,19 +200,18 @@ class NodesMixin:
 
 
 class CommandsMixin:
-    _db: Connections
+    _db: Database
 
     def add_command(
         self, action: str, who: str, origin: str, now: datetime, job: str | None = None,
         run_id: int | None = None, args: dict[str, Any] | None = None, reason: str | None = None,
     ) -> Command:
         with self._db.write() as c:
-            cursor = c.execute(
+            row = c.execute(
                 "INSERT INTO commands (created_at, who, origin, action, job, run_id, args,"
-                " reason, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                " reason, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') RETURNING *",
                 (iso(now), who, origin, action, job, run_id, dumps(args or {}), reason),
-            )
-            row = c.execute("SELECT * FROM commands WHERE id = ?", (cursor.lastrowid,)).fetchone()
+            ).fetchone()
         return to_command(row)
 
     def pending_commands(self, limit: int = 50) -> list[Command]:
@@ -262,7 +260,7 @@ class CommandsMixin:
 
 
 class LogsMixin:
-    _db: Connections
+    _db: Database
 
     def add_logs(self, entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]]
                  ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -13,13 +12,13 @@ from ...clock import iso, parse_iso
 from ...errors import StaleClaim
 from ...faults import fault
 from ...models import Item, ItemStatus, TenantCounts, Watermark
-from .connection import Connections
+from . import Conn, Database
 from .rows import dumps, to_counts, to_item, valid, where
 
 STATUSES = tuple(s.value for s in ItemStatus)
 
 
-def _new_counter(c: sqlite3.Connection, job: str, queue: str, tenant: str) -> None:
+def _new_counter(c: Conn, job: str, queue: str, tenant: str) -> None:
     """The counter row of a tenant, before its first item enters the ledger."""
     c.execute(
         "INSERT INTO tenant_counts (job, queue, tenant) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -27,7 +26,7 @@ def _new_counter(c: sqlite3.Connection, job: str, queue: str, tenant: str) -> No
     )
 
 
-def _count(c: sqlite3.Connection, job: str, queue: str, tenant: str, **delta: int) -> None:
+def _count(c: Conn, job: str, queue: str, tenant: str, **delta: int) -> None:
     """Keep per-tenant counters in the same transaction as the item change they mirror."""
     assert set(delta) <= set(STATUSES)
     sets = ", ".join(f"{status} = {status} + ?" for status in delta)
@@ -38,10 +37,10 @@ def _count(c: sqlite3.Connection, job: str, queue: str, tenant: str, **delta: in
 
 
 class ItemsMixin:
-    _db: Connections
+    _db: Database
 
     def _advance_watermark(
-        self, c: sqlite3.Connection, job: str, mark: Watermark, now: datetime
+        self, c: Conn, job: str, mark: Watermark, now: datetime
     ) -> None:
         raise NotImplementedError  # provided by MiscMixin
 
@@ -104,7 +103,7 @@ class ItemsMixin:
             return claimed
 
     def _claim_tenant(
-        self, c: sqlite3.Connection, job: str, queue: str, tenant: str, node: str,
+        self, c: Conn, job: str, queue: str, tenant: str, node: str,
         run_id: int | None, now: datetime, take: int,
     ) -> list[Item]:
         claimed: list[Item] = []
@@ -136,11 +135,11 @@ class ItemsMixin:
             )
         return claimed
 
-    def _item(self, c: sqlite3.Connection, item_id: int) -> Item:
+    def _item(self, c: Conn, item_id: int) -> Item:
         return to_item(c.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone())
 
     def _settle(
-        self, c: sqlite3.Connection, item: Item, status: ItemStatus, now: datetime,
+        self, c: Conn, item: Item, status: ItemStatus, now: datetime,
         **columns: Any,
     ) -> None:
         """Move a claimed item on, only if our claim still holds (compare-and-set)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -11,7 +10,7 @@ from typing import Any
 from ...clock import iso
 from ...faults import fault
 from ...models import Record
-from .connection import Connections
+from . import Conn, Database, Row
 from .rows import checked, dumps, loads, valid, when, where
 
 ARCHIVABLE = {
@@ -24,13 +23,13 @@ ARCHIVABLE = {
 
 
 @checked("record")
-def _record(row: sqlite3.Row) -> Record:
+def _record(row: Row) -> Record:
     return Record(key=row["key"], data=loads(row["data"]), grp=row["grp"], at=row["at"],
                   status=row["status"], updated_at=when(row["updated_at"]))
 
 
 class RecordsMixin:
-    _db: Connections
+    _db: Database
 
     def put_records(self, collection: str, records: Sequence[Record], now: datetime) -> None:
         with self._db.write() as c:
@@ -119,7 +118,8 @@ class RecordsMixin:
             if not rows:
                 return 0
             c.executemany(
-                "INSERT OR IGNORE INTO archive (kind, id, data, archived_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO archive (kind, id, data, archived_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(kind, str(r[key]), dumps(dict(r)), iso(now)) for r in rows],
             )
             fault("mid_archive_chunk")
@@ -128,7 +128,7 @@ class RecordsMixin:
                 self._uncount_done(c, rows)
             return len(rows)
 
-    def _uncount_done(self, c: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> None:
+    def _uncount_done(self, c: Conn, rows: Sequence[Row]) -> None:
         per_tenant = Counter((r["job"], r["queue"], r["tenant"]) for r in rows)
         c.executemany(
             "UPDATE tenant_counts SET done = done - ? WHERE job = ? AND queue = ? AND tenant = ?",

@@ -203,7 +203,8 @@ def _database(value: Any, base: Path, env: Mapping[str, str], where: _Where) -> 
     if value is None:
         return str(state_home(env) / "cronsole.db")
     if not isinstance(value, str) or not value:
-        raise ConfigError("database must be a file path", where("cronsole", "database"))
+        raise ConfigError("database must be a file path or a postgresql:// address",
+                          where("cronsole", "database"))
     return value if "://" in value else str((base / Path(value).expanduser()).resolve())
 
 

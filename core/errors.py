@@ -40,6 +40,11 @@ class StoreWriteFailed(CronsoleError):
     whole, so nothing of it is stored. Retrying later is safe."""
 
 
+class StoreUnavailable(StoreWriteFailed):
+    """The database server cannot be reached (restarted, network down); nothing was stored.
+    The next call reconnects."""
+
+
 class DamagedRow(CronsoleError):
     """A stored row failed validation on read (edited by hand, or damaged); it is refused."""
 

@@ -1,10 +1,12 @@
-"""Shared fixtures: a real SQLite store, a frozen clock, and workspaces with job modules."""
+"""Shared fixtures: real stores (a SQLite file; a schema of its own on a real PostgreSQL
+server), a frozen clock, and workspaces with job modules."""
 
 from __future__ import annotations
 
 import os
 import textwrap
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ from cronsole.core.config import load_settings
 from cronsole.core.engine import Engine, build_engine
 from cronsole.core.models import Overlap, Run, RunReason
 from cronsole.core.scheduling.host import Host
-from cronsole.core.store.sqlite import SQLiteStore
+from cronsole.core.store import Store, open_store
 from cronsole.jobs import builtin_modules
 from tests.jobs.fake_batch_api import FakeBatchAPI, serving
 
@@ -38,9 +40,50 @@ def clock() -> FrozenClock:
     return FrozenClock(T0)
 
 
+# The PostgreSQL server the tests use: `.ci/run` finds or starts one and sets this; without
+# it, the local default is tried and, if no server answers, the PostgreSQL cases are skipped
+# with that reason (pytest prints it). With it set, an unreachable server fails them.
+PG_URL = os.environ.get("CRONSOLE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_schema_address(name: str) -> str:
+    """The address of one schema on the test server (created empty here)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+            conn.execute(f"CREATE SCHEMA {name}")
+    except psycopg.OperationalError as exc:
+        reason = f"no PostgreSQL server at {PG_URL}: {str(exc).strip().splitlines()[0]}"
+        if "CRONSOLE_TEST_PG" in os.environ:
+            pytest.fail(reason)
+        pytest.skip(reason + " (set CRONSOLE_TEST_PG, or run .ci/run, which starts one)")
+    joiner = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{joiner}options=-csearch_path%3D{name}"
+
+
+def drop_pg_schema(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def address(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a store lives, once per backend: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "state" / "cronsole.db")
+        return
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield pg_schema_address(name)
+    drop_pg_schema(name)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore.open(tmp_path / "state" / "cronsole.db")
+def store(address: str) -> Iterator[Store]:
+    opened = open_store(address)
     yield opened
     opened.close()
 

@@ -192,19 +192,23 @@ def doctor(ctx: typer.Context) -> None:
 
 
 def _check_database(settings: Settings) -> tuple[bool, str, str]:
-    from cronsole.core.store import open_store
+    from cronsole.core.store import open_store, redacted
 
+    shown = redacted(settings.database)
     try:
         store = open_store(settings.database)
         store.set_control("doctor", {"checked": True}, datetime.now().astimezone())
         ok = store.integrity_ok()
         store.close()
     except Exception as exc:  # any failure here is the finding
-        return False, "database", f"{settings.database}: {exc}"
-    return ok, "database", f"{settings.database} writable, integrity {'ok' if ok else 'BAD'}"
+        message = str(exc)
+        return False, "database", message if message.startswith(shown) else f"{shown}: {message}"
+    return ok, "database", f"{shown} writable, integrity {'ok' if ok else 'BAD'}"
 
 
 def _check_permissions(settings: Settings) -> tuple[bool, str, str]:
+    if "://" in settings.database:
+        return True, "permissions", "not a file: the database server keeps it"
     path = Path(settings.database)
     if not path.exists():
         return True, "permissions", "no database yet"

@@ -105,11 +105,13 @@ def paths(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Where cronsole reads its config and keeps its database and logs."""
     import os
 
+    from cronsole.core.store import redacted
+
     settings = settings_for(ctx)
     found = {
         "config": str(settings.config_path) if settings.config_path else None,
         "config_search": [str(config_home(os.environ) / "cronsole.toml")],
-        "database": settings.database, "log_dir": str(settings.log_dir),
+        "database": redacted(settings.database), "log_dir": str(settings.log_dir),
         "state_dir": str(state_home(os.environ)),
     }
     if json:

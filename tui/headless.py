@@ -98,7 +98,9 @@ def _serve_metrics(addr: str, engine: Engine, host: Host) -> ThreadingHTTPServer
 
 
 def _announce(jobs: Iterable[Job], now: datetime, node: str, settings: Settings) -> None:
-    log.info("cronsole started as node %s, database %s", node, settings.database)
+    from cronsole.core.store import redacted
+
+    log.info("cronsole started as node %s, database %s", node, redacted(settings.database))
     listed = list(jobs)
     if not listed:
         log.warning("no jobs are configured: name job modules in cronsole.toml")

@@ -4,6 +4,7 @@ those paths reads a whole table, however much history the database holds."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from cronsole.core.models import Node, Overlap, RunReason, RunStatus
 from cronsole.core.store.sqlite import SQLiteStore
@@ -13,7 +14,8 @@ HISTORY = ("runs", "items", "logs", "records", "archive")
 PARTIAL = ("runs_active", "items_claimed")  # these hold only live rows: scanning them is fine
 
 
-def test_the_frequent_statements_never_scan_a_history_table(store: SQLiteStore) -> None:
+def test_the_frequent_statements_never_scan_a_history_table(tmp_path: Path) -> None:
+    store = SQLiteStore.open(tmp_path / "c.db")
     store.register_node(Node("n1", "host", "h", 1, T0, T0, "test"))
     store.enqueue("job", "k1", T0, tenant="t1")
     conn = store._db.get()  # the statements below run on this thread's connection

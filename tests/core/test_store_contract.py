@@ -1,4 +1,5 @@
-"""The Store contract, run against every backend (SQLite here; PostgreSQL joins in #8)."""
+"""The Store contract, run against both backends (the `store` and `address` fixtures run each
+test on a SQLite file and on a PostgreSQL schema), and each backend's refusals."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sqlite3
 import stat
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,11 +26,12 @@ from cronsole.core.models import (
     RunStatus,
     Watermark,
 )
+from cronsole.core.store import Store, open_store
 from cronsole.core.store.sqlite import SQLiteStore
-from tests.conftest import T0
+from tests.conftest import T0, drop_pg_schema, pg_schema_address
 
 
-def test_a_tick_is_claimed_once(store: SQLiteStore) -> None:
+def test_a_tick_is_claimed_once(store: Store) -> None:
     first = store.insert_run("job", T0, RunReason.SCHEDULE, "a", Overlap.ALLOW, T0)
     second = store.insert_run("job", T0, RunReason.SCHEDULE, "b", Overlap.ALLOW, T0)
     assert first is not None and first.status is RunStatus.RUNNING and first.node == "a"
@@ -36,14 +40,13 @@ def test_a_tick_is_claimed_once(store: SQLiteStore) -> None:
 
 
 @pytest.mark.scenario("F9")
-def test_ticks_claimed_from_many_threads_yield_one_run_each(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    SQLiteStore.open(path).close()
-    stores = [SQLiteStore.open(path) for _ in range(4)]
+def test_ticks_claimed_from_many_threads_yield_one_run_each(address: str) -> None:
+    open_store(address).close()
+    stores = [open_store(address) for _ in range(4)]
     ticks = [T0 + timedelta(seconds=i) for i in range(30)]
     wins: list[int] = []
 
-    def claim(store: SQLiteStore, node: str) -> None:
+    def claim(store: Store, node: str) -> None:
         for tick in ticks:
             if store.insert_run("job", tick, RunReason.SCHEDULE, node, Overlap.ALLOW, T0):
                 wins.append(1)
@@ -59,7 +62,7 @@ def test_ticks_claimed_from_many_threads_yield_one_run_each(tmp_path: Path) -> N
         s.close()
 
 
-def test_overlap_skip_records_the_skipped_tick_with_its_reason(store: SQLiteStore) -> None:
+def test_overlap_skip_records_the_skipped_tick_with_its_reason(store: Store) -> None:
     running = store.insert_run("job", T0, RunReason.SCHEDULE, "a", Overlap.SKIP, T0)
     skipped = store.insert_run("job", T0 + timedelta(minutes=1), RunReason.SCHEDULE, "a",
                                Overlap.SKIP, T0)
@@ -68,7 +71,7 @@ def test_overlap_skip_records_the_skipped_tick_with_its_reason(store: SQLiteStor
     assert skipped.error == f"overlap: run #{running.id} is still running"
 
 
-def test_overlap_queue_keeps_one_queued_run(store: SQLiteStore) -> None:
+def test_overlap_queue_keeps_one_queued_run(store: Store) -> None:
     store.insert_run("job", T0, RunReason.SCHEDULE, "a", Overlap.QUEUE, T0)
     queued = store.insert_run("job", T0 + timedelta(minutes=1), RunReason.SCHEDULE, "a",
                               Overlap.QUEUE, T0)
@@ -79,7 +82,7 @@ def test_overlap_queue_keeps_one_queued_run(store: SQLiteStore) -> None:
     assert store.start_queued_run("job", "a", T0, allow=False) is None  # one still runs
 
 
-def test_finish_run_is_refused_after_abandonment(store: SQLiteStore) -> None:
+def test_finish_run_is_refused_after_abandonment(store: Store) -> None:
     run = store.insert_run("job", T0, RunReason.SCHEDULE, "dead", Overlap.SKIP, T0)
     assert run is not None
     assert store.abandon_runs(["dead"], T0, "abandoned") == [run.id]
@@ -87,7 +90,7 @@ def test_finish_run_is_refused_after_abandonment(store: SQLiteStore) -> None:
     assert store.get_run(run.id).status is RunStatus.ABANDONED  # type: ignore[union-attr]
 
 
-def test_enqueue_is_idempotent_by_key(store: SQLiteStore) -> None:
+def test_enqueue_is_idempotent_by_key(store: Store) -> None:
     assert store.enqueue("job", "k1", T0, payload={"a": 1}, tenant="t")
     assert not store.enqueue("job", "k1", T0, payload={"a": 2}, tenant="t")
     item = store.get_item("job", "k1")
@@ -95,7 +98,7 @@ def test_enqueue_is_idempotent_by_key(store: SQLiteStore) -> None:
     assert [c.pending for c in store.tenant_counts("job")] == [1]
 
 
-def test_claim_takes_at_most_per_tenant_from_each_tenant(store: SQLiteStore) -> None:
+def test_claim_takes_at_most_per_tenant_from_each_tenant(store: Store) -> None:
     for i in range(50):
         store.enqueue("job", f"big-{i}", T0, tenant="big")
     for tenant in ("a", "b", "c"):
@@ -108,7 +111,7 @@ def test_claim_takes_at_most_per_tenant_from_each_tenant(store: SQLiteStore) -> 
     assert counts["big"] == (45, 5)
 
 
-def test_claim_rotates_tenants_when_the_limit_is_small(store: SQLiteStore) -> None:
+def test_claim_rotates_tenants_when_the_limit_is_small(store: Store) -> None:
     for tenant in ("a", "b", "c"):
         for i in range(4):
             store.enqueue("job", f"{tenant}-{i}", T0, tenant=tenant)
@@ -118,7 +121,7 @@ def test_claim_rotates_tenants_when_the_limit_is_small(store: SQLiteStore) -> No
     assert {i.tenant for i in second} == {"c", "a"}
 
 
-def test_complete_commits_outcome_progress_and_watermark_together(store: SQLiteStore) -> None:
+def test_complete_commits_outcome_progress_and_watermark_together(store: Store) -> None:
     run = store.insert_run("job", T0, RunReason.SCHEDULE, "n", Overlap.SKIP, T0)
     assert run is not None
     store.enqueue("job", "k", T0)
@@ -129,7 +132,7 @@ def test_complete_commits_outcome_progress_and_watermark_together(store: SQLiteS
     assert store.get_watermark("job") == Watermark("2026-01-01", "k")
 
 
-def test_watermark_never_moves_back(store: SQLiteStore) -> None:
+def test_watermark_never_moves_back(store: Store) -> None:
     store.advance_watermark("job", Watermark("2026-01-02", "a"), T0)
     store.advance_watermark("job", Watermark("2026-01-01", "z"), T0)
     store.advance_watermark("job", Watermark("2026-01-02", "0"), T0)
@@ -137,7 +140,7 @@ def test_watermark_never_moves_back(store: SQLiteStore) -> None:
 
 
 @pytest.mark.scenario("F10")
-def test_a_late_completion_after_a_sweep_is_refused(store: SQLiteStore) -> None:
+def test_a_late_completion_after_a_sweep_is_refused(store: Store) -> None:
     store.enqueue("job", "k", T0)
     [item] = store.claim_items("job", "old-owner", None, T0, limit=1)
     swept = store.sweep_stale_items(T0 + timedelta(minutes=31), T0 + timedelta(minutes=31))
@@ -148,7 +151,7 @@ def test_a_late_completion_after_a_sweep_is_refused(store: SQLiteStore) -> None:
     assert store.get_item("job", "k").status is ItemStatus.FAILED  # type: ignore[union-attr]
 
 
-def test_failures_retry_until_attempts_run_out(store: SQLiteStore) -> None:
+def test_failures_retry_until_attempts_run_out(store: Store) -> None:
     store.enqueue("job", "k", T0, max_attempts=2)
     [item] = store.claim_items("job", "n", None, T0, limit=1)
     status = store.fail_item(item, T0, "boom", retry_at=T0 + timedelta(seconds=30))
@@ -163,14 +166,14 @@ def test_failures_retry_until_attempts_run_out(store: SQLiteStore) -> None:
     assert [(c.pending, c.dead, c.failed) for c in store.tenant_counts("job")] == [(1, 0, 0)]
 
 
-def test_claims_of_dead_nodes_are_released(store: SQLiteStore) -> None:
+def test_claims_of_dead_nodes_are_released(store: Store) -> None:
     store.enqueue("job", "k", T0)
     store.claim_items("job", "dead", None, T0, limit=1)
     assert store.release_claims(["dead"], T0, "released") == 1
     assert len(store.claim_items("job", "alive", None, T0, limit=1)) == 1
 
 
-def test_a_command_is_claimed_by_exactly_one_process(store: SQLiteStore) -> None:
+def test_a_command_is_claimed_by_exactly_one_process(store: Store) -> None:
     command = store.add_command("fire", "op@host", "cli", T0, job="job")
     assert store.pending_commands()[0].id == command.id
     assert store.claim_command(command.id, "a", T0)
@@ -179,7 +182,7 @@ def test_a_command_is_claimed_by_exactly_one_process(store: SQLiteStore) -> None
     assert done.applied_by == "a" and done.run_id == 7 and store.pending_commands() == []
 
 
-def test_pause_state_and_settings_round_trip(store: SQLiteStore) -> None:
+def test_pause_state_and_settings_round_trip(store: Store) -> None:
     store.set_paused("job", True, T0, "maintenance", T0 + timedelta(hours=1), "op")
     state = store.job_state("job")
     assert state is not None and state.paused and state.pause_reason == "maintenance"
@@ -191,7 +194,7 @@ def test_pause_state_and_settings_round_trip(store: SQLiteStore) -> None:
     assert store.set_paused("job", False, T0) and not store.set_paused("job", False, T0)
 
 
-def test_heartbeat_reports_cancel_requests(store: SQLiteStore, clock: FrozenClock) -> None:
+def test_heartbeat_reports_cancel_requests(store: Store, clock: FrozenClock) -> None:
     store.register_node(Node("n", "host", "h", 1, T0, T0, "0"))
     run = store.insert_run("job", T0, RunReason.SCHEDULE, "n", Overlap.SKIP, T0)
     assert run is not None
@@ -199,7 +202,7 @@ def test_heartbeat_reports_cancel_requests(store: SQLiteStore, clock: FrozenCloc
     assert store.heartbeat("n", T0) == [run.id]
 
 
-def test_logs_are_bounded(store: SQLiteStore) -> None:
+def test_logs_are_bounded(store: Store) -> None:
     store.add_logs([(T0, "INFO", "job", None, "x", f"line {i}") for i in range(50)])
     assert store.prune_logs(10) == 40
     assert [e.message for e in store.recent_logs(limit=3)] == ["line 47", "line 48", "line 49"]
@@ -279,17 +282,16 @@ def test_a_truncated_database_is_refused_untouched(tmp_path: Path) -> None:
     assert _digest(path) == before
 
 
-def test_reopening_keeps_data_and_schema(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    first = SQLiteStore.open(path)
+def test_reopening_keeps_data_and_schema(address: str) -> None:
+    first = open_store(address)
     first.enqueue("job", "k", T0)
     first.close()
-    second = SQLiteStore.open(path)
+    second = open_store(address)
     assert second.get_item("job", "k") is not None and second.integrity_ok()
     second.close()
 
 
-def test_records_upsert_and_range_queries(store: SQLiteStore) -> None:
+def test_records_upsert_and_range_queries(store: Store) -> None:
     from cronsole.core.models import Record
 
     store.put_records("price", [Record(f"AAA|2026-01-{d:02d}", {"close": d}, grp="AAA",
@@ -304,7 +306,7 @@ def test_records_upsert_and_range_queries(store: SQLiteStore) -> None:
     assert store.count_records("price") == 10
 
 
-def test_sweep_records_moves_each_stuck_record_once(store: SQLiteStore) -> None:
+def test_sweep_records_moves_each_stuck_record_once(store: Store) -> None:
     from cronsole.core.models import Record
 
     store.put_records("call", [Record("old", {}, at="2026-01-01T00:00", status="processing"),
@@ -318,7 +320,7 @@ def test_sweep_records_moves_each_stuck_record_once(store: SQLiteStore) -> None:
     assert store.get_record("call", "old").data == {"reason": "timeout"}  # type: ignore
 
 
-def test_archive_moves_old_history_in_chunks_and_resumes(store: SQLiteStore) -> None:
+def test_archive_moves_old_history_in_chunks_and_resumes(store: Store) -> None:
     for i in range(25):
         run = store.insert_run("job", T0 + timedelta(minutes=i), RunReason.SCHEDULE, "n",
                                Overlap.ALLOW, T0)
@@ -332,7 +334,7 @@ def test_archive_moves_old_history_in_chunks_and_resumes(store: SQLiteStore) -> 
     assert store.count_archived("runs") == 20 and len(store.list_runs(limit=100)) == 5
 
 
-def test_archiving_done_items_keeps_tenant_counts_right(store: SQLiteStore) -> None:
+def test_archiving_done_items_keeps_tenant_counts_right(store: Store) -> None:
     for i in range(3):
         store.enqueue("job", f"k{i}", T0, tenant="t")
     for item in store.claim_items("job", "n", None, T0, limit=2):
@@ -342,7 +344,7 @@ def test_archiving_done_items_keeps_tenant_counts_right(store: SQLiteStore) -> N
     assert (counts.pending, counts.done) == (1, 0)
 
 
-def test_health_reads_failures_and_oldest_pending_per_tenant(store: SQLiteStore) -> None:
+def test_health_reads_failures_and_oldest_pending_per_tenant(store: Store) -> None:
     store.enqueue("job", "a1", T0, tenant="a")
     store.enqueue("job", "a2", T0 + timedelta(minutes=5), tenant="a")
     store.enqueue("job", "b1", T0, tenant="b")
@@ -352,14 +354,14 @@ def test_health_reads_failures_and_oldest_pending_per_tenant(store: SQLiteStore)
     assert store.oldest_pending("job") == {"a": T0 + timedelta(minutes=5), "b": T0}
 
 
-def test_a_command_being_applied_reads_back(store: SQLiteStore) -> None:
+def test_a_command_being_applied_reads_back(store: Store) -> None:
     command = store.add_command("fire", "op", "cli", T0, job="job")
     assert store.claim_command(command.id, "host", T0)
     seen = store.get_command(command.id)
     assert seen is not None and seen.status is CommandStatus.APPLYING
 
 
-def test_threads_that_end_do_not_keep_their_connections(store: SQLiteStore) -> None:
+def test_threads_that_end_do_not_keep_their_connections(store: Store) -> None:
     """Every run works in fresh threads; their connections must not pile up (file handles)."""
     import os
     import threading
@@ -376,7 +378,7 @@ def test_threads_that_end_do_not_keep_their_connections(store: SQLiteStore) -> N
     assert len(store.list_items(job="job", limit=1000)) == 200
 
 
-def test_enqueue_many_adds_new_keys_once_and_counts_them(store: SQLiteStore) -> None:
+def test_enqueue_many_adds_new_keys_once_and_counts_them(store: Store) -> None:
     store.enqueue("job", "a", T0, tenant="t1")
     added = store.enqueue_many("job", [("a", 1, "t1"), ("b", 2, "t1"), ("c", 3, "t2"),
                                        ("b", 9, "t1")], T0)
@@ -409,7 +411,7 @@ def test_processes_starting_together_on_a_new_database_all_open_it(tmp_path: Pat
         assert all(code == 0 for code, _ in results), results
 
 
-def test_text_that_is_not_utf8_is_stored_escaped(store: SQLiteStore) -> None:
+def test_text_that_is_not_utf8_is_stored_escaped(store: Store) -> None:
     """Arguments and file names can carry bytes that are not UTF-8 (lone surrogates in
     Python); any write stores them as \\udcNN escapes instead of failing."""
     assert store.enqueue("job", "scan-\udcff.pdf", T0, payload={"path": "scan-\udcff.pdf"})
@@ -420,3 +422,55 @@ def test_text_that_is_not_utf8_is_stored_escaped(store: SQLiteStore) -> None:
     assert found is not None and found.error == "ValueError: cannot read scan-\\udcff.pdf"
     assert found.payload == {"path": "scan-\udcff.pdf"}  # JSON keeps the real name
     assert {c.tenant for c in store.tenant_counts("job")} == {"", "t\\udcfd"}
+
+
+@pytest.fixture
+def pg_address() -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield pg_schema_address(name)
+    drop_pg_schema(name)
+
+
+def test_postgres_claims_skip_what_another_node_has_locked(pg_address: str) -> None:
+    """A node in the middle of claiming a tenant does not hold the others up: they take the
+    next tenant at once (FOR UPDATE SKIP LOCKED) instead of waiting for its commit."""
+    import psycopg
+
+    store = open_store(pg_address)
+    for tenant in ("t1", "t2"):
+        for n in range(3):
+            store.enqueue("job", f"{tenant}-{n}", T0, tenant=tenant)
+    with psycopg.connect(pg_address) as other:  # a transaction, as a claiming node holds one
+        other.execute("SELECT * FROM tenant_counts WHERE tenant = 't1' FOR UPDATE")
+        other.execute("SELECT * FROM items WHERE key = 't2-0' FOR UPDATE")
+        claimed = store.claim_items("job", "n2", None, T0, limit=10)
+        assert sorted(i.key for i in claimed) == ["t2-1", "t2-2"]
+    assert sorted(i.key for i in store.claim_items("job", "n3", None, T0, limit=10)) == [
+        "t1-0", "t1-1", "t1-2", "t2-0"]
+    store.close()
+
+
+def test_postgres_refuses_a_foreign_or_newer_schema_untouched(pg_address: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_address, autocommit=True) as conn:
+        conn.execute("CREATE TABLE jobs (x int)")
+    with pytest.raises(StoreUnusable, match="not a cronsole database"):
+        open_store(pg_address)
+    with psycopg.connect(pg_address, autocommit=True) as conn:
+        conn.execute("DROP TABLE jobs")
+    open_store(pg_address).close()
+    with psycopg.connect(pg_address, autocommit=True) as conn:
+        conn.execute("INSERT INTO cronsole_migrations (name) VALUES ('9999_future')")
+        before = conn.execute("SELECT count(*) FROM cronsole_migrations").fetchone()
+    with pytest.raises(StoreUnusable, match="newer cronsole"):
+        open_store(pg_address)
+    with psycopg.connect(pg_address, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM cronsole_migrations").fetchone() == before
+
+
+def test_an_unreachable_server_is_one_line_without_the_password() -> None:
+    with pytest.raises(StoreUnusable) as caught:
+        open_store("postgresql://cronsole:s3cret@127.0.0.1:1/nowhere")
+    assert "s3cret" not in str(caught.value) and "\n" not in str(caught.value)
+    assert str(caught.value).startswith("postgresql://cronsole:***@127.0.0.1:1/nowhere: ")

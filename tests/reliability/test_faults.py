@@ -14,7 +14,7 @@ from cronsole.core import faults
 from cronsole.core.clock import FrozenClock
 from cronsole.core.errors import StaleClaim, StoreWriteFailed
 from cronsole.core.models import ItemStatus, RunStatus
-from cronsole.core.store.sqlite import SQLiteStore
+from cronsole.core.store import Store
 from tests.conftest import T0, Workspace, run_job
 from tests.e2e.test_headless import JOBS
 from tests.procs import Proc, query, side_effects, start_host, wait_for
@@ -150,7 +150,7 @@ def test_an_unwritable_log_file_costs_one_notice_and_no_job_outcome(
 
 
 @pytest.mark.scenario("F10")
-def test_two_sweepers_at_once_change_each_stale_claim_once(store: SQLiteStore) -> None:
+def test_two_sweepers_at_once_change_each_stale_claim_once(store: Store) -> None:
     for n in range(10):
         store.enqueue("job", f"stale-{n}", T0)
     stale = store.claim_items("job", "gone", None, T0, limit=10)

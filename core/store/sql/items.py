@@ -90,7 +90,7 @@ class ItemsMixin:
         with self._db.write() as c:
             tenants = c.execute(
                 "SELECT tenant FROM tenant_counts WHERE job = ? AND queue = ?"
-                " AND pending + failed > 0 ORDER BY last_claim_at, tenant",
+                " AND pending + failed > 0 ORDER BY coalesce(last_claim_at, ''), tenant",
                 (job, queue),
             ).fetchall()
             claimed: list[Item] = []
@@ -202,15 +202,19 @@ class ItemsMixin:
         with self._db.write() as c:
             rows = c.execute(f"SELECT * FROM items WHERE {where}", tuple(params)).fetchall()
             sets = "".join(f", {name} = ?" for name in columns)
+            moved = 0
             for row in rows:
-                c.execute(
+                cursor = c.execute(
                     "UPDATE items SET status = ?, claim_owner = NULL, claim_token = NULL,"
-                    f" not_before = '', updated_at = ?{sets} WHERE id = ?",
-                    (status, iso(now), *columns.values(), row["id"]),
+                    f" not_before = '', updated_at = ?{sets} WHERE id = ? AND status = ?",
+                    (status, iso(now), *columns.values(), row["id"], row["status"]),
                 )
+                if cursor.rowcount != 1:
+                    continue  # claimed meanwhile by a node that does not wait for writers
                 _count(c, row["job"], row["queue"], row["tenant"],
                        **{row["status"]: -1}, **{status.value: 1})
-            return len(rows)
+                moved += 1
+            return moved
 
     def release_claims(self, nodes: list[str], now: datetime, why: str) -> int:
         """Items claimed by dead nodes become eligible again (the attempt in flight counts)."""
@@ -292,8 +296,9 @@ class ItemsMixin:
     def tenant_counts(self, job: str | None = None) -> list[TenantCounts]:
         where, params = ("WHERE job = ?", (job,)) if job else ("", ())
         rows = self._db.get().execute(
-            "SELECT job, tenant, sum(pending) AS pending, sum(claimed) AS claimed,"
-            " sum(done) AS done, sum(failed) AS failed, sum(dead) AS dead"
+            "SELECT job, tenant, CAST(sum(pending) AS BIGINT) AS pending,"
+            " CAST(sum(claimed) AS BIGINT) AS claimed, CAST(sum(done) AS BIGINT) AS done,"
+            " CAST(sum(failed) AS BIGINT) AS failed, CAST(sum(dead) AS BIGINT) AS dead"
             f" FROM tenant_counts {where} GROUP BY job, tenant ORDER BY job, tenant",
             params,
         ).fetchall()

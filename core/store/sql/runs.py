@@ -135,7 +135,7 @@ class RunsMixin:
         """Close a running run; False when it was no longer running (abandoned by a sweep)."""
         with self._db.write() as c:
             cursor = c.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, error = ?, summary = ?, left = ?"
+                "UPDATE runs SET status = ?, finished_at = ?, error = ?, summary = ?, \"left\" = ?"
                 " WHERE id = ? AND status = 'running'",
                 (status, iso(now), error, dumps(summary or {}), left, run_id),
             )

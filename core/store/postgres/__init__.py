@@ -1,0 +1,155 @@
+"""The PostgreSQL store: the shared SQL over one database that several hosts share."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import psycopg
+
+from ...clock import iso
+from ...errors import StoreUnavailable, StoreUnusable
+from ...models import Item
+from .. import redacted
+from ..sql.items import ItemsMixin, _count
+from ..sql.misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
+from ..sql.records import RecordsMixin
+from ..sql.rows import to_item
+from ..sql.runs import RunsMixin
+from .connection import Conn, Connections
+from .schema import KNOWN, MIGRATIONS
+
+TABLES = ("jobs", "job_state", "control", "runs", "items", "tenant_counts", "commands", "nodes",
+          "logs", "records", "archive")
+
+
+class PostgresStore(
+    JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin,
+    RecordsMixin,
+):
+    """The store on a PostgreSQL database (the schema in the address's search_path)."""
+
+    _db: Connections
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._db = Connections(url)
+
+    @classmethod
+    def open(cls, url: str, create: bool = True) -> PostgresStore:
+        """Connect, and create or migrate the schema (one node at a time); StoreUnusable when
+        the server cannot be reached or the schema is not ours or is newer."""
+        store = cls(url)
+        try:
+            migrate(store._db.get(), create)
+        except (StoreUnavailable, psycopg.Error) as exc:
+            store.close()
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise StoreUnusable(f"{redacted(url)}: {reason}") from None
+        except StoreUnusable as exc:
+            store.close()
+            raise StoreUnusable(f"{redacted(url)}: {exc}") from None
+        return store
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        with self._db.write():
+            yield
+
+    def describe(self) -> str:
+        return redacted(self.url)
+
+    def close(self) -> None:
+        self._db.close_all()
+
+    def integrity_ok(self) -> bool:
+        """PostgreSQL checks its pages itself; this reads every table once (a damaged
+        relation raises) and checks the tick rule's unique index is valid."""
+        c = self._db.get()
+        for table in TABLES:
+            c.execute(f"SELECT count(*) FROM {table}").fetchone()
+        row = c.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname = 'runs_tick' AND c.relnamespace = current_schema()::regnamespace"
+        ).fetchone()
+        return bool(row and row[0])
+
+    def claim_items(
+        self, job: str, node: str, run_id: int | None, now: datetime, limit: int,
+        per_tenant: int | None = None, queue: str = "default",
+    ) -> list[Item]:
+        """As the shared claim, but without the writers' lock: tenants and items are locked
+        with FOR UPDATE SKIP LOCKED, so nodes claiming at once take different work instead of
+        queueing behind each other."""
+        with self._db.transaction(exclusive=False) as c:
+            tenants = c.execute(
+                "SELECT tenant FROM tenant_counts WHERE job = ? AND queue = ?"
+                " AND pending + failed > 0 ORDER BY coalesce(last_claim_at, ''), tenant"
+                " FOR UPDATE SKIP LOCKED",
+                (job, queue),
+            ).fetchall()
+            claimed: list[Item] = []
+            for row in tenants:
+                room = limit - len(claimed)
+                if room <= 0:
+                    break
+                take = min(room, per_tenant) if per_tenant else room
+                claimed += self._claim_locked(c, job, queue, row["tenant"], node, run_id, now,
+                                              take)
+            return claimed
+
+    def _claim_locked(
+        self, c: Conn, job: str, queue: str, tenant: str, node: str, run_id: int | None,
+        now: datetime, take: int,
+    ) -> list[Item]:
+        claimed: list[Item] = []
+        for status in ("pending", "failed"):
+            rows = c.execute(
+                "UPDATE items SET status = 'claimed', claim_owner = ?, claim_token = ?,"
+                " claimed_at = ?, heartbeat_at = ?, run_id = ?, attempts = attempts + 1,"
+                " updated_at = ? WHERE id IN (SELECT id FROM items WHERE job = ? AND queue = ?"
+                " AND tenant = ? AND status = ? AND not_before <= ? ORDER BY id LIMIT ?"
+                " FOR UPDATE SKIP LOCKED) RETURNING *",
+                (node, uuid.uuid4().hex, iso(now), iso(now), run_id, iso(now), job, queue,
+                 tenant, status, iso(now), take - len(claimed)),
+            ).fetchall()
+            if rows:
+                _count(c, job, queue, tenant, **{status: -len(rows)}, claimed=len(rows))
+                claimed += sorted((to_item(row) for row in rows), key=lambda item: item.id)
+        if claimed:
+            c.execute(
+                "UPDATE tenant_counts SET last_claim_at = ? WHERE job = ? AND queue = ?"
+                " AND tenant = ?",
+                (iso(now), job, queue, tenant),
+            )
+        return claimed
+
+
+def migrate(c: Conn, create: bool) -> None:
+    """Apply missing migrations under a session lock, so nodes starting together take turns."""
+    c.execute("SELECT pg_advisory_lock(hashtext('cronsole-migrate:' || current_schema()))")
+    try:
+        with c.raw.transaction():
+            tables = {r[0] for r in c.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            ).fetchall()}
+            if "cronsole_migrations" not in tables:
+                if tables & set(TABLES):
+                    raise StoreUnusable("not a cronsole database (it holds other tables)")
+                if not create:
+                    raise StoreUnusable("no cronsole schema here (start cronsole once to "
+                                        "create it)")
+                c.execute("CREATE TABLE cronsole_migrations (name text PRIMARY KEY,"
+                          " applied_at timestamptz NOT NULL DEFAULT now())")
+            applied = {r[0] for r in c.execute("SELECT name FROM cronsole_migrations").fetchall()}
+            if applied - KNOWN:
+                raise StoreUnusable(f"the database was written by a newer cronsole (schema "
+                                    f"{sorted(applied - KNOWN)[-1]}); upgrade cronsole to use it")
+            for name, statements in MIGRATIONS:
+                if name not in applied:
+                    c.raw.execute(statements)
+                    c.execute("INSERT INTO cronsole_migrations (name) VALUES (?)", (name,))
+    finally:
+        c.execute("SELECT pg_advisory_unlock(hashtext('cronsole-migrate:' || current_schema()))")

@@ -91,9 +91,10 @@ def store(address: str) -> Iterator[Store]:
 class Workspace:
     """A folder with cronsole.toml and a job module, as an operator would set one up."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, database: str = "state/cronsole.db") -> None:
         self.root = root
-        self.db = root / "state" / "cronsole.db"
+        self.db = root / "state" / "cronsole.db"  # the SQLite file, when the database is one
+        self.database = database  # as cronsole.toml names it: that path, or a postgresql:// one
         self.engines: list[Engine] = []
         self.hosts: list[Host] = []
 
@@ -101,7 +102,7 @@ class Workspace:
         (self.root / "wsjobs.py").write_text(textwrap.dedent(jobs_source))
         path = self.root / "cronsole.toml"
         path.write_text(
-            '[cronsole]\ndatabase = "state/cronsole.db"\nlog_dir = "logs"\n'
+            f'[cronsole]\ndatabase = "{self.database}"\nlog_dir = "logs"\n'
             'modules = ["wsjobs.py"]\n' + textwrap.dedent(config)
         )
         return path
@@ -109,7 +110,7 @@ class Workspace:
     def configure(self, config: str) -> Path:
         """cronsole.toml for the built-in jobs (no job module of our own)."""
         path = self.root / "cronsole.toml"
-        path.write_text('[cronsole]\ndatabase = "state/cronsole.db"\nlog_dir = "logs"\n'
+        path.write_text(f'[cronsole]\ndatabase = "{self.database}"\nlog_dir = "logs"\n'
                         + textwrap.dedent(config))
         return path
 
@@ -152,6 +153,19 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
         host.stop(grace=5)
     for engine in ws.engines:
         engine.close()
+
+
+@pytest.fixture
+def pg_workspace(tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace whose database is a fresh schema on the PostgreSQL test server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    ws = Workspace(tmp_path, database=pg_schema_address(name))
+    yield ws
+    for host in ws.hosts:
+        host.stop(grace=5)
+    for engine in ws.engines:
+        engine.close()
+    drop_pg_schema(name)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
+
 from tests.conftest import Workspace
 
 CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
@@ -41,6 +43,11 @@ class Proc:
 
 
 def query(ws: Workspace, sql: str, *params: object) -> list[tuple[object, ...]]:
+    """A plain read of the workspace's database, with `?` placeholders on either backend."""
+    if ws.database.startswith("postgresql://"):
+        with psycopg.connect(ws.database, autocommit=True) as pg:
+            return [tuple(row) for row in
+                    pg.execute(sql.replace("?", "%s"), params).fetchall()]
     conn = sqlite3.connect(ws.db, timeout=10)
     try:
         return conn.execute(sql, params).fetchall()
@@ -55,8 +62,8 @@ def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
         try:
             if check():
                 return
-        except sqlite3.OperationalError:
-            pass  # the database may not exist yet
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
+            pass  # the database (or its schema) may not exist yet
         time.sleep(0.1)
     raise AssertionError(f"condition not met within {timeout}s")
 

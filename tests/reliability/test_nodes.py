@@ -1,0 +1,112 @@
+"""Several hosts on one PostgreSQL database: three `cronsole --no-tui` nodes, one killed with
+`kill -9` and restarted mid-way (the multi-node promise of DESIGN.md, on real processes)."""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+
+from cronsole.core.store import open_store
+from tests.conftest import Workspace
+from tests.procs import Proc, query, side_effects, start_host, wait_for
+from tests.reliability.harness import check_invariants
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+JOBS = '''
+from __future__ import annotations
+import os, time
+from pathlib import Path
+from cronsole.core import JobContext, job
+
+SIDE = Path(os.environ["SIDE_EFFECTS"])
+
+def mark(text: str) -> None:
+    with SIDE.open("a") as handle:  # one short append: whole lines from every process
+        handle.write(text + "\\n")
+
+@job(schedule="every 1s")
+def tick(ctx: JobContext) -> None:
+    """Records each tick it runs."""
+    mark(f"tick {ctx.scheduled_for.isoformat()} {os.getpid()}")
+
+@job(schedule="every 1s", overlap="allow")
+def work(ctx: JobContext) -> None:
+    """Runs overlap across nodes, so their claims meet: eight items, two per tenant."""
+    def handle(item):
+        time.sleep(0.05)
+        mark(f"work {item.key} {os.getpid()}")
+    ctx.items.drain(handle, limit=8, per_tenant=2)
+'''
+TENANTS, PER_TENANT = 12, 25
+ITEMS = TENANTS * PER_TENANT
+
+
+def effects(ws: Workspace, kind: str) -> list[tuple[str, int]]:
+    return [(line.split()[1], int(line.split()[2])) for line in side_effects(ws)
+            if line.startswith(kind + " ")]
+
+
+def done(ws: Workspace) -> int:
+    return int(str(query(ws, "SELECT count(*) FROM items WHERE status = 'done'")[0][0]))
+
+
+@pytest.mark.scenario("F9")
+def test_three_nodes_share_ticks_and_items_and_survive_a_kill_9(
+        pg_workspace: Workspace, procs: list[Proc]) -> None:
+    ws = pg_workspace
+    ws.write(JOBS, 'grace_period = "20s"\n')
+    store = open_store(ws.database)
+    now = datetime.now().astimezone()
+    for t in range(TENANTS):
+        store.enqueue_many("work", [(f"t{t}-{n}", None, f"t{t}") for n in range(PER_TENANT)],
+                           now)
+    store.close()
+    for _ in range(3):
+        start_host(ws, procs)
+    wait_for(lambda: len(effects(ws, "tick")) >= 10 and done(ws) >= ITEMS // 4, 60)
+
+    victim = procs[0]
+    victim_node = str(query(ws, "SELECT id FROM nodes WHERE pid = ?", victim.popen.pid)[0][0])
+    victim.signal(signal.SIGKILL)
+    assert victim.wait(5) == -signal.SIGKILL
+    killed_at = len(effects(ws, "tick"))
+    start_host(ws, procs)  # restarted: a new node id on the same database
+    wait_for(lambda: len(effects(ws, "tick")) >= max(30, killed_at + 15)
+             and done(ws) == ITEMS, 120)
+    for proc in procs[1:]:
+        proc.signal(signal.SIGTERM)
+    assert [proc.wait(40) for proc in procs[1:]] == [0, 0, 0]
+
+    # ticks: exactly one run row per tick, none lost, none run twice
+    assert max(Counter(at for at, _ in effects(ws, "tick")).values()) == 1
+    rows = query(ws, "SELECT scheduled_for, status, node FROM runs WHERE job = 'tick'"
+                     " AND reason = 'schedule' ORDER BY scheduled_for")
+    assert len(rows) == len({r[0] for r in rows}) >= 30
+    times = [datetime.fromisoformat(str(r[0])) for r in rows]
+    assert all(b - a == timedelta(seconds=1) for a, b in zip(times, times[1:], strict=False)), \
+        "a tick was lost"
+    assert {r[1] for r in rows} <= {"succeeded", "abandoned"}
+    assert len({r[2] for r in rows}) >= 3, "the ticks were not shared between the nodes"
+
+    # items: every one done; only what the killed node had in flight ran twice
+    assert query(ws, "SELECT status, count(*) FROM items GROUP BY status") == [("done", ITEMS)]
+    ran = Counter(key for key, _ in effects(ws, "work"))
+    assert set(ran) == {f"t{t}-{n}" for t in range(TENANTS) for n in range(PER_TENANT)}
+    twice = [key for key, n in ran.items() if n > 1]
+    assert max(ran.values()) <= 2
+    in_flight = int(str(query(ws, "SELECT count(*) FROM runs WHERE job = 'work' AND node = ?"
+                                  " AND status = 'abandoned'", victim_node)[0][0]))
+    assert len(twice) <= in_flight, (twice, in_flight)  # one item in flight per run at most
+    victim_pid = victim.popen.pid
+    for key in twice:
+        assert [pid for k, pid in effects(ws, "work") if k == key][0] == victim_pid
+
+    # the killed node's runs were abandoned by the survivors; nothing is left running
+    assert query(ws, "SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
+    nodes = {str(r[0]): r[1] for r in query(ws, "SELECT id, stopped_at FROM nodes")}
+    assert len(nodes) == 4 and all(nodes.values())  # the killed one marked by a survivor
+    check_invariants(ws)

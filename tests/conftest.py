@@ -3,6 +3,7 @@ server), a frozen clock, and workspaces with job modules."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import textwrap
 import time
@@ -98,6 +99,48 @@ class Workspace:
         self.engines: list[Engine] = []
         self.hosts: list[Host] = []
 
+    @property
+    def address(self) -> str:
+        """The database as a store opens it: the SQLite file's full path, or the URL."""
+        return self.database if "://" in self.database else str(self.root / self.database)
+
+    @property
+    def postgres(self) -> bool:
+        return self.database.startswith("postgresql://")
+
+    def store(self) -> Store:
+        return open_store(self.address)
+
+    def created(self) -> bool:
+        """Whether cronsole has created its database here yet."""
+        if not self.postgres:
+            return self.db.exists()
+        import psycopg
+
+        with psycopg.connect(self.database) as conn:
+            return bool(conn.execute("SELECT to_regclass('cronsole_migrations')").fetchone()[0])
+
+    def stored(self) -> bytes:
+        """Everything stored: the SQLite file's bytes (with its WAL), or every PostgreSQL
+        table's rows in order."""
+        if not self.postgres:
+            return b"".join(p.read_bytes() for p in sorted(self.db.parent.glob("cronsole.db*")))
+        import psycopg
+
+        found: list[bytes] = []
+        with psycopg.connect(self.database) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                " ORDER BY tablename").fetchall()]
+            for table in tables:
+                for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall():
+                    found.append(repr((table, row)).encode())
+        return b"\n".join(found)
+
+    def digest(self) -> str:
+        """A fingerprint of everything stored (to check that refused input changed nothing)."""
+        return hashlib.sha256(self.stored() if self.postgres else self.db.read_bytes()).hexdigest()
+
     def write(self, jobs_source: str, config: str = "") -> Path:
         (self.root / "wsjobs.py").write_text(textwrap.dedent(jobs_source))
         path = self.root / "cronsole.toml"
@@ -145,14 +188,32 @@ def run_job(engine: Engine, name: str, reason: RunReason = RunReason.MANUAL,
     return engine.runner.execute(engine.jobs[name], run)
 
 
+# The suites that run on both backends: every test there that uses `workspace` runs twice,
+# unless it is marked sqlite_only (it reads or damages the SQLite file itself).
+BOTH_BACKENDS = ("tests/core/test_host.py", "tests/core/test_job_api.py", "tests/jobs/",
+                 "tests/reliability/", "tests/tui/test_cli")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    where = Path(metafunc.definition.path).relative_to(Path(__file__).parent.parent).as_posix()
+    if ("workspace" in metafunc.fixturenames and where.startswith(BOTH_BACKENDS)
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
+        metafunc.parametrize("workspace", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Workspace]:
-    ws = Workspace(tmp_path)
+def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace on a SQLite file, or (parametrized) on a fresh PostgreSQL schema."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    postgres = getattr(request, "param", "sqlite") == "postgres"
+    ws = Workspace(tmp_path, database=pg_schema_address(name)) if postgres else Workspace(tmp_path)
     yield ws
     for host in ws.hosts:
         host.stop(grace=5)
     for engine in ws.engines:
         engine.close()
+    if postgres:
+        drop_pg_schema(name)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -44,7 +45,8 @@ class Proc:
 
 def query(ws: Workspace, sql: str, *params: object) -> list[tuple[object, ...]]:
     """A plain read of the workspace's database, with `?` placeholders on either backend."""
-    if ws.database.startswith("postgresql://"):
+    if ws.postgres:  # the same reads in PostgreSQL's words
+        sql = re.sub(r"json_extract\((\w+), '\$\.(\w+)'\)", r"(\1::json->>'\2')", sql)
         with psycopg.connect(ws.database, autocommit=True) as pg:
             return [tuple(row) for row in
                     pg.execute(sql.replace("?", "%s"), params).fetchall()]

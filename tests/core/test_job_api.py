@@ -195,7 +195,7 @@ def test_bad_config_settings_point_at_their_line(workspace: Workspace) -> None:
         workspace.engine()
     assert str(caught.value).endswith("cronsole.toml:7: job ledger: setting 'batch_size': "
                                       "0 is below the minimum 1")
-    assert not workspace.db.exists()
+    assert not workspace.created()
 
 
 def test_a_run_cancelled_during_its_jitter_never_starts(workspace: Workspace) -> None:

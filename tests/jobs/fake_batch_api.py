@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from cronsole.core.models import Record
-from cronsole.core.store.sqlite import SQLiteStore
+from cronsole.core.store import open_store
 
 
 class FakeBatchAPI(ThreadingHTTPServer):
@@ -117,9 +116,9 @@ def batch_config(api: FakeBatchAPI, key_env: str = "TEST_BATCH_KEY", **settings:
             f"output_dir = \"results\"\n{extra}")
 
 
-def track_submitted(db: Path, *batch_ids: str) -> None:
+def track_submitted(address: str, *batch_ids: str) -> None:
     """Batches submitted an hour ago, as the submit action records them."""
-    store = SQLiteStore.open(db)
+    store = open_store(address)
     now = datetime.now(UTC)
     at = (now - timedelta(hours=1)).isoformat()
     store.put_records("batch", [Record(b, {"submitted_at": at, "polls": 0}, at=at,

@@ -93,16 +93,14 @@ def crash_at(ws: Workspace, procs: list[Proc], spec: str) -> Proc:
 
 def check_invariants(ws: Workspace, effects: list[str] | None = None) -> None:
     """What must hold after any fault, once the survivors are done (RELIABILITY.md)."""
-    postgres = ws.database.startswith("postgresql://")
-    if not postgres:
+    if not ws.postgres:
         assert query(ws, "PRAGMA integrity_check") == [("ok",)]
-    at = "payload::json->>'at'" if postgres else "json_extract(payload, '$.at')"
     assert query(ws, "SELECT job, key FROM items GROUP BY job, key HAVING count(*) > 1") == []
     assert query(ws, "SELECT id FROM runs WHERE status = 'running'") == []
     for job, value in query(ws, "SELECT job, value FROM job_state WHERE key = 'watermark'"):
         mark = json.loads(str(value))
         committed = query(
-            ws, f"SELECT max({at}) FROM items WHERE job = ?"
+            ws, "SELECT max(json_extract(payload, '$.at')) FROM items WHERE job = ?"
                 " AND status IN ('done', 'failed', 'dead')", job)[0][0]
         assert committed is not None and mark["at"] <= committed, (job, mark, committed)
     if effects is not None:

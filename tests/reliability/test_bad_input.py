@@ -82,6 +82,7 @@ os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint: the commits are
 """
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.scenario("B6")
 def test_a_hot_wal_from_a_crash_recovers_normally(workspace: Workspace) -> None:
     workspace.configure("")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 def batch_workspace(ws: Workspace, api: FakeBatchAPI) -> Workspace:
     ws.configure(batch_config(api, request_timeout=5))
-    track_submitted(ws.db, "batch_1")
+    track_submitted(ws.address, "batch_1")
     complete(api, "batch_1")
     return ws
 

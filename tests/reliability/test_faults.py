@@ -55,6 +55,7 @@ def runs(ws: Workspace, job: str) -> list[tuple[object, ...]]:
                      " ORDER BY id", job)
 
 
+@pytest.mark.sqlite_only  # holds SQLite's file lock; PostgreSQL's lock_timeout is alike
 @pytest.mark.slow
 @pytest.mark.scenario("F3")
 def test_a_lock_held_past_the_busy_timeout_rolls_the_batch_back_and_the_next_tick_retries(
@@ -93,6 +94,7 @@ def bulky(ctx: JobContext) -> None:
 '''
 
 
+@pytest.mark.sqlite_only  # fills the file's page budget
 @pytest.mark.scenario("F4")
 def test_a_full_database_rolls_back_says_so_and_recovers_when_space_returns(
         workspace: Workspace, clock: FrozenClock) -> None:

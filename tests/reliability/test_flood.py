@@ -41,6 +41,7 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.sqlite_only  # measures the file; the pruning is the shared SQL
 @pytest.mark.scenario("L6")
 def test_a_log_flood_keeps_files_database_and_memory_bounded(workspace: Workspace,
                                                              procs: list[Proc]) -> None:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import pytest
 from rich.text import Text
 
-from cronsole.core.store.sqlite import SQLiteStore
 from cronsole.tui.app import CronsoleApp
 from cronsole.tui.screens.details import RunScreen
 from cronsole.tui.widgets.logpane import LogPane
@@ -66,13 +65,13 @@ processor = "picky:check"
     with open(os.fsencode(folder) + b"/" + INVALID_UTF8_NAME, "wb") as handle:
         handle.write(b"%PDF")
 
-    store = SQLiteStore.open(ws.db)
+    store = ws.store()
     now = datetime.now(UTC)
     for name, text in CORPUS.items():
         store.enqueue("tenant-queue", f"{name}-item", now, tenant=f"{name} {text}",
                       payload={"suite": text, "cases": []})
     store.close()
-    track_submitted(ws.db, "batch_status", "batch_json")
+    track_submitted(ws.address, "batch_status", "batch_json")
     api.batches["batch_status"] = {"id": "batch_status", "status": ALL}
     api.fail_next("/v1/batches/batch_json", 200, ALL.encode("utf-8", "surrogateescape"))
 

@@ -151,6 +151,7 @@ def fill_history(db: Path) -> None:
     conn.close()
 
 
+@pytest.mark.sqlite_only  # half a million rows: on PostgreSQL it would double CI's time
 @pytest.mark.scenario("L7")
 @pytest.mark.timeout(300)
 def test_retention_over_half_a_million_rows_resumes_after_a_kill_without_duplicates(

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cronsole.core.models import Record
-from cronsole.core.store.sqlite import SQLiteStore
 from tests.conftest import Workspace
 from tests.e2e.test_headless import JOBS
 from tests.procs import Proc, cli, query, side_effects, start_host, wait_for
@@ -66,7 +65,7 @@ ENTITIES = 60
 
 def nightly_workspace(ws: Workspace) -> Workspace:
     ws.configure(NIGHTLY)
-    store = SQLiteStore.open(ws.db)
+    store = ws.store()
     now = datetime.now(UTC)
     symbols = [f"SYM{n:03d}" for n in range(ENTITIES)]
     store.put_records("entity", [Record(s, {"name": s}) for s in symbols], now)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from cronsole.core.models import RunReason
-from cronsole.core.store.sqlite import SQLiteStore
 from tests.conftest import T0, Workspace
 from tests.tui.conftest import enter, run
 
@@ -81,7 +78,7 @@ def test_pause_and_resume_are_audited(cli: Workspace, capsys: pytest.CaptureFixt
     assert nightly["next_run"] is None
     assert run(capsys, "resume", "nightly")[1] == "resumed nightly\n"
     assert run(capsys, "resume", "nightly")[1] == "nightly was not paused\n"
-    store = SQLiteStore.open(cli.db)
+    store = cli.store()
     audit = store.list_commands()
     store.close()
     assert [(c.action, c.status.value) for c in audit] == [
@@ -97,10 +94,6 @@ def test_set_changes_settings_from_now_on(cli: Workspace,
     assert {j["name"]: j for j in json.loads(out)}["nightly"]["settings"] == {"batch_size": 3}
     code, _, err = run(capsys, "set", "nightly", "batch_size=zero")
     assert code == 2 and "expected a whole number" in err
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -120,11 +113,11 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
         cli: Workspace, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
         message: str) -> None:
     run(capsys, "jobs")  # create the database first, so "unchanged" can be checked
-    before = digest(cli.db)
+    before = cli.digest()
     code, out, err = run(capsys, *argv)
     assert code == 2, err
     assert err.count("\n") == 1 and message in err and err.startswith("cronsole: ")
-    assert digest(cli.db) == before
+    assert cli.digest() == before
 
 
 def test_fire_without_a_running_scheduler_says_so(cli: Workspace,
@@ -147,24 +140,26 @@ def test_bad_config_exits_2_and_writes_nothing(cli: Workspace,
     assert not (cli.root / "state").exists()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.scenario("B6")
 def test_a_corrupt_database_exits_4_untouched(cli: Workspace,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     cli.db.parent.mkdir(parents=True)
     cli.db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
-    before = digest(cli.db)
+    before = cli.digest()
     for argv in (("jobs",), ("--no-tui",), ("pause", "nightly")):
         code, _, err = run(capsys, *argv)
         assert code == 4 and err.startswith("cronsole: ") and err.count("\n") == 1
-    assert digest(cli.db) == before
+    assert cli.digest() == before
     assert sorted(p.name for p in cli.db.parent.iterdir()) == ["cronsole.db"]
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.scenario("B6")
 def test_a_page_damaged_after_opening_is_reported_in_one_line(
         cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     """The open check no longer reads the whole file: damage deeper in is met by the query."""
-    store = SQLiteStore.open(cli.db)
+    store = cli.store()
     for minute in range(3000):
         store.queue_run("nightly", T0 + timedelta(minutes=minute), RunReason.MANUAL, T0)
     store.close()
@@ -188,4 +183,4 @@ def test_config_check_and_paths(cli: Workspace, capsys: pytest.CaptureFixture[st
     code, out, _ = run(capsys, "paths", "--json")
     found = json.loads(out)
     assert found["config"] == str(cli.root / "cronsole.toml")
-    assert found["database"] == str(cli.db) and not cli.db.exists()
+    assert found["database"] == cli.address and not cli.created()

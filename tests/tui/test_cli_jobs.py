@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from cronsole.core.models import Record
-from cronsole.core.store.sqlite import SQLiteStore
 from tests.conftest import T0, Workspace
 from tests.tui.conftest import enter, run
 
@@ -20,7 +19,7 @@ def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 
 
 def test_batches_lists_tracked_batches(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    store = SQLiteStore.open(cli.db)
+    store = cli.store()
     store.put_records("batch", [Record("batch_1", {"provider": "folder", "polls": 2,
                                                    "submitted_at": T0.isoformat(), "stuck": True,
                                                    "error": "\x1b[2J boom"},

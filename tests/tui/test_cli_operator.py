@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cronsole.core.models import Node, Overlap, RunReason, RunStatus
-from cronsole.core.store.sqlite import SQLiteStore
+from cronsole.core.store import Store
 from tests.conftest import T0, Workspace
 from tests.tui.conftest import enter, run
 
@@ -36,9 +35,9 @@ def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return enter(workspace, monkeypatch)
 
 
-def store(ws: Workspace) -> SQLiteStore:
+def store(ws: Workspace) -> Store:
     """The workspace's database, opened directly to seed or inspect it."""
-    return SQLiteStore.open(ws.db)
+    return ws.store()
 
 
 def seed_tenants(ws: Workspace, pending: dict[str, int]) -> None:
@@ -119,16 +118,12 @@ def test_logs_and_audit(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> N
     assert run(capsys, "audit", "--since", "yesterday-ish")[0] == 2
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.mark.scenario("B4")
 def test_period_backfill_dry_run_and_bad_input(cli: Workspace,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "period", "hourly", "2025-04")
     assert (code, out) == (0, "period → 2025-04 (watermark reset)\n")
-    before = digest(cli.db)
+    before = cli.digest()
     code, out, _ = run(capsys, "backfill", "hourly", "--from", "2026-01-01T00:00+00:00",
                        "--to", "2026-01-01T02:00+00:00", "--dry-run")
     assert code == 0 and out.splitlines()[-1] == "3 run(s) would be created"
@@ -137,7 +132,7 @@ def test_period_backfill_dry_run_and_bad_input(cli: Workspace,
                  ("cancel", "999"), ("retry", "999")):
         code, _, err = run(capsys, *argv)
         assert code == 2 and err.count("\n") == 1, argv
-    assert digest(cli.db) == before
+    assert cli.digest() == before
     code, _, err = run(capsys, "backfill", "hourly", "--from", "2026-01-01", "--to",
                        "2026-01-02")
     assert code == 1 and "no scheduler is running" in err

@@ -50,7 +50,7 @@ def query(ws: Workspace, sql: str, *params: object) -> list[tuple[object, ...]]:
         with psycopg.connect(ws.database, autocommit=True) as pg:
             return [tuple(row) for row in
                     pg.execute(sql.replace("?", "%s"), params).fetchall()]
-    conn = sqlite3.connect(ws.db, timeout=10)
+    conn = sqlite3.connect(ws.address, timeout=10)
     try:
         return conn.execute(sql, params).fetchall()
     finally:

@@ -91,6 +91,7 @@ for reader in (cli_status.status, cli_status.health, cli_status.tenants, cli_sta
 for manager in (cli_manage.period, cli_manage.backfill, cli_manage.retry, cli_manage.cancel,
                 cli_manage.init, cli_manage.doctor):
     app.command(manager.__name__)(manager)
+app.command("migrate-store")(cli_manage.migrate_store)
 config_app.command("show")(cli_manage.config_show)
 app.add_typer(cli_jobs.batches_app, name="batches")
 config_app.command("check")(cli_read.config_check)

@@ -1,12 +1,12 @@
 """CLI commands that manage jobs and the installation: period, backfill, retry, cancel,
-init, config show, doctor."""
+init, config show, doctor, migrate-store."""
 
 from __future__ import annotations
 
 import os
 import stat
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -255,3 +255,39 @@ def _check_clock(settings: Settings) -> tuple[bool, str, str]:
         return False, "clock", "another node's heartbeat is ahead of this clock by " \
                                f"{(max(ahead) - now).total_seconds():.0f}s"
     return True, "clock", f"{now:%Y-%m-%d %H:%M:%S} UTC, no node ahead of it"
+
+
+def migrate_store(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(
+        help="The new database: a postgresql:// address or a SQLite file path.")],
+) -> None:
+    """Copy every row of this installation's database into a new, empty one (SQLite to
+    PostgreSQL, or back). Stop every node first; then point the config at the new one."""
+    from cronsole.core.store import open_store, redacted
+    from cronsole.core.store.sql.copy import CopyMixin
+
+    settings = settings_for(ctx)
+    if "://" not in target:
+        target = str(Path(target).expanduser().resolve())
+    if target == settings.database:
+        raise UsageError("the target is the database in use; name a new one")
+    source = open_store(settings.database, create=False)
+    try:
+        now = datetime.now().astimezone()
+        live = [n.id for n in source.nodes(
+            live_since=now - timedelta(seconds=settings.node_timeout))]
+        if live:
+            raise UsageError(f"nodes still run on {redacted(settings.database)}: "
+                             f"{', '.join(live)}; stop them first")
+        destination = open_store(target)
+        try:
+            assert isinstance(source, CopyMixin) and isinstance(destination, CopyMixin)
+            copied = source.copy_into(destination)
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    for table, rows in copied.items():
+        print(f"{table:14} {rows:>9,} rows")
+    print(f"copied into {redacted(target)}; set database = \"...\" (or CRONSOLE_DB) to use it")

@@ -13,6 +13,7 @@ from ...clock import iso
 from ...errors import StoreUnavailable, StoreUnusable
 from ...models import Item
 from .. import redacted
+from ..sql.copy import TABLES, CopyMixin
 from ..sql.items import ItemsMixin, _count
 from ..sql.misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
 from ..sql.records import RecordsMixin
@@ -21,13 +22,10 @@ from ..sql.runs import RunsMixin
 from .connection import Conn, Connections
 from .schema import KNOWN, MIGRATIONS
 
-TABLES = ("jobs", "job_state", "control", "runs", "items", "tenant_counts", "commands", "nodes",
-          "logs", "records", "archive")
-
 
 class PostgresStore(
     JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin,
-    RecordsMixin,
+    RecordsMixin, CopyMixin,
 ):
     """The store on a PostgreSQL database (the schema in the address's search_path)."""
 
@@ -75,6 +73,11 @@ class PostgresStore(
             " WHERE c.relname = 'runs_tick' AND c.relnamespace = current_schema()::regnamespace"
         ).fetchone()
         return bool(row and row[0])
+
+    def _after_copy(self, c: Conn) -> None:  # type: ignore[override]
+        for table in ("runs", "items", "commands", "logs"):
+            c.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                      f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
 
     def claim_items(
         self, job: str, node: str, run_id: int | None, now: datetime, limit: int,

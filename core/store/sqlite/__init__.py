@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import StoreUnusable
+from ..sql.copy import CopyMixin
 from ..sql.items import ItemsMixin
 from ..sql.misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
 from ..sql.records import RecordsMixin
@@ -17,7 +18,7 @@ from .connection import Connections, check_file, migrate, prepare_file
 
 class SQLiteStore(
     JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin,
-    RecordsMixin,
+    RecordsMixin, CopyMixin,
 ):
     """The store on one SQLite file in WAL mode, shared safely by several processes."""
 

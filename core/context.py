@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from .clock import Clock
-from .errors import StaleClaim
+from .errors import StaleClaim, StoreWriteFailed
 from .events import EventHub, ItemFailed, RunProgressed
 from .faults import fault
 from .models import Item, Record, Run, Watermark
@@ -313,7 +313,14 @@ class Ledger:
             except StaleClaim as stale:
                 self._ctx.log.warning("%s", stale)
             raise
-        self.complete(item, result, mark)
+        try:
+            self.complete(item, result, mark)
+        except StoreWriteFailed as exc:  # done, but not recorded: it is retried (at least once)
+            try:
+                self.fail(item, f"outcome not stored: {error_text(exc)}", watermark=None)
+            except (StoreWriteFailed, StaleClaim):
+                pass  # still unreachable: the run's end releases the claim
+            raise
         fault("after_item_commit")
         return result
 

@@ -6,6 +6,7 @@ import logging
 import queue
 import random
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 from .clock import Clock
 from .context import JobContext, error_text
 from .durations import format_duration
-from .errors import CronsoleError
+from .errors import CronsoleError, StoreWriteFailed
 from .events import EventHub, RunFinished, RunStarted
 from .models import Run, RunStatus
 from .registry import Job
@@ -149,12 +150,36 @@ class Runner:
             status, error, summary, left = self._call(job, active)
         except BaseException as exc:  # the run must be closed whatever happened
             status, error, summary, left = RunStatus.FAILED, error_text(exc), {}, 0
-        if not self.store.finish_run(run.id, status, self.clock.now(), error, summary, left):
-            log.warning("run #%s of %s was closed by someone else (abandoned?); outcome %s "
-                        "not recorded", run.id, job.name, status)
+        if not self._stored(lambda: self._finish(run, job, status, error, summary, left)):
+            log.error("run #%s of %s: its outcome %s could not be stored", run.id, job.name,
+                      status)
         final = self.store.get_run(run.id) or run
         self._log_outcome(job, final)
         return final
+
+    def _finish(self, run: Run, job: Job, status: RunStatus, error: str | None,
+                summary: dict[str, Any], left: int) -> None:
+        now = self.clock.now()
+        released = self.store.release_run_claims(run.id, now, "released: the run ended with "
+                                                 "its outcome unrecorded")
+        if released and status is RunStatus.SUCCEEDED:
+            status = RunStatus.PARTIAL
+        if not self.store.finish_run(run.id, status, now, error, summary, left):
+            log.warning("run #%s of %s was closed by someone else (abandoned?); outcome %s "
+                        "not recorded", run.id, job.name, status)
+
+    def _stored(self, write: Callable[[], None], attempts: int = 8) -> bool:
+        """A write that outlives a short outage (a database server restarting): tried again
+        with backoff for about half a minute before giving up."""
+        for attempt in range(attempts):
+            try:
+                write()
+                return True
+            except StoreWriteFailed as exc:
+                log.warning("store write failed (attempt %d of %d): %s", attempt + 1,
+                            attempts, exc)
+                time.sleep(min(0.25 * 2 ** attempt, 8.0))
+        return False
 
     def _call(self, job: Job, active: ActiveRun) -> tuple[RunStatus, str | None, dict[str, Any],
                                                          int]:

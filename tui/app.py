@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
@@ -17,12 +17,13 @@ from textual.worker import Worker, WorkerState
 from cronsole.core.commands import Commands
 from cronsole.core.engine import Engine
 from cronsole.core.events import CommandApplied, Event, RunFinished, RunStarted
+from cronsole.core.models import RunStatus
 from cronsole.core.scheduling.host import Host
 from cronsole.core.snapshot import JobView, Snapshot, take_snapshot
 
 from .actions import Actions, RefreshRequested
 from .palette import ConsoleCommands
-from .rows import command_row, job_row, run_row, tenant_row
+from .rows import command_row, job_row, node_row, run_row, tenant_row
 from .screens.details import JobScreen, RunScreen
 from .screens.help import HelpScreen
 from .screens.main import TABS, MainScreen
@@ -152,6 +153,10 @@ class CronsoleApp(Actions):
                 for t in snapshot.tenants}
         elif tab == "runs":
             rows = {str(r.id): run_row(r, now) for r in snapshot.runs}
+        elif tab == "nodes":
+            running = Counter(r.node for r in snapshot.active if r.status is RunStatus.RUNNING)
+            rows = {n.id: node_row(n, self.engine.node_id, running[n.id], now)
+                    for n in snapshot.nodes}
         else:
             rows = {str(c.id): command_row(c) for c in snapshot.commands}
         table = main.query_one(f"#{tab}-table", LiveTable)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from rich.text import Text
 
-from cronsole.core.models import Command, Run
+from cronsole.core.models import Command, Node, Run
 from cronsole.core.snapshot import JobView, TenantView
 
 from .text import countdown, health, literal, short_ago, status
@@ -16,8 +16,10 @@ from .widgets.progress import progress_cells
 JOB_COLUMNS = ["job", "next", "state", "queue p/r/f", "period", "last", "progress", "schedule"]
 TENANT_COLUMNS = ["tenant", "health", "pending", "running", "failed 24h", "oldest", "backlog",
                   "job"]
-RUN_COLUMNS = ["run", "job", "reason", "tick", "status", "took", "done/failed/total", "error"]
+RUN_COLUMNS = ["run", "job", "reason", "tick", "status", "took", "done/failed/total", "node",
+               "error"]
 AUDIT_COLUMNS = ["when", "who", "action", "target", "why", "result"]
+NODE_COLUMNS = ["node", "role", "host", "pid", "heartbeat", "up", "running", "version"]
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -69,7 +71,8 @@ def run_row(run: Run, now: datetime) -> list[Text]:
         counts += f" (stopped early, {run.left} left)"
     return [Text(f"#{run.id}"), literal(run.job, 30), Text(run.reason.value),
             Text(f"{run.scheduled_for.astimezone():%m-%d %H:%M:%S}"), status(run.status.value),
-            Text(took), Text(counts), literal(run.error or "", 80, style="red")]
+            Text(took), Text(counts), literal(run.node or "-", 40, style="dim"),
+            literal(run.error or "", 80, style="red")]
 
 
 def command_row(command: Command) -> list[Text]:
@@ -79,3 +82,14 @@ def command_row(command: Command) -> list[Text]:
     return [Text(f"{command.created_at.astimezone():%m-%d %H:%M:%S}"), literal(command.who, 30),
             Text(command.action), literal(target, 40), literal(command.reason or "", 40),
             literal(command.result or command.status.value, 80)]
+
+
+def node_row(node: Node, this: str, running: int, now: datetime) -> list[Text]:
+    """A live node: which one this console is, its role, where it runs, when it last beat."""
+    name = literal(node.id, 40, style="bold" if node.id == this else "")
+    if node.id == this:
+        name.append(" (this console)", style="dim")
+    return [name, Text(node.role, style="cyan" if node.role == "host" else ""),
+            literal(node.hostname, 30), Text(str(node.pid)),
+            Text(short_ago(node.heartbeat_at, now)), Text(short_ago(node.started_at, now)),
+            Text(str(running)), literal(node.version, 20)]

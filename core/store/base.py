@@ -256,6 +256,10 @@ class Store(Protocol):
         """Operator retry: failed and dead items become pending with fresh attempts."""
         ...
 
+    def release_run_claims(self, run_id: int, now: datetime, why: str) -> int:
+        """Items a finished run still holds become `failed` (retried); how many."""
+        ...
+
     def release_claims(self, nodes: list[str], now: datetime, why: str) -> int:
         """Items claimed by dead nodes become eligible again (the attempt in flight counts)."""
         ...

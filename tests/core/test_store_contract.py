@@ -474,3 +474,16 @@ def test_an_unreachable_server_is_one_line_without_the_password() -> None:
         open_store("postgresql://cronsole:s3cret@127.0.0.1:1/nowhere")
     assert "s3cret" not in str(caught.value) and "\n" not in str(caught.value)
     assert str(caught.value).startswith("postgresql://cronsole:***@127.0.0.1:1/nowhere: ")
+
+
+def test_a_finished_run_gives_back_the_claims_it_still_holds(store: Store) -> None:
+    for n in range(3):
+        store.enqueue("job", f"k{n}", T0)
+    first, second, _ = store.claim_items("job", "n", 7, T0, limit=3)
+    store.complete_item(first, T0)
+    assert store.release_run_claims(7, T0, "released: outcome unrecorded") == 2
+    assert store.release_run_claims(7, T0, "again") == 0
+    assert {i.key: i.status for i in store.list_items(job="job")} == {
+        "k0": ItemStatus.DONE, "k1": ItemStatus.FAILED, "k2": ItemStatus.FAILED}
+    [counts] = store.tenant_counts("job")
+    assert (counts.claimed, counts.failed, counts.done) == (0, 2, 1)

@@ -11,7 +11,7 @@ import pytest
 
 from cronsole.core.store import open_store
 from tests.conftest import Workspace
-from tests.procs import Proc, query, side_effects, start_host, wait_for
+from tests.procs import Proc, cli, query, side_effects, start_host, wait_for
 from tests.reliability.harness import check_invariants
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -110,3 +110,61 @@ def test_three_nodes_share_ticks_and_items_and_survive_a_kill_9(
     nodes = {str(r[0]): r[1] for r in query(ws, "SELECT id, stopped_at FROM nodes")}
     assert len(nodes) == 4 and all(nodes.values())  # the killed one marked by a survivor
     check_invariants(ws)
+
+
+LOSS_JOBS = '''
+from __future__ import annotations
+import os, time
+from pathlib import Path
+from cronsole.core import JobContext, job
+
+SIDE = Path(os.environ["SIDE_EFFECTS"])
+
+@job(schedule="every 1s")
+def tick(ctx: JobContext) -> None:
+    """Shows the node is still working."""
+
+@job(schedule="0 0 1 1 *", retry_base=0.01)
+def slowly(ctx: JobContext) -> None:
+    """Thirty items of 0.2 s."""
+    ctx.items.enqueue_many([(f"item-{n}", None, "") for n in range(30)])
+    def handle(item):
+        time.sleep(0.2)
+        with SIDE.open("a") as handle:
+            handle.write(item.key + "\\n")
+    ctx.items.drain(handle, limit=30)
+'''
+
+
+def test_a_lost_database_connection_fails_the_run_cleanly_and_the_node_reconnects(
+        pg_workspace: Workspace, procs: list[Proc]) -> None:
+    """Every connection of the node is cut mid-run, as a server restart cuts them."""
+    import psycopg
+
+    ws = pg_workspace
+    ws.write(LOSS_JOBS, 'grace_period = "20s"\nstale_timeout = "5s"\n')
+    host = start_host(ws, procs)
+    assert cli(ws, "fire", "slowly").returncode == 0
+    wait_for(lambda: len(side_effects(ws)) >= 5, 30)
+    with psycopg.connect(ws.database, autocommit=True) as admin:
+        cut = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE application_name = %s", (f"cronsole[{host.popen.pid}]",)
+                            ).fetchall()
+    assert cut, "the node had no connection to cut"
+    wait_for(lambda: query(ws, "SELECT status FROM runs WHERE job = 'slowly'")[0][0]
+             not in ("running", "queued"), 30)
+    [(status, failed)] = query(ws, "SELECT status, failed FROM runs WHERE job = 'slowly'")
+    assert status in ("partial", "failed") and int(str(failed)) >= 1  # said, not hidden
+    assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
+    ticked = len(query(ws, "SELECT id FROM runs WHERE job = 'tick' AND status = 'succeeded'"))
+    wait_for(lambda: len(query(ws, "SELECT id FROM runs WHERE job = 'tick'"
+                                   " AND status = 'succeeded'")) >= ticked + 3, 20)
+    assert host.popen.poll() is None  # the node reconnected by itself and goes on
+
+    # a retry later takes what was not recorded: every item done, at most one done twice
+    assert cli(ws, "fire", "slowly", "--wait").returncode in (0, 1)
+    assert query(ws, "SELECT status, count(*) FROM items GROUP BY status") == [("done", 30)]
+    ran = Counter(side_effects(ws))
+    assert set(ran) == {f"item-{n}" for n in range(30)} and sum(ran.values()) <= 31
+    host.signal(signal.SIGTERM)
+    assert host.wait(30) == 0

@@ -74,7 +74,7 @@ async def test_the_main_screen_lists_jobs_and_switches_panes(host: Host) -> None
         await settle(app, pilot)
         assert set(jobs_table(app).rows_by_key) == {"ingest", "nightly"}
         for key, tab in (("2", "tenants"), ("3", "runs"), ("4", "logs"), ("5", "audit"),
-                         ("1", "jobs")):
+                         ("6", "nodes"), ("1", "jobs")):
             await pilot.press(key)
             assert app.screen.query_one(TabbedContent).active == tab
 
@@ -456,3 +456,32 @@ async def test_a_table_is_sized_to_its_rows_before_it_draws_and_widens_for_longe
         widths = {str(c.key.value): c.content_width for c in table.columns.values()}
         assert widths["next"] == len("in 15h04m")  # set_cell marked it for widening
         assert "in 15h04m" in table.render_line(1).text
+
+
+async def test_the_nodes_pane_shows_every_live_node_and_runs_name_theirs(
+        host: Host, clock: FrozenClock) -> None:
+    from cronsole.core.models import Node
+
+    store = host.engine.store
+    store.register_node(Node(host.engine.node_id, "host", "here", 1, T0, T0, "0.1"))
+    store.register_node(Node("other-7", "host", "db-2", 4242, T0, clock.now(), "0.1"))
+    store.register_node(Node("gone-1", "host", "db-3", 1, T0, T0 - timedelta(hours=1),
+                             "0.1"))  # stopped beating an hour ago: not live
+    gate().set()  # type: ignore[attr-defined]
+    host.claim_ticks("nightly", [T0 + timedelta(minutes=1)])
+    host.engine.runner.wait_idle(5)
+    app = app_for(host)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("6")
+        await settle(app, pilot)
+        nodes = app.screen.query_one("#nodes-table", LiveTable)
+        assert set(nodes.rows_by_key) == {host.engine.node_id, "other-7"}
+        other = [str(cell) for cell in nodes.rows_by_key["other-7"]]
+        assert other[:4] == ["other-7", "host", "db-2", "4242"] and other[4] == "0s ago"
+        assert str(nodes.rows_by_key[host.engine.node_id][0]).endswith("(this console)")
+        await pilot.press("3")
+        await settle(app, pilot)
+        runs = app.screen.query_one("#runs-table", LiveTable)
+        [row] = [r for r in runs.rows_by_key.values() if str(r[1]) == "nightly"]
+        assert str(row[7]) == host.engine.node_id  # which node ran it

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 KEYS = [
     ("?  f1", "this help"), ("ctrl+p  :", "command palette: every action by name"),
-    ("1 2 3 4 5", "Jobs, Tenants, Runs, Logs, Audit"), ("j k g G ↑ ↓", "move"),
+    ("1 2 3 4 5 6", "Jobs, Tenants, Runs, Logs, Audit, Nodes"), ("j k g G ↑ ↓", "move"),
     ("/  esc", "filter the table or log; esc clears"), ("enter  esc", "open details / go back"),
     ("t  T", "fire the selected job now / with setting overrides"),
     ("p  r", "pause (reason, optional duration) / resume the selected job"),
@@ -29,9 +29,10 @@ PANES = [
              "(pending/running/failed items), period, last run, progress"),
     ("Tenants", "backlog per tenant, worst first: pending, running, failed in 24 h, oldest "
                 "pending, health as a word"),
-    ("Runs", "recent runs: reason, tick, status, duration, processed/failed/total"),
+    ("Runs", "recent runs: reason, tick, status, duration, processed/failed/total, node"),
     ("Logs", "live tail of job and engine records"),
     ("Audit", "who did what, when and why"),
+    ("Nodes", "every live process on the database: role, host, pid, last heartbeat, runs"),
 ]
 
 

@@ -1,4 +1,5 @@
-"""The main screen: status line, Jobs / Tenants / Runs / Logs / Audit, and live progress."""
+"""The main screen: status line, Jobs / Tenants / Runs / Logs / Audit / Nodes, and live
+progress."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from ..rows import AUDIT_COLUMNS, JOB_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS
+from ..rows import AUDIT_COLUMNS, JOB_COLUMNS, NODE_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS
 from ..widgets.logpane import LogPane
 from ..widgets.progress import ProgressPanel
 from ..widgets.status import StatusClock, StatusLine
 from ..widgets.tables import LiveTable
 
-TABS = ["jobs", "tenants", "runs", "logs", "audit"]
+TABS = ["jobs", "tenants", "runs", "logs", "audit", "nodes"]
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 
@@ -39,6 +40,8 @@ class MainScreen(Screen[None]):
                 yield LogPane(id="log")
             with TabPane("5 Audit", id="audit"):
                 yield LiveTable(AUDIT_COLUMNS, id="audit-table")
+            with TabPane("6 Nodes", id="nodes"):
+                yield LiveTable(NODE_COLUMNS, id="nodes-table")
         yield ProgressPanel(id="progress")
         yield Input(placeholder="filter… (esc clears)", id="filter", classes="hidden")
         yield Footer()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -15,7 +17,13 @@ from ..text import health, literal
 
 
 def shorter(path: str) -> str:
-    """The database path relative to the working directory when it lies below it."""
+    """The database path relative to the working directory when it lies below it; for a
+    PostgreSQL address, its host, database and schema."""
+    if path.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(path)
+        schema = re.search(r"search_path(?:%3D|=)(\w+)", parts.query)
+        return f"pg {parts.hostname}/{parts.path.lstrip('/')}" + (
+            f" ({schema.group(1)})" if schema else "")
     try:
         return str(Path(path).relative_to(Path.cwd()))
     except ValueError:

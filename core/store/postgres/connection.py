@@ -5,6 +5,7 @@ SQLite file."""
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -103,7 +104,7 @@ class Connections:
     def connect(self) -> Conn:
         try:
             raw = psycopg.connect(self.url, autocommit=True, row_factory=rows,
-                                  connect_timeout=10)
+                                  connect_timeout=10, application_name=f"cronsole[{os.getpid()}]")
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"cannot connect: {_reason(exc)}") from None
         raw.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")

@@ -216,6 +216,12 @@ class ItemsMixin:
                 moved += 1
             return moved
 
+    def release_run_claims(self, run_id: int, now: datetime, why: str) -> int:
+        """Items a finished run still holds (their outcome could not be stored) become
+        eligible again; the attempt counts."""
+        return self._move_items("run_id = ? AND status = 'claimed'", [run_id],
+                                ItemStatus.FAILED, now, error=why)
+
     def release_claims(self, nodes: list[str], now: datetime, why: str) -> int:
         """Items claimed by dead nodes become eligible again (the attempt in flight counts)."""
         if not nodes:

@@ -71,6 +71,14 @@ def drop_pg_schema(name: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
+@pytest.fixture
+def pg_address() -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield pg_schema_address(name)
+    drop_pg_schema(name)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def address(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Where a store lives, once per backend: a SQLite file, or a fresh PostgreSQL schema."""

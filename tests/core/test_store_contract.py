@@ -8,8 +8,6 @@ import sqlite3
 import stat
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from cronsole.core.models import (
 )
 from cronsole.core.store import Store, open_store
 from cronsole.core.store.sqlite import SQLiteStore
-from tests.conftest import T0, drop_pg_schema, pg_schema_address
+from tests.conftest import T0
 
 
 def test_a_tick_is_claimed_once(store: Store) -> None:
@@ -422,13 +420,6 @@ def test_text_that_is_not_utf8_is_stored_escaped(store: Store) -> None:
     assert found is not None and found.error == "ValueError: cannot read scan-\\udcff.pdf"
     assert found.payload == {"path": "scan-\udcff.pdf"}  # JSON keeps the real name
     assert {c.tenant for c in store.tenant_counts("job")} == {"", "t\\udcfd"}
-
-
-@pytest.fixture
-def pg_address() -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    yield pg_schema_address(name)
-    drop_pg_schema(name)
 
 
 def test_postgres_claims_skip_what_another_node_has_locked(pg_address: str) -> None:

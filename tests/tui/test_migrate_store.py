@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 
 from cronsole.core.models import Node, Overlap, Record, RunReason
-from tests.conftest import T0, Workspace, drop_pg_schema, pg_schema_address
+from tests.conftest import T0, Workspace
 from tests.procs import query
 from tests.tui.conftest import enter, run
 from tests.tui.test_cli import JOBS
 
 TABLES = ("jobs", "job_state", "control", "nodes", "runs", "items", "tenant_counts", "commands",
           "logs", "records", "archive")
-
-
-@pytest.fixture
-def target() -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    yield pg_schema_address(name)
-    drop_pg_schema(name)
 
 
 def fill(ws: Workspace) -> None:
@@ -49,7 +40,8 @@ def counts(address: str, ws: Workspace) -> dict[str, int]:
 
 def test_sqlite_to_postgres_and_back_copies_every_row(
         workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], target: str) -> None:
+        capsys: pytest.CaptureFixture[str], pg_address: str) -> None:
+    target = pg_address
     workspace.write(JOBS)
     enter(workspace, monkeypatch)
     fill(workspace)
@@ -79,7 +71,8 @@ def test_sqlite_to_postgres_and_back_copies_every_row(
 
 def test_a_target_with_data_or_a_live_node_is_refused_and_untouched(
         workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], target: str) -> None:
+        capsys: pytest.CaptureFixture[str], pg_address: str) -> None:
+    target = pg_address
     workspace.write(JOBS)
     enter(workspace, monkeypatch)
     fill(workspace)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
 import psycopg
@@ -13,13 +13,14 @@ from ...clock import iso
 from ...errors import StoreUnavailable, StoreUnusable
 from ...models import Item
 from .. import redacted
+from ..sql import Conn
 from ..sql.copy import TABLES, CopyMixin
 from ..sql.items import ItemsMixin, _count
 from ..sql.misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
 from ..sql.records import RecordsMixin
 from ..sql.rows import to_item
 from ..sql.runs import RunsMixin
-from .connection import Conn, Connections
+from .connection import Connections, PgConn
 from .schema import KNOWN, MIGRATIONS
 
 
@@ -74,39 +75,23 @@ class PostgresStore(
         ).fetchone()
         return bool(row and row[0])
 
-    def _after_copy(self, c: Conn) -> None:  # type: ignore[override]
+    def _after_copy(self, c: Conn) -> None:
         for table in ("runs", "items", "commands", "logs"):
             c.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                       f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
 
-    def claim_items(
-        self, job: str, node: str, run_id: int | None, now: datetime, limit: int,
-        per_tenant: int | None = None, queue: str = "default",
-    ) -> list[Item]:
-        """As the shared claim, but without the writers' lock: tenants and items are locked
-        with FOR UPDATE SKIP LOCKED, so nodes claiming at once take different work instead of
-        queueing behind each other."""
-        with self._db.transaction(exclusive=False) as c:
-            tenants = c.execute(
-                "SELECT tenant FROM tenant_counts WHERE job = ? AND queue = ?"
-                " AND pending + failed > 0 ORDER BY coalesce(last_claim_at, ''), tenant"
-                " FOR UPDATE SKIP LOCKED",
-                (job, queue),
-            ).fetchall()
-            claimed: list[Item] = []
-            for row in tenants:
-                room = limit - len(claimed)
-                if room <= 0:
-                    break
-                take = min(room, per_tenant) if per_tenant else room
-                claimed += self._claim_locked(c, job, queue, row["tenant"], node, run_id, now,
-                                              take)
-            return claimed
+    SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 
-    def _claim_locked(
+    def _claiming(self) -> AbstractContextManager[Conn]:
+        """Claims skip the writers' lock: tenants and items are locked with FOR UPDATE SKIP
+        LOCKED, so nodes claiming at once take different work instead of queueing."""
+        return self._db.transaction(exclusive=False)
+
+    def _claim_tenant(
         self, c: Conn, job: str, queue: str, tenant: str, node: str, run_id: int | None,
         now: datetime, take: int,
     ) -> list[Item]:
+        """One statement per status: the items are chosen and locked by its subquery."""
         claimed: list[Item] = []
         for status in ("pending", "failed"):
             rows = c.execute(
@@ -130,7 +115,7 @@ class PostgresStore(
         return claimed
 
 
-def migrate(c: Conn, create: bool) -> None:
+def migrate(c: PgConn, create: bool) -> None:
     """Apply missing migrations under a session lock, so nodes starting together take turns."""
     c.execute("SELECT pg_advisory_lock(hashtext('cronsole-migrate:' || current_schema()))")
     try:

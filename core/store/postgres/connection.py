@@ -65,7 +65,7 @@ def _reason(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-class Conn:
+class PgConn:
     """One psycopg connection in autocommit mode, speaking the shared SQL."""
 
     def __init__(self, raw: psycopg.Connection[Row]) -> None:
@@ -97,23 +97,23 @@ class Connections:
     def __init__(self, url: str) -> None:
         self.url = url
         self._local = threading.local()
-        self._all: list[tuple[threading.Thread, Conn]] = []
+        self._all: list[tuple[threading.Thread, PgConn]] = []
         self._lock = threading.Lock()
         self._closed = False
 
-    def connect(self) -> Conn:
+    def connect(self) -> PgConn:
         try:
             raw = psycopg.connect(self.url, autocommit=True, row_factory=rows,
                                   connect_timeout=10, application_name=f"cronsole[{os.getpid()}]")
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"cannot connect: {_reason(exc)}") from None
         raw.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-        return Conn(raw)
+        return PgConn(raw)
 
-    def get(self) -> Conn:
+    def get(self) -> PgConn:
         if self._closed:
             raise StoreUnusable(f"{redacted(self.url)}: the store was closed")
-        conn: Conn | None = getattr(self._local, "conn", None)
+        conn: PgConn | None = getattr(self._local, "conn", None)
         if conn is None or conn.raw.broken or conn.raw.closed:
             conn = self._local.conn = self.connect()
             self._local.depth = 0
@@ -133,13 +133,13 @@ class Connections:
             self._all = []
 
     @contextmanager
-    def write(self) -> Iterator[Conn]:
+    def write(self) -> Iterator[PgConn]:
         """A transaction that first takes this schema's writer lock; nested calls join it."""
         with self.transaction(exclusive=True) as conn:
             yield conn
 
     @contextmanager
-    def transaction(self, exclusive: bool) -> Iterator[Conn]:
+    def transaction(self, exclusive: bool) -> Iterator[PgConn]:
         """A transaction, alone among writers when `exclusive`; otherwise only row locks
         order it (claims, which lock what they take with SKIP LOCKED)."""
         conn = self.get()

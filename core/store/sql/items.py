@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,11 @@ def _count(c: Conn, job: str, queue: str, tenant: str, **delta: int) -> None:
 
 class ItemsMixin:
     _db: Database
+    SKIP_LOCKED = ""  # PostgreSQL: nodes claiming at once pass over each other's tenants
+
+    def _claiming(self) -> AbstractContextManager[Conn]:
+        """The claim's transaction: a write, alone among writers (SQLite)."""
+        return self._db.write()
 
     def _advance_watermark(
         self, c: Conn, job: str, mark: Watermark, now: datetime
@@ -87,10 +93,11 @@ class ItemsMixin:
     ) -> list[Item]:
         """Claim up to `limit` due items, at most `per_tenant` from any tenant, longest-waiting
         tenants first; every query walks an index, so the cost follows tenants, not history."""
-        with self._db.write() as c:
+        with self._claiming() as c:
             tenants = c.execute(
                 "SELECT tenant FROM tenant_counts WHERE job = ? AND queue = ?"
-                " AND pending + failed > 0 ORDER BY coalesce(last_claim_at, ''), tenant",
+                " AND pending + failed > 0 ORDER BY coalesce(last_claim_at, ''), tenant"
+                + self.SKIP_LOCKED,
                 (job, queue),
             ).fetchall()
             claimed: list[Item] = []

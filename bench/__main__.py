@@ -15,6 +15,7 @@ BENCHMARKS = {
     "retention": "archiving 500,000 runs: longest write lock, ticks meanwhile (figure 7)",
     "console": "console CPU, bytes/s and first paint in a pty vs a bare Textual app (figures 1-3)",
     "memory": "RSS of cronsole --no-tui over an hour of the demo at 10x speed (figure 8)",
+    "postgres": "figure 5 on PostgreSQL, 1 and 3 nodes, vs procrastinate on the same server",
 }
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 QUICK = False  # set by --quick: results go to <name>.quick.json (not kept in git)
-PACKAGES = ("cronsole", "textual", "apscheduler", "sqlite-utils", "huey")
+PACKAGES = ("cronsole", "textual", "apscheduler", "sqlite-utils", "huey", "psycopg",
+            "procrastinate")
 
 
 def machine() -> dict[str, Any]:

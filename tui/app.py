@@ -118,7 +118,10 @@ class CronsoleApp(Actions):
         self.snapshot_pane = message.pane
         main = self.main_screen()
         if main is None:
-            return  # starting up or shutting down
+            if any(isinstance(s, MainScreen) for s in self.screen_stack):  # still composing
+                again = SnapshotReady(snapshot, message.pane)
+                self.set_timer(0.05, lambda: self.post_message(again))
+            return  # or shutting down
         if snapshot.at != self.backlog_at:  # one sparkline point per moment, not per read
             self.backlog_at = snapshot.at
             for t in snapshot.tenants:
@@ -133,7 +136,8 @@ class CronsoleApp(Actions):
             main.query_one(LogPane).add_entries(snapshot.logs)
 
     def main_screen(self) -> MainScreen | None:
-        return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        return next((s for s in self.screen_stack if isinstance(s, MainScreen) and s.ready),
+                    None)
 
     def show_pane(self, main: MainScreen, tab: str) -> None:
         """Fill the table of the pane in view; the hidden ones are filled when they are opened,

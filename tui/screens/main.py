@@ -23,6 +23,7 @@ class MainScreen(Screen[None]):
     def __init__(self, role: str, database: str, node: str) -> None:
         super().__init__()
         self.role, self.database, self.node = role, database, node
+        self.ready = False  # its widgets exist (a snapshot can arrive before they do)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="too-small", classes="hidden")
@@ -47,6 +48,7 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.ready = True
         self.query_one("#jobs-table", LiveTable).focus()
 
     def on_resize(self, event: events.Resize) -> None:

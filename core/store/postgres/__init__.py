@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
 
 import psycopg
 
-from ...clock import iso
 from ...errors import StoreUnavailable, StoreUnusable
-from ...models import Item
 from .. import redacted
 from ..sql import Conn
 from ..sql.copy import TABLES, CopyMixin
-from ..sql.items import ItemsMixin, _count
+from ..sql.items import ItemsMixin
 from ..sql.misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
 from ..sql.records import RecordsMixin
-from ..sql.rows import to_item
 from ..sql.runs import RunsMixin
 from .connection import Connections, PgConn
 from .schema import KNOWN, MIGRATIONS
@@ -86,33 +81,6 @@ class PostgresStore(
         """Claims skip the writers' lock: tenants and items are locked with FOR UPDATE SKIP
         LOCKED, so nodes claiming at once take different work instead of queueing."""
         return self._db.transaction(exclusive=False)
-
-    def _claim_tenant(
-        self, c: Conn, job: str, queue: str, tenant: str, node: str, run_id: int | None,
-        now: datetime, take: int,
-    ) -> list[Item]:
-        """One statement per status: the items are chosen and locked by its subquery."""
-        claimed: list[Item] = []
-        for status in ("pending", "failed"):
-            rows = c.execute(
-                "UPDATE items SET status = 'claimed', claim_owner = ?, claim_token = ?,"
-                " claimed_at = ?, heartbeat_at = ?, run_id = ?, attempts = attempts + 1,"
-                " updated_at = ? WHERE id IN (SELECT id FROM items WHERE job = ? AND queue = ?"
-                " AND tenant = ? AND status = ? AND not_before <= ? ORDER BY id LIMIT ?"
-                " FOR UPDATE SKIP LOCKED) RETURNING *",
-                (node, uuid.uuid4().hex, iso(now), iso(now), run_id, iso(now), job, queue,
-                 tenant, status, iso(now), take - len(claimed)),
-            ).fetchall()
-            if rows:
-                _count(c, job, queue, tenant, **{status: -len(rows)}, claimed=len(rows))
-                claimed += sorted((to_item(row) for row in rows), key=lambda item: item.id)
-        if claimed:
-            c.execute(
-                "UPDATE tenant_counts SET last_claim_at = ? WHERE job = ? AND queue = ?"
-                " AND tenant = ?",
-                (iso(now), job, queue, tenant),
-            )
-        return claimed
 
 
 def migrate(c: PgConn, create: bool) -> None:

@@ -115,25 +115,20 @@ class ItemsMixin:
     ) -> list[Item]:
         claimed: list[Item] = []
         for status in ("pending", "failed"):
+            # one statement chooses and marks the lot (locking what it takes, on PostgreSQL);
+            # the token is new for this claim, and the compare-and-set checks it with the id
             rows = c.execute(
-                "SELECT id FROM items WHERE job = ? AND queue = ? AND tenant = ? AND status = ?"
-                " AND not_before <= ? ORDER BY id LIMIT ?",
-                (job, queue, tenant, status, iso(now), take - len(claimed)),
-            ).fetchall()
-            if not rows:
-                continue
-            # one statement for the lot; the token is new for this claim (the compare-and-set
-            # checks it together with the item's id)
-            marks = ", ".join("?" for _ in rows)
-            updated = c.execute(
                 "UPDATE items SET status = 'claimed', claim_owner = ?, claim_token = ?,"
                 " claimed_at = ?, heartbeat_at = ?, run_id = ?, attempts = attempts + 1,"
-                f" updated_at = ? WHERE id IN ({marks}) RETURNING *",
-                (node, uuid.uuid4().hex, iso(now), iso(now), run_id, iso(now),
-                 *(row["id"] for row in rows)),
+                " updated_at = ? WHERE id IN (SELECT id FROM items WHERE job = ? AND queue = ?"
+                " AND tenant = ? AND status = ? AND not_before <= ? ORDER BY id LIMIT ?"
+                f"{self.SKIP_LOCKED}) RETURNING *",
+                (node, uuid.uuid4().hex, iso(now), iso(now), run_id, iso(now), job, queue,
+                 tenant, status, iso(now), take - len(claimed)),
             ).fetchall()
-            _count(c, job, queue, tenant, **{status: -len(rows)}, claimed=len(rows))
-            claimed += sorted((to_item(row) for row in updated), key=lambda item: item.id)
+            if rows:
+                _count(c, job, queue, tenant, **{status: -len(rows)}, claimed=len(rows))
+                claimed += sorted((to_item(row) for row in rows), key=lambda item: item.id)
         if claimed:
             c.execute(
                 "UPDATE tenant_counts SET last_claim_at = ? WHERE job = ? AND queue = ?"

@@ -71,4 +71,4 @@ class StatusClock(Static):
     repaints eight cells instead of the whole status line."""
 
     def show(self, at: datetime) -> None:
-        self.update(f"{at.astimezone():%H:%M:%S} ", layout=False)
+        self.update(f" {at.astimezone():%H:%M:%S} ", layout=False)  # apart from a cut path

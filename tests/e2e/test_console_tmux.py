@@ -42,14 +42,15 @@ class Terminal:
             self.tmux("send-keys", "-t", "t", key)
             time.sleep(0.15)
 
-    def wait_for(self, text: str, timeout: float = 20) -> str:
+    def wait_for(self, *texts: str, timeout: float = 20) -> str:
+        """The screen once it shows every text at once (a capture can land mid-frame)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             shown = self.screen()
-            if text in shown:
+            if all(text in shown for text in texts):
                 return shown
             time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+        raise AssertionError(f"{texts!r} never appeared; the screen shows:\n{self.screen()}")
 
     def quit(self, timeout: float = 40) -> None:
         """q, answering the confirmation when runs are in flight; until the shell says so."""
@@ -89,11 +90,9 @@ def terminal(demo: tuple[Path, dict[str, str]]) -> Iterator[Terminal]:
 
 def test_the_console_in_a_real_terminal(terminal: Terminal,
                                         demo: tuple[Path, dict[str, str]]) -> None:
-    screen = terminal.wait_for("invoice-ingest")
-    assert "HOSTING" in screen and "1 Jobs" in screen
+    terminal.wait_for("invoice-ingest", "HOSTING", "1 Jobs")
     terminal.keys("2")
-    screen = terminal.wait_for("[bold]evil[/bold]\\x1b[31m")  # literally, in full width
-    assert "acme" in screen and "WARN" in screen
+    terminal.wait_for("[bold]evil[/bold]\\x1b[31m", "acme", "WARN")  # literally, full width
     terminal.keys("?")
     terminal.wait_for("cronsole — keys")
     terminal.keys("Escape", "1", "g", "p")

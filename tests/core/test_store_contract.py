@@ -267,18 +267,54 @@ def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
 
 @pytest.mark.scenario("B6")
 def test_a_truncated_database_is_refused_untouched(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    opened = SQLiteStore.open(path)
-    for i in range(300):
-        opened.enqueue("job", f"k{i}", T0, payload="x" * 200)
-    opened.close()
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
+    path, _ = _whole_then_cut(tmp_path)
     before = _digest(path)
     with pytest.raises(StoreUnusable):
         SQLiteStore.open(path)
     assert _digest(path) == before
 
+
+def _whole_then_cut(tmp_path: Path) -> tuple[Path, bytes]:
+    path = tmp_path / "c.db"
+    opened = SQLiteStore.open(path)
+    for i in range(300):
+        opened.enqueue("job", f"k{i}", T0, payload="x" * 200)
+    opened.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    return path, whole
+
+
+def test_a_file_being_checkpointed_is_waited_for_not_called_truncated(tmp_path: Path) -> None:
+    """A checkpoint writes page 1 (the header with the new size) before the pages after it,
+    with the -wal file beside it; another process opening then sees a short file for a moment.
+    That was 'the database file is truncated' (exit 4) for one of several processes starting
+    together on a new database."""
+    path, whole = _whole_then_cut(tmp_path)
+    wal = path.with_name(path.name + "-wal")
+    wal.write_bytes(b"")  # what a live writer leaves beside the file while it checkpoints
+
+    def finish_checkpoint() -> None:
+        time.sleep(0.3)
+        with path.open("r+b") as handle:  # the pages after page 1, in place, as SQLite does
+            handle.seek(len(whole) // 2)
+            handle.write(whole[len(whole) // 2:])
+        wal.unlink()
+
+    writer = threading.Thread(target=finish_checkpoint)
+    writer.start()
+    SQLiteStore.open(path).close()
+    writer.join()
+    assert SQLiteStore.open(path).get_item("job", "k299") is not None
+
+
+def test_a_short_file_with_a_wal_that_never_completes_is_refused(tmp_path: Path) -> None:
+    path, _ = _whole_then_cut(tmp_path)
+    path.with_name(path.name + "-wal").write_bytes(b"")
+    before = _digest(path)
+    with pytest.raises(StoreUnusable, match="truncated"):
+        SQLiteStore.open(path)
+    assert _digest(path) == before
 
 def test_reopening_keeps_data_and_schema(address: str) -> None:
     first = open_store(address)

@@ -19,6 +19,7 @@ from .schema import APPLICATION_ID, KNOWN, migrations
 
 HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
+CHECKPOINT_WAIT = 2.0
 
 
 def check_file(path: Path) -> None:
@@ -39,6 +40,18 @@ def check_file(path: Path) -> None:
 
 
 def _check_header(path: Path) -> None:
+    """A file shorter than its header says is truncated, unless a live process is writing it:
+    a checkpoint writes page 1 before the pages after it, with the -wal file still beside it.
+    Such a file is read again until it is whole (at most CHECKPOINT_WAIT seconds)."""
+    deadline = time.monotonic() + CHECKPOINT_WAIT
+    while _shorter_than_header(path):
+        in_use = any(path.with_name(path.name + end).exists() for end in ("-wal", "-journal"))
+        if (not in_use and _shorter_than_header(path)) or time.monotonic() > deadline:
+            raise StoreUnusable(f"{path}: the database file is truncated")
+        time.sleep(0.02)
+
+
+def _shorter_than_header(path: Path) -> bool:
     with path.open("rb") as handle:
         header = handle.read(100)
     if len(header) < 100 or not header.startswith(HEADER):
@@ -48,8 +61,7 @@ def _check_header(path: Path) -> None:
     pages = int.from_bytes(header[28:32], "big")
     valid_for = int.from_bytes(header[92:96], "big")
     change_counter = int.from_bytes(header[24:28], "big")
-    if valid_for == change_counter and path.stat().st_size < pages * page_size:
-        raise StoreUnusable(f"{path}: the database file is truncated")
+    return valid_for == change_counter and path.stat().st_size < pages * page_size
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> None:

@@ -55,6 +55,8 @@ class StoreLogHandler(logging.Handler):
         try:
             self.store.add_logs(rows)
         except Exception as exc:  # the database may be busy or full; keep jobs running
-            with self._lock:
-                self._buffer = rows[-self.max_buffer // 2:] + self._buffer
+            kept = rows[-self.max_buffer // 2:]
+            with self._lock:  # what is not kept is counted, and said by the next notice
+                self._buffer = kept + self._buffer
+                self.dropped += len(rows) - len(kept)
             logging.getLogger("cronsole.core.events").warning("log records not stored: %s", exc)

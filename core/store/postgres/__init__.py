@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 
 import psycopg
 
 from ...errors import StoreUnavailable, StoreUnusable
 from .. import redacted
 from ..sql import Conn
-from ..sql.copy import TABLES, CopyMixin
-from ..sql.items import ItemsMixin
-from ..sql.misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
-from ..sql.records import RecordsMixin
-from ..sql.runs import RunsMixin
-from .connection import Connections, PgConn
+from ..sql.copy import TABLES
+from ..sql.store import SQLStore
+from .connection import Connections, PgConn, reason
 from .schema import KNOWN, MIGRATIONS
 
 
-class PostgresStore(
-    JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin,
-    RecordsMixin, CopyMixin,
-):
+class PostgresStore(SQLStore):
     """The store on a PostgreSQL database (the schema in the address's search_path)."""
 
     _db: Connections
@@ -40,23 +33,14 @@ class PostgresStore(
             migrate(store._db.get(), create)
         except (StoreUnavailable, psycopg.Error) as exc:
             store.close()
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            raise StoreUnusable(f"{redacted(url)}: {reason}") from None
+            raise StoreUnusable(f"{redacted(url)}: {reason(exc)}") from None
         except StoreUnusable as exc:
             store.close()
             raise StoreUnusable(f"{redacted(url)}: {exc}") from None
         return store
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        with self._db.write():
-            yield
-
     def describe(self) -> str:
         return redacted(self.url)
-
-    def close(self) -> None:
-        self._db.close_all()
 
     def integrity_ok(self) -> bool:
         """PostgreSQL checks its pages itself; this reads every table once (a damaged

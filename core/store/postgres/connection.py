@@ -61,7 +61,8 @@ def _storable(params: Sequence[Any]) -> tuple[Any, ...]:
                  for v in params)
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
+    """The first line of a driver error, fit for a one-line message."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
@@ -87,7 +88,7 @@ class PgConn:
         except psycopg.errors.LockNotAvailable as exc:
             raise StoreWriteFailed(f"write rolled back: locked for {LOCK_TIMEOUT}") from exc
         except psycopg.OperationalError as exc:
-            raise StoreUnavailable(f"the database is unavailable: {_reason(exc)}") from exc
+            raise StoreUnavailable(f"the database is unavailable: {reason(exc)}") from exc
 
 
 class Connections:
@@ -106,7 +107,7 @@ class Connections:
             raw = psycopg.connect(self.url, autocommit=True, row_factory=rows,
                                   connect_timeout=10, application_name=f"cronsole[{os.getpid()}]")
         except psycopg.OperationalError as exc:
-            raise StoreUnavailable(f"cannot connect: {_reason(exc)}") from None
+            raise StoreUnavailable(f"cannot connect: {reason(exc)}") from None
         raw.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         return PgConn(raw)
 
@@ -159,6 +160,6 @@ class Connections:
                 yield conn
         except psycopg.OperationalError as exc:  # at commit: the server went away
             raise StoreUnavailable(f"{redacted(self.url)}: write rolled back: "
-                                   f"{_reason(exc)}") from exc
+                                   f"{reason(exc)}") from exc
         finally:
             self._local.depth = 0

@@ -4,7 +4,7 @@ Written in the SQL both speak (`?` placeholders, ON CONFLICT, RETURNING); each b
 a `Database`: connections that run it, and `write()` transactions that exclude each other the
 way SQLite's BEGIN IMMEDIATE does. The PostgreSQL backend translates placeholders and takes the
 same exclusion with an advisory lock; claiming items is the one place it does better (row locks
-with SKIP LOCKED, see postgres/store.py).
+with SKIP LOCKED, see postgres/__init__.py). `store.SQLStore` puts the mixins together.
 """
 
 from __future__ import annotations
@@ -40,4 +40,8 @@ class Database(Protocol):
 
     def write(self) -> AbstractContextManager[Conn]:
         """A write transaction, alone among writers; nested calls join the outer one."""
+        ...
+
+    def close_all(self) -> None:
+        """Close every thread's connection."""
         ...

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import StoreUnusable
-from ..sql.copy import CopyMixin
-from ..sql.items import ItemsMixin
-from ..sql.misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
-from ..sql.records import RecordsMixin
-from ..sql.runs import RunsMixin
+from ..sql.store import SQLStore
 from .connection import Connections, check_file, migrate, prepare_file
 
 
-class SQLiteStore(
-    JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin,
-    RecordsMixin, CopyMixin,
-):
+class SQLiteStore(SQLStore):
     """The store on one SQLite file in WAL mode, shared safely by several processes."""
 
     _db: Connections
@@ -44,16 +35,8 @@ class SQLiteStore(
             raise StoreUnusable(f"{path}: cannot use the database: {exc}") from None
         return store
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        with self._db.write():
-            yield
-
     def describe(self) -> str:
         return str(self.path)
-
-    def close(self) -> None:
-        self._db.close_all()
 
     def integrity_ok(self) -> bool:
         return bool(self._db.get().execute("PRAGMA integrity_check").fetchone()[0] == "ok")

@@ -1,0 +1,29 @@
+"""The whole store contract in the shared SQL; a backend adds how to open, name and check its
+database, and supplies `_db`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from . import Database
+from .copy import CopyMixin
+from .items import ItemsMixin
+from .misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
+from .records import RecordsMixin
+from .runs import RunsMixin
+
+
+class SQLStore(
+    JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin,
+    RecordsMixin, CopyMixin,
+):
+    _db: Database
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        with self._db.write():
+            yield
+
+    def close(self) -> None:
+        self._db.close_all()

@@ -170,7 +170,7 @@ class Runner:
 
     def _stored(self, write: Callable[[], None], attempts: int = 8) -> bool:
         """A write that outlives a short outage (a database server restarting): tried again
-        with backoff for about half a minute before giving up."""
+        with backoff (0.25 s doubling to 8 s, about 24 s in all) before giving up."""
         for attempt in range(attempts):
             try:
                 write()
@@ -178,7 +178,8 @@ class Runner:
             except StoreWriteFailed as exc:
                 log.warning("store write failed (attempt %d of %d): %s", attempt + 1,
                             attempts, exc)
-                time.sleep(min(0.25 * 2 ** attempt, 8.0))
+                if attempt + 1 < attempts:
+                    time.sleep(min(0.25 * 2 ** attempt, 8.0))
         return False
 
     def _call(self, job: Job, active: ActiveRun) -> tuple[RunStatus, str | None, dict[str, Any],

@@ -55,17 +55,7 @@ class ItemsMixin:
         queue: str = "default", max_attempts: int = 5,
     ) -> bool:
         """Add an item unless its key is already in the ledger; True when it was added."""
-        with self._db.write() as c:
-            cursor = c.execute(
-                "INSERT INTO items (job, queue, tenant, key, status, max_attempts, payload,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)"
-                " ON CONFLICT (job, key) DO NOTHING",
-                (job, queue, tenant, key, max_attempts, dumps(payload), iso(now), iso(now)),
-            )
-            if cursor.rowcount == 1:
-                _new_counter(c, job, queue, tenant)
-                _count(c, job, queue, tenant, pending=1)
-            return cursor.rowcount == 1
+        return self.enqueue_many(job, [(key, payload, tenant)], now, queue, max_attempts) == 1
 
     def enqueue_many(
         self, job: str, entries: Sequence[tuple[str, Any, str]], now: datetime,

@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from cronsole.core.snapshot import Snapshot
+from cronsole.core.store import POSTGRES
 
 from ..text import health, literal
 
@@ -19,7 +20,7 @@ from ..text import health, literal
 def shorter(path: str) -> str:
     """The database path relative to the working directory when it lies below it; for a
     PostgreSQL address, its host, database and schema."""
-    if path.startswith(("postgresql://", "postgres://")):
+    if path.startswith(POSTGRES):
         parts = urlsplit(path)
         schema = re.search(r"search_path(?:%3D|=)(\w+)", parts.query)
         return f"pg {parts.hostname}/{parts.path.lstrip('/')}" + (

@@ -16,7 +16,8 @@ from .config import JobConfig, Settings, env_key
 from .errors import ConfigError, UsageError
 from .jobsettings import SettingError, build_settings
 from .models import CatchUp, Overlap
-from .scheduling.triggers import Schedule, ScheduleError, describe, parse_schedule
+from .scheduling.describe import describe
+from .scheduling.triggers import Schedule, ScheduleError, parse_schedule
 
 JobFunction = Callable[..., Any]
 

@@ -14,7 +14,7 @@ from .jobsettings import field_types
 from .models import Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus, TenantCounts
 from .periods import current_period
 from .registry import Job
-from .scheduling.triggers import FireTime, next_fire, next_fire_times
+from .scheduling.triggers import Fire, next_fire, next_fire_times
 
 DEFAULT_WARN, DEFAULT_CRIT = 20, 100
 
@@ -110,7 +110,7 @@ def _jobs(engine: Engine, now: datetime, active: list[Run],
             name=job.name, schedule=job.schedule.text, description=job.schedule_text,
             timezone=job.schedule.timezone,
             next_run=fire.at if fire and not paused and not paused_all else None,
-            dst_note=fire.dst_note if fire else None,
+            dst_note=fire.note if fire else None,
             state="paused" if paused else "held" if paused_all else
             "running" if job.name in running else "idle",
             pause_reason=state.pause_reason if state else None,
@@ -175,7 +175,7 @@ def run_detail(engine: Engine, run_id: int, limit: int = 300) -> RunDetail | Non
 @dataclass(frozen=True)
 class JobDetail:
     view: JobView
-    fires: list[FireTime]
+    fires: list[Fire]
     policy: dict[str, Any]
     state: dict[str, Any]
     runs: list[Run]

@@ -1,13 +1,15 @@
-"""Schedules: `crontab`, `every <N>s|m|h|d`, `once <ISO datetime>`, and their APScheduler triggers.
+"""Schedules: `crontab`, `every <N>s|m|h|d`, `once <ISO datetime>`; their fire times; the trigger
+APScheduler times them with.
 
-DST, documented in the README: a fixed time that falls in a spring-forward gap fires once, shifted
-forward by the gap (03:30 becomes 04:30); in a fall-back hour a fixed-time job fires once (the
-first occurrence, as cron does) while wildcard schedules follow real time.
+Every path that needs a fire time (the live host, catch-up, backfill, `job`, `jobs`, the
+console's countdowns, `cronsole schedule`) asks `iter_fires`, so they cannot disagree. DST is
+handled by wallclock.py's rule, written in the README's Schedules section.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,18 +17,19 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-from cron_descriptor import ExpressionDescriptor, Options
 
-from .crontab import DAYS, MACROS, Crontab, CrontabError, parse_crontab
+from .crontab import Crontab, CrontabError, parse_crontab
+from .wallclock import Fire, crontab_fires
 
 # Interval ticks are counted from a fixed anchor so every process computes the same ticks.
 ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$", re.IGNORECASE)
+LONGEST_INTERVAL = 3650 * 86400  # ten years; longer ones are a typo, and overflow datetimes
+TICK = timedelta(microseconds=1)
+
+__all__ = ["Fire", "Schedule", "ScheduleError", "build_trigger", "fire_times", "fires_between",
+           "iter_fires", "load_zone", "next_fire", "next_fire_times", "parse_schedule"]
 
 
 class ScheduleError(ValueError):
@@ -46,12 +49,6 @@ class Schedule:
         return ZoneInfo(self.timezone)
 
 
-@dataclass(frozen=True)
-class FireTime:
-    at: datetime
-    dst_note: str | None = None
-
-
 def load_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -62,169 +59,120 @@ def load_zone(name: str) -> ZoneInfo:
 def parse_schedule(text: str, timezone: str = "UTC") -> Schedule:
     tz = load_zone(timezone)
     stripped = text.strip()
-    if match := EVERY.match(stripped):
-        seconds = int(match.group(1)) * UNITS[match.group(2).lower()]
-        if seconds < 1:
-            raise ScheduleError(f"interval must be positive in {text!r}")
-        return Schedule(stripped, timezone, every_seconds=seconds)
-    if stripped.lower().startswith("once "):
-        return Schedule(stripped, timezone, once_at=_parse_once(stripped[5:].strip(), tz))
+    if not stripped:
+        raise ScheduleError("empty schedule: write a crontab expression, every <N>s|m|h|d "
+                            "or once <ISO datetime>")
+    word = stripped.split()[0].lower()
+    if word == "every":
+        return Schedule(stripped, timezone, every_seconds=_parse_every(stripped))
+    if word == "once":
+        return Schedule(stripped, timezone, once_at=_parse_once(stripped[4:].strip(), tz))
     try:
         return Schedule(stripped, timezone, crontab=parse_crontab(stripped))
     except CrontabError as exc:
         raise ScheduleError(f"bad schedule {text!r}: {exc}") from None
 
 
+def _parse_every(text: str) -> int:
+    match = EVERY.match(text)
+    if not match:
+        raise ScheduleError(f"bad interval {text!r}: use every <N>s|m|h|d with a whole N")
+    seconds = int(match.group(1)) * UNITS[match.group(2).lower()]
+    if seconds < 1:
+        raise ScheduleError(f"interval must be positive in {text!r}")
+    if seconds > LONGEST_INTERVAL:
+        raise ScheduleError(f"interval too large in {text!r}: at most every 3650d")
+    return seconds
+
+
 def _parse_once(text: str, tz: ZoneInfo) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise ScheduleError(f"bad date in 'once {text}': use an ISO datetime") from None
+        raise ScheduleError(f"bad date in 'once {text}': use an ISO datetime, e.g. "
+                            "once 2027-01-31T09:00") from None
     return when if when.tzinfo else when.replace(tzinfo=tz)
 
 
-@functools.lru_cache(maxsize=4096)
-def build_trigger(schedule: Schedule) -> BaseTrigger:
-    """The trigger of a schedule; triggers hold no state, so one per schedule is kept."""
-    tz = schedule.tz
+def iter_fires(schedule: Schedule, after: datetime) -> Iterator[Fire]:
+    """Every fire strictly after `after`, oldest first, as aware datetimes in the job's zone."""
+    if schedule.crontab is not None:
+        return crontab_fires(schedule.crontab, schedule.tz, after)
     if schedule.every_seconds is not None:
-        return IntervalTrigger(seconds=schedule.every_seconds, start_date=ANCHOR, timezone=tz)
-    if schedule.once_at is not None:
-        return DateTrigger(run_date=schedule.once_at, timezone=tz)
-    assert schedule.crontab is not None
-    return CrontabTrigger(schedule.crontab, tz)
+        return _interval_fires(schedule.every_seconds, schedule.tz, after)
+    assert schedule.once_at is not None
+    once = schedule.once_at.astimezone(schedule.tz)
+    return iter([Fire(once)] if once > after else [])
 
 
-class CrontabTrigger(BaseTrigger):  # type: ignore[misc]
-    """Standard cron on top of APScheduler's CronTrigger (which ANDs day and weekday)."""
-
-    def __init__(self, cron: Crontab, tz: ZoneInfo) -> None:
-        self.cron = cron
-        self.tz = tz
-        common = {
-            "minute": _csv(cron.minutes),
-            "hour": _csv(cron.hours),
-            "month": _csv(cron.months),
-            "timezone": tz,
-        }
-        weekdays = ",".join(DAYS[d] for d in cron.weekdays)
-        if cron.day_star or cron.weekday_star:
-            day = "*" if cron.day_star else _csv(cron.days)
-            dow = "*" if cron.weekday_star else weekdays
-            self.inner: BaseTrigger = CronTrigger(day=day, day_of_week=dow, **common)
-        else:  # both restricted: cron fires when either matches
-            self.inner = OrTrigger(
-                [CronTrigger(day=_csv(cron.days), **common),
-                 CronTrigger(day_of_week=weekdays, **common)]
-            )
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        candidate = self.inner.get_next_fire_time(previous_fire_time, now)
-        while candidate is not None and self.cron.fixed_time and _second_occurrence(candidate):
-            candidate = self.inner.get_next_fire_time(candidate, candidate)
-        return candidate  # type: ignore[no-any-return]
-
-    def __str__(self) -> str:
-        return f"crontab[{self.cron.text}]"
+def _interval_fires(seconds: int, tz: ZoneInfo, after: datetime) -> Iterator[Fire]:
+    step = timedelta(seconds=seconds)
+    done = (after - ANCHOR) // step
+    for n in itertools.count(done + 1):
+        yield Fire((ANCHOR + n * step).astimezone(tz))
 
 
-def _csv(values: tuple[int, ...]) -> str:
-    return ",".join(str(v) for v in values)
+def fire_times(schedule: str, timezone: str, after: datetime, count: int) -> list[Fire]:
+    """The next `count` fires of a schedule text strictly after `after` (aware); each has `.at`
+    (an aware datetime in `timezone`) and `.note` (what a DST change did to it, or None).
+    Compare `.at` with other zones' datetimes through `.astimezone(UTC)`: Python never calls a
+    time in a repeated hour equal to another zone's (PEP 495), though `<` and `>` work.
+    ScheduleError says what is wrong with a bad schedule or zone."""
+    if after.tzinfo is None:
+        raise ValueError("after must be an aware datetime")
+    return next_fire_times(parse_schedule(schedule, timezone), after, count)
 
 
-def _second_occurrence(when: datetime) -> bool:
-    wall = when.replace(tzinfo=None)
-    tz = when.tzinfo
-    first = wall.replace(tzinfo=tz, fold=0).utcoffset()
-    second = wall.replace(tzinfo=tz, fold=1).utcoffset()
-    return first != second and when.utcoffset() == second
+def next_fire_times(schedule: Schedule, after: datetime, count: int = 5) -> list[Fire]:
+    return list(itertools.islice(iter_fires(schedule, after), count))
 
 
-def dst_note(when: datetime) -> str | None:
-    """Say so when a fire time was moved by a DST gap (its wall time does not exist)."""
-    if when.tzinfo is None:
-        return None
-    wall = when.replace(tzinfo=None)
-    real = when.astimezone(UTC).astimezone(when.tzinfo).replace(tzinfo=None)
-    if wall != real:
-        return f"DST gap: {wall:%H:%M} does not exist that day; fires at {real:%H:%M}"
-    return None
+_NEXT: dict[Schedule, tuple[datetime, Fire | None]] = {}
 
 
-def next_fire_times(schedule: Schedule, after: datetime, count: int = 5) -> list[FireTime]:
-    return [FireTime(_real(at), dst_note(at)) for at in _iter_fires(schedule, after, count)]
-
-
-_NEXT: dict[Schedule, tuple[datetime, FireTime | None]] = {}
-
-
-def next_fire(schedule: Schedule, after: datetime) -> FireTime | None:
+def next_fire(schedule: Schedule, after: datetime) -> Fire | None:
     """The next fire time after `after`; remembered until it passes, since the console asks for
-    every job's once a second (computing a cron fire time is the costly part)."""
+    every job's once a second."""
     known = _NEXT.get(schedule)
     if known is not None and known[0] <= after and (known[1] is None or after < known[1].at):
         return known[1]
-    fires = next_fire_times(schedule, after, 1)
+    fire = next(iter_fires(schedule, after), None)
     if len(_NEXT) > 4096:
         _NEXT.clear()
-    _NEXT[schedule] = (after, fires[0] if fires else None)
-    return fires[0] if fires else None
-
-
-def _real(at: datetime) -> datetime:
-    """The instant a fire time stands for, with a wall time that exists (DST gaps)."""
-    return at.astimezone(UTC).astimezone(at.tzinfo)
+    _NEXT[schedule] = (after, fire)
+    return fire
 
 
 def fires_between(
     schedule: Schedule, start: datetime, end: datetime, cap: int = 100_000
 ) -> Iterator[datetime]:
     """Ticks strictly after `start` up to and including `end`, at most `cap` of them."""
-    for at in _iter_fires(schedule, start + timedelta(microseconds=1), cap):
-        if at > end:
+    for fire in itertools.islice(iter_fires(schedule, start), cap):
+        if fire.at > end:
             return
-        yield _real(at)
-
-
-def _iter_fires(schedule: Schedule, after: datetime, count: int) -> Iterator[datetime]:
-    trigger = build_trigger(schedule)
-    previous: datetime | None = None
-    now = after.astimezone(schedule.tz)
-    for _ in range(count):
-        at = trigger.get_next_fire_time(previous, now)
-        if at is None:
-            return
-        yield at
-        previous, now = at, at
+        yield fire.at
 
 
 @functools.lru_cache(maxsize=4096)
-def describe(schedule: Schedule) -> str:
-    """The schedule in English with its time zone, e.g. 'At 02:00 (Europe/Sofia)'."""
-    if schedule.every_seconds is not None:
-        text = f"Every {_duration_words(schedule.every_seconds)}"
-    elif schedule.once_at is not None:
-        text = f"Once, at {schedule.once_at.isoformat(sep=' ')}"
-    else:
-        assert schedule.crontab is not None
-        text = _describe_crontab(schedule.crontab)
-    return f"{text} ({schedule.timezone})"
+def build_trigger(schedule: Schedule) -> BaseTrigger:
+    """The trigger of a schedule; it holds no state, so one per schedule is kept."""
+    return ScheduleTrigger(schedule)
 
 
-def _describe_crontab(cron: Crontab) -> str:
-    fields = MACROS.get(cron.text.lower(), cron.text).split()
-    if len(cron.weekdays) == 7:
-        fields[4] = "*"  # "0-7" reads as "Sunday through Sunday" otherwise
-    options = Options()
-    options.use_24hour_time_format = True
-    return str(ExpressionDescriptor(" ".join(fields), options).get_description())
+class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]
+    """APScheduler's timer asks this trigger; the fire times are cronsole's own."""
 
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
 
-def _duration_words(seconds: int) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}s" if count != 1 else unit
-    return f"{seconds} seconds" if seconds != 1 else "second"
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The first fire at or after `now`; after a fire, the one right after it (when the
+        scheduler is late, APScheduler gathers the ticks up to `now` this way)."""
+        after = now - TICK if previous_fire_time is None else previous_fire_time
+        fire = next(iter_fires(self.schedule, after), None)
+        return fire.at if fire else None
+
+    def __str__(self) -> str:
+        return f"schedule[{self.schedule.text} {self.schedule.timezone}]"

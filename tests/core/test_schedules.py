@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cronsole.core.scheduling.describe import describe
 from cronsole.core.scheduling.triggers import (
     ScheduleError,
-    describe,
     fires_between,
     next_fire_times,
     parse_schedule,
@@ -84,9 +84,9 @@ def test_dst_gap_fires_once_shifted_and_is_flagged() -> None:
     got = next_fire_times(parse_schedule("30 3 * * *", "Europe/Sofia"),
                           datetime(2026, 3, 28, 12, tzinfo=SOFIA), 2)
     assert got[0].at.astimezone(SOFIA).strftime("%m-%d %H:%M") == "03-29 04:30"
-    assert got[0].dst_note is not None and "03:30 does not exist" in got[0].dst_note
+    assert got[0].note is not None and "03:30 does not exist" in got[0].note
     assert got[1].at.astimezone(SOFIA).strftime("%m-%d %H:%M") == "03-30 03:30"
-    assert got[1].dst_note is None
+    assert got[1].note is None
 
 
 def test_dst_repeated_hour_runs_a_fixed_time_job_once() -> None:

@@ -30,7 +30,7 @@ def _job_json(engine: Engine, job: Job, last: dict[str, Any]) -> dict[str, Any]:
         "name": job.name, "schedule": job.schedule.text, "description": job.schedule_text,
         "timezone": job.schedule.timezone,
         "next_run": fires[0].at if fires and not held else None,
-        "dst_note": fires[0].dst_note if fires else None,
+        "dst_note": fires[0].note if fires else None,
         "paused": bool(state and state.paused),
         "pause_reason": state.pause_reason if state else None,
         "pause_until": state.pause_until if state else None,

@@ -91,7 +91,7 @@ def job(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The job.")
     view, now = detail.view, engine.clock.now()
     data = {"name": view.name, "schedule": view.schedule, "description": view.description,
             "timezone": view.timezone, "state": view.state, "pause_reason": view.pause_reason,
-            "next_fires": [{"at": f.at, "dst_note": f.dst_note} for f in detail.fires],
+            "next_fires": [{"at": f.at, "dst_note": f.note} for f in detail.fires],
             "policy": detail.policy, "settings": view.settings, "job_state": detail.state,
             "runs": [run_json(r, now) for r in detail.runs[:10]]}
     if json:
@@ -99,8 +99,8 @@ def job(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The job.")
         return
     print(f"{view.name}: {view.schedule}  ({view.description})  state {view.state}")
     for fire in detail.fires:
-        print(f"  next  {fire.at:%Y-%m-%d %H:%M:%S %Z}" + (f"  {fire.dst_note}"
-                                                          if fire.dst_note else ""))
+        print(f"  next  {fire.at:%Y-%m-%d %H:%M:%S %Z}" + (f"  {fire.note}"
+                                                          if fire.note else ""))
     for key, value in {**detail.policy, **view.settings}.items():
         print(f"  {key:<16} {visible(str(value), 200)}")
     for run in detail.runs[:10]:

@@ -107,5 +107,5 @@ def _announce(jobs: Iterable[Job], now: datetime, node: str, settings: Settings)
     for job in listed:
         fires = next_fire_times(job.schedule, now, 1)
         when = fires[0].at.strftime("%Y-%m-%d %H:%M:%S %Z") if fires else "never"
-        note = f" ({fires[0].dst_note})" if fires and fires[0].dst_note else ""
+        note = f" ({fires[0].note})" if fires and fires[0].note else ""
         log.info("job %s: %s, next at %s%s", job.name, job.schedule_text, when, note)

@@ -107,7 +107,7 @@ class JobScreen(DetailScreen):
             out.add_row("paused", literal(f"{view.pause_reason or 'no reason given'}{until}"))
         out.add_row(section("Next fire times"), "")
         for fire in detail.fires:
-            out.add_row(f"{fire.at:%Y-%m-%d %H:%M:%S %Z}", literal(fire.dst_note or ""))
+            out.add_row(f"{fire.at:%Y-%m-%d %H:%M:%S %Z}", literal(fire.note or ""))
         out.add_row(section("Policy"), "")
         for key, value in detail.policy.items():
             out.add_row(key, literal(value))

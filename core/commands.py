@@ -105,6 +105,9 @@ class Commands:
         spec = require_job(self.engine.jobs, job)
         if end < start:
             raise UsageError("backfill range ends before it starts")
+        if end > self._now:
+            raise UsageError(f"backfill range ends in the future ({end.isoformat()}); the "
+                             "scheduler runs those ticks when they come")
         ticks = list(fires_between(spec.schedule, start - timedelta(microseconds=1), end,
                                    cap=MAX_BACKFILL + 1))
         if len(ticks) > MAX_BACKFILL:

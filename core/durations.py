@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import UsageError
 
 PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])", re.IGNORECASE)
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+LONGEST = 3650 * 86400.0  # ten years: anything longer is a typo (and overflows datetimes)
 
 
 def parse_duration(value: str | int | float, what: str = "duration") -> float:
@@ -20,8 +22,12 @@ def parse_duration(value: str | int | float, what: str = "duration") -> float:
         raise UsageError(f"bad {what} {value!r}: must not be negative")
     else:
         seconds = _parse_text(value.strip(), what)
+    if not math.isfinite(seconds):
+        raise UsageError(f"bad {what} {value!r}: must be a finite number of seconds")
     if seconds < 0:
         raise UsageError(f"bad {what} {value!r}: must not be negative")
+    if seconds > LONGEST:
+        raise UsageError(f"bad {what} {value!r}: at most 3650d")
     return seconds
 
 

@@ -16,6 +16,7 @@ from types import ModuleType
 from . import __version__
 from .clock import Clock, SystemClock
 from .config import Settings
+from .errors import StoreUnusable
 from .events import EventHub
 from .logs import StoreLogHandler
 from .models import Node
@@ -126,6 +127,14 @@ class Engine:
 
 def load_jobs(settings: Settings, builtin: Iterable[ModuleType] = ()) -> dict[str, Job]:
     return resolve_jobs(settings, load_definitions(settings, builtin))
+
+
+def existing_store(settings: Settings) -> Store | None:
+    """The store if it has been created (read, never created here), else None."""
+    try:
+        return open_store(settings.database, create=False)
+    except StoreUnusable:
+        return None
 
 
 def build_engine(settings: Settings, *, clock: Clock | None = None, store: Store | None = None,

@@ -50,6 +50,7 @@ class Job:
     description: str
     module: str
     actions: Mapping[str, Action]
+    schedule_where: str | None = None  # where the schedule was written: "file:line", env, code
 
     @property
     def schedule_text(self) -> str:
@@ -134,7 +135,8 @@ def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> J
     spec = definition.spec
     timezone = config.timezone or spec.timezone or default_tz
     try:
-        schedule = parse_schedule(config.schedule or spec.schedule, timezone)
+        text = spec.schedule if config.schedule is None else config.schedule
+        schedule = parse_schedule(text, timezone)
         if spec.schedule_check:
             spec.schedule_check(schedule)
     except (ScheduleError, ValueError) as exc:
@@ -150,6 +152,7 @@ def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> J
         retry_base=spec.retry_base, retry_cap=spec.retry_cap,
         resets_watermark=spec.resets_watermark, description=spec.description,
         module=definition.module, actions=spec.actions,
+        schedule_where=config.where.get("schedule") or f"{definition.module} (@job {spec.name})",
     )
     try:
         job.settings()

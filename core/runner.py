@@ -18,12 +18,13 @@ from .context import JobContext, error_text
 from .durations import format_duration
 from .errors import CronsoleError, StoreWriteFailed
 from .events import EventHub, RunFinished, RunStarted
-from .models import Run, RunStatus
+from .models import Run, RunReason, RunStatus
 from .registry import Job
 from .store import Store
 
 log = logging.getLogger(__name__)
 QUIET = {RunStatus.SUCCEEDED, RunStatus.STOPPED_EARLY}
+JITTERED = {RunReason.SCHEDULE, RunReason.CATCH_UP}  # the reasons a start may be delayed
 
 
 class Workers:
@@ -192,12 +193,15 @@ class Runner:
             settings = job.settings(state.settings if state else {}, run.overrides)
         except CronsoleError as exc:
             return RunStatus.FAILED, str(exc), {}, 0
+        self.hub.publish(RunStarted(self.clock.now(), run))
+        # jitter spreads scheduled starts; an operator's fire, retry or backfill starts now, and
+        # the wait is never charged to the time budget (the context's clock starts after it)
+        if job.jitter and run.reason in JITTERED and active.cancel.wait(
+                random.uniform(0, job.jitter)):
+            return self._stopped(active), "stopped before it started", {}, 0
         ctx = JobContext(job=job, run=run, settings=settings, store=self.store, clock=self.clock,
                          hub=self.hub, node=self.node, cancel=active.cancel, log=bound,
                          base_dir=self.base_dir)
-        self.hub.publish(RunStarted(self.clock.now(), run))
-        if job.jitter and active.cancel.wait(random.uniform(0, job.jitter)):
-            return self._stopped(active), "stopped before it started", {}, 0
         tick = run.scheduled_for.astimezone(job.schedule.tz)
         bound.info("started (%s, tick %s)", run.reason, tick.strftime("%Y-%m-%d %H:%M:%S %Z"))
         try:

@@ -14,6 +14,7 @@ from .jobsettings import field_types
 from .models import Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus, TenantCounts
 from .periods import current_period
 from .registry import Job
+from .scheduling.once import once_done
 from .scheduling.triggers import Fire, next_fire, next_fire_times
 
 DEFAULT_WARN, DEFAULT_CRIT = 20, 100
@@ -112,7 +113,8 @@ def _jobs(engine: Engine, now: datetime, active: list[Run],
             next_run=fire.at if fire and not paused and not paused_all else None,
             dst_note=fire.note if fire else None,
             state="paused" if paused else "held" if paused_all else
-            "running" if job.name in running else "idle",
+            "running" if job.name in running else
+            "done" if fire is None and once_done(engine.store, job) else "idle",
             pause_reason=state.pause_reason if state else None,
             pause_until=state.pause_until if state else None,
             pending=queue[0], running=queue[1], failed=queue[2], period=period,

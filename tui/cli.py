@@ -13,7 +13,7 @@ import typer
 from cronsole.core.errors import EXIT_USAGE, CronsoleError, UsageError
 from cronsole.core.text import visible
 
-from . import cli_jobs, cli_manage, cli_ops, cli_read, cli_status
+from . import cli_jobs, cli_manage, cli_ops, cli_read, cli_schedule, cli_status
 from .shared import Options, settings_for
 
 app = typer.Typer(
@@ -80,6 +80,7 @@ def root(
 app.command("jobs")(cli_read.jobs)
 app.command("runs")(cli_read.runs)
 app.command("paths")(cli_read.paths)
+app.command("schedule")(cli_schedule.schedule)
 app.command("fire")(cli_ops.fire)
 app.command("pause")(cli_ops.pause)
 app.command("resume")(cli_ops.resume)

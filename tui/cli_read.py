@@ -6,11 +6,13 @@ from typing import Annotated, Any
 
 import typer
 
+from cronsole.core.clock import SystemClock
 from cronsole.core.config import config_home, state_home
-from cronsole.core.engine import Engine, load_jobs
+from cronsole.core.engine import Engine, existing_store, load_jobs
 from cronsole.core.jobsettings import as_dict
 from cronsole.core.models import RunStatus
 from cronsole.core.registry import Job
+from cronsole.core.scheduling.once import check_past_once, once_done
 from cronsole.core.scheduling.triggers import next_fire_times
 from cronsole.core.since import parse_since
 from cronsole.jobs import builtin_modules
@@ -38,6 +40,7 @@ def _job_json(engine: Engine, job: Job, last: dict[str, Any]) -> dict[str, Any]:
         "settings": as_dict(job.settings(state.settings if state else {})),
         "last_status": last[job.name].status.value if job.name in last else None,
         "last_run_at": last[job.name].finished_at if job.name in last else None,
+        "done": not fires and once_done(engine.store, job),
     }
 
 
@@ -51,12 +54,15 @@ def jobs(ctx: typer.Context, json: JsonFlag = False) -> None:
         return
     now = engine.clock.now()
     table(["job", "schedule", "next", "state", "last"], [
-        [r["name"], f"{r['schedule']}  ({r['description']})", ago(r["next_run"], now),
+        [r["name"], f"{r['schedule']}  ({r['description']})",
+         ago(r["next_run"], now) + (" (DST)" if r["dst_note"] and r["next_run"] else ""),
          _state(r),
          r["last_status"]] for r in rows])
 
 
 def _state(job: dict[str, Any]) -> str:
+    if job["done"]:
+        return "done (once)"
     if job["paused"]:
         return "paused: " + (job["pause_reason"] or "no reason given")
     return "held: scheduler paused" if job["scheduler_paused"] else "active"
@@ -125,6 +131,12 @@ def config_check(ctx: typer.Context) -> None:
     """Validate the config and job modules without starting or writing anything."""
     settings = settings_for(ctx)
     jobs = load_jobs(settings, builtin_modules())
+    store = existing_store(settings)
+    try:
+        check_past_once(jobs, store, SystemClock().now())
+    finally:
+        if store is not None:
+            store.close()
     where = settings.config_path or "defaults (no config file found)"
     print(f"ok: {where}: {len(jobs)} job(s)")
     for job in jobs.values():

@@ -26,6 +26,7 @@ from ..models import Run, RunReason, RunStatus
 from ..recovery import recover_dead_nodes
 from ..registry import Job
 from .catchup import plan_catch_up
+from .once import mark_claimed
 from .triggers import build_trigger
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,11 @@ class Host:
         if why := self.paused_reason(name, now):
             self.engine.hub.publish(TickSkipped(now, name, tick, why))
             return job, None
-        return job, store.insert_run(name, tick, RunReason.SCHEDULE, self.engine.node_id,
-                                     job.overlap, now)
+        run = store.insert_run(name, tick, RunReason.SCHEDULE, self.engine.node_id,
+                               job.overlap, now)
+        if run is not None:
+            mark_claimed(store, job, tick, now)
+        return job, run
 
     def _started(self, job: Job, run: Run | None) -> None:
         if run is None:
@@ -222,6 +226,7 @@ class Host:
                                     f"missed while stopped (catch-up {job.catch_up})")
             for tick in plan.run:
                 store.queue_run(job.name, tick, RunReason.CATCH_UP, now)
+                mark_claimed(store, job, tick, now)
             if plan.run:
                 self.start_queued(job.name)
         if behind:

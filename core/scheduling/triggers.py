@@ -89,7 +89,7 @@ def _parse_once(text: str, tz: ZoneInfo) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise ScheduleError(f"bad date in 'once {text}': use an ISO datetime, e.g. "
+        raise ScheduleError(f"bad date in {f'once {text}'.strip()!r}: use an ISO datetime, e.g. "
                             "once 2027-01-31T09:00") from None
     return when if when.tzinfo else when.replace(tzinfo=tz)
 

@@ -250,6 +250,7 @@ def test_retry_resets_failed_items_of_a_run_and_runs_again(host: Host) -> None:
 
 def test_backfill_previews_without_writing_then_queues_each_missing_tick(host: Host) -> None:
     store = host.engine.store
+    host.engine.clock.set(T0 + timedelta(hours=4))  # type: ignore[attr-defined]
     host.claim_ticks("window", [T0 + timedelta(hours=1)])
     host.engine.runner.wait_idle(5)
     preview = host.commands.backfill_preview("window", T0, T0 + timedelta(hours=3))
@@ -271,6 +272,17 @@ def test_backfill_refuses_a_range_that_ends_before_it_starts(host: Host) -> None
     with pytest.raises(UsageError, match="ends before it starts"):
         host.commands.backfill("window", T0, T0 - timedelta(hours=1))
     assert host.engine.store.list_commands() == []
+
+
+def test_backfill_never_takes_a_tick_the_scheduler_will_run(host: Host) -> None:
+    from cronsole.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="ends in the future"):
+        host.commands.backfill("window", T0 - timedelta(hours=2), T0 + timedelta(hours=1))
+    assert host.engine.store.list_commands() == []
+    assert host.engine.store.list_runs(job="window") == []
+    assert [t.at for t in host.commands.backfill_preview("window", T0 - timedelta(hours=1),
+                                                          T0)] == [T0 - timedelta(hours=1), T0]
 
 
 def test_the_sweeper_releases_items_whose_heartbeat_stopped(host: Host) -> None:

@@ -208,9 +208,9 @@ def jittery(ctx: JobContext) -> None:
     STARTED.append(ctx.run.id)
 ''')
     engine = workspace.engine()
-    run = engine.store.insert_run("jittery", engine.clock.now(), RunReason.MANUAL,
+    run = engine.store.insert_run("jittery", engine.clock.now(), RunReason.SCHEDULE,
                                   engine.node_id, Overlap.SKIP, engine.clock.now())
-    assert run is not None
+    assert run is not None  # a scheduled tick: only those jitter
     engine.runner.start(engine.jobs["jittery"], run)
     eventually(lambda: bool(engine.runner.active()))
     engine.runner.cancel(run.id)

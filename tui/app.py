@@ -10,6 +10,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Input, TabbedContent
 from textual.worker import Worker, WorkerState
@@ -127,7 +128,10 @@ class CronsoleApp(Actions):
             for t in snapshot.tenants:
                 self.backlog.setdefault(f"{t.job}/{t.tenant}", deque(maxlen=30)).append(
                     t.pending)
-        main.query_one(StatusLine).snapshot = snapshot
+        try:
+            main.query_one(StatusLine).snapshot = snapshot
+        except NoMatches:
+            return  # the app is closing: its screen's widgets are already gone
         main.query_one(StatusClock).show(snapshot.at)
         self.show_pane(main, main.query_one(TabbedContent).active)
         main.query_one(ProgressPanel).show(snapshot.active, snapshot.at)

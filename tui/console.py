@@ -14,6 +14,8 @@ from cronsole.jobs import builtin_modules
 
 from . import logsetup
 
+log = logging.getLogger("cronsole.console")
+
 
 def run(settings: Settings, observe: bool, mouse: bool, log_level: str) -> int:
     """Host the scheduler (or observe one), show the console, stop gracefully on quit."""
@@ -31,16 +33,27 @@ def run(settings: Settings, observe: bool, mouse: bool, log_level: str) -> int:
         engine.start_node("observer")
     app = CronsoleApp(engine, host)
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping the console", signal.Signals(signum).name)
         app.exit(0)
 
-    signal.signal(signal.SIGTERM, on_term)
+    # SIGHUP is the terminal (or the SSH connection) going away: the same graceful stop
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     code = app.run(mouse=mouse)
     if host:
-        print(f"cronsole: stopping; runs in flight get {settings.grace_period:g}s",
-              file=sys.stderr)
+        say(f"cronsole: stopping; runs in flight get {settings.grace_period:g}s")
         left = host.stop(settings.grace_period)
+        log.info("stopped%s", f"; run(s) {left} marked interrupted" if left else "")
         if left:
-            print(f"cronsole: run(s) {left} marked interrupted", file=sys.stderr)
+            say(f"cronsole: run(s) {left} marked interrupted")
     engine.close()
     return code or 0
+
+
+def say(text: str) -> None:
+    """A line on stderr, if the terminal is still there (after a hang-up it is not)."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass

@@ -1,4 +1,4 @@
-"""`cronsole --no-tui`: the engine with a log renderer, until SIGTERM or SIGINT."""
+"""`cronsole --no-tui`: the engine with a log renderer, until SIGTERM, SIGINT or SIGHUP."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def run(settings: Settings, log_format: str, log_level: str,
         engine.flush_logs()
         os._exit(128 + signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # a closed terminal or SSH
         signal.signal(sig, on_signal)
     _announce(engine.jobs.values(), engine.clock.now(), engine.node_id, settings)
     host.start()

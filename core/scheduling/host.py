@@ -63,6 +63,7 @@ class Host:
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
         self._latest_now: datetime | None = None
+        self._clock_lock = threading.Lock()
         self.stopping = False
 
     def start(self) -> None:
@@ -164,13 +165,23 @@ class Host:
                                                 run.scheduled_for, run.error or "skipped"))
 
     def watch_clock(self, now: datetime) -> None:
-        """Warn when the system clock steps back; recorded ticks never run twice (the tick's
-        row is unique), so the warning is for the operator, not a correction."""
-        latest = self._latest_now
-        if latest is not None and now < latest - timedelta(seconds=1):
-            log.warning("the system clock went back %s (from %s to %s); ticks already run "
-                        "will not run again", latest - now, iso(latest), iso(now))
-        self._latest_now = now if latest is None else max(latest, now)
+        """When the system clock steps back: warn once, and plan every job's next fire from
+        the new time (APScheduler would wait for the old one). Recorded ticks never run twice
+        (the tick's row is unique)."""
+        with self._clock_lock:
+            latest = self._latest_now
+            stepped = latest is not None and now < latest - timedelta(seconds=1)
+            self._latest_now = now if latest is None or stepped else max(latest, now)
+        if not stepped:
+            return
+        assert latest is not None
+        log.warning("the system clock went back %s (from %s to %s); ticks already run "
+                    "will not run again", latest - now, iso(latest), iso(now))
+        if self._scheduler is not None:
+            for job in self._scheduler.get_jobs():
+                fire = job.trigger.get_next_fire_time(None, now)
+                if fire is not None:
+                    job.modify(next_run_time=fire)
 
     def paused_reason(self, name: str, now: datetime) -> str | None:
         if self.engine.store.get_control("paused_all"):

@@ -102,3 +102,35 @@ def test_catch_up_and_backfill_list_the_ticks_fire_times_gives(
     host = Host(workspace.engine(FrozenClock(now + timedelta(days=1))))
     preview = host.commands.backfill_preview("fixed", last + timedelta(microseconds=1), now)
     assert [t.at.astimezone(UTC) for t in preview] == expected
+
+
+def test_after_the_clock_steps_back_the_schedule_goes_on_and_says_so_once(
+        workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    start = datetime(2027, 1, 10, 12, 0, 30, tzinfo=UTC)
+    clock = FrozenClock(start)
+    Clocked.clock = clock
+    monkeypatch.setattr(apscheduler.schedulers.base, "datetime", Clocked)
+    workspace.write(JOBS.replace('"*/30 1-3 * * *"', '"* * * * *"'))
+    host = workspace.host(clock)
+    host.start()
+
+    def minutes(count: int) -> None:
+        for _ in range(count):
+            clock.advance(60)
+            host.watch_clock(clock.now())  # what the host's loop does every 0.5 s
+            assert host._scheduler is not None
+            host._scheduler.wakeup()
+            eventually(lambda: all(job.next_run_time > clock.now()
+                                   for job in host._scheduler.get_jobs()))  # type: ignore
+            eventually(lambda: host.engine.runner.wait_idle(0.01))
+
+    minutes(3)
+    clock.set(start - timedelta(hours=1))  # the clock steps back an hour
+    host.watch_clock(clock.now())  # the host's loop notices within half a second
+    minutes(3)
+    ran = sorted(r.scheduled_for for r in host.engine.store.list_runs(job="wild", limit=50))
+    at = start.replace(second=0)
+    assert ran == [at - timedelta(hours=1) + timedelta(minutes=n) for n in (1, 2, 3)] + [
+        at + timedelta(minutes=n) for n in (1, 2, 3)]
+    assert caplog.text.count("the system clock went back") == 1

@@ -107,8 +107,12 @@ class Engine:
         return job.actions[action](ctx, args)
 
     def live_nodes(self, role: str | None = None) -> list[Node]:
+        """Nodes whose heartbeat is fresh, less those on this host whose process is gone (a
+        `kill -9` is seen at once here; other hosts' deaths take `node_timeout`)."""
         since = self.clock.now() - timedelta(seconds=self.settings.node_timeout)
-        return [n for n in self.store.nodes(live_since=since) if role is None or n.role == role]
+        here = socket.gethostname()
+        return [n for n in self.store.nodes(live_since=since) if (role is None or n.role == role)
+                and (n.hostname != here or pid_alive(n.pid))]
 
     def close(self) -> None:
         """Stop beating and close the store; runs still in flight are interrupted first."""
@@ -127,6 +131,17 @@ class Engine:
 
 def load_jobs(settings: Settings, builtin: Iterable[ModuleType] = ()) -> dict[str, Job]:
     return resolve_jobs(settings, load_definitions(settings, builtin))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still has that pid."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def existing_store(settings: Settings) -> Store | None:

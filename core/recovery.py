@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from datetime import timedelta
 
-from .engine import Engine
+from .engine import Engine, pid_alive
 
 log = logging.getLogger(__name__)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def recover_dead_nodes(engine: Engine) -> None:
@@ -30,6 +19,8 @@ def recover_dead_nodes(engine: Engine) -> None:
     here = socket.gethostname()
     dead = [n.id for n in engine.store.nodes() if n.id != engine.node_id and (
         n.heartbeat_at < cutoff or (n.hostname == here and not pid_alive(n.pid)))]
+    if not dead:
+        return
     runs = engine.store.abandon_runs(dead, now, "abandoned: its process stopped")
     items = engine.store.release_claims(dead, now, "released: its process stopped")
     if runs or items:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .durations import format_duration
@@ -75,14 +75,13 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands:
     counts = store.tenant_counts()  # read once: queues per job and the tenants pane
     tenants = _tenants(engine, now, counts)
     worst = max((t.status for t in tenants), key=("OK", "WARN", "CRIT").index, default="OK")
-    live = now - timedelta(seconds=engine.settings.node_timeout)
     return Snapshot(
         at=now, jobs=_jobs(engine, now, active, paused_all, counts), tenants=tenants,
         health=worst,
         active=active, runs=store.list_runs(limit=runs) if runs else [],
         logs=store.recent_logs(after_id=after_log, limit=logs),
         commands=store.list_commands(limit=commands) if commands else [],
-        nodes=store.nodes(live_since=live),
+        nodes=engine.live_nodes(),
         paused_all=paused_all,
     )
 

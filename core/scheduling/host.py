@@ -256,7 +256,7 @@ class Host:
                 self._guarded(self.commands.expire_pauses)
                 for name in self.engine.store.queued_jobs():
                     self._guarded(self.start_queued, name)
-            if passes % 20 == 0:
+            if passes % 4 == 0:  # every 2 s: a dead process of this host is seen by its pid
                 self._guarded(self.recover)
             if passes % 120 == 0:
                 self._guarded(self.sweep)

@@ -63,6 +63,12 @@ class Snapshot:
     commands: list[Command]
     nodes: list[Node]
     paused_all: dict[str, Any] | None
+    last_host_beat: datetime | None = None  # the newest heartbeat of a host, live or not
+
+    @property
+    def scheduler_up(self) -> bool:
+        """A live node hosts the scheduler (what `cronsole status` calls running)."""
+        return any(n.role == "host" for n in self.nodes)
 
 
 def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands: int = 100,
@@ -70,7 +76,10 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands:
     """Everything the console shows, read at one moment; `runs` and `commands` bound the two
     history lists (0 skips reading them)."""
     store, now = engine.store, engine.clock.now()
-    active = store.active_runs()
+    nodes, registered = engine.live_nodes(), store.nodes()
+    dead = {n.id for n in registered} - {n.id for n in nodes}
+    active = [r for r in store.active_runs() if r.node not in dead]  # not live: not shown so
+    beats = [n.heartbeat_at for n in registered if n.role == "host"]
     paused_all = store.get_control("paused_all")
     counts = store.tenant_counts()  # read once: queues per job and the tenants pane
     tenants = _tenants(engine, now, counts)
@@ -81,8 +90,9 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands:
         active=active, runs=store.list_runs(limit=runs) if runs else [],
         logs=store.recent_logs(after_id=after_log, limit=logs),
         commands=store.list_commands(limit=commands) if commands else [],
-        nodes=engine.live_nodes(),
+        nodes=nodes,
         paused_all=paused_all,
+        last_host_beat=max(beats, default=None),
     )
 
 

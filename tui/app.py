@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -66,9 +67,10 @@ class CronsoleApp(Actions):
     ]
     REFRESH_SECONDS = 1.0
 
-    def __init__(self, engine: Engine, host: Host | None) -> None:
+    def __init__(self, engine: Engine, host: Host | None, notice: str = "") -> None:
         super().__init__()
         self.engine, self.host = engine, host
+        self.notice = notice  # said once when the console opens (why it observes, SSH)
         self.commands = Commands(engine, start_run=host.start_run if host else None)
         self.snapshot: Snapshot | None = None
         self.pane = "jobs"  # the pane in view: only its history list (runs, audit) is read
@@ -86,6 +88,8 @@ class CronsoleApp(Actions):
         self.push_screen(MainScreen(role, self.engine.store.describe(), self.engine.node_id))
         self.refresh_snapshot()
         self.set_interval(self.REFRESH_SECONDS, self.refresh_snapshot)
+        if self.notice:
+            self.notify(self.notice, timeout=60)  # said once: long enough to be read
 
     def on_unmount(self) -> None:
         self.unsubscribe()
@@ -154,7 +158,9 @@ class CronsoleApp(Actions):
         now = snapshot.at
         rows: dict[str, Row]
         if tab == "jobs":
-            rows = {v.name: self._job_row(v, now) for v in snapshot.jobs}
+            idle = self.host is None and not snapshot.scheduler_up  # no countdown pretends
+            rows = {v.name: self._job_row(replace(v, next_run=None) if idle else v, now)
+                    for v in snapshot.jobs}
         elif tab == "tenants":
             rows = {f"{t.job}/{t.tenant}": tenant_row(
                 t, list(self.backlog.get(f"{t.job}/{t.tenant}", [t.pending])))

@@ -36,6 +36,9 @@ def root(
                                          "SIGTERM/SIGINT.")] = False,
     observe: Annotated[bool, typer.Option("--observe", help="Open the console on a database "
                                           "whose scheduler runs elsewhere.")] = False,
+    host: Annotated[bool, typer.Option("--host", help="Host the scheduler in the console even "
+                                       "when a live scheduler already uses the database.")
+                    ] = False,
     no_mouse: Annotated[bool, typer.Option("--no-mouse", help="Leave the mouse to the "
                                            "terminal (select text).")] = False,
     log_format: Annotated[str, typer.Option("--log-format", help="auto (human on a terminal, "
@@ -68,13 +71,15 @@ def root(
             raise UsageError("--metrics-addr goes with --no-tui (the service)")
     if no_tui and observe:
         raise UsageError("--observe opens the console; it cannot be combined with --no-tui")
+    if host and (observe or no_tui):
+        raise UsageError("--host goes with the console alone (not --observe or --no-tui)")
     if no_tui:
         from . import headless
 
         raise typer.Exit(headless.run(settings_for(ctx), log_format, log_level, metrics_addr))
     from . import console
 
-    raise typer.Exit(console.run(settings_for(ctx), observe, not no_mouse, log_level))
+    raise typer.Exit(console.run(settings_for(ctx), observe, not no_mouse, log_level, host))
 
 
 app.command("jobs")(cli_read.jobs)

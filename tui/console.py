@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from types import FrameType
 
 from cronsole.core.config import Settings
-from cronsole.core.engine import build_engine
+from cronsole.core.engine import Engine, build_engine
 from cronsole.core.scheduling.host import Host
 from cronsole.jobs import builtin_modules
 
@@ -17,8 +18,10 @@ from . import logsetup
 log = logging.getLogger("cronsole.console")
 
 
-def run(settings: Settings, observe: bool, mouse: bool, log_level: str) -> int:
-    """Host the scheduler (or observe one), show the console, stop gracefully on quit."""
+def run(settings: Settings, observe: bool, mouse: bool, log_level: str,
+        force_host: bool = False) -> int:
+    """Host the scheduler (or observe one), show the console, stop gracefully on quit.
+    Next to a live scheduler (a `--no-tui` service) it observes unless `force_host`."""
     from .app import CronsoleApp  # Textual is loaded only for the console
 
     engine = build_engine(settings, builtin=builtin_modules())
@@ -26,12 +29,14 @@ def run(settings: Settings, observe: bool, mouse: bool, log_level: str) -> int:
     logsetup.configure(settings, "json", log_level, stderr=False)
     logging.getLogger().addHandler(logging.NullHandler())
     logging.captureWarnings(True)
+    observe, notice = choose_role(engine, observe, force_host)
     host = None if observe else Host(engine)
     if host:
         host.start()
     else:
         engine.start_node("observer")
-    app = CronsoleApp(engine, host)
+    log.info("console opened, %s", "hosting the scheduler" if host else "observing")
+    app = CronsoleApp(engine, host, notice)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s: stopping the console", signal.Signals(signum).name)
@@ -57,3 +62,19 @@ def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
     except (OSError, ValueError):
         pass
+
+
+def choose_role(engine: Engine, observe: bool, force_host: bool) -> tuple[bool, str]:
+    """(observe?, what to say once). A console does not become a second scheduler beside a
+    live one, and one hosting inside an SSH session says what closing the session does."""
+    if observe:
+        return True, ""
+    running = engine.live_nodes("host")
+    if running and not force_host:
+        return True, (f"a scheduler already runs on this database ({running[0].id}): "
+                      "observing it; `cronsole --host` hosts a second one")
+    if os.environ.get("SSH_CONNECTION"):
+        return False, ("hosting the scheduler inside an SSH session: closing the session "
+                       "stops its runs (gracefully); for runs that outlive it, run the service "
+                       "(`cronsole --no-tui`) and open `cronsole --observe`")
+    return False, ""

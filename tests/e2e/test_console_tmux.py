@@ -22,13 +22,14 @@ GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
 
 
 class Terminal:
-    def __init__(self, socket: str, cwd: Path, env: dict[str, str], size: str = "100x30") -> None:
+    def __init__(self, socket: str, cwd: Path, env: dict[str, str], size: str = "100x30",
+                 args: str = "") -> None:
         if shutil.which("tmux") is None:
             pytest.fail("tmux is required for this test (.ci/run installs it)")
         self.socket, self.cwd, self.env = socket, cwd, env
         width, height = size.split("x")
         self.tmux("new-session", "-d", "-s", "t", "-x", width, "-y", height,
-                  f"{CRONSOLE}; echo EXITED=$?; sleep 60")
+                  f"{CRONSOLE} {args}; echo EXITED=$?; sleep 60")
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], cwd=self.cwd, env=self.env,
@@ -116,6 +117,57 @@ def test_no_color_is_honoured(demo: tuple[Path, dict[str, str]]) -> None:
         # Textual honours NO_COLOR by drawing in greys: no hue carries meaning
         assert {int(c) for c in codes} <= GREYS, sorted({int(c) for c in codes} - GREYS)
         assert "38;2;" not in term.screen(colours=True)
+        term.quit()
+    finally:
+        term.close()
+
+
+def live_roles(folder: Path) -> list[str]:
+    conn = sqlite3.connect(folder / "state" / "cronsole.db")
+    try:
+        return sorted(r[0] for r in conn.execute(
+            "SELECT role FROM nodes WHERE stopped_at IS NULL").fetchall())
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_a_console_beside_the_service_observes_it_and_says_when_it_is_gone(
+        demo: tuple[Path, dict[str, str]]) -> None:
+    folder, env = demo
+    service = subprocess.Popen([CRONSOLE, "--no-tui"], cwd=folder, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if live_roles(folder) == ["host"]:
+                break
+        except sqlite3.OperationalError:
+            pass  # not created yet
+        time.sleep(0.2)
+    term = Terminal(f"cronsole-attach-{os.getpid()}", folder, env, "120x30")
+    try:
+        term.wait_for("OBSERVING", "RUNNING", "already")  # one word: the toast wraps
+        assert live_roles(folder) == ["host", "observer"]  # not a second scheduler
+        service.terminate()
+        assert service.wait(40) == 0
+        term.wait_for("NO SCHEDULER")  # and no countdown pretends:
+        assert "in " not in term.wait_for("invoice-ingest").split("invoice-ingest")[1][:20]
+        term.quit()
+    finally:
+        service.kill()
+        term.close()
+
+
+@pytest.mark.slow
+def test_a_console_hosting_inside_ssh_says_what_closing_the_session_does(
+        demo: tuple[Path, dict[str, str]]) -> None:
+    folder, env = demo
+    ssh = {**env, "SSH_CONNECTION": "127.0.0.1 50000 127.0.0.1 22"}
+    term = Terminal(f"cronsole-ssh-{os.getpid()}", folder, ssh, "120x30", args="--host")
+    try:
+        term.wait_for("HOSTING", "gracefully")  # one word: the toast wraps
+        assert live_roles(folder) == ["host"]
         term.quit()
     finally:
         term.close()

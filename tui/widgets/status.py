@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from cronsole.core.durations import format_duration
 from cronsole.core.snapshot import Snapshot
 from cronsole.core.store import POSTGRES
 
@@ -55,6 +56,12 @@ class StatusLine(Static):
         line.append(f" {self.role.upper()} ", style="bold")
         if snapshot is None:
             line.append(" loading…")
+        elif self.role == "observing" and not snapshot.scheduler_up:
+            line.append(" ").append(" NO SCHEDULER ", style="bold reverse red")
+            if snapshot.last_host_beat is not None:
+                age = int((snapshot.at - snapshot.last_host_beat).total_seconds())
+                line.append(f" last beat {format_duration(max(age, 0))} ago", style="bold")
+            line.append("  health ").append_text(health(snapshot.health))
         else:
             state = ("PAUSED ALL", "bold yellow") if snapshot.paused_all else ("RUNNING", "green")
             line.append(" ").append(state[0], style=state[1])

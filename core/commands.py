@@ -115,6 +115,10 @@ class Commands:
         existing = self.engine.store.runs_at(job, ticks)
         return [BackfillTick(t, existing.get(t)) for t in ticks]
 
+    def _owners(self) -> frozenset[str]:
+        """Nodes that may still be running a run: the live ones and this one."""
+        return frozenset({n.id for n in self.engine.live_nodes()} | {self.engine.node_id})
+
     def _require_run(self, run_id: int) -> Run:
         run = self.engine.store.get_run(run_id)
         if run is None:
@@ -212,6 +216,12 @@ def _cancel(self: Commands, c: Command) -> Result:
     run = self.engine.store.request_cancel(c.run_id, self._now)
     if run is None:
         raise UsageError(f"no run #{c.run_id}")
+    if run.status is RunStatus.RUNNING and run.node not in self._owners():
+        store = self.engine.store  # no live process runs it: nobody else would close it
+        store.finish_run(run.id, RunStatus.CANCELLED, self._now,
+                         "cancelled: no live process owned it")
+        store.release_run_claims(run.id, self._now, "released: its run was cancelled")
+        return f"run #{run.id} cancelled (no live process owned it)", run.id
     if run.status is RunStatus.RUNNING:
         self.engine.runner.cancel(run.id)
         return f"cancel requested for run #{run.id}", run.id

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import logging
-import socket
-from datetime import timedelta
 
-from .engine import Engine, pid_alive
+from .engine import Engine
+from .models import RunStatus
 
 log = logging.getLogger(__name__)
 
 
 def recover_dead_nodes(engine: Engine) -> None:
-    """Runs of processes that stopped beating (or, on this host, whose pid is gone) become
-    `abandoned`; the items they had claimed become eligible again."""
+    """Runs no live process owns become `abandoned` and the items their nodes had claimed
+    become eligible again: runs of processes that stopped beating (or, on this host, whose pid
+    is gone), and runs left `running` by a node that stopped without closing them (its store
+    writes were failing, say)."""
     now = engine.clock.now()
-    cutoff = now - timedelta(seconds=engine.settings.node_timeout)
-    here = socket.gethostname()
-    dead = [n.id for n in engine.store.nodes() if n.id != engine.node_id and (
-        n.heartbeat_at < cutoff or (n.hostname == here and not pid_alive(n.pid)))]
+    live = {n.id for n in engine.live_nodes()} | {engine.node_id}
+    owners = {n.id for n in engine.store.nodes()} | {
+        r.node for r in engine.store.active_runs() if r.status is RunStatus.RUNNING and r.node}
+    dead = sorted(owners - live)
     if not dead:
         return
     runs = engine.store.abandon_runs(dead, now, "abandoned: its process stopped")

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from .clock import Clock
-from .errors import StaleClaim, StoreWriteFailed
+from .errors import StaleClaim, StoreWriteFailed, TakenOver
 from .events import EventHub, ItemFailed, RunProgressed
 from .faults import fault
-from .models import Item, Record, Run, Watermark
+from .models import Item, ItemStatus, Record, Run, Watermark
 from .registry import Job
 from .store import Store
 
@@ -31,6 +31,7 @@ class Outcome(Generic[T]):
     done: list[tuple[T, Any]] = field(default_factory=list)
     failed: list[tuple[T, str]] = field(default_factory=list)
     left: list[T] = field(default_factory=list)
+    taken_over: list[T] = field(default_factory=list)  # claims another node took meanwhile
 
 
 def error_text(exc: BaseException) -> str:
@@ -41,9 +42,10 @@ class JobContext(Generic[S]):
     def __init__(
         self, *, job: Job, run: Run, settings: S, store: Store, clock: Clock, hub: EventHub,
         node: str, cancel: threading.Event, log: logging.LoggerAdapter[logging.Logger],
-        base_dir: Path,
+        base_dir: Path, away: Callable[[], bool] = lambda: False,
     ) -> None:
         self.job, self.run, self.settings = job, run, settings
+        self.away = away  # this node was gone longer than node_timeout
         self.base_dir = base_dir  # the config file's folder: relative paths start here
         self.store, self.clock, self.hub, self.node = store, clock, hub, node
         self.log = log
@@ -161,6 +163,10 @@ class JobContext(Generic[S]):
                 self._collect(running, outcome, count, FIRST_COMPLETED)
 
     def _failed(self, outcome: Outcome[T], item: T, exc: BaseException) -> None:
+        if isinstance(exc, TakenOver):  # not ours any more: neither done nor failed here
+            outcome.taken_over.append(item)
+            self.log.info("%s", exc)
+            return
         outcome.failed.append((item, error_text(exc)))
         self.log.warning("item %s failed: %s", _label(item), error_text(exc))
 
@@ -245,6 +251,7 @@ class Ledger:
 
     def __init__(self, ctx: JobContext[Any]) -> None:
         self._ctx = ctx
+        self._suspect = False  # a claim of this run was refused or may have been taken over
 
     def enqueue(self, key: str, payload: Any = None, tenant: str = "",
                 queue: str = "default") -> bool:
@@ -286,6 +293,18 @@ class Ledger:
     def release(self, item: Item) -> None:
         self._ctx.store.release_item(item, self._ctx.clock.now())
 
+    def _check_still_mine(self, item: Item) -> None:
+        """After this node was away (paused, or its heartbeat failing) longer than
+        node_timeout, or once a result was refused, each claim is read again before its work
+        starts: one another node took over is not done a second time here."""
+        if not (self._suspect or self._ctx.away()):
+            return
+        self._suspect = True
+        now = self._ctx.store.get_item(item.job, item.key)
+        if now is None or now.status is not ItemStatus.CLAIMED or \
+                now.claim_token != item.claim_token:
+            raise TakenOver(f"item {item.key!r}: taken over while this node was away; skipped")
+
     def drain(
         self, handle: Callable[[Item], Any], limit: int, per_tenant: int | None = None,
         concurrency: int = 1, watermark: Callable[[Item], Watermark] | None = None,
@@ -304,6 +323,7 @@ class Ledger:
                 watermark: Callable[[Item], Watermark] | None) -> Any:
         mark = watermark(item) if watermark else None
         fault("before_item")
+        self._check_still_mine(item)
         try:
             result = handle(item)
             fault("after_side_effect")
@@ -315,6 +335,9 @@ class Ledger:
             raise
         try:
             self.complete(item, result, mark)
+        except StaleClaim:
+            self._suspect = True  # taken over once: check every claim left before its work
+            raise
         except StoreWriteFailed as exc:  # done, but not recorded: it is retried (at least once)
             try:
                 self.fail(item, f"outcome not stored: {error_text(exc)}", watermark=None)

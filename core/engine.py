@@ -51,6 +51,13 @@ class Engine:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _log_handler: StoreLogHandler | None = None
+    _beat_at: float | None = None  # monotonic time of the last heartbeat stored
+
+    def away(self) -> bool:
+        """True when this node's last stored heartbeat is older than `node_timeout` (it was
+        paused, or could not write): others may have taken its claims over meanwhile."""
+        return self._beat_at is not None and (
+            self.clock.monotonic() - self._beat_at > self.settings.node_timeout)
 
     def start_node(self, role: str) -> None:
         """Register this process and keep it beating; needed before it executes runs."""
@@ -59,6 +66,8 @@ class Engine:
         self.store.register_node(Node(self.node_id, role, socket.gethostname(), os.getpid(),
                                       now, now, __version__))
         self.registered = True
+        self._beat_at = self.clock.monotonic()
+        self.runner.away = self.away
         self._log_handler = StoreLogHandler(self.store, self.clock, self.hub)
         logging.getLogger("cronsole").addHandler(self._log_handler)
         self._spawn(self._beat, "heartbeat")
@@ -83,6 +92,7 @@ class Engine:
             for run_id in self.store.heartbeat(self.node_id, now):
                 self.runner.cancel(run_id)
             self.store.heartbeat_items(self.node_id, now)
+            self._beat_at = self.clock.monotonic()
             self.store.prune_logs(self.settings.log_keep_rows)  # a log flood stays bounded
         except Exception as exc:  # a busy database must not kill the heartbeat
             log.warning("heartbeat failed: %s", exc)

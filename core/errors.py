@@ -53,5 +53,9 @@ class StaleClaim(CronsoleError):
     """A claim was taken over by someone else (sweeper, restart); the late result is refused."""
 
 
+class TakenOver(StaleClaim):
+    """Found before the work started: the claim is no longer this node's, so it is skipped."""
+
+
 class NoScheduler(CronsoleError):
     """The command needs a running scheduler and none is alive."""

@@ -32,6 +32,7 @@ class JobSpec:
     catch_up: CatchUp = CatchUp.LATEST
     catch_up_window: float = 86400.0
     time_budget: float | None = None
+    timeout: float | None = None  # past it the run is `timed_out` and its claims released
     jitter: float = 0.0
     max_attempts: int = 5
     retry_base: float = 30.0
@@ -68,6 +69,7 @@ def job(
     catch_up: CatchUp | str = CatchUp.LATEST,
     catch_up_window: str | float = 86400.0,
     time_budget: str | float | None = None,
+    timeout: str | float | None = None,
     jitter: str | float = 0.0,
     max_attempts: int = 5,
     retry_base: str | float = 30.0,
@@ -92,6 +94,7 @@ def job(
             overlap=Overlap(overlap), catch_up=CatchUp(catch_up),
             catch_up_window=parse_duration(catch_up_window, "catch_up_window"),
             time_budget=None if time_budget is None else parse_duration(time_budget),
+            timeout=None if timeout is None else parse_duration(timeout, "timeout"),
             jitter=parse_duration(jitter, "jitter"), max_attempts=max_attempts,
             retry_base=parse_duration(retry_base), retry_cap=parse_duration(retry_cap),
             resets_watermark=tuple(resets_watermark), enabled=enabled,

@@ -24,7 +24,7 @@ TOP_KEYS = {
 }
 JOB_KEYS = {
     "schedule", "timezone", "enabled", "overlap", "catch_up", "catch_up_window", "time_budget",
-    "jitter", "max_attempts", "settings",
+    "timeout", "jitter", "max_attempts", "settings",
 }
 
 
@@ -39,6 +39,7 @@ class JobConfig:
     catch_up: CatchUp | None = None
     catch_up_window: float | None = None
     time_budget: float | None = None
+    timeout: float | None = None
     jitter: float | None = None
     max_attempts: int | None = None
     settings: dict[str, Any] = field(default_factory=dict)
@@ -257,7 +258,7 @@ def _job_config(name: str, table: Any, where: _Where) -> JobConfig:
     for key, enum in (("overlap", Overlap), ("catch_up", CatchUp)):
         if key in table:
             values[key] = _choice(table[key], enum, where(*path, key))
-    for key in ("catch_up_window", "time_budget", "jitter"):
+    for key in ("catch_up_window", "time_budget", "timeout", "jitter"):
         if key in table:
             values[key] = _duration(table[key], key, where(*path, key))
     values["settings"] = _table(table, "settings", path, where)

@@ -18,6 +18,7 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
     CANCELLED = "cancelled"
     ABANDONED = "abandoned"
+    TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
     MISSED = "missed"
 

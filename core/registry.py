@@ -42,6 +42,7 @@ class Job:
     catch_up: CatchUp
     catch_up_window: float
     time_budget: float | None
+    timeout: float | None
     jitter: float
     max_attempts: int
     retry_base: float
@@ -147,6 +148,7 @@ def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> J
         overlap=config.overlap or spec.overlap, catch_up=config.catch_up or spec.catch_up,
         catch_up_window=_pick(config.catch_up_window, spec.catch_up_window),
         time_budget=_pick(config.time_budget, spec.time_budget),
+        timeout=_pick(config.timeout, spec.timeout),
         jitter=_pick(config.jitter, spec.jitter),
         max_attempts=_pick(config.max_attempts, spec.max_attempts),
         retry_base=spec.retry_base, retry_cap=spec.retry_cap,

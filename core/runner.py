@@ -25,6 +25,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 QUIET = {RunStatus.SUCCEEDED, RunStatus.STOPPED_EARLY}
 JITTERED = {RunReason.SCHEDULE, RunReason.CATCH_UP}  # the reasons a start may be delayed
+CANCEL_GRACE = 5.0  # seconds a cancelled run has to stop before it is closed for it
 
 
 class Workers:
@@ -72,6 +73,8 @@ class ActiveRun:
     run: Run
     cancel: threading.Event
     interrupted: bool = False
+    closed: bool = False  # closed for it (timeout, a cancel it ignored) while it still ran
+    deadline: threading.Timer | None = None
 
 
 class Runner:
@@ -116,13 +119,50 @@ class Runner:
             return [a.run for a in self._active.values()]
 
     def cancel(self, run_id: int, interrupt: bool = False) -> bool:
+        """Ask the run to stop. A cancelled one (not one interrupted by a stop, which has the
+        grace period) that has not stopped within CANCEL_GRACE is closed for it."""
         with self._lock:
             active = self._active.get(run_id)
         if active is None:
             return False
         active.interrupted = active.interrupted or interrupt
         active.cancel.set()
+        if not active.interrupted and active.deadline is None:
+            self._arm(active, CANCEL_GRACE, RunStatus.CANCELLED,
+                      f"cancelled: did not stop within {CANCEL_GRACE:g}s")
         return True
+
+    def _arm(self, active: ActiveRun, seconds: float, status: RunStatus, why: str) -> None:
+        if active.deadline is not None:
+            active.deadline.cancel()
+        active.deadline = threading.Timer(seconds, self._close_for, (active, status, why))
+        active.deadline.daemon = True
+        active.deadline.start()
+
+    def _close_for(self, active: ActiveRun, status: RunStatus, why: str) -> None:
+        """Close a run whose thread does not end: its claims are released (the attempt counts)
+        and the store refuses whatever that thread reports later (the claims are not its)."""
+        run = active.run
+        with self._idle:
+            if self._active.get(run.id) is not active:
+                return  # it ended meanwhile
+            active.closed = True
+            self._active.pop(run.id)
+            self._idle.notify_all()
+        active.cancel.set()
+
+        def close() -> None:
+            now = self.clock.now()
+            self.store.release_run_claims(run.id, now, f"released: {why}")
+            self.store.finish_run(run.id, status, now, why)
+
+        self._stored(close)
+        log.warning("run #%s of %s %s; its claims were released, and what it reports later "
+                    "is refused", run.id, run.job, why)
+        final = self.store.get_run(run.id) or run
+        self.hub.publish(RunFinished(self.clock.now(), final))
+        if self.on_finished:
+            self.on_finished(final)
 
     def interrupt_all(self) -> None:
         for run in self.active():
@@ -134,12 +174,20 @@ class Runner:
 
     def _execute(self, job: Job, active: ActiveRun) -> Run:
         run = active.run
+        if job.timeout:
+            self._arm(active, job.timeout, RunStatus.TIMED_OUT,
+                      f"timed out after {format_duration(job.timeout)}")
         try:
             final = self._close(job, active)
         finally:  # whatever happened, this run is no longer in flight here
+            if active.deadline is not None:
+                active.deadline.cancel()
             with self._idle:
-                self._active.pop(run.id, None)
+                if self._active.get(run.id) is active:
+                    self._active.pop(run.id)
                 self._idle.notify_all()
+        if active.closed:
+            return final  # closed for it already, and said so then
         self.hub.publish(RunFinished(self.clock.now(), final))
         if self.on_finished:
             self.on_finished(final)
@@ -152,6 +200,9 @@ class Runner:
             status, error, summary, left = self._call(job, active)
         except BaseException as exc:  # the run must be closed whatever happened
             status, error, summary, left = RunStatus.FAILED, error_text(exc), {}, 0
+        if active.closed:
+            log.info("run #%s of %s returned after it was closed for it", run.id, job.name)
+            return self.store.get_run(run.id) or run
         if not self._stored(lambda: self._finish(run, job, status, error, summary, left)):
             log.error("run #%s of %s: its outcome %s could not be stored", run.id, job.name,
                       status)

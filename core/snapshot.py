@@ -204,6 +204,7 @@ def job_detail(engine: Engine, name: str) -> JobDetail | None:
     policy = {"overlap": job.overlap.value, "catch_up": job.catch_up.value,
               "catch_up_window": format_duration(job.catch_up_window),
               "time_budget": format_duration(job.time_budget) if job.time_budget else "none",
+              "timeout": format_duration(job.timeout) if job.timeout else "none",
               "jitter": format_duration(job.jitter) if job.jitter else "none",
               "max_attempts": job.max_attempts, "module": job.module}
     return JobDetail(view, next_fire_times(job.schedule, now, 5), policy,

@@ -11,7 +11,7 @@ from cronsole.core.text import visible
 
 HEALTH_STYLE = {"OK": ("✔ OK", "green"), "WARN": ("▲ WARN", "yellow"), "CRIT": ("✖ CRIT", "red")}
 STATUS_STYLE = {"succeeded": "green", "running": "cyan", "queued": "cyan", "partial": "yellow",
-                "stopped_early": "yellow", "failed": "red", "abandoned": "red",
+                "stopped_early": "yellow", "failed": "red", "abandoned": "red", "timed_out": "red",
                 "interrupted": "magenta", "cancelled": "magenta", "skipped": "dim",
                 "missed": "dim"}
 

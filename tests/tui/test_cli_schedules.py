@@ -80,6 +80,7 @@ def test_a_bad_preview_is_one_line_and_exit_2(cli: Workspace, capsys: pytest.Cap
     ('jitter = "1e400"', "bad jitter '1e400': must be a finite number of seconds"),
     ("jitter = 1e400", "bad jitter inf: must be a finite number of seconds"),
     ('time_budget = "99999d"', "bad time_budget '99999d': at most 3650d"),
+    ('timeout = "inf"', "bad timeout 'inf': must be a finite number of seconds"),
     ('schedule = "once 2020-01-01T00:00"', "is in the past and never ran"),
 ])
 def test_config_mistakes_in_schedules_give_file_line_exit_2_and_write_nothing(

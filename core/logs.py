@@ -25,6 +25,7 @@ class StoreLogHandler(logging.Handler):
         self._lock = threading.Lock()
         self.max_buffer = max_buffer
         self.dropped = 0
+        self.failing = False  # the last write failed: said once per incident, not per flush
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("cronsole.core.events"):
@@ -52,6 +53,7 @@ class StoreLogHandler(logging.Handler):
                          "waiting to be stored (the log file has them)"))
         if not rows:
             return
+        events = logging.getLogger("cronsole.core.events")  # not stored: it cannot loop back
         try:
             self.store.add_logs(rows)
         except Exception as exc:  # the database may be busy or full; keep jobs running
@@ -59,4 +61,11 @@ class StoreLogHandler(logging.Handler):
             with self._lock:  # what is not kept is counted, and said by the next notice
                 self._buffer = kept + self._buffer
                 self.dropped += len(rows) - len(kept)
-            logging.getLogger("cronsole.core.events").warning("log records not stored: %s", exc)
+            if not self.failing:
+                events.warning("log records not stored: %s (said once, until they are again)",
+                               exc)
+            self.failing = True
+            return
+        if self.failing:
+            events.warning("log records are stored again")
+        self.failing = False

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from cronsole.core.clock import FrozenClock
 from cronsole.core.events import EventHub
 from cronsole.core.logs import StoreLogHandler
@@ -70,4 +72,33 @@ def test_records_not_kept_after_a_failed_write_are_counted_too(tmp_path: Path) -
     handler.flush()  # the disk is full: the newest 50 kept for later, 30 counted
     handler.flush()
     assert _accounted(store) == (50, 30)
+    store.close()
+
+
+class FullFor(SQLiteStore):
+    """The real store, whose log writes meet a full disk for the first `full` tries."""
+
+    full = 5
+
+    def add_logs(self, entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]],
+                 ) -> None:
+        if self.full:
+            self.full -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        super().add_logs(entries)
+
+
+def test_a_full_disk_is_said_once_per_incident_and_its_end_too(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = FullFor.open(tmp_path / "c.db")
+    handler = StoreLogHandler(store, FrozenClock(T0), EventHub())
+    logger = _logger(handler, "test.fullfor")
+    with caplog.at_level(logging.WARNING, logger="cronsole.core.events"):
+        for n in range(8):  # five flushes fail, then the disk has room again
+            logger.info("line %d", n)
+            handler.flush()
+    said = [r.getMessage() for r in caplog.records if r.name == "cronsole.core.events"]
+    assert said == ["log records not stored: database or disk is full (said once, until they "
+                    "are again)", "log records are stored again"]
+    assert _accounted(store) == (8, 0)  # and nothing was lost
     store.close()

@@ -42,10 +42,10 @@ class JobContext(Generic[S]):
     def __init__(
         self, *, job: Job, run: Run, settings: S, store: Store, clock: Clock, hub: EventHub,
         node: str, cancel: threading.Event, log: logging.LoggerAdapter[logging.Logger],
-        base_dir: Path, away: Callable[[], bool] = lambda: False,
+        base_dir: Path, lapses: Callable[[], int] = lambda: 0,
     ) -> None:
         self.job, self.run, self.settings = job, run, settings
-        self.away = away  # this node was gone longer than node_timeout
+        self.lapses = lapses  # how often this node was gone longer than node_timeout
         self.base_dir = base_dir  # the config file's folder: relative paths start here
         self.store, self.clock, self.hub, self.node = store, clock, hub, node
         self.log = log
@@ -252,6 +252,7 @@ class Ledger:
     def __init__(self, ctx: JobContext[Any]) -> None:
         self._ctx = ctx
         self._suspect = False  # a claim of this run was refused or may have been taken over
+        self._lapses = ctx.lapses()
 
     def enqueue(self, key: str, payload: Any = None, tenant: str = "",
                 queue: str = "default") -> bool:
@@ -297,7 +298,7 @@ class Ledger:
         """After this node was away (paused, or its heartbeat failing) longer than
         node_timeout, or once a result was refused, each claim is read again before its work
         starts: one another node took over is not done a second time here."""
-        if not (self._suspect or self._ctx.away()):
+        if not (self._suspect or self._ctx.lapses() != self._lapses):
             return
         self._suspect = True
         now = self._ctx.store.get_item(item.job, item.key)

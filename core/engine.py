@@ -52,12 +52,15 @@ class Engine:
     _threads: list[threading.Thread] = field(default_factory=list)
     _log_handler: StoreLogHandler | None = None
     _beat_at: float | None = None  # monotonic time of the last heartbeat stored
+    _lapses: int = 0  # how often the gap between two stored heartbeats passed node_timeout
 
-    def away(self) -> bool:
-        """True when this node's last stored heartbeat is older than `node_timeout` (it was
-        paused, or could not write): others may have taken its claims over meanwhile."""
-        return self._beat_at is not None and (
-            self.clock.monotonic() - self._beat_at > self.settings.node_timeout)
+    def lapses(self) -> int:
+        """How often this node was away longer than `node_timeout` (paused, or unable to
+        write), counting a gap still open: others may have taken its claims over then."""
+        if self._beat_at is None:
+            return 0
+        gap = self.clock.monotonic() - self._beat_at > self.settings.node_timeout
+        return self._lapses + int(gap)
 
     def start_node(self, role: str) -> None:
         """Register this process and keep it beating; needed before it executes runs."""
@@ -67,7 +70,7 @@ class Engine:
                                       now, now, __version__))
         self.registered = True
         self._beat_at = self.clock.monotonic()
-        self.runner.away = self.away
+        self.runner.lapses = self.lapses
         self._log_handler = StoreLogHandler(self.store, self.clock, self.hub)
         logging.getLogger("cronsole").addHandler(self._log_handler)
         self._spawn(self._beat, "heartbeat")
@@ -92,6 +95,7 @@ class Engine:
             for run_id in self.store.heartbeat(self.node_id, now):
                 self.runner.cancel(run_id)
             self.store.heartbeat_items(self.node_id, now)
+            self._lapses = self.lapses()  # a gap that closes now still counts
             self._beat_at = self.clock.monotonic()
             self.store.prune_logs(self.settings.log_keep_rows)  # a log flood stays bounded
         except Exception as exc:  # a busy database must not kill the heartbeat

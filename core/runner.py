@@ -84,7 +84,7 @@ class Runner:
                  on_finished: Callable[[Run], None] | None = None) -> None:
         self.store, self.clock, self.hub, self.node = store, clock, hub, node
         self.base_dir = base_dir
-        self.away: Callable[[], bool] = lambda: False  # the engine's, once it beats
+        self.lapses: Callable[[], int] = lambda: 0  # the engine's, once it beats
         self.on_finished = on_finished
         self._active: dict[int, ActiveRun] = {}
         # Re-entrant: a second SIGTERM's handler asks for the active runs on the main thread,
@@ -253,7 +253,7 @@ class Runner:
             return self._stopped(active), "stopped before it started", {}, 0
         ctx = JobContext(job=job, run=run, settings=settings, store=self.store, clock=self.clock,
                          hub=self.hub, node=self.node, cancel=active.cancel, log=bound,
-                         base_dir=self.base_dir, away=self.away)
+                         base_dir=self.base_dir, lapses=self.lapses)
         tick = run.scheduled_for.astimezone(job.schedule.tz)
         bound.info("started (%s, tick %s)", run.reason, tick.strftime("%Y-%m-%d %H:%M:%S %Z"))
         try:

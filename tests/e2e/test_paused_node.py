@@ -5,6 +5,7 @@ again, because it reads each claim again before the work."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from collections import Counter
 
@@ -60,4 +61,8 @@ def test_a_resumed_node_does_not_redo_the_items_taken_over(workspace: Workspace,
     assert len(twice) <= 1, f"repeated after the resume: {twice}"  # only the one in flight
     for proc in (paused, other):
         proc.signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
+        try:
+            code = proc.wait(40)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("did not stop: " + proc.text()[-3000:]) from None
+        assert code == 0, proc.text()[-3000:]

@@ -121,12 +121,16 @@ class Engine:
         return job.actions[action](ctx, args)
 
     def live_nodes(self, role: str | None = None) -> list[Node]:
-        """Nodes whose heartbeat is fresh, less those on this host whose process is gone (a
-        `kill -9` is seen at once here; other hosts' deaths take `node_timeout`)."""
+        return [n for n in self.store.nodes() if (role is None or n.role == role)
+                and self.lives(n)]
+
+    def lives(self, node: Node) -> bool:
+        """A registered node whose heartbeat is fresh and, on this host, whose process is
+        still there (a `kill -9` is seen at once here; other hosts' deaths take
+        `node_timeout`)."""
         since = self.clock.now() - timedelta(seconds=self.settings.node_timeout)
-        here = socket.gethostname()
-        return [n for n in self.store.nodes(live_since=since) if (role is None or n.role == role)
-                and (n.hostname != here or pid_alive(n.pid))]
+        return node.heartbeat_at >= since and (
+            node.hostname != socket.gethostname() or pid_alive(node.pid))
 
     def close(self) -> None:
         """Stop beating and close the store; runs still in flight are interrupted first."""

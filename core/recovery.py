@@ -16,8 +16,9 @@ def recover_dead_nodes(engine: Engine) -> None:
     is gone), and runs left `running` by a node that stopped without closing them (its store
     writes were failing, say)."""
     now = engine.clock.now()
-    live = {n.id for n in engine.live_nodes()} | {engine.node_id}
-    owners = {n.id for n in engine.store.nodes()} | {
+    registered = engine.store.nodes()
+    live = {n.id for n in registered if engine.lives(n)} | {engine.node_id}
+    owners = {n.id for n in registered} | {
         r.node for r in engine.store.active_runs() if r.status is RunStatus.RUNNING and r.node}
     dead = sorted(owners - live)
     if not dead:

@@ -76,7 +76,8 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands:
     """Everything the console shows, read at one moment; `runs` and `commands` bound the two
     history lists (0 skips reading them)."""
     store, now = engine.store, engine.clock.now()
-    nodes, registered = engine.live_nodes(), store.nodes()
+    registered = store.nodes()
+    nodes = [n for n in registered if engine.lives(n)]
     dead = {n.id for n in registered} - {n.id for n in nodes}
     active = [r for r in store.active_runs() if r.node not in dead]  # not live: not shown so
     beats = [n.heartbeat_at for n in registered if n.role == "host"]

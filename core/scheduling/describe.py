@@ -113,7 +113,8 @@ def _runs(values: tuple[int, ...], name: object, modulo: int = 0) -> list[str]:
 
 
 def _next_to(a: int, b: int, modulo: int) -> bool:
-    return b - a == 1 or bool(modulo) and a % modulo == 6 and b % modulo == 0 and b != a
+    """b follows a; with a modulo (weekdays) Sunday (0) also follows Saturday (6)."""
+    return b - a == 1 or bool(modulo) and (a, b) == (modulo - 1, 0)
 
 
 def _join(words: list[str], last: str = "and") -> str:

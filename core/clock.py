@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
+
+from .errors import UsageError
 
 
 class Clock(Protocol):
@@ -62,3 +64,20 @@ def parse_iso(text: str) -> datetime:
     if len(text) == 27 and text[10] == "T" and text[-1] == "Z":  # fast path, same result
         return datetime.fromisoformat(text)
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+YEARS = range(1970, 9000)  # beyond, zone conversion and date arithmetic overflow
+
+
+def parse_moment(text: str, what: str, tz: tzinfo | None = None) -> datetime:
+    """An operator's ISO date or date/time, aware: a naive one is in `tz` (the local zone when
+    None). One line for anything else, and for years outside 1970..8999."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"bad {what} {text!r}: use an ISO date or date/time, e.g. "
+                         "2027-03-14T09:00") from None
+    if when.year not in YEARS:
+        raise UsageError(f"bad {what} {text!r}: give a date from 1970 to 8999")
+    return when if when.tzinfo else when.replace(tzinfo=tz) if tz else when.astimezone()
+

@@ -57,14 +57,15 @@ class Commands:
     def pause_all(self, reason: str | None = None, who: str | None = None) -> Command:
         return self.submit("pause-all", who, reason=reason)
 
-    def resume_all(self, who: str | None = None) -> Command:
-        return self.submit("resume-all", who)
+    def resume_all(self, who: str | None = None, reason: str | None = None) -> Command:
+        return self.submit("resume-all", who, reason=reason)
 
-    def set(self, job: str, values: dict[str, Any], who: str | None = None) -> Command:
+    def set(self, job: str, values: dict[str, Any], who: str | None = None,
+            reason: str | None = None) -> Command:
         spec = require_job(self.engine.jobs, job)
         state = self.engine.store.job_state(job)
         spec.settings({**(state.settings if state else {}), **values})  # refuse before writing
-        return self.submit("set", who, job=job, args={"values": values})
+        return self.submit("set", who, job=job, args={"values": values}, reason=reason)
 
     def current_period(self, job: str) -> str:
         """The processing period in force: the setting, or the current month when empty."""
@@ -75,30 +76,34 @@ class Commands:
             raise UsageError(f"{job} has no processing period")
         return str(period) or current_period(self._now, spec.schedule.timezone)
 
-    def step_period(self, job: str, months: int, who: str | None = None) -> Command:
+    def step_period(self, job: str, months: int, who: str | None = None,
+                    reason: str | None = None) -> Command:
         """Move the period by whole months from the value stored now (not a stale view)."""
-        return self.set(job, {"period": step_period(self.current_period(job), months)}, who)
+        return self.set(job, {"period": step_period(self.current_period(job), months)}, who,
+                        reason)
 
     def fire(self, job: str, overrides: dict[str, Any] | None = None,
-             who: str | None = None) -> Command:
+             who: str | None = None, reason: str | None = None) -> Command:
         spec = require_job(self.engine.jobs, job)
         spec.settings(overrides or {})
-        return self.submit("fire", who, job=job, args={"overrides": overrides or {}})
+        return self.submit("fire", who, job=job, args={"overrides": overrides or {}},
+                           reason=reason)
 
-    def cancel(self, run_id: int, who: str | None = None) -> Command:
+    def cancel(self, run_id: int, who: str | None = None, reason: str | None = None) -> Command:
         run = self._require_run(run_id)
-        return self.submit("cancel", who, job=run.job, run_id=run_id)
+        return self.submit("cancel", who, job=run.job, run_id=run_id, reason=reason)
 
-    def retry(self, run_id: int, who: str | None = None) -> Command:
+    def retry(self, run_id: int, who: str | None = None, reason: str | None = None) -> Command:
         run = self._require_run(run_id)
         require_job(self.engine.jobs, run.job)
-        return self.submit("retry", who, job=run.job, run_id=run_id)
+        return self.submit("retry", who, job=run.job, run_id=run_id, reason=reason)
 
     def backfill(self, job: str, start: datetime, end: datetime,
-                 who: str | None = None) -> Command:
+                 who: str | None = None, reason: str | None = None) -> Command:
         self.backfill_preview(job, start, end)
         return self.submit("backfill", who, job=job,
-                           args={"from": start.isoformat(), "to": end.isoformat()})
+                           args={"from": start.isoformat(), "to": end.isoformat()},
+                           reason=reason)
 
     def backfill_preview(self, job: str, start: datetime, end: datetime) -> list[BackfillTick]:
         """The ticks a backfill would run, each with the run that already covers it, if any."""

@@ -62,6 +62,8 @@ class Settings:
     jobs: dict[str, JobConfig] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     env_schedules: dict[str, str] = field(default_factory=dict)  # CRONSOLE_JOB_<NAME>_SCHEDULE
+    # what the environment set over a value the config file also sets: key -> how
+    overridden: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -108,8 +110,16 @@ def load_settings(
     jobs = {name: _job_config(name, table, where)
             for name, table in _table(data, "jobs", (), where).items()}
     schedules = {k: v for k, v in env.items() if ENV_SCHEDULE.match(k)}
+    overridden = {}
+    if env.get("CRONSOLE_DB") and "database" in top:
+        overridden["database"] = (f"CRONSOLE_DB overrides database at "
+                                  f"{where('cronsole', 'database')}")
+    for name, job in jobs.items():
+        if job.schedule is not None and env_key(name) in schedules:
+            overridden[f"jobs.{name}.schedule"] = (
+                f"{env_key(name)} overrides the schedule at {where('jobs', name, 'schedule')}")
     return Settings(config_path=path, jobs=jobs, sources=sources, env_schedules=schedules,
-                    **values)
+                    overridden=overridden, **values)
 
 
 class _Where:
@@ -130,6 +140,8 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
         raise ConfigError(f"cannot read the config: {exc}", str(path)) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses per level of nesting
+        raise ConfigError("TOML nested too deeply to read", f"{path}:1") from None
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
@@ -206,7 +218,9 @@ def _database(value: Any, base: Path, env: Mapping[str, str], where: _Where) -> 
     if not isinstance(value, str) or not value:
         raise ConfigError("database must be a file path or a postgresql:// address",
                           where("cronsole", "database"))
-    return value if "://" in value else str((base / Path(value).expanduser()).resolve())
+    if "://" in value:
+        return value
+    return os.path.abspath(base / Path(value).expanduser())  # links are not followed here
 
 
 def _typed(table: Mapping[str, Any], key: str, kind: type, where: _Where,

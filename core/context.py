@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +53,7 @@ class JobContext(Generic[S]):
         self._started = clock.monotonic()
         self._durations: list[float] = []
         self.left = 0
+        self.taken_over = 0  # items another node took while this run held them
         self.items = Ledger(self)
         self.state = StateView(store, job.name, clock)
 
@@ -163,8 +164,9 @@ class JobContext(Generic[S]):
                 self._collect(running, outcome, count, FIRST_COMPLETED)
 
     def _failed(self, outcome: Outcome[T], item: T, exc: BaseException) -> None:
-        if isinstance(exc, TakenOver):  # not ours any more: neither done nor failed here
+        if isinstance(exc, StaleClaim):  # not ours any more: neither done nor failed here
             outcome.taken_over.append(item)
+            self.taken_over += 1
             self.log.info("%s", exc)
             return
         outcome.failed.append((item, error_text(exc)))
@@ -266,6 +268,10 @@ class Ledger:
         ctx = self._ctx
         return ctx.store.enqueue_many(ctx.job.name, list(entries), ctx.clock.now(), queue=queue,
                                       max_attempts=ctx.job.max_attempts)
+
+    def known(self, keys: Sequence[str]) -> set[str]:
+        """Which of these keys this job's ledger already holds, whatever their state."""
+        return self._ctx.store.known_keys(self._ctx.job.name, keys)
 
     def claim(self, limit: int, per_tenant: int | None = None,
               queue: str = "default") -> list[Item]:

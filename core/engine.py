@@ -16,9 +16,9 @@ from types import ModuleType
 from . import __version__
 from .clock import Clock, SystemClock
 from .config import Settings
-from .errors import StoreUnusable
+from .errors import StoreUnusable, StoreWriteFailed
 from .events import EventHub
-from .logs import StoreLogHandler
+from .logs import Incident, StoreLogHandler
 from .models import Node
 from .registry import Job, load_definitions, resolve_jobs
 from .runner import Runner
@@ -53,6 +53,7 @@ class Engine:
     _log_handler: StoreLogHandler | None = None
     _beat_at: float | None = None  # monotonic time of the last heartbeat stored
     _lapses: int = 0  # how often the gap between two stored heartbeats passed node_timeout
+    _beat_incident: Incident = field(default_factory=lambda: Incident(log, "heartbeat"))
 
     def lapses(self) -> int:
         """How often this node was away longer than `node_timeout` (paused, or unable to
@@ -88,6 +89,10 @@ class Engine:
             passes += 1
             if passes % 4 == 0:
                 self.beat_once()
+                try:
+                    self.runner.retry_unstored()
+                except Exception as exc:  # a read that fails too: the next beat tries again
+                    log.warning("storing kept outcomes failed: %s", exc)
 
     def beat_once(self) -> None:
         try:
@@ -99,7 +104,9 @@ class Engine:
             self._beat_at = self.clock.monotonic()
             self.store.prune_logs(self.settings.log_keep_rows)  # a log flood stays bounded
         except Exception as exc:  # a busy database must not kill the heartbeat
-            log.warning("heartbeat failed: %s", exc)
+            self._beat_incident.failed(exc)
+            return
+        self._beat_incident.ok()
 
     def flush_logs(self) -> None:
         if self._log_handler is not None:
@@ -139,11 +146,18 @@ class Engine:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
+        self.runner.retry_unstored()
+        if left := self.runner.unstored():
+            log.error("stopping with the outcome of run(s) %s not stored: a scheduler's "
+                      "recovery closes them as abandoned", ", ".join(f"#{r}" for r in left))
         self.flush_logs()
         if self._log_handler is not None:
             logging.getLogger("cronsole").removeHandler(self._log_handler)
         if self.registered:
-            self.store.stop_node(self.node_id, self.clock.now())
+            try:
+                self.store.stop_node(self.node_id, self.clock.now())
+            except StoreWriteFailed as exc:  # its pid, gone, says the same on this host
+                log.error("could not mark this node stopped: %s", exc)
         self.store.close()
 
 

@@ -35,6 +35,11 @@ class StoreUnusable(CronsoleError):
     exit_code = EXIT_STORE
 
 
+class StateFileUnsafe(StoreUnusable):
+    """A file cronsole keeps (the database and its sidecars, the log file) is a symbolic link:
+    refused, never followed (a link would let writes and mode changes land elsewhere)."""
+
+
 class StoreWriteFailed(CronsoleError):
     """A write could not be made (disk full, locked past the busy timeout); it was rolled back
     whole, so nothing of it is stored. Retrying later is safe."""

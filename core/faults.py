@@ -7,7 +7,8 @@ Only the test-only environment variable CRONSOLE_TEST_FAULTS turns them on, e.g.
 
 means: at the third pass of `after_side_effect`, SIGKILL this process; at the first pass of
 `mid_sweep`, sleep half a second. `@3+` acts at the third pass and every one after it (to slow
-every item down, say). Actions: raise, sleep:SECONDS, exit[:CODE], kill. When the variable is
+every item down, say). Actions: raise, full (a store write refused, as on a full disk),
+sleep:SECONDS, exit[:CODE], kill. When the variable is
 unset, `fault()` is one global lookup and a return.
 """
 
@@ -20,6 +21,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from .errors import StoreWriteFailed
+
 ENV = "CRONSOLE_TEST_FAULTS"
 POINTS = frozenset({
     "before_item",              # an item is claimed, its handler not yet called
@@ -30,8 +33,9 @@ POINTS = frozenset({
     "mid_archive_chunk",        # a chunk is copied into the archive, not yet deleted
     "after_download_write",     # a file's bytes are on disk under a temporary name
     "after_rename",             # the temporary file was renamed into place
+    "after_catch_up",           # a starting scheduler has started its catch-up runs
 })
-ACTIONS = ("raise", "sleep", "exit", "kill")
+ACTIONS = ("raise", "full", "sleep", "exit", "kill")
 
 
 class FaultInjected(RuntimeError):
@@ -100,6 +104,8 @@ def _trip(point: str) -> None:
           file=sys.stderr, flush=True)
     if found.action == "raise":
         raise FaultInjected(f"fault injected at {point}")
+    if found.action == "full":
+        raise StoreWriteFailed(f"database or disk is full (fault injected at {point})")
     if found.action == "sleep":
         time.sleep(found.arg)
     elif found.action == "exit":

@@ -18,8 +18,9 @@ class UnsafePath(CronsoleError):
 
 
 def safe_join(root: Path, relative: str) -> Path:
-    """`root / relative`, refusing absolute parts, `..`, and symlinks along the way."""
-    parts = PurePosixPath(relative.replace("\\", "/")).parts
+    """`root / relative`, refusing absolute parts, `..`, and symlinks along the way. Only `/`
+    separates: a backslash is a character of a POSIX file name."""
+    parts = PurePosixPath(relative).parts
     if not parts or parts[0] == "/" or any(p in ("..", "") for p in parts) or "\x00" in relative:
         raise UnsafePath(f"unsafe relative path {relative!r}")
     path = root
@@ -32,8 +33,8 @@ def safe_join(root: Path, relative: str) -> Path:
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
     """Write to a temporary file beside `path`, fsync, then rename over it: readers see the
-    old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    old file or the new one, never a part. `mode` is the file's whatever the umask."""
+    make_dirs(path.parent)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -47,6 +48,21 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
         Path(temp).unlink(missing_ok=True)
         raise
     fault("after_rename")
+
+
+def make_dirs(folder: Path, mode: int = 0o750) -> None:
+    """Create `folder` and its missing parents with at most `mode`: never group- or
+    world-writable, even under umask 000 (Path.mkdir(parents=True) gives parents 0777 minus
+    the umask)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=mode)  # the umask can only take bits away
+        except FileExistsError:
+            continue  # made meanwhile by another writer
 
 
 def remove_leftovers(folder: Path) -> int:

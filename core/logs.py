@@ -15,6 +15,25 @@ from .text import visible
 Row = tuple[datetime, str, str | None, int | None, str, str]
 
 
+class Incident:
+    """A repeated failure (a full disk, a database away) said once when it starts and once
+    when it ends, instead of at every attempt."""
+
+    def __init__(self, log: logging.Logger, what: str) -> None:
+        self.log, self.what = log, what
+        self.failing = False
+
+    def failed(self, exc: BaseException) -> None:
+        if not self.failing:
+            self.log.warning("%s failed: %s (said once, until it works again)", self.what, exc)
+        self.failing = True
+
+    def ok(self) -> None:
+        if self.failing:
+            self.log.warning("%s works again", self.what)
+        self.failing = False
+
+
 class StoreLogHandler(logging.Handler):
     """Buffers records and writes them in one transaction per flush, off the caller's thread."""
 
@@ -25,7 +44,8 @@ class StoreLogHandler(logging.Handler):
         self._lock = threading.Lock()
         self.max_buffer = max_buffer
         self.dropped = 0
-        self.failing = False  # the last write failed: said once per incident, not per flush
+        # not stored: a notice about storing logs must not loop back into the store
+        self.incident = Incident(logging.getLogger("cronsole.core.events"), "storing log records")
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("cronsole.core.events"):
@@ -53,7 +73,6 @@ class StoreLogHandler(logging.Handler):
                          "waiting to be stored (the log file has them)"))
         if not rows:
             return
-        events = logging.getLogger("cronsole.core.events")  # not stored: it cannot loop back
         try:
             self.store.add_logs(rows)
         except Exception as exc:  # the database may be busy or full; keep jobs running
@@ -61,11 +80,6 @@ class StoreLogHandler(logging.Handler):
             with self._lock:  # what is not kept is counted, and said by the next notice
                 self._buffer = kept + self._buffer
                 self.dropped += len(rows) - len(kept)
-            if not self.failing:
-                events.warning("log records not stored: %s (said once, until they are again)",
-                               exc)
-            self.failing = True
+            self.incident.failed(exc)
             return
-        if self.failing:
-            events.warning("log records are stored again")
-        self.failing = False
+        self.incident.ok()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +20,8 @@ from .jobsettings import SettingError, build_settings
 from .models import CatchUp, Overlap
 from .scheduling.describe import describe
 from .scheduling.triggers import Schedule, ScheduleError, parse_schedule
+
+log = logging.getLogger(__name__)
 
 JobFunction = Callable[..., Any]
 
@@ -71,8 +75,25 @@ def discover(module: ModuleType) -> list[JobDefinition]:
     return found
 
 
+IMPORT_NOTICE_SECONDS = 5.0  # a module still importing after this long is named once
+
+
 def import_module(name: str, base: Path) -> ModuleType:
-    """A module by dotted name (with the config's folder importable) or a .py file path."""
+    """A module by dotted name (with the config's folder importable) or a .py file path. One
+    that is still importing after a few seconds is named (it may spin at import time); one
+    that exits the process at import is refused."""
+    notice = threading.Timer(IMPORT_NOTICE_SECONDS, log.warning,
+                             ("still importing job module %r after %gs: is it stuck at import "
+                              "time?", name, IMPORT_NOTICE_SECONDS))
+    notice.daemon = True
+    notice.start()
+    try:
+        return _import(name, base)
+    finally:
+        notice.cancel()
+
+
+def _import(name: str, base: Path) -> ModuleType:
     try:
         if name.endswith(".py"):
             path = (base / name).resolve()
@@ -88,6 +109,9 @@ def import_module(name: str, base: Path) -> ModuleType:
         return importlib.import_module(name)
     except Exception as exc:  # a user's module may fail in any way; say which and why
         raise ConfigError(f"cannot load job module {name!r}: {type(exc).__name__}: {exc}") from None
+    except SystemExit as exc:  # exit 0 with no output would look like success
+        raise ConfigError(f"cannot load job module {name!r}: it called sys.exit({exc.code!r}) "
+                          "while being imported") from None
 
 
 def load_definitions(settings: Settings, builtin: Iterable[ModuleType] = ()) -> list[JobDefinition]:

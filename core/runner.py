@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 QUIET = {RunStatus.SUCCEEDED, RunStatus.STOPPED_EARLY}
 JITTERED = {RunReason.SCHEDULE, RunReason.CATCH_UP}  # the reasons a start may be delayed
 CANCEL_GRACE = 5.0  # seconds a cancelled run has to stop before it is closed for it
+RETRY_SECONDS = 2.0  # an outcome the store refused is tried again this often (the heartbeat)
 
 
 class Workers:
@@ -92,6 +93,8 @@ class Runner:
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._workers = Workers()
+        # outcomes the store refused: run id -> (job, the write, whether to log the outcome)
+        self._unstored: dict[int, tuple[str, Callable[[], None], bool]] = {}
 
     def start(self, job: Job, run: Run) -> None:
         """Run in a worker thread; `wait_idle` waits for it."""
@@ -153,16 +156,13 @@ class Runner:
 
         def close() -> None:
             now = self.clock.now()
-            self.store.release_run_claims(run.id, now, f"released: {why}")
-            self.store.finish_run(run.id, status, now, why)
+            with self.store.batch():
+                self.store.release_run_claims(run.id, now, f"released: {why}")
+                self.store.finish_run(run.id, status, now, why)
 
-        self._stored(close)
-        log.warning("run #%s of %s %s; its claims were released, and what it reports later "
+        log.warning("run #%s of %s %s; its claims are released, and what it reports later "
                     "is refused", run.id, run.job, why)
-        final = self.store.get_run(run.id) or run
-        self.hub.publish(RunFinished(self.clock.now(), final))
-        if self.on_finished:
-            self.on_finished(final)
+        self._store_outcome(run, run.job, close, announce=False)
 
     def interrupt_all(self) -> None:
         for run in self.active():
@@ -178,7 +178,7 @@ class Runner:
             self._arm(active, job.timeout, RunStatus.TIMED_OUT,
                       f"timed out after {format_duration(job.timeout)}")
         try:
-            final = self._close(job, active)
+            return self._close(job, active)
         finally:  # whatever happened, this run is no longer in flight here
             if active.deadline is not None:
                 active.deadline.cancel()
@@ -186,12 +186,6 @@ class Runner:
                 if self._active.get(run.id) is active:
                     self._active.pop(run.id)
                 self._idle.notify_all()
-        if active.closed:
-            return final  # closed for it already, and said so then
-        self.hub.publish(RunFinished(self.clock.now(), final))
-        if self.on_finished:
-            self.on_finished(final)
-        return final
 
     def _close(self, job: Job, active: ActiveRun) -> Run:
         """Run the job and record its outcome; a failure of either is the run's failure."""
@@ -200,24 +194,65 @@ class Runner:
             status, error, summary, left = self._call(job, active)
         except BaseException as exc:  # the run must be closed whatever happened
             status, error, summary, left = RunStatus.FAILED, error_text(exc), {}, 0
-        if active.closed:
+        if active.closed:  # closed for it already, and said so then
             log.info("run #%s of %s returned after it was closed for it", run.id, job.name)
             return self.store.get_run(run.id) or run
-        if not self._stored(lambda: self._finish(run, job, status, error, summary, left)):
-            log.error("run #%s of %s: its outcome %s could not be stored", run.id, job.name,
-                      status)
+        return self._store_outcome(
+            run, job.name, lambda: self._finish(run, job, status, error, summary, left))
+
+    def _store_outcome(self, run: Run, job: str, write: Callable[[], None],
+                       announce: bool = True) -> Run:
+        """Store a run's outcome, then say it. One the store keeps refusing (a full disk) is
+        kept and tried again on every heartbeat while this process lives (`retry_unstored`):
+        until then the run stays `running` in the store, as it is."""
+        if not self._stored(write):
+            log.error("run #%s of %s: its outcome could not be stored; trying again every "
+                      "%gs while this process runs", run.id, job, RETRY_SECONDS)
+            with self._lock:
+                self._unstored[run.id] = (job, write, announce)
+            return run
+        return self._stored_now(run, job, announce)
+
+    def _stored_now(self, run: Run, job: str, announce: bool) -> Run:
         final = self.store.get_run(run.id) or run
-        self._log_outcome(job, final)
+        if announce:
+            self._log_outcome(job, final)
+        self.hub.publish(RunFinished(self.clock.now(), final))
+        if self.on_finished:
+            self.on_finished(final)
         return final
+
+    def unstored(self) -> list[int]:
+        """Runs whose outcome the store refused so far, oldest first."""
+        with self._lock:
+            return sorted(self._unstored)
+
+    def retry_unstored(self) -> None:
+        """Try each kept outcome once more (the engine calls this with every heartbeat)."""
+        with self._lock:
+            kept = sorted(self._unstored.items())
+        for run_id, (job, write, announce) in kept:
+            try:
+                write()
+            except StoreWriteFailed:
+                continue
+            with self._lock:
+                self._unstored.pop(run_id, None)
+            log.warning("run #%s of %s: its outcome is stored now", run_id, job)
+            run = self.store.get_run(run_id)
+            if run is not None:
+                self._stored_now(run, job, announce)
 
     def _finish(self, run: Run, job: Job, status: RunStatus, error: str | None,
                 summary: dict[str, Any], left: int) -> None:
         now = self.clock.now()
-        released = self.store.release_run_claims(run.id, now, "released: the run ended with "
-                                                 "its outcome unrecorded")
-        if released and status is RunStatus.SUCCEEDED:
-            status = RunStatus.PARTIAL
-        if not self.store.finish_run(run.id, status, now, error, summary, left):
+        with self.store.batch():  # one transaction: tried again whole when it fails
+            released = self.store.release_run_claims(run.id, now, "released: the run ended "
+                                                     "with its outcome unrecorded")
+            if released and status is RunStatus.SUCCEEDED:
+                status = RunStatus.PARTIAL
+            closed = self.store.finish_run(run.id, status, now, error, summary, left)
+        if not closed:
             log.warning("run #%s of %s was closed by someone else (abandoned?); outcome %s "
                         "not recorded", run.id, job.name, status)
 
@@ -261,10 +296,12 @@ class Runner:
         except Exception as exc:
             return (self._stopped(active) if active.cancel.is_set() else RunStatus.FAILED,
                     error_text(exc), {"traceback": traceback.format_exc(limit=8)}, ctx.left)
-        return self._status(active, ctx), None, summary if isinstance(summary, dict) else {}, \
-            ctx.left
+        status = self._status(active, ctx)
+        error = f"{ctx.taken_over} items taken over by another node" if ctx.taken_over and \
+            status is RunStatus.PARTIAL else None
+        return status, error, summary if isinstance(summary, dict) else {}, ctx.left
 
-    def _log_outcome(self, job: Job, run: Run) -> None:
+    def _log_outcome(self, job: str, run: Run) -> None:
         took = (run.finished_at - run.started_at).total_seconds() \
             if run.finished_at and run.started_at else 0.0
         text = f"{run.status.value} in {format_duration(took) if took >= 1 else f'{took:.2f}s'}"
@@ -272,9 +309,9 @@ class Runner:
         if run.left:
             text += f", stopped early, {run.left} left"
         level = logging.INFO if run.status in QUIET else logging.WARNING
-        logging.getLogger(f"cronsole.job.{job.name}").log(
+        logging.getLogger(f"cronsole.job.{job}").log(
             level, "%s%s", text, f" ({run.error})" if run.error else "",
-            extra={"job": job.name, "run_id": run.id})
+            extra={"job": job, "run_id": run.id})
 
     def _stopped(self, active: ActiveRun) -> RunStatus:
         return RunStatus.INTERRUPTED if active.interrupted else RunStatus.CANCELLED
@@ -287,5 +324,5 @@ class Runner:
         run = self.store.get_run(active.run.id) or active.run
         if run.failed:
             return RunStatus.PARTIAL if run.processed else RunStatus.FAILED
-        return RunStatus.SUCCEEDED
+        return RunStatus.PARTIAL if ctx.taken_over else RunStatus.SUCCEEDED
 

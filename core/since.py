@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from .clock import parse_moment
 from .durations import parse_duration
 from .errors import UsageError
 
 
 def parse_since(text: str, now: datetime) -> datetime:
     try:
-        when = datetime.fromisoformat(text)
+        datetime.fromisoformat(text)
     except ValueError:
         try:
             return now - timedelta(seconds=parse_duration(text, "--since"))
         except UsageError:
             raise UsageError(f"bad --since {text!r}: use a duration (2h, 3d) or an ISO "
                              "date/time") from None
-    return when if when.tzinfo else when.astimezone()
+    return parse_moment(text, "--since")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .durations import format_duration
@@ -18,6 +19,8 @@ from .scheduling.once import once_done
 from .scheduling.triggers import Fire, next_fire, next_fire_times
 
 DEFAULT_WARN, DEFAULT_CRIT = 20, 100
+STUCK_SKIPS = 3  # ticks skipped behind one run before its job counts as stuck
+STUCK_MARGIN = timedelta(seconds=30)  # past a deadline by this much: nobody is closing it
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class JobView:
     timezone: str
     next_run: datetime | None
     dst_note: str | None
-    state: str  # idle / running / paused / held (the whole scheduler is paused)
+    state: str  # idle / running / stuck / paused / held (the whole scheduler is paused)
     pause_reason: str | None
     pause_until: datetime | None
     pending: int
@@ -52,6 +55,14 @@ class TenantView:
 
 
 @dataclass(frozen=True)
+class Stuck:
+    """A run that holds its job and that nothing is closing: the job makes no progress."""
+    job: str
+    run_id: int
+    why: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
     at: datetime
     jobs: list[JobView]
@@ -64,6 +75,8 @@ class Snapshot:
     nodes: list[Node]
     paused_all: dict[str, Any] | None
     last_host_beat: datetime | None = None  # the newest heartbeat of a host, live or not
+    last_host_stopped: datetime | None = None  # when that host stopped cleanly, if it did
+    stuck: list[Stuck] = field(default_factory=list)
 
     @property
     def scheduler_up(self) -> bool:
@@ -79,26 +92,63 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands:
     registered = store.nodes()
     nodes = [n for n in registered if engine.lives(n)]
     dead = {n.id for n in registered} - {n.id for n in nodes}
-    active = [r for r in store.active_runs() if r.node not in dead]  # not live: not shown so
-    beats = [n.heartbeat_at for n in registered if n.role == "host"]
+    every_active = store.active_runs()
+    active = [r for r in every_active if r.node not in dead]  # not live: not shown so
+    last_host = max((n for n in registered if n.role == "host"),
+                    key=lambda n: n.heartbeat_at, default=None)
+    if not any(n.role == "host" for n in nodes):  # none live: when did the last one go?
+        stopped = store.last_stopped_host()
+        if stopped and (last_host is None or stopped.heartbeat_at > last_host.heartbeat_at):
+            last_host = stopped
     paused_all = store.get_control("paused_all")
     counts = store.tenant_counts()  # read once: queues per job and the tenants pane
     tenants = _tenants(engine, now, counts)
-    worst = max((t.status for t in tenants), key=("OK", "WARN", "CRIT").index, default="OK")
+    stuck = stuck_runs(engine, now, every_active, registered)
+    worst = "CRIT" if stuck else max((t.status for t in tenants),
+                                     key=("OK", "WARN", "CRIT").index, default="OK")
     return Snapshot(
-        at=now, jobs=_jobs(engine, now, active, paused_all, counts), tenants=tenants,
-        health=worst,
+        at=now, jobs=_jobs(engine, now, active, paused_all, counts, stuck), tenants=tenants,
+        health=worst, stuck=stuck,
         active=active, runs=store.list_runs(limit=runs) if runs else [],
         logs=store.recent_logs(after_id=after_log, limit=logs),
         commands=store.list_commands(limit=commands) if commands else [],
         nodes=nodes,
         paused_all=paused_all,
-        last_host_beat=max(beats, default=None),
+        last_host_beat=last_host.heartbeat_at if last_host else None,
+        last_host_stopped=last_host.stopped_at if last_host else None,
     )
 
 
+def stuck_runs(engine: Engine, now: datetime, active: list[Run],
+               registered: list[Node]) -> list[Stuck]:
+    """Runs that hold their job while nothing closes them: ticks keep being skipped behind
+    them, they are well past their timeout, or their node has stopped writing (a full disk,
+    say) for longer than recovery would take to close them."""
+    beats = {n.id: n.heartbeat_at for n in registered}
+    silent_since = now - timedelta(seconds=engine.settings.node_timeout) - STUCK_MARGIN
+    found = []
+    for run in active:
+        job = engine.jobs.get(run.job)
+        if run.status is not RunStatus.RUNNING or job is None:
+            continue
+        beat = beats.get(run.node or "")
+        why = None
+        if beat is None or beat < silent_since:
+            why = (f"its node {run.node} has not written for "
+                   f"{format_duration((now - beat).total_seconds()) if beat else 'ever'}")
+        elif job.timeout and run.started_at and now - run.started_at > timedelta(
+                seconds=job.timeout) + STUCK_MARGIN:
+            why = f"running past its timeout ({format_duration(job.timeout)})"
+        elif engine.store.skipped_after(run.job, run.id, STUCK_SKIPS) >= STUCK_SKIPS:
+            why = f"{STUCK_SKIPS} or more ticks skipped behind it"
+        if why:
+            found.append(Stuck(run.job, run.id, f"run #{run.id} {why}"))
+    return found
+
+
 def _jobs(engine: Engine, now: datetime, active: list[Run],
-          paused_all: dict[str, Any] | None, tenant_counts: list[TenantCounts]) -> list[JobView]:
+          paused_all: dict[str, Any] | None, tenant_counts: list[TenantCounts],
+          stuck: Sequence[Stuck] = ()) -> list[JobView]:
     states = engine.store.job_states()
     last = engine.store.last_runs()
     counts: dict[str, list[int]] = {}
@@ -108,6 +158,7 @@ def _jobs(engine: Engine, now: datetime, active: list[Run],
         total[1] += c.claimed
         total[2] += c.failed + c.dead
     running = {r.job: r for r in active if r.status is RunStatus.RUNNING}
+    held = {s.job for s in stuck}
     views = []
     for job in engine.jobs.values():
         state = states.get(job.name)
@@ -123,7 +174,7 @@ def _jobs(engine: Engine, now: datetime, active: list[Run],
             next_run=fire.at if fire and not paused and not paused_all else None,
             dst_note=fire.note if fire else None,
             state="paused" if paused else "held" if paused_all else
-            "running" if job.name in running else
+            "stuck" if job.name in held else "running" if job.name in running else
             "done" if fire is None and once_done(engine.store, job) else "idle",
             pause_reason=state.pause_reason if state else None,
             pause_until=state.pause_until if state else None,
@@ -199,9 +250,10 @@ def job_detail(engine: Engine, name: str) -> JobDetail | None:
     if job is None:
         return None
     now = engine.clock.now()
-    view = next(v for v in _jobs(engine, now, engine.store.active_runs(),
-                                 engine.store.get_control("paused_all"),
-                                 engine.store.tenant_counts(job=name)) if v.name == name)
+    active = [r for r in engine.store.active_runs() if r.job == name]
+    stuck = stuck_runs(engine, now, active, engine.store.nodes())
+    view = next(v for v in _jobs(engine, now, active, engine.store.get_control("paused_all"),
+                                 engine.store.tenant_counts(job=name), stuck) if v.name == name)
     policy = {"overlap": job.overlap.value, "catch_up": job.catch_up.value,
               "catch_up_window": format_duration(job.catch_up_window),
               "time_budget": format_duration(job.time_budget) if job.time_budget else "none",

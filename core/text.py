@@ -41,5 +41,12 @@ def storable(text: str) -> str:
 
 
 def printable_path(relative: str) -> str:
-    """A path for keys and display: bytes that are not UTF-8 become \\xNN escapes."""
+    """A path for display: bytes that are not UTF-8 become \\xNN escapes. Not a key: a name
+    that spells `\\xff` and a name holding the byte 0xff print alike (see `path_key`)."""
     return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def path_key(relative: str) -> str:
+    """A path as a key: one text per byte string and back (injective). A backslash is
+    doubled, then bytes that are not UTF-8 become \\xNN, so an escape is never ambiguous."""
+    return printable_path(relative.replace("\\", "\\\\"))

@@ -2,11 +2,14 @@
 
 Storage layout: <root>/invoices/<Company>-<EIK>/<YYYY>/<MM>/<type>/<file>. Each file becomes a
 `document` record (company, EIK, period, type, path, size, SHA-256, media type, image size).
-A file's item key is its path and modification time, so a replaced file is processed again
-and its document updated (bytes of a name that are not UTF-8 appear as \\xNN in keys and
-records); a file still being written (modified within `settle_seconds`) waits for the next
-tick; a file that vanished is recorded `vanished`, not failed; symlinks are never followed and
-no path leaves the root.
+A file is the same file while its path, modification time and size are: that triple is its
+item key, and the ledger, not the watermark, decides what is new. Files past the watermark are
+new at once (the fast path); older ones are looked up in the ledger, so a file copied in with
+its old mtime (`cp -p`, `rsync -a`, `mv`) or replaced in place is found, and its document
+updated. Keys encode a name's bytes injectively (`path_key`); documents show it with bytes that
+are not UTF-8 as \\xNN. A file still being written (modified within `settle_seconds`) waits for
+the next tick; a file that vanished is recorded `vanished`, not failed; symlinks are never
+followed and no path leaves the root.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from cronsole.core import Item, JobContext, Watermark, job
 from cronsole.core.files import FoundFile, safe_join, walk_files
 from cronsole.core.periods import check_period, current_period
 from cronsole.core.registry import import_module
-from cronsole.core.text import printable_path
+from cronsole.core.text import path_key, printable_path
 
 COMPANY = re.compile(r"^(?P<company>.+)-(?P<eik>\d{9}|\d{13})$")
 Processor = Callable[[Path, dict[str, Any]], dict[str, Any]]
@@ -68,24 +71,33 @@ def ingest(ctx: JobContext[IngestSettings]) -> dict[str, Any]:
 
 
 def enqueue_new_files(ctx: JobContext[IngestSettings], root: Path, period: str) -> int:
-    """Enqueue files newer than the watermark that have settled, oldest first."""
+    """Enqueue the period's settled files that the ledger does not know, oldest first: those
+    past the watermark without a lookup, older ones (back-dated, replaced) after one."""
     mark, now = ctx.watermark, ctx.now().timestamp()
-    fresh = sorted((cursor(found), found) for found in period_files(root, period)
-                   if mark is None or mark < cursor(found))
-    entries = []
-    for position, (mark_of_file, found) in enumerate(fresh):
-        if now - found.mtime < ctx.settings.settle_seconds:
-            break  # still being written; everything after it is newer still
-        if position >= ctx.settings.batch_size * 10:
+    settled = sorted((cursor(found), found) for found in period_files(root, period)
+                     if now - found.mtime >= ctx.settings.settle_seconds)
+    older = [file_key(found) for mark_of_file, found in settled
+             if mark is not None and not mark < mark_of_file]
+    known = ctx.items.known(older) if older else set()
+    entries: list[tuple[str, dict[str, Any], str]] = []
+    for mark_of_file, found in settled:
+        key = file_key(found)
+        if key in known:
+            continue
+        if len(entries) >= ctx.settings.batch_size * 10:
             break  # enough queued for several ticks; the rest is found again later
-        entries.append((f"{printable_path(found.relative)}@{mark_of_file.at}",
-                        {"path": found.relative, "at": mark_of_file.at, "size": found.size,
-                         "period": period}, ""))
+        entries.append((key, {"path": found.relative, "at": mark_of_file.at,
+                              "size": found.size, "period": period}, ""))
     return ctx.items.enqueue_many(entries)
 
 
 def cursor(found: FoundFile) -> Watermark:
     return Watermark(f"{found.mtime:017.6f}", found.relative)
+
+
+def file_key(found: FoundFile) -> str:
+    """What makes a file the same file: its path (its bytes, injectively), mtime and size."""
+    return f"{path_key(found.relative)}@{found.mtime:017.6f}:{found.size}"
 
 
 def period_files(root: Path, period: str) -> Iterator[FoundFile]:
@@ -130,8 +142,8 @@ def record_document(ctx: JobContext[IngestSettings], root: Path, item: Item,
         document.update(describe(rel, data), status="ok")
         if process:
             document.update(process(safe_join(root, rel), dict(document)))
-    ctx.records("document").put(shown, document, grp=parts[1], at=document["period"],
-                                status=document["status"])
+    ctx.records("document").put(path_key(rel), document, grp=parts[1],
+                                at=document["period"], status=document["status"])
     return {"status": document["status"], "sha256": document.get("sha256")}
 
 

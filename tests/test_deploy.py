@@ -30,3 +30,12 @@ def test_the_unit_is_a_hardened_notify_service() -> None:
 def test_the_stop_timeout_outlasts_the_grace_period() -> None:
     grace = Settings(config_path=None, database="x", log_dir=Path("x")).grace_period
     assert int(unit()["Service"]["TimeoutStopSec"]) > grace + 30
+
+
+def test_the_unit_leaves_the_database_to_the_config_file() -> None:
+    """An Environment=CRONSOLE_DB would win over `database =`: the README's several-hosts
+    setup would silently use a local SQLite file on each host."""
+    environment = [line for line in UNIT.read_text().splitlines()
+                   if line.startswith("Environment=")]
+    assert not [line for line in environment if "CRONSOLE_DB" in line]
+    assert "--config /etc/cronsole/cronsole.toml" in unit()["Service"]["ExecStart"]

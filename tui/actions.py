@@ -11,6 +11,7 @@ from textual.app import App
 from textual.message import Message
 from textual.widgets import TabbedContent
 
+from cronsole.core.clock import parse_moment
 from cronsole.core.commands import Commands
 from cronsole.core.durations import parse_duration
 from cronsole.core.engine import Engine
@@ -214,9 +215,8 @@ class Actions(App[int]):
 
         def span(values: Values) -> tuple[datetime, datetime]:
             zone = self.engine.jobs[name].schedule.tz
-            start, end = (datetime.fromisoformat(values[k]) for k in ("start", "end"))
-            return (start if start.tzinfo else start.replace(tzinfo=zone),
-                    end if end.tzinfo else end.replace(tzinfo=zone))
+            return (parse_moment(values["start"], "start", zone),
+                    parse_moment(values["end"], "end", zone))
 
         def check(values: Values) -> str:
             ticks = self.commands.backfill_preview(name, *span(values))

@@ -51,7 +51,8 @@ def root(
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
 ) -> None:
     """Run `cronsole --no-tui` to host the scheduler headless; see the subcommands below."""
-    ctx.obj = Options(config=config, db=db, mouse=not no_mouse)
+    ctx.obj = Options(config=config, db=db, mouse=not no_mouse, log_format=log_format,
+                      log_level=log_level)
     if version:
         from cronsole.core import __version__
 

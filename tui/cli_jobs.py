@@ -53,7 +53,7 @@ def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = 
     """List tracked batches: status, polls, results, errors, stuck flags."""
     if ctx.invoked_subcommand is not None:
         return
-    engine = engine_for(ctx)
+    engine = engine_for(ctx, create=False)
     records = engine.store.query_records("batch", limit=10_000, newest_first=True)
     rows = [{"id": r.key, "status": r.status, **r.data} for r in records]
     if json:

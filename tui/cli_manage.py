@@ -12,34 +12,36 @@ from typing import Annotated, Any
 
 import typer
 
+from cronsole.core.clock import parse_moment
 from cronsole.core.commands import Commands
 from cronsole.core.config import Settings, env_key
+from cronsole.core.engine import load_jobs
 from cronsole.core.errors import EXIT_FAILURE, UsageError
+from cronsole.core.files import atomic_write
 from cronsole.core.periods import check_period
 from cronsole.core.text import visible
+from cronsole.jobs import builtin_modules
 
 from .cli_ops import _await_command, _report
-from .shared import engine_for, settings_for
+from .output import emit_json
+from .shared import JsonFlag, Reason, RunIdArgument, engine_for, settings_for
 
 SECRET_WORDS = ("key", "token", "secret", "password")
 
 
 def period(ctx: typer.Context, job: Annotated[str, typer.Argument(help="The job.")],
-           value: Annotated[str, typer.Argument(help="YYYY-MM")]) -> None:
+           value: Annotated[str, typer.Argument(help="YYYY-MM")],
+           reason: Reason = None) -> None:
     """Set a job's processing period (its watermark resets when the job says so)."""
     try:
         check_period(value)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    _report(Commands(engine_for(ctx)).set(job, {"period": value}))
+    _report(Commands(engine_for(ctx)).set(job, {"period": value}, reason=reason))
 
 
 def _when(text: str, option: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"bad {option} {text!r}: use an ISO date or date/time") from None
-    return when if when.tzinfo else when.astimezone()
+    return parse_moment(text, option)
 
 
 def backfill(
@@ -48,6 +50,7 @@ def backfill(
     end: Annotated[str, typer.Option("--to", help="ISO date/time.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs it would create; "
                                           "change nothing.")] = False,
+    reason: Reason = None,
 ) -> None:
     """Queue one run per tick of the job's schedule in a range (ticks that ran are skipped)."""
     engine = engine_for(ctx)
@@ -60,20 +63,21 @@ def backfill(
             print(f"{tick.at.isoformat()}  {note}")
         print(f"{sum(1 for t in ticks if not t.existing_run)} run(s) would be created")
         return
-    _report(_await_command(engine, commands.backfill(job, begin, finish)))
+    _report(_await_command(engine, commands.backfill(job, begin, finish, reason=reason)))
 
 
-def retry(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run.")],
+def retry(ctx: typer.Context, run_id: RunIdArgument,
           failed: Annotated[bool, typer.Option("--failed", help="Retry its failed items "
-                                               "(the default and only mode).")] = True) -> None:
+                                               "(the default and only mode).")] = True,
+          reason: Reason = None) -> None:
     """Reset a run's failed items and run the job again to retry them."""
     engine = engine_for(ctx)
-    _report(_await_command(engine, Commands(engine).retry(run_id)))
+    _report(_await_command(engine, Commands(engine).retry(run_id, reason=reason)))
 
 
-def cancel(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run.")]) -> None:
+def cancel(ctx: typer.Context, run_id: RunIdArgument, reason: Reason = None) -> None:
     """Cancel a queued or running run (a running one stops between items)."""
-    _report(Commands(engine_for(ctx)).cancel(run_id))
+    _report(Commands(engine_for(ctx)).cancel(run_id, reason=reason))
 
 
 def masked(key: str, value: Any) -> Any:
@@ -84,22 +88,49 @@ def masked(key: str, value: Any) -> Any:
     return value
 
 
-def config_show(ctx: typer.Context) -> None:
+TOP = ("database", "log_dir", "modules", "timezone", "grace_period", "stale_timeout",
+       "node_timeout", "log_max_bytes", "log_backups", "log_keep_rows")
+
+
+def _schedule_source(settings: Settings, name: str) -> str:
+    config = settings.jobs.get(name)
+    return (config.where.get("schedule") if config else None) or (
+        f"environment {env_key(name)}" if env_key(name) in settings.env_schedules else "code")
+
+
+def _shown(settings: Settings, key: str) -> Any:
+    """A top-level value as shown: a PostgreSQL address without its password."""
+    from cronsole.core.store import redacted
+
+    value = getattr(settings, key)
+    return redacted(value) if key == "database" else str(value) if isinstance(value, Path) \
+        else value
+
+
+def config_show(ctx: typer.Context, json: JsonFlag = False) -> None:
     """The effective configuration, each value with where it came from; secrets masked."""
     settings = settings_for(ctx)
-    engine = engine_for(ctx)
+    jobs = load_jobs(settings, builtin_modules())  # no database is opened, or made
+    if json:
+        emit_json({
+            "config": str(settings.config_path) if settings.config_path else None,
+            "settings": {key: {"value": _shown(settings, key),
+                               "source": settings.sources.get(key, "default")} for key in TOP},
+            "jobs": {name: {"module": job.module, "schedule": job.schedule.text,
+                            "schedule_source": _schedule_source(settings, name),
+                            "settings": {key: masked(key, value) for key, value in
+                                         sorted(vars(job.settings()).items())}}
+                     for name, job in sorted(jobs.items())}})
+        return
     print(f"# config: {settings.config_path or 'none found (defaults)'}")
-    for key in ("database", "log_dir", "modules", "timezone", "grace_period", "stale_timeout",
-                "node_timeout", "log_max_bytes", "log_backups", "log_keep_rows"):
-        value = getattr(settings, key)
+    for key in TOP:
+        value = _shown(settings, key)
         print(f"{key} = {visible(str(value))}  # {settings.sources.get(key, 'default')}")
-    for name, job in sorted(engine.jobs.items()):
+    for name, job in sorted(jobs.items()):
         config = settings.jobs.get(name)
         where = config.where if config else {}
         print(f"\n[jobs.{name}]  # from {job.module}")
-        source = where.get("schedule") or (f"environment {env_key(name)}"
-                                          if env_key(name) in settings.env_schedules else "code")
-        print(f"schedule = {job.schedule.text!r}  # {source}")
+        print(f"schedule = {job.schedule.text!r}  # {_schedule_source(settings, name)}")
         for key, value in sorted(vars(job.settings()).items()):
             origin = where.get(f"settings.{key}", "default")
             print(f"settings.{key} = {visible(repr(masked(key, value)))}  # {origin}")
@@ -134,6 +165,9 @@ def init(
 
     if path.exists() and not force:
         raise UsageError(f"{path} exists; use --force to overwrite it")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent}: no such folder (create it first: mkdir -p "
+                         f"{path.parent})")
     try:
         load_zone(timezone)
     except ScheduleError as exc:
@@ -152,7 +186,7 @@ def init(
     body = STARTER.format(timezone=timezone) + "".join(
         f"\n[jobs.{name}]  # {known[name].description}\nschedule = \"{text}\"\n"
         for name, text in chosen.items())
-    path.write_text(body)
+    atomic_write(path, body.encode(), mode=0o644)  # never group- or world-writable
     print(f"wrote {path} ({len(chosen)} job(s) enabled); check it with: cronsole -c {path} "
           "config check")
 
@@ -180,13 +214,23 @@ def _choose(known: dict[str, Any], enable: list[str] | None,
     return {n: pairs.get(n, known[n].schedule if n in known else "") for n in names}
 
 
-def doctor(ctx: typer.Context) -> None:
-    """Check the environment: database, permissions, WebP support, time zones, clock."""
+def doctor(ctx: typer.Context, json: JsonFlag = False) -> None:
+    """Check the environment: database, permissions, WebP support, time zones, clock, and
+    values the environment overrides."""
     settings = settings_for(ctx)
     checks = [_check_database(settings), _check_permissions(settings), _check_webp(),
               _check_zones(), _check_clock(settings)]
-    for ok, name, detail in checks:
-        print(f"{'ok  ' if ok else 'FAIL'}  {name}: {visible(detail, 300)}")
+    if json:
+        emit_json({"ok": all(ok for ok, _, _ in checks),
+                   "checks": [{"check": name, "ok": ok, "detail": detail}
+                              for ok, name, detail in checks],
+                   "warnings": [{"check": "environment", "key": key, "detail": how}
+                                for key, how in settings.overridden.items()]})
+    else:
+        for ok, name, detail in checks:
+            print(f"{'ok  ' if ok else 'FAIL'}  {name}: {visible(detail, 300)}")
+        for how in settings.overridden.values():  # not a failure, but rarely what was meant
+            print(f"WARN  environment: {visible(how, 300)}")
     if not all(ok for ok, _, _ in checks):
         raise typer.Exit(EXIT_FAILURE)
 

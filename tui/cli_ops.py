@@ -19,7 +19,8 @@ from cronsole.core.recovery import recover_dead_nodes
 from cronsole.core.registry import require_job
 from cronsole.core.text import visible
 
-from .shared import engine_for, outcome, run_exit_code
+from . import logsetup
+from .shared import Reason, engine_for, options, outcome, run_exit_code, settings_for
 
 COMMAND_WAIT_SECONDS = 15.0
 
@@ -38,8 +39,7 @@ def pause(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Argument(help="The job to pause.")] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Pause the whole scheduler.")] = False,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in the audit).")
-                      ] = None,
+    reason: Reason = None,
     duration: Annotated[str | None, typer.Option("--for", help="Resume by itself after this "
                                                  "long, e.g. 30m or 2h.")] = None,
 ) -> None:
@@ -63,12 +63,14 @@ def resume(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Argument(help="The job to resume.")] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Resume the whole scheduler.")] = False,
+    reason: Reason = None,
 ) -> None:
     """Resume a paused job, or the whole scheduler with --all."""
     if all_jobs == (job is not None):
         raise UsageError("name one job, or give --all")
     commands = Commands(engine_for(ctx))
-    _report(commands.resume_all() if all_jobs else commands.resume(job or ""))
+    _report(commands.resume_all(reason=reason) if all_jobs
+            else commands.resume(job or "", reason=reason))
 
 
 def fire(
@@ -80,14 +82,21 @@ def fire(
                                        )] = False,
     here: Annotated[bool, typer.Option("--here", help="Run it in this process (as a crontab "
                                        "entry would), not in the running scheduler.")] = False,
+    reason: Reason = None,
 ) -> None:
     """Run a job now, without shifting its regular schedule."""
     overrides = parse_assignments(assignments or [])
+    if here:  # its log file is checked before the database can be made
+        logsetup.log_file(settings_for(ctx))
     engine = engine_for(ctx)
     require_job(engine.jobs, job).settings(overrides)  # refuse bad values before any write
     if here:
-        raise typer.Exit(_fire_here(engine, job, overrides))
-    command = Commands(engine).fire(job, overrides)
+        opts = options(ctx)  # records go to the store and the log file, as from a scheduler;
+        with logsetup.configured(engine.settings, opts.log_format, opts.log_level,
+                                 stderr=False):  # stdout says only the outcome
+            code = _fire_here(engine, job, overrides, reason)
+        raise typer.Exit(code)
+    command = Commands(engine).fire(job, overrides, reason=reason)
     command = _await_command(engine, command)
     _report(command)
     if wait and command.run_id is not None:
@@ -115,7 +124,8 @@ def _await_run(engine: Engine, run_id: int) -> Run:
         time.sleep(0.2)
 
 
-def _fire_here(engine: Engine, job: str, overrides: dict[str, str]) -> int:
+def _fire_here(engine: Engine, job: str, overrides: dict[str, str],
+               reason: str | None) -> int:
     """Run in this process with a heartbeat, stopping gracefully on SIGINT/SIGTERM. Like a
     host, it first recovers what dead processes left (crontab may be the only scheduler)."""
     engine.start_node("cli")
@@ -130,7 +140,7 @@ def _fire_here(engine: Engine, job: str, overrides: dict[str, str]) -> int:
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        command = Commands(engine, start_run=start).fire(job, overrides)
+        command = Commands(engine, start_run=start).fire(job, overrides, reason=reason)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -147,7 +157,8 @@ def set_settings(
     job: Annotated[str, typer.Argument(help="The job whose settings change.")],
     assignments: Annotated[list[str], typer.Argument(help="key=value pairs, e.g. period=2025-02"
                                                      )],
+    reason: Reason = None,
 ) -> None:
     """Change a job's settings from now on (a period change resets its watermark)."""
     values = parse_assignments(assignments)
-    _report(Commands(engine_for(ctx)).set(job, values))
+    _report(Commands(engine_for(ctx)).set(job, values, reason=reason))

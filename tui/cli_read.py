@@ -17,10 +17,9 @@ from cronsole.core.scheduling.triggers import next_fire_times
 from cronsole.core.since import parse_since
 from cronsole.jobs import builtin_modules
 
+from . import logsetup
 from .output import ago, emit_json, table
-from .shared import engine_for, progress_text, run_json, settings_for
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+from .shared import JsonFlag, engine_for, progress_text, run_json, settings_for
 
 
 def _job_json(engine: Engine, job: Job, last: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +45,7 @@ def _job_json(engine: Engine, job: Job, last: dict[str, Any]) -> dict[str, Any]:
 
 def jobs(ctx: typer.Context, json: JsonFlag = False) -> None:
     """List jobs: schedule in English, next fire time, state and last outcome."""
-    engine = engine_for(ctx)
+    engine = engine_for(ctx, create=False)
     last = engine.store.last_runs()
     rows = [_job_json(engine, job, last) for job in engine.jobs.values()]
     if json:
@@ -79,7 +78,7 @@ def runs(
     json: JsonFlag = False,
 ) -> None:
     """Recent runs, newest first (the audit of every tick)."""
-    engine = engine_for(ctx)
+    engine = engine_for(ctx, create=False)
     start = parse_since(since, engine.clock.now()) if since else None
     if job is not None:
         from cronsole.core.registry import require_job
@@ -131,6 +130,7 @@ def config_check(ctx: typer.Context) -> None:
     """Validate the config and job modules without starting or writing anything."""
     settings = settings_for(ctx)
     jobs = load_jobs(settings, builtin_modules())
+    logsetup.log_file(settings)  # a log_dir that is a file, a linked log file: said now
     store = existing_store(settings)
     try:
         check_past_once(jobs, store, SystemClock().now())

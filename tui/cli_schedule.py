@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated
 
 import typer
 
+from cronsole.core.clock import parse_moment
 from cronsole.core.errors import UsageError
 from cronsole.core.scheduling.describe import describe
 from cronsole.core.scheduling.triggers import ScheduleError, next_fire_times, parse_schedule
@@ -46,10 +47,5 @@ def schedule(
         print("  no fire times left")
 
 
-def _start(text: str, tz: object) -> datetime:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"bad --from {text!r}: use an ISO date/time, e.g. 2027-03-14T00:00"
-                         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=tz)  # type: ignore[arg-type]
+def _start(text: str, tz: tzinfo) -> datetime:
+    return parse_moment(text, "--from", tz)

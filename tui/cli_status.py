@@ -8,23 +8,22 @@ from typing import Annotated, Any
 
 import typer
 
-from cronsole.core.engine import Engine
 from cronsole.core.errors import EXIT_DEGRADED, UsageError
 from cronsole.core.registry import require_job
 from cronsole.core.since import parse_since
-from cronsole.core.snapshot import job_detail, run_detail, take_snapshot
+from cronsole.core.snapshot import Snapshot, Stuck, job_detail, run_detail, take_snapshot
 from cronsole.core.text import visible
 
-from .cli_read import JsonFlag
 from .output import ago, emit_json, table
-from .shared import engine_for, outcome, run_json
+from .shared import RUN_ID_MAX, JsonFlag, RunIdArgument, engine_for, outcome, run_json
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+STORED_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # as logging names them
 
 
 def status(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Who runs the scheduler, its heartbeat, jobs running or paused, overall health."""
-    engine = engine_for(ctx)
+    engine = engine_for(ctx, create=False)
     snap = take_snapshot(engine, logs=0, runs=0)
     hosts = [n for n in snap.nodes if n.role == "host"]
     report: dict[str, Any] = {
@@ -35,39 +34,54 @@ def status(ctx: typer.Context, json: JsonFlag = False) -> None:
                  "running": sum(1 for j in snap.jobs if j.state == "running"),
                  "paused": sum(1 for j in snap.jobs if j.state == "paused")},
         "health": snap.health,
+        "stuck": [vars(s) for s in snap.stuck],
     }
     report["degraded"] = not hosts or snap.health != "OK"
     if json:
         emit_json(report)
     else:
         owner = ", ".join(f"{h['node']} (beat {h['heartbeat_age']}s ago)"
-                          for h in report["scheduler"]["hosts"]) or "none running"
+                          for h in report["scheduler"]["hosts"]) or _last_host(snap)
         print(f"scheduler  {owner}" + ("  PAUSED ALL" if snap.paused_all else ""))
         jobs = report["jobs"]
         print(f"jobs       {jobs['total']} ({jobs['running']} running, {jobs['paused']} paused)")
         print(f"health     {snap.health}")
+        _print_stuck(snap.stuck)
     raise typer.Exit(EXIT_DEGRADED if report["degraded"] else 0)
 
 
-def _tenants(engine: Engine) -> tuple[str, list[dict[str, Any]]]:
-    snap = take_snapshot(engine, logs=0, runs=0)
-    return snap.health, [vars(t) for t in snap.tenants]
+def _last_host(snap: Snapshot) -> str:
+    if snap.last_host_stopped is not None:
+        return f"none running (the last one stopped {ago(snap.last_host_stopped, snap.at)})"
+    if snap.last_host_beat is not None:
+        return f"none running (the last one beat {ago(snap.last_host_beat, snap.at)})"
+    return "none running"
+
+
+def _print_stuck(stuck: list[Stuck]) -> None:
+    for found in stuck:
+        print(f"stuck      {visible(found.job, 60)}: {visible(found.why, 200)}")
 
 
 def health(ctx: typer.Context, json: JsonFlag = False) -> None:
-    """Per-tenant backlog health; exit 0 when OK, 3 on WARN or CRIT (a monitoring check)."""
-    overall, rows = _tenants(engine_for(ctx))
+    """Per-tenant backlog health and stuck jobs; exit 0 when OK, 3 on WARN or CRIT (a
+    monitoring check)."""
+    snap = take_snapshot(engine_for(ctx, create=False), logs=0, runs=0)
+    rows = [vars(t) for t in snap.tenants]
     if json:
-        emit_json({"overall": overall, "tenants": rows})
+        emit_json({"overall": snap.health, "tenants": rows,
+                   "stuck": [vars(s) for s in snap.stuck]})
     else:
         _tenant_table(rows)
-        print(f"overall: {overall}")
-    raise typer.Exit(0 if overall == "OK" else EXIT_DEGRADED)
+        _print_stuck(snap.stuck)
+        print(f"overall: {snap.health}")
+    raise typer.Exit(0 if snap.health == "OK" else EXIT_DEGRADED)
 
 
 def tenants(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Every tenant with a backlog: pending, running, failed in 24 h, oldest pending, health."""
-    _, rows = _tenants(engine_for(ctx))
+    snap = take_snapshot(engine_for(ctx, create=False), logs=0, runs=0)
+    rows = [vars(t) for t in snap.tenants]
     if json:
         emit_json(rows)
     else:
@@ -84,7 +98,7 @@ def _tenant_table(rows: list[dict[str, Any]]) -> None:
 def job(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The job.")],
         json: JsonFlag = False) -> None:
     """One job: schedule in English, the next 5 fire times, policy, settings, state, runs."""
-    engine = engine_for(ctx)
+    engine = engine_for(ctx, create=False)
     detail = job_detail(engine, name)
     if detail is None:
         raise UsageError(f"unknown job {name!r} (known: {', '.join(sorted(engine.jobs))})")
@@ -107,11 +121,11 @@ def job(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The job.")
         print(f"  {outcome(run)}  ({run.reason.value}, {ago(run.finished_at, now)})")
 
 
-def run(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run id.")],
+def run(ctx: typer.Context, run_id: RunIdArgument,
         failed: Annotated[bool, typer.Option("--failed", help="Only failed items.")] = False,
         json: JsonFlag = False) -> None:
     """One run: its summary and its item ledger (failed items with their errors first)."""
-    engine = engine_for(ctx)
+    engine = engine_for(ctx, create=False)
     detail = run_detail(engine, run_id)
     if detail is None:
         raise UsageError(f"no run #{run_id}")
@@ -130,30 +144,40 @@ def run(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run 
 def logs(
     ctx: typer.Context,
     job_name: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
-    run_id: Annotated[int | None, typer.Option("--run", help="Only this run.")] = None,
+    run_id: Annotated[int | None, typer.Option("--run", help="Only this run.", min=1,
+                                              max=RUN_ID_MAX)] = None,
     level: Annotated[str, typer.Option("--level", help="Minimum level.")] = "DEBUG",
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new records "
                                          "(Ctrl-C stops).")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 100,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts: an array, or "
+                                       "with --follow one object per line.")] = False,
 ) -> None:
     """Recent log records of jobs and the engine, oldest first, shown literally."""
     if level.upper() not in LEVELS:
         raise UsageError(f"bad --level {level!r}: use {', '.join(LEVELS)}")
-    engine = engine_for(ctx)
+    engine = engine_for(ctx, create=False)
     if job_name is not None:
         require_job(engine.jobs, job_name)
-    minimum = LEVELS.index(level.upper())
+    shown = None if level.upper() == "DEBUG" else STORED_LEVELS[STORED_LEVELS.index(
+        level.upper()):]  # DEBUG shows every row, whatever its level
     last = 0
     try:
         while True:
             entries = engine.store.recent_logs(job=job_name, run_id=run_id, after_id=last,
-                                               limit=limit)
-            for entry in entries:
-                last = entry.id
-                if entry.level not in LEVELS or LEVELS.index(entry.level) >= minimum:
-                    where = f"{entry.job}#{entry.run_id}" if entry.run_id else entry.job or "-"
-                    print(f"{entry.at.astimezone():%Y-%m-%d %H:%M:%S} {entry.level:<7} "
-                          f"{visible(where, 60)}: {visible(entry.message, 4000)}", flush=True)
+                                               limit=limit, levels=shown)
+            if entries:
+                last = entries[-1].id
+            if json:
+                records = [{"id": e.id, "at": e.at, "level": e.level, "job": e.job,
+                            "run_id": e.run_id, "logger": e.logger, "message": e.message}
+                           for e in entries]
+                for record in records if follow else [records]:
+                    emit_json(record, indent=None if follow else 2)
+            for entry in [] if json else entries:
+                where = f"{entry.job}#{entry.run_id}" if entry.run_id else entry.job or "-"
+                print(f"{entry.at.astimezone():%Y-%m-%d %H:%M:%S} {entry.level:<7} "
+                      f"{visible(where, 60)}: {visible(entry.message, 4000)}", flush=True)
             if not follow:
                 return
             time.sleep(0.5)
@@ -170,7 +194,7 @@ def audit(
     json: JsonFlag = False,
 ) -> None:
     """The operator command trail: who did what, when, why, and what came of it."""
-    engine = engine_for(ctx)
+    engine = engine_for(ctx, create=False)
     start = parse_since(since, engine.clock.now()) if since else None
     found = engine.store.list_commands(job=job_name, limit=limit, since=start)
     if json:

@@ -24,15 +24,20 @@ def run(settings: Settings, observe: bool, mouse: bool, log_level: str,
     Next to a live scheduler (a `--no-tui` service) it observes unless `force_host`."""
     from .app import CronsoleApp  # Textual is loaded only for the console
 
-    engine = build_engine(settings, builtin=builtin_modules())
-    # While the console owns the terminal, records go to the log file and the store only.
+    # While the console owns the terminal, records go to the log file and the store only;
+    # the log file is checked before the database is made.
     logsetup.configure(settings, "json", log_level, stderr=False)
+    engine = build_engine(settings, builtin=builtin_modules())
     logging.getLogger().addHandler(logging.NullHandler())
     logging.captureWarnings(True)
     observe, notice = choose_role(engine, observe, force_host)
     host = None if observe else Host(engine)
     if host:
-        host.start()
+        try:
+            host.start()
+        except BaseException:  # its runs are closed already; the node is marked stopped here
+            engine.close()
+            raise
     else:
         engine.start_node("observer")
     log.info("console opened, %s", "hosting the scheduler" if host else "observing")

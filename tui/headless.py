@@ -29,8 +29,8 @@ log = logging.getLogger("cronsole.headless")
 
 def run(settings: Settings, log_format: str, log_level: str,
         metrics_addr: str | None = None) -> int:
+    logsetup.configure(settings, log_format, log_level)  # before the database is made
     engine = build_engine(settings, builtin=builtin_modules())
-    logsetup.configure(settings, log_format, log_level)
     host = Host(engine)
     notifier = Notifier()
     stop = threading.Event()
@@ -51,7 +51,11 @@ def run(settings: Settings, log_format: str, log_level: str,
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # a closed terminal or SSH
         signal.signal(sig, on_signal)
     _announce(engine.jobs.values(), engine.clock.now(), engine.node_id, settings)
-    host.start()
+    try:
+        host.start()
+    except BaseException:  # its runs are closed already; the node is marked stopped here
+        engine.close()
+        raise
     server = _serve_metrics(metrics_addr, engine, host) if metrics_addr else None
     watchdog = Watchdog(notifier, lambda: _probe(engine, host))
     notifier.send(ready="1", status=_probe(engine, host) or "starting")
@@ -77,7 +81,11 @@ def _probe(engine: Engine, host: Host) -> str | None:
     snap = take_snapshot(engine, logs=0, runs=0)
     running = sum(1 for j in snap.jobs if j.state == "running")
     paused = " PAUSED ALL" if snap.paused_all else ""
-    return f"{len(snap.jobs)} jobs, {running} running, health {snap.health}{paused}"
+    stuck = f", {len(snap.stuck)} stuck" if snap.stuck else ""
+    unstored = engine.runner.unstored()
+    waiting = f", {len(unstored)} outcome(s) waiting for the store" if unstored else ""
+    return (f"{len(snap.jobs)} jobs, {running} running{stuck}, health {snap.health}{paused}"
+            f"{waiting}")
 
 
 def _serve_metrics(addr: str, engine: Engine, host: Host) -> ThreadingHTTPServer:

@@ -8,10 +8,13 @@ import logging.handlers
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cronsole.core.config import Settings
+from cronsole.core.errors import StateFileUnsafe, UsageError
 from cronsole.core.text import visible
 
 
@@ -62,11 +65,26 @@ def stderr_is_journal() -> bool:
     return expected == f"{info.st_dev}:{info.st_ino}"
 
 
+def log_file(settings: Settings) -> Path:
+    """The log file, checked before anything is written: `log_dir` must be a folder (or not
+    exist yet) and the file no symbolic link (lines and a mode change would land on its
+    target)."""
+    folder = settings.log_dir
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"log_dir {folder}: not a folder")
+    path = folder / "cronsole.log"
+    if path.is_symlink():
+        raise StateFileUnsafe(f"{path}: is a symbolic link; cronsole does not follow links "
+                              "for the files it keeps (give the real path)")
+    return path
+
+
 def private_file(path: Path) -> None:
-    """The log directory 0700 and the file 0600, whatever the umask."""
+    """The log directory 0700 and the file 0600, whatever the umask; never through a link."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-    os.chmod(path, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    os.close(fd)
 
 
 class PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
@@ -92,13 +110,26 @@ def log_thread_errors(hook: threading.ExceptHookArgs) -> None:
         exc_info=hook.exc_value or True)
 
 
+@contextmanager
+def configured(settings: Settings, fmt: str, level: str, stderr: bool = True) -> Iterator[Path]:
+    """`configure` for one command: its handlers are closed and removed at the end."""
+    root = logging.getLogger("cronsole")
+    before = list(root.handlers)
+    try:
+        yield configure(settings, fmt, level, stderr)
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+            handler.close()
+
+
 def configure(settings: Settings, fmt: str, level: str, stderr: bool = True) -> Path:
     """Attach handlers to the `cronsole` logger; returns the log file path."""
     threading.excepthook = log_thread_errors
     root = logging.getLogger("cronsole")
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    path = settings.log_dir / "cronsole.log"
+    path = log_file(settings)
     file_handler = PrivateRotatingHandler(path, maxBytes=settings.log_max_bytes,
                                           backupCount=settings.log_backups, encoding="utf-8")
     file_handler.setFormatter(JsonFormatter())

@@ -40,6 +40,12 @@ class Backlog(Collector):
         for tenant in snap.tenants:
             backlog.add_metric([tenant.job, tenant.tenant], tenant.pending)
         yield backlog
+        stuck = GaugeMetricFamily("cronsole_job_stuck", "1 while a run holds the job and "
+                                  "nothing closes it (see `cronsole health`)", labels=["job"])
+        held = {s.job for s in snap.stuck}
+        for job in snap.jobs:
+            stuck.add_metric([job.name], 1.0 if job.name in held else 0.0)
+        yield stuck
         yield GaugeMetricFamily("cronsole_scheduler_up", "1 while this scheduler runs",
                                 value=1.0 if self.up() else 0.0)
 

@@ -13,12 +13,14 @@ import humanize
 from cronsole.core.text import acts_on_terminals, visible
 
 
-def emit_json(value: Any) -> None:
+def emit_json(value: Any, indent: int | None = 2) -> None:
     """Readable JSON (UTF-8 kept) in which nothing can act on a terminal: controls, C1, bidi
-    and zero-width characters and lone surrogates are written as \\uXXXX escapes."""
-    text = json.dumps(value, indent=2, default=_default, ensure_ascii=False)
+    and zero-width characters and lone surrogates are written as \\uXXXX escapes. With
+    `indent=None`, one line (JSON Lines, flushed)."""
+    text = json.dumps(value, indent=indent, default=_default, ensure_ascii=False)
     sys.stdout.write("".join(f"\\u{ord(c):04x}" if acts_on_terminals(c) and c != "\n" else c
                              for c in text) + "\n")
+    sys.stdout.flush()
 
 
 def _default(value: Any) -> Any:

@@ -25,7 +25,7 @@ SPARK = "▁▂▃▄▅▆▇█"
 
 def job_row(view: JobView, now: datetime) -> list[Text]:
     state = Text(view.state, style={"paused": "bold yellow", "running": "cyan",
-                                    "held": "yellow"}.get(view.state, ""))
+                                    "held": "yellow", "stuck": "bold red"}.get(view.state, ""))
     if view.state == "paused":
         until = f" until {view.pause_until.astimezone():%H:%M}" if view.pause_until else ""
         state.append(literal(f": {view.pause_reason or 'no reason'}{until}", 40))

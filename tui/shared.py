@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -16,12 +16,19 @@ from cronsole.core.progress import progress
 from cronsole.core.text import visible
 from cronsole.jobs import builtin_modules
 
+RUN_ID_MAX = 2**63 - 1  # what SQLite and PostgreSQL store; a larger one is refused, not sent
+RunIdArgument = Annotated[int, typer.Argument(help="The run id.", min=1, max=RUN_ID_MAX)]
+Reason = Annotated[str | None, typer.Option("--reason", help="Why (kept in the audit).")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
 
 @dataclass
 class Options:
     config: str | None = None
     db: str | None = None
     mouse: bool = True
+    log_format: str = "auto"
+    log_level: str = "info"
 
 
 def options(ctx: typer.Context) -> Options:
@@ -34,8 +41,10 @@ def settings_for(ctx: typer.Context) -> Settings:
     return load_settings(opts.config, database=opts.db)
 
 
-def engine_for(ctx: typer.Context) -> Engine:
-    engine = build_engine(settings_for(ctx), builtin=builtin_modules())
+def engine_for(ctx: typer.Context, create: bool = True) -> Engine:
+    """The engine for one command; a command that only reads passes `create=False`, so a
+    database that does not exist (a mistyped --db) is said in one line (exit 4), not made."""
+    engine = build_engine(settings_for(ctx), builtin=builtin_modules(), create=create)
     ctx.call_on_close(engine.close)
     return engine
 

@@ -22,6 +22,8 @@ from ..commands import Commands
 from ..engine import Engine
 from ..errors import StoreWriteFailed
 from ..events import TickSkipped
+from ..faults import fault
+from ..logs import Incident
 from ..models import Run, RunReason, RunStatus
 from ..recovery import recover_dead_nodes
 from ..registry import Job
@@ -65,11 +67,22 @@ class Host:
         self._latest_now: datetime | None = None
         self._clock_lock = threading.Lock()
         self.stopping = False
+        self._incidents: dict[str, Incident] = {}  # a failing step's, by name: said once
 
     def start(self) -> None:
+        """Register, recover, catch up, then let APScheduler's ticks come. Should a step fail
+        (a full disk, say), what it started is stopped and closed before the error goes on."""
         self.engine.start_node("host")
+        try:
+            self._start()
+        except BaseException:
+            self.stop(0, "interrupted: the scheduler failed to start")
+            raise
+
+    def _start(self) -> None:
         self.recover()
         self.catch_up()
+        fault("after_catch_up")
         scheduler = BackgroundScheduler(
             timezone=UTC, executors={"default": TickExecutor(self._on_tick)},
             job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1000},
@@ -105,12 +118,17 @@ class Host:
             self.claim_many(ticks)
 
     def _guarded(self, fn: Any, *args: Any) -> None:
+        name = getattr(fn, "__name__", str(fn))
+        incident = self._incidents.setdefault(name, Incident(log, name))
         try:
             fn(*args)
-        except StoreWriteFailed as exc:  # disk full or locked: said in one line, tried again
-            log.warning("%s failed: %s", getattr(fn, "__name__", fn), exc)
+        except StoreWriteFailed as exc:  # disk full or locked: said once, tried again
+            incident.failed(exc)
+            return
         except Exception:
-            log.exception("%s failed", getattr(fn, "__name__", fn))
+            log.exception("%s failed", name)
+            return
+        incident.ok()
 
     def claim_ticks(self, name: str, run_times: list[datetime]) -> None:
         """Claim the newest tick; older ones (a stalled scheduler) are counted as missed."""
@@ -247,6 +265,7 @@ class Host:
     # maintenance
 
     def _maintain(self) -> None:
+        """Every step guarded: a database away (reads fail too) must not end this loop."""
         passes = 0
         while not self._stop.wait(self.POLL_SECONDS):
             passes += 1
@@ -254,12 +273,14 @@ class Host:
             self._guarded(self.commands.apply_pending)
             if passes % 4 == 0:
                 self._guarded(self.commands.expire_pauses)
-                for name in self.engine.store.queued_jobs():
-                    self._guarded(self.start_queued, name)
-            if passes % 4 == 0:  # every 2 s: a dead process of this host is seen by its pid
-                self._guarded(self.recover)
+                self._guarded(self.start_all_queued)
+                self._guarded(self.recover)  # every 2 s: a dead process of this host is seen
             if passes % 120 == 0:
                 self._guarded(self.sweep)
+
+    def start_all_queued(self) -> None:
+        for name in self.engine.store.queued_jobs():
+            self._guarded(self.start_queued, name)
 
     def sweep(self) -> None:
         now = self.engine.clock.now()
@@ -271,7 +292,8 @@ class Host:
 
     # stopping
 
-    def stop(self, grace: float) -> list[int]:
+    def stop(self, grace: float,
+             why: str = "interrupted: scheduler stopped before it finished") -> list[int]:
         """No new work; in-flight runs get `grace` seconds; the rest are marked interrupted."""
         self.stopping = True
         self._stop.set()
@@ -280,7 +302,7 @@ class Host:
         self._claims.shutdown(wait=True, cancel_futures=True)
         self.engine.runner.interrupt_all()
         self.engine.runner.wait_idle(grace)
-        return self.interrupt_remaining("interrupted: scheduler stopped before it finished")
+        return self.interrupt_remaining(why)
 
     def interrupt_remaining(self, why: str) -> list[int]:
         left = []

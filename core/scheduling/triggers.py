@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
 
+from ..clock import parse_moment
+from ..errors import UsageError
 from .crontab import Crontab, CrontabError, parse_crontab
 from .wallclock import Fire, crontab_fires
 
@@ -87,11 +89,14 @@ def _parse_every(text: str) -> int:
 
 def _parse_once(text: str, tz: ZoneInfo) -> datetime:
     try:
-        when = datetime.fromisoformat(text)
+        datetime.fromisoformat(text)
     except ValueError:
         raise ScheduleError(f"bad date in {f'once {text}'.strip()!r}: use an ISO datetime, e.g. "
                             "once 2027-01-31T09:00") from None
-    return when if when.tzinfo else when.replace(tzinfo=tz)
+    try:
+        return parse_moment(text, "once", tz)
+    except UsageError as exc:  # a date too far out: one line, as a schedule error
+        raise ScheduleError(str(exc)) from None
 
 
 def iter_fires(schedule: Schedule, after: datetime) -> Iterator[Fire]:

@@ -188,6 +188,10 @@ class Store(Protocol):
         """Every queued or running run, oldest first (an indexed read)."""
         ...
 
+    def skipped_after(self, job: str, run_id: int, limit: int) -> int:
+        """How many of the job's ticks after run #run_id were skipped (at most `limit`)."""
+        ...
+
     def last_runs(self) -> dict[str, Run]:
         """The latest finished run of each job (kept on the job row, so no history scan)."""
         ...
@@ -276,6 +280,10 @@ class Store(Protocol):
         """One ledger item by job and idempotency key, or None."""
         ...
 
+    def known_keys(self, job: str, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` the job's ledger already holds (indexed lookups, in chunks)."""
+        ...
+
     def list_items(
         self,
         job: str | None = None,
@@ -304,6 +312,10 @@ class Store(Protocol):
 
     def nodes(self, live_since: datetime | None = None) -> list[Node]:
         """Processes not stopped, optionally only those that beat since `live_since`."""
+        ...
+
+    def last_stopped_host(self) -> Node | None:
+        """The host node that most recently stopped cleanly, if any did."""
         ...
 
     def abandon_runs(self, nodes: list[str], now: datetime, why: str) -> list[int]:
@@ -365,8 +377,10 @@ class Store(Protocol):
         run_id: int | None = None,
         after_id: int = 0,
         limit: int = 200,
+        levels: Sequence[str] | None = None,
     ) -> list[LogEntry]:
-        """Log rows after `after_id`, oldest first, at most `limit` of the newest."""
+        """Log rows after `after_id`, oldest first, at most `limit` of the newest; with
+        `levels`, only rows of those levels (filtered before the limit)."""
         ...
 
     def prune_logs(self, keep: int) -> int:

@@ -98,7 +98,7 @@ def test_a_full_disk_is_said_once_per_incident_and_its_end_too(
             logger.info("line %d", n)
             handler.flush()
     said = [r.getMessage() for r in caplog.records if r.name == "cronsole.core.events"]
-    assert said == ["log records not stored: database or disk is full (said once, until they "
-                    "are again)", "log records are stored again"]
+    assert said == ["storing log records failed: database or disk is full (said once, until "
+                    "it works again)", "storing log records works again"]
     assert _accounted(store) == (8, 0)  # and nothing was lost
     store.close()

@@ -20,8 +20,7 @@ from tests.procs import CRONSOLE, Proc, cli, query, start_host, wait_for
 def test_logs_follow_prints_new_records_until_interrupted(workspace: Workspace) -> None:
     workspace.write(JOBS)
     env = {**workspace.env(), "SIDE_EFFECTS": str(workspace.root / "side.txt")}
-    subprocess.run([CRONSOLE, "jobs"], env=env, cwd=workspace.root, check=True,
-                   capture_output=True)
+    SQLiteStore.open(workspace.db).close()
     follower = subprocess.Popen([CRONSOLE, "logs", "--follow"], env=env,
                                 cwd=workspace.root, stdout=subprocess.PIPE, text=True)
     time.sleep(1.5)
@@ -38,7 +37,6 @@ def test_logs_follow_prints_new_records_until_interrupted(workspace: Workspace) 
 def test_cancel_a_queued_run_and_retry_through_the_scheduler(workspace: Workspace,
                                                              procs: list[Proc]) -> None:
     workspace.write(JOBS, '[jobs.tick]\nenabled = false\n')
-    cli(workspace, "jobs")
     store = SQLiteStore.open(workspace.db)
     queued = store.queue_run("slow", T0, RunReason.BACKFILL, T0)
     store.close()

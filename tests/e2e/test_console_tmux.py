@@ -151,7 +151,7 @@ def test_a_console_beside_the_service_observes_it_and_says_when_it_is_gone(
         assert live_roles(folder) == ["host", "observer"]  # not a second scheduler
         service.terminate()
         assert service.wait(40) == 0
-        term.wait_for("NO SCHEDULER")  # and no countdown pretends:
+        term.wait_for("NO SCHEDULER  stopped")  # and no countdown pretends:
         assert "in " not in term.wait_for("invoice-ingest").split("invoice-ingest")[1][:20]
         term.quit()
     finally:

@@ -86,6 +86,7 @@ def test_metrics_healthz_and_readyz_over_loopback(workspace: Workspace) -> None:
             labels.get("job") == "tick" for labels, _ in scraped().get("cronsole_runs", [])))
         families = scraped()
         assert families["cronsole_scheduler_up"] == [({}, 1.0)]
+        assert ({"job": "tick"}, 0.0) in families["cronsole_job_stuck"]
         assert any(labels == {"job": "tick", "status": "succeeded"} and value >= 1
                    for labels, value in families["cronsole_runs"])
         assert "cronsole_run_duration_seconds" in families

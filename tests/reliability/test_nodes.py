@@ -140,9 +140,11 @@ def slowly(ctx: JobContext) -> None:
 '''
 
 
-def test_a_lost_database_connection_fails_the_run_cleanly_and_the_node_reconnects(
+def test_a_lost_database_connection_costs_at_most_a_statement_and_the_node_reconnects(
         pg_workspace: Workspace, procs: list[Proc]) -> None:
-    """Every connection of the node is cut mid-run, as a server restart cuts them."""
+    """Every connection of the node is cut mid-run, as a server restart cuts them. An idle
+    connection is replaced before its next statement; only a statement in flight at the cut
+    fails, and then the run says so."""
     import psycopg
 
     ws = pg_workspace
@@ -158,7 +160,8 @@ def test_a_lost_database_connection_fails_the_run_cleanly_and_the_node_reconnect
     wait_for(lambda: query(ws, "SELECT status FROM runs WHERE job = 'slowly'")[0][0]
              not in ("running", "queued"), 30)
     [(status, failed)] = query(ws, "SELECT status, failed FROM runs WHERE job = 'slowly'")
-    assert status in ("partial", "failed") and int(str(failed)) >= 1  # said, not hidden
+    assert status == "succeeded" or (status in ("partial", "failed")
+                                      and int(str(failed)) >= 1)  # said, not hidden
     assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
     ticked = len(query(ws, "SELECT id FROM runs WHERE job = 'tick' AND status = 'succeeded'"))
     wait_for(lambda: len(query(ws, "SELECT id FROM runs WHERE job = 'tick'"

@@ -88,7 +88,7 @@ def test_state_and_log_files_are_private_whatever_the_umask(
 ])
 def test_operator_input_never_becomes_sql(workspace: Workspace, argv: tuple[str, ...]) -> None:
     workspace.write(JOBS)
-    assert cli(workspace, "jobs").returncode == 0
+    workspace.store().close()
     before = workspace.digest()
     result = cli(workspace, *argv)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr

@@ -41,6 +41,7 @@ def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 
 
 def test_jobs_json_shape(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    cli.store().close()  # a database no scheduler has used yet
     code, out, _ = run(capsys, "jobs", "--json")
     assert code == 0
     jobs = {j["name"]: j for j in json.loads(out)}
@@ -107,12 +108,22 @@ def test_set_changes_settings_from_now_on(cli: Workspace,
     (("jobs", "--bogus"), "No such option: --bogus"),
     (("pause",), "name one job, or give --all"),
     (("set", "nightly", "colour=red"), "unknown setting"),
+    (("run", "99999999999999999999999"), "less than or equal to 9223372036854775807"),
+    (("cancel", "99999999999999999999999"), "less than or equal to 9223372036854775807"),
+    (("logs", "--run", "99999999999999999999999"), "less than or equal to"),
+    (("pause", "nightly", "--for", "99999999999d"), "at most 3650d"),
+    (("backfill", "nightly", "--from", "0001-01-01", "--to", "0001-01-02"),
+     "bad --from '0001-01-01': give a date from 1970 to 8999"),
+    (("backfill", "nightly", "--from", "2026-01-01", "--to", "9999-12-31T23:59+00:00"),
+     "give a date from 1970 to 8999"),
+    (("runs", "--since", "0001-01-01"), "bad --since '0001-01-01': give a date from 1970"),
+    (("schedule", "0 3 * * *", "--from", "9999-12-31"), "give a date from 1970 to 8999"),
 ])
 @pytest.mark.scenario("B4")
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(
         cli: Workspace, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
         message: str) -> None:
-    run(capsys, "jobs")  # create the database first, so "unchanged" can be checked
+    run(capsys, "resume", "nightly")  # create the database first, so "unchanged" can be checked
     before = cli.digest()
     code, out, err = run(capsys, *argv)
     assert code == 2, err

@@ -65,6 +65,7 @@ def test_health_exit_code_follows_the_threshold(cli: Workspace,
 
 def test_status_is_degraded_without_a_scheduler(cli: Workspace,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    store(cli).close()  # a database no scheduler has used yet
     code, out, _ = run(capsys, "status", "--json")
     report = json.loads(out)
     assert code == 3 and report["degraded"] and not report["scheduler"]["running"]
@@ -81,7 +82,6 @@ def test_status_is_degraded_without_a_scheduler(cli: Workspace,
 
 
 def test_job_and_run_details(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "jobs")
     opened = store(cli)
     created = opened.insert_run("hourly", T0, RunReason.SCHEDULE, "n", Overlap.SKIP, T0)
     assert created is not None
@@ -167,11 +167,26 @@ def test_init_writes_a_starter_config_that_checks(cli: Workspace, tmp_path: Path
 def test_doctor_passes_on_a_healthy_workspace(cli: Workspace,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "doctor")
-    assert code == 0 and out.count("ok  ") == 5
+    assert code == 0 and out.count("ok  ") == 5 and "WARN" not in out
+
+
+def test_doctor_warns_when_the_environment_overrides_the_config_file(
+        cli: Workspace, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service unit once set CRONSOLE_DB, silently beating `database =` on every host."""
+    cli.write(JOBS, '[jobs.hourly]\nschedule = "0 * * * *"\n')
+    monkeypatch.setenv("CRONSOLE_DB", str(cli.root / "elsewhere.db"))
+    monkeypatch.setenv("CRONSOLE_JOB_HOURLY_SCHEDULE", "*/5 * * * *")
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    warned = [line for line in out.splitlines() if line.startswith("WARN")]
+    assert warned == [
+        f"WARN  environment: CRONSOLE_DB overrides database at {cli.root / 'cronsole.toml'}:2",
+        "WARN  environment: CRONSOLE_JOB_HOURLY_SCHEDULE overrides the schedule at "
+        f"{cli.root / 'cronsole.toml'}:6"]
 
 
 def test_runs_since(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "jobs")
     opened = store(cli)
     from datetime import UTC, datetime
 
@@ -223,3 +238,56 @@ async def test_a_backlog_over_the_threshold_degrades_health_in_the_cli_and_the_c
     opened.close()
     assert run(capsys, "health")[0] == 0
     assert "health ✔ OK" in await header()
+
+
+def test_the_level_filter_applies_before_the_limit(cli: Workspace,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """22 warnings among 200 info lines: `--limit 50` shows all 22, not those of the last 50."""
+    opened = store(cli)
+    opened.add_logs([(T0, "WARNING" if n % 9 == 0 else "INFO", "hourly", 1, "x", f"line {n}")
+                     for n in range(198)])
+    opened.close()
+    code, out, _ = run(capsys, "logs", "--level", "warning", "--limit", "50")
+    assert code == 0
+    assert [line.rsplit(" ", 1)[1] for line in out.splitlines()] == [
+        str(n) for n in range(0, 198, 9)]
+
+
+READERS = (("jobs",), ("runs",), ("status",), ("health",), ("tenants",), ("job", "hourly"),
+           ("run", "1"), ("logs",), ("audit",), ("batches",))
+
+
+@pytest.mark.sqlite_only  # the mistyped path is a file path
+@pytest.mark.parametrize("argv", READERS, ids=lambda a: a[0])
+def test_a_reading_command_on_a_database_that_does_not_exist_creates_none(
+        workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]) -> None:
+    workspace.write(JOBS)
+    enter(workspace, monkeypatch)
+    typo = workspace.root / "stat" / "cronsole.db"  # a mistyped --db
+    code, out, err = run(capsys, "--db", str(typo), *argv)
+    assert code == 4 and out == ""
+    assert err == f"cronsole: {typo}: no database here (start cronsole once to create it)\n"
+    assert not typo.exists() and not typo.parent.exists()
+    assert not workspace.db.exists()
+
+
+def test_logs_config_show_and_doctor_speak_json(cli: Workspace,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    opened = store(cli)
+    opened.add_logs([(T0, "WARNING", "hourly", 7, "x", "disk \x1b[2J low")])
+    opened.close()
+    code, out, _ = run(capsys, "logs", "--json")
+    [entry] = [e for e in json.loads(out) if e["run_id"] == 7]
+    assert code == 0 and (entry["level"], entry["job"], entry["message"]) == (
+        "WARNING", "hourly", "disk \x1b[2J low") and "\x1b" not in out  # escaped, not raw
+    code, out, _ = run(capsys, "config", "show", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["settings"]["database"]["value"] == cli.address
+    assert shown["jobs"]["hourly"]["settings"] == {"api_key": "****1234", "period": "2025-03"}
+    assert shown["jobs"]["hourly"]["schedule_source"] == "code"
+    code, out, _ = run(capsys, "doctor", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] is True and report["warnings"] == []
+    assert [c["check"] for c in report["checks"]] == ["database", "permissions", "webp",
+                                                      "time zones", "clock"]

@@ -128,7 +128,7 @@ def test_a_once_lists_only_inside_the_asked_range() -> None:
 
 def test_backfill_into_the_future_is_refused_and_writes_nothing(
         cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "jobs")
+    run(capsys, "resume", "hourly")  # the database, made as any first command makes it
     before = cli.digest()
     later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
     code, _, err = run(capsys, "backfill", "hourly", "--from", "2026-01-01T00:00+00:00",

@@ -58,7 +58,10 @@ class StatusLine(Static):
             line.append(" loading…")
         elif self.role == "observing" and not snapshot.scheduler_up:
             line.append(" ").append(" NO SCHEDULER ", style="bold reverse red")
-            if snapshot.last_host_beat is not None:
+            if snapshot.last_host_stopped is not None:
+                age = int((snapshot.at - snapshot.last_host_stopped).total_seconds())
+                line.append(f" stopped {format_duration(max(age, 0))} ago", style="bold")
+            elif snapshot.last_host_beat is not None:
                 age = int((snapshot.at - snapshot.last_host_beat).total_seconds())
                 line.append(f" last beat {format_duration(max(age, 0))} ago", style="bold")
             line.append("  health ").append_text(health(snapshot.health))

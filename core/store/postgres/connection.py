@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import select
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -91,9 +92,22 @@ class PgConn:
             raise StoreUnavailable(f"the database is unavailable: {reason(exc)}") from exc
 
 
+def _went_away(conn: PgConn) -> bool:
+    """Whether an idle connection was closed by the server (a restart, an administrator):
+    psycopg learns that only when a statement fails, but the socket of an idle connection
+    turns readable at once, with the server's last message or the end of the stream. It is
+    never readable otherwise: we use no LISTEN."""
+    try:
+        readable, _, _ = select.select([conn.raw.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return True
+    return bool(readable)
+
+
 class Connections:
-    """One connection per thread. A broken connection (server restarted) is replaced on the
-    next use; the statement that met the break raises StoreUnavailable."""
+    """One connection per thread. One the server closed while it was idle (a restart) is
+    replaced before the next statement; a statement that meets a break raises
+    StoreUnavailable."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -115,6 +129,8 @@ class Connections:
         if self._closed:
             raise StoreUnusable(f"{redacted(self.url)}: the store was closed")
         conn: PgConn | None = getattr(self._local, "conn", None)
+        if conn is not None and not getattr(self._local, "depth", 0) and _went_away(conn):
+            conn.raw.close()  # idle, outside our transactions: nothing of it is lost
         if conn is None or conn.raw.broken or conn.raw.closed:
             conn = self._local.conn = self.connect()
             self._local.depth = 0

@@ -254,6 +254,17 @@ class ItemsMixin:
         ).fetchone()
         return to_item(row) if row else None
 
+    def known_keys(self, job: str, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        conn = self._db.get()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            found.update(row[0] for row in conn.execute(
+                f"SELECT key FROM items WHERE job = ? AND key IN ({marks})", (job, *chunk)
+            ).fetchall())
+        return found
+
     def list_items(
         self, job: str | None = None, run_id: int | None = None,
         status: ItemStatus | None = None, limit: int = 100,

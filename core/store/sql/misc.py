@@ -178,6 +178,13 @@ class NodesMixin:
         rows = self._db.get().execute(sql + " ORDER BY started_at", params).fetchall()
         return valid(to_node, rows)
 
+    def last_stopped_host(self) -> Node | None:
+        rows = self._db.get().execute(
+            "SELECT * FROM nodes WHERE role = 'host' AND stopped_at IS NOT NULL"
+            " ORDER BY stopped_at DESC LIMIT 1").fetchall()
+        found = valid(to_node, rows)
+        return found[0] if found else None
+
     def abandon_runs(self, nodes: list[str], now: datetime, why: str) -> list[int]:
         """Runs left `running` (or never started) by dead nodes become `abandoned`."""
         if not nodes:
@@ -274,10 +281,13 @@ class LogsMixin:
 
     def recent_logs(
         self, job: str | None = None, run_id: int | None = None, after_id: int = 0,
-        limit: int = 200,
+        limit: int = 200, levels: Sequence[str] | None = None,
     ) -> list[LogEntry]:
         body, params = where(("job", job), ("run_id", run_id), first="id > ?",
                              params=(after_id,))
+        if levels is not None:
+            body += f" AND level IN ({', '.join('?' for _ in levels) or 'NULL'})"
+            params += list(levels)
         rows = self._db.get().execute(
             f"SELECT * FROM logs WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
         ).fetchall()

@@ -179,6 +179,13 @@ class RunsMixin:
         ).fetchall()
         return valid(to_run, rows)
 
+    def skipped_after(self, job: str, run_id: int, limit: int) -> int:
+        rows = self._db.get().execute(  # the (job, id) index, read from run_id on
+            "SELECT 1 FROM runs WHERE job = ? AND id > ? AND status = 'skipped' LIMIT ?",
+            (job, run_id, limit),
+        ).fetchall()
+        return len(rows)
+
     def last_runs(self) -> dict[str, Run]:
         """The latest finished run of each job (kept on the job row, so no history scan)."""
         rows = self._db.get().execute(

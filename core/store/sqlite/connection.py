@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ...errors import StoreUnusable, StoreWriteFailed
+from ...errors import StateFileUnsafe, StoreUnusable, StoreWriteFailed
 from ...text import storable
 from .schema import APPLICATION_ID, KNOWN, migrations
 
@@ -22,8 +22,19 @@ BUSY_TIMEOUT_MS = 5000
 CHECKPOINT_WAIT = 2.0
 
 
+def refuse_links(*paths: Path) -> None:
+    """One line naming the first of these that is a symbolic link (dangling ones too)."""
+    for path in paths:
+        if path.is_symlink():
+            raise StateFileUnsafe(f"{path}: is a symbolic link; cronsole does not follow "
+                                  "links for the files it keeps (give the real path)")
+
+
 def check_file(path: Path) -> None:
-    """Refuse anything but an empty file or a whole cronsole database, touching nothing."""
+    """Refuse anything but an empty file or a whole cronsole database, touching nothing; the
+    database and its sidecars must not be symbolic links."""
+    refuse_links(path, *(path.with_name(path.name + end) for end in ("-wal", "-shm",
+                                                                     "-journal")))
     if not path.exists() or path.stat().st_size == 0:
         return
     _check_header(path)
@@ -86,7 +97,7 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
 def prepare_file(path: Path) -> None:
     """Create the state directory 0700 and the database file 0600, whatever the umask."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
 

@@ -1,0 +1,35 @@
+"""A run whose items another node took over (a sweeper released its stale claims) does not
+end `succeeded`: it ends `partial` and says how many were taken over."""
+
+from __future__ import annotations
+
+from cronsole.core.clock import FrozenClock
+from cronsole.core.models import ItemStatus, RunStatus
+from tests.conftest import Workspace, run_job
+
+JOBS = '''
+from datetime import timedelta
+from cronsole.core import JobContext, job
+
+@job(schedule="0 0 1 1 *")
+def sweepable(ctx: JobContext) -> None:
+    """Its first item's work outlasts the stale timeout: a sweeper takes every claim."""
+    def handle(item):
+        if item.key == "a":
+            ctx.store.sweep_stale_items(ctx.now() + timedelta(seconds=1), ctx.now())
+    ctx.items.drain(handle, limit=10)
+'''
+
+
+def test_a_run_whose_items_were_taken_over_ends_partial_with_the_count(
+        workspace: Workspace, clock: FrozenClock) -> None:
+    workspace.write(JOBS)
+    engine = workspace.engine(clock)
+    engine.start_node("host")
+    engine.store.enqueue_many("sweepable", [(k, None, "") for k in "abcd"], clock.now())
+    run = run_job(engine, "sweepable")
+    assert run.status is RunStatus.PARTIAL
+    assert run.error == "4 items taken over by another node"
+    assert run.processed == 0
+    # nothing here was recorded for them: they wait for the node that took them
+    assert {i.status for i in engine.store.list_items("sweepable")} == {ItemStatus.FAILED}

@@ -17,13 +17,13 @@ from .engine import Engine, operator
 from .errors import CronsoleError, NoScheduler, UsageError
 from .events import CommandApplied, JobPaused, JobResumed
 from .jobsettings import as_dict
-from .models import Command, CommandStatus, Overlap, Run, RunReason, RunStatus
+from .models import Command, CommandStatus, Overlap, Run, RunReason, RunStatus, Watermark
 from .periods import current_period, step_period
 from .registry import Job, require_job
 from .scheduling.triggers import fires_between
 
 log = logging.getLogger(__name__)
-LOCAL = {"pause", "resume", "pause-all", "resume-all", "set", "cancel"}
+LOCAL = {"pause", "resume", "pause-all", "resume-all", "set", "cancel", "watermark"}
 MAX_BACKFILL = 1000
 StartRun = Callable[[Job, Run], None]
 
@@ -66,6 +66,15 @@ class Commands:
         state = self.engine.store.job_state(job)
         spec.settings({**(state.settings if state else {}), **values})  # refuse before writing
         return self.submit("set", who, job=job, args={"values": values}, reason=reason)
+
+    def watermark(self, job: str, mark: Watermark | None, who: str | None = None,
+                  reason: str | None = None) -> Command:
+        """Set a job's watermark to `mark` exactly (backwards too), or reset it with None:
+        the job then looks from the start again (for ingest: every file of the period is
+        checked against the ledger; files already recorded are not done again)."""
+        require_job(self.engine.jobs, job)
+        args = {"at": mark.at, "key": mark.key} if mark else {"reset": True}
+        return self.submit("watermark", who, job=job, args=args, reason=reason)
 
     def current_period(self, job: str) -> str:
         """The processing period in force: the setting, or the current month when empty."""
@@ -216,6 +225,23 @@ def _set(self: Commands, c: Command) -> Result:
     return text + (" (watermark reset)" if reset else ""), None
 
 
+def _watermark(self: Commands, c: Command) -> Result:
+    assert c.job
+    store = self.engine.store
+    was = store.get_watermark(c.job)
+    before = f" (was {_mark_text(was)})" if was else " (it had none)"
+    if c.args.get("reset"):
+        store.delete_state(c.job, "watermark")
+        return f"watermark of {c.job} reset{before}", None
+    store.set_state(c.job, "watermark", {"at": c.args["at"], "key": c.args["key"]}, self._now)
+    return (f"watermark of {c.job} set to {_mark_text(Watermark(c.args['at'], c.args['key']))}"
+            f"{before}"), None
+
+
+def _mark_text(mark: Watermark) -> str:
+    return f"{mark.at!r}" + (f" {mark.key!r}" if mark.key else "")
+
+
 def _cancel(self: Commands, c: Command) -> Result:
     assert c.run_id is not None
     run = self.engine.store.request_cancel(c.run_id, self._now)
@@ -276,4 +302,5 @@ def _backfill(self: Commands, c: Command) -> Result:
 HANDLERS: dict[str, Callable[[Commands, Command], Result]] = {
     "pause": _pause, "resume": _resume, "pause-all": _pause_all, "resume-all": _resume_all,
     "set": _set, "cancel": _cancel, "fire": _fire, "retry": _retry, "backfill": _backfill,
+    "watermark": _watermark,
 }

@@ -17,7 +17,7 @@ from cronsole.core.durations import parse_duration
 from cronsole.core.engine import Engine
 from cronsole.core.errors import CronsoleError, UsageError
 from cronsole.core.jobsettings import parse_assignments
-from cronsole.core.models import Command, CommandStatus, Run
+from cronsole.core.models import Command, CommandStatus, Run, Watermark
 from cronsole.core.periods import check_period
 from cronsole.core.snapshot import Snapshot
 from cronsole.core.text import visible
@@ -178,30 +178,61 @@ class Actions(App[int]):
         return dict(view.settings) if view else {}
 
     def action_edit_period(self) -> None:
+        """The processing period (for jobs that have one) and the watermark, in one form;
+        an emptied watermark resets it."""
         jobs = self.selected_jobs()
         if not jobs:
             return
         name = jobs[0]
         try:
-            current = self.commands.current_period(name)
-        except CronsoleError as exc:
-            self.toast(str(exc), True)
-            return
+            current: str | None = self.commands.current_period(name)
+        except CronsoleError:
+            current = None  # no period: the watermark alone
+        mark = self.engine.store.get_watermark(name)
+        at, key = (mark.at, mark.key) if mark else ("", "")
+        resets = "period" in self.engine.jobs[name].resets_watermark
+
+        def changes(values: Values) -> tuple[bool, bool]:
+            """(period changed, watermark to set): a period change that resets the
+            watermark wins over an edit of it."""
+            period = current is not None and values["period"] != current
+            return period, (values["at"], values["key"]) != (at, key) and not (
+                period and resets)
 
         def check(values: Values) -> str:
-            check_period(values["period"])
-            self.engine.jobs[name].settings(self.job_settings(name), {"period": values["period"]})
-            resets = "period" in self.engine.jobs[name].resets_watermark
-            return f"period {current} → {values['period']}" + (
-                "; the watermark resets, files of that period are scanned again" if resets else "")
+            period, marked = changes(values)
+            said = []
+            if period:
+                check_period(values["period"])
+                self.engine.jobs[name].settings(self.job_settings(name),
+                                                {"period": values["period"]})
+                said.append(f"period {current} → {values['period']}" + (
+                    "; the watermark resets, files of that period are scanned again"
+                    if resets else ""))
+            if marked:
+                if values["key"] and not values["at"].strip():
+                    raise ValueError("a watermark key needs a position")
+                said.append("the watermark resets" if not values["at"].strip() else
+                            f"watermark → {values['at']}" + (f" {values['key']}"
+                                                             if values["key"] else ""))
+            return "; ".join(said) or "no change"
 
         def done(values: Values | None) -> None:
-            if values is not None:
-                self.act("period", [partial(self.commands.set, name,
-                                            {"period": values["period"]})])
+            if values is None:
+                return
+            period, marked = changes(values)
+            calls: list[Call] = []
+            if period:
+                calls.append(partial(self.commands.set, name, {"period": values["period"]}))
+            if marked:
+                new = Watermark(values["at"], values["key"]) if values["at"].strip() else None
+                calls.append(partial(self.commands.watermark, name, new))
+            if calls:
+                self.act("period", calls)
 
-        self.push_screen(FormModal(f"Processing period of {name}",
-                                   [Field("period", "YYYY-MM", current)], check), done)
+        fields = [Field("period", "YYYY-MM", current)] if current is not None else []
+        fields += [Field("at", "watermark (empty: reset)", at), Field("key", "watermark key", key)]
+        self.push_screen(FormModal(f"Period and watermark of {name}", fields, check), done)
 
     def action_step_period(self, months: int) -> None:
         self.act("period", [partial(self.commands.step_period, name, months)

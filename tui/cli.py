@@ -95,8 +95,8 @@ app.command("demo")(cli_jobs.demo)
 for reader in (cli_status.status, cli_status.health, cli_status.tenants, cli_status.job,
                cli_status.run, cli_status.logs, cli_status.audit):
     app.command(reader.__name__)(reader)
-for manager in (cli_manage.period, cli_manage.backfill, cli_manage.retry, cli_manage.cancel,
-                cli_manage.init, cli_manage.doctor):
+for manager in (cli_manage.period, cli_manage.watermark, cli_manage.backfill,
+                cli_manage.retry, cli_manage.cancel, cli_manage.init, cli_manage.doctor):
     app.command(manager.__name__)(manager)
 app.command("migrate-store")(cli_manage.migrate_store)
 config_app.command("show")(cli_manage.config_show)

@@ -18,7 +18,9 @@ from cronsole.core.config import Settings, env_key
 from cronsole.core.engine import load_jobs
 from cronsole.core.errors import EXIT_FAILURE, UsageError
 from cronsole.core.files import atomic_write
+from cronsole.core.models import Watermark
 from cronsole.core.periods import check_period
+from cronsole.core.registry import require_job
 from cronsole.core.text import visible
 from cronsole.jobs import builtin_modules
 
@@ -38,6 +40,41 @@ def period(ctx: typer.Context, job: Annotated[str, typer.Argument(help="The job.
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _report(Commands(engine_for(ctx)).set(job, {"period": value}, reason=reason))
+
+
+def watermark(
+    ctx: typer.Context, job: Annotated[str, typer.Argument(help="The job.")],
+    set_to: Annotated[str | None, typer.Option("--set", help="The cursor's position, as the "
+                                               "job writes it (see `cronsole job JOB`).")
+                      ] = None,
+    key: Annotated[str, typer.Option("--key", help="With --set: the key part of the cursor "
+                                     "(ties at the same position).")] = "",
+    reset: Annotated[bool, typer.Option("--reset", help="Forget it: the job looks from the "
+                                        "start (the ledger keeps done work done).")] = False,
+    reason: Reason = None,
+    json: JsonFlag = False,
+) -> None:
+    """Show a job's watermark (where it has got to), or set or reset it (audited)."""
+    if set_to is not None and reset:
+        raise UsageError("give --set or --reset, not both")
+    if key and set_to is None:
+        raise UsageError("--key goes with --set")
+    if set_to is not None and not set_to.strip():
+        raise UsageError("bad --set '': give the position, or use --reset")
+    if set_to is None and not reset:
+        engine = engine_for(ctx, create=False)
+        require_job(engine.jobs, job)
+        mark = engine.store.get_watermark(job)
+        found = {"at": mark.at, "key": mark.key} if mark else None
+        if json:
+            emit_json({"job": job, "watermark": found})
+        else:
+            print(f"{job}: " + (f"watermark {visible(mark.at, 200)}"
+                                + (f"  key {visible(mark.key, 400)}" if mark.key else "")
+                                if mark else "no watermark"))
+        return
+    mark = None if reset else Watermark(set_to or "", key)
+    _report(Commands(engine_for(ctx)).watermark(job, mark, reason=reason))
 
 
 def _when(text: str, option: str) -> datetime:

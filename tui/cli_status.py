@@ -107,6 +107,7 @@ def job(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The job.")
             "timezone": view.timezone, "state": view.state, "pause_reason": view.pause_reason,
             "next_fires": [{"at": f.at, "dst_note": f.note} for f in detail.fires],
             "policy": detail.policy, "settings": view.settings, "job_state": detail.state,
+            "watermark": detail.state.get("watermark"),
             "runs": [run_json(r, now) for r in detail.runs[:10]]}
     if json:
         emit_json(data)
@@ -117,6 +118,11 @@ def job(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The job.")
                                                           if fire.note else ""))
     for key, value in {**detail.policy, **view.settings}.items():
         print(f"  {key:<16} {visible(str(value), 200)}")
+    if mark := detail.state.get("watermark"):
+        print(f"  {'watermark':<16} {visible(str(mark.get('at')), 200)}"
+              + (f"  key {visible(str(mark.get('key')), 400)}" if mark.get("key") else ""))
+    else:
+        print(f"  {'watermark':<16} none")
     for run in detail.runs[:10]:
         print(f"  {outcome(run)}  ({run.reason.value}, {ago(run.finished_at, now)})")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cronsole.core.models import Node, Overlap, RunReason, RunStatus
+from cronsole.core.models import Node, Overlap, RunReason, RunStatus, Watermark
 from cronsole.core.store import Store
 from tests.conftest import T0, Workspace
 from tests.tui.conftest import enter, run
@@ -291,3 +291,35 @@ def test_logs_config_show_and_doctor_speak_json(cli: Workspace,
     assert code == 0 and report["ok"] is True and report["warnings"] == []
     assert [c["check"] for c in report["checks"]] == ["database", "permissions", "webp",
                                                       "time zones", "clock"]
+
+
+def test_the_watermark_is_shown_set_and_reset_with_the_audit(
+        cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    opened = store(cli)
+    opened.advance_watermark("hourly", Watermark("0001764547200.000000", "a/b.pdf"), T0)
+    opened.close()
+    code, out, _ = run(capsys, "job", "hourly")
+    assert code == 0 and "  watermark        0001764547200.000000  key a/b.pdf\n" in out
+    assert json.loads(run(capsys, "job", "hourly", "--json")[1])["watermark"] == {
+        "at": "0001764547200.000000", "key": "a/b.pdf"}
+    code, out, _ = run(capsys, "watermark", "hourly", "--set", "0001700000000.000000",
+                       "--reason", "re-read November")  # backwards: only an operator may
+    assert (code, out) == (0, "watermark of hourly set to '0001700000000.000000' (was "
+                              "'0001764547200.000000' 'a/b.pdf')\n")
+    assert json.loads(run(capsys, "watermark", "hourly", "--json")[1])["watermark"] == {
+        "at": "0001700000000.000000", "key": ""}
+    code, out, _ = run(capsys, "watermark", "hourly", "--reset")
+    assert (code, out) == (0, "watermark of hourly reset (was '0001700000000.000000')\n")
+    assert run(capsys, "watermark", "hourly")[1] == "hourly: no watermark\n"
+    assert "  watermark        none\n" in run(capsys, "job", "hourly")[1]
+    audit = json.loads(run(capsys, "audit", "--json")[1])
+    assert [(a["action"], a["reason"]) for a in audit[:2]] == [
+        ("watermark", None), ("watermark", "re-read November")]
+    before = cli.digest()
+    for argv, message in ((("--set", "x", "--reset"), "not both"),
+                          (("--key", "k"), "--key goes with --set"),
+                          (("--set", " "), "give the position, or use --reset")):
+        code, _, err = run(capsys, "watermark", "hourly", *argv)
+        assert code == 2 and message in err and err.count("\n") == 1
+    assert run(capsys, "watermark", "nope", "--reset")[0] == 2
+    assert cli.digest() == before

@@ -485,3 +485,33 @@ async def test_the_nodes_pane_shows_every_live_node_and_runs_name_theirs(
         runs = app.screen.query_one("#runs-table", LiveTable)
         [row] = [r for r in runs.rows_by_key.values() if str(r[1]) == "nightly"]
         assert str(row[7]) == host.engine.node_id  # which node ran it
+
+
+async def test_e_sets_or_resets_the_watermark_of_a_job_without_a_period(host: Host) -> None:
+    store = host.engine.store
+    store.advance_watermark("nightly", Watermark("0005", "k"), T0)
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        jobs_table(app).move_cursor(row=[r.key.value for r in jobs_table(app).ordered_rows]
+                                    .index("nightly"))
+        await pilot.press("e")
+        form = app.screen
+        assert isinstance(form, FormModal)
+        at, key = form.query(Input)  # no period field: this job has none
+        at.value, key.value = "0003", ""
+        await settle(app, pilot)
+        assert "watermark → 0003" in str(form.query_one("#effect").render())
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert store.get_watermark("nightly") == Watermark("0003", "")
+        await pilot.press("e")
+        form = app.screen
+        assert isinstance(form, FormModal)
+        form.query(Input).first().value = ""
+        await settle(app, pilot)
+        assert "the watermark resets" in str(form.query_one("#effect").render())
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert store.get_watermark("nightly") is None
+        assert [c.action for c in store.list_commands()][:2] == ["watermark", "watermark"]

@@ -222,17 +222,25 @@ class RunDetail:
     failed: list[Item]
     items: list[Item]
     logs: list[LogEntry]
+    archived: bool = False  # retention moved the run's row to the archive
 
 
 def run_detail(engine: Engine, run_id: int, limit: int = 300) -> RunDetail | None:
-    """A run with its ledger (failed items first) and its log, each page bounded."""
-    run = engine.store.get_run(run_id)
+    """A run with its ledger (failed items first) and its log, each page bounded; a run that
+    retention archived is read back from the archive, with its archived (done) items."""
+    store = engine.store
+    run, archived = store.get_run(run_id), False
+    if run is None:
+        run, archived = store.archived_run(run_id), True
     if run is None:
         return None
-    failed = (engine.store.list_items(run_id=run_id, status=ItemStatus.FAILED, limit=limit)
-              + engine.store.list_items(run_id=run_id, status=ItemStatus.DEAD, limit=limit))
-    return RunDetail(run, failed, engine.store.list_items(run_id=run_id, limit=limit),
-                     engine.store.recent_logs(run_id=run_id, limit=limit))
+    failed = (store.list_items(run_id=run_id, status=ItemStatus.FAILED, limit=limit)
+              + store.list_items(run_id=run_id, status=ItemStatus.DEAD, limit=limit))
+    items = store.list_items(run_id=run_id, limit=limit)
+    if len(items) < limit:
+        items += store.archived_items(run_id, limit - len(items))
+    return RunDetail(run, failed, items, store.recent_logs(run_id=run_id, limit=limit),
+                     archived)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import typer
 from cronsole.core.clock import SystemClock
 from cronsole.core.config import config_home, state_home
 from cronsole.core.engine import Engine, existing_store, load_jobs
+from cronsole.core.errors import UsageError
 from cronsole.core.jobsettings import as_dict
 from cronsole.core.models import RunStatus
 from cronsole.core.registry import Job
@@ -75,6 +76,9 @@ def runs(
     since: Annotated[str | None, typer.Option("--since", help="2h, 3d or a date/time.")
                      ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 20,
+    archived: Annotated[bool, typer.Option("--archived", help="The runs retention moved to "
+                                           "the archive instead (with --job and --limit).")
+                        ] = False,
     json: JsonFlag = False,
 ) -> None:
     """Recent runs, newest first (the audit of every tick)."""
@@ -85,7 +89,10 @@ def runs(
 
         require_job(engine.jobs, job)
     wanted = _status(status)
-    found = engine.store.list_runs(job=job, status=wanted, since=start, limit=limit)
+    if archived and (wanted or start):
+        raise UsageError("--archived takes --job and --limit only")
+    found = engine.store.archived_runs(job=job, limit=limit) if archived else \
+        engine.store.list_runs(job=job, status=wanted, since=start, limit=limit)
     now = engine.clock.now()
     if json:
         emit_json([run_json(r, now) for r in found])

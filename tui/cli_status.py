@@ -138,11 +138,11 @@ def run(ctx: typer.Context, run_id: RunIdArgument,
     items = detail.failed if failed else detail.failed + [
         i for i in detail.items if i not in detail.failed]
     if json:
-        emit_json({**run_json(detail.run, engine.clock.now()), "items": [
-            {"key": i.key, "status": i.status.value, "tenant": i.tenant,
-             "attempts": i.attempts, "error": i.error} for i in items]})
+        emit_json({**run_json(detail.run, engine.clock.now()), "archived": detail.archived,
+                   "items": [{"key": i.key, "status": i.status.value, "tenant": i.tenant,
+                              "attempts": i.attempts, "error": i.error} for i in items]})
         return
-    print(outcome(detail.run))
+    print(outcome(detail.run) + ("  (archived)" if detail.archived else ""))
     table(["item", "status", "attempts", "error"],
           [[i.key, i.status.value, i.attempts, i.error] for i in items])
 

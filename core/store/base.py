@@ -430,6 +430,18 @@ class Store(Protocol):
         """Archive up to `limit` rows of a history kind older than `before`; 0 when done."""
         ...
 
+    def archived_run(self, run_id: int) -> Run | None:
+        """A run that retention moved to the archive, or None."""
+        ...
+
+    def archived_runs(self, job: str | None = None, limit: int = 50) -> list[Run]:
+        """Archived runs, newest first."""
+        ...
+
+    def archived_items(self, run_id: int, limit: int = 300) -> list[Item]:
+        """The archived (done) items of a run."""
+        ...
+
     def count_archived(self, kind: str) -> int:
         """How many rows of a kind the archive holds."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,8 @@ from cronsole.core.engine import Engine
 from cronsole.core.health import health_key
 from cronsole.core.models import ItemStatus, Overlap, RunReason, RunStatus
 from tests.conftest import T0, Workspace, eventually, run_job
+from tests.tui.conftest import enter
+from tests.tui.conftest import run as tui_run
 
 CASES = [{"expected": 2, "output": 2}, {"expected": "a", "output": "b"}]
 
@@ -149,3 +152,32 @@ def test_retention_archives_old_history_in_chunks_and_resumes(engine: Engine) ->
     assert engine.store.count_archived("runs") == 20
     assert {r.id for r in engine.store.list_runs(job="tenant-queue", limit=100)} == {recent.id}
     assert run_job(engine, "retention").summary["runs"] == 0
+
+
+def test_archived_runs_and_their_items_read_back(engine: Engine, workspace: Workspace,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run ID` and `runs --archived` read what retention moved to the archive."""
+    old = T0 - timedelta(days=100)
+    run = engine.store.insert_run("tenant-queue", old, RunReason.SCHEDULE, engine.node_id,
+                                  Overlap.ALLOW, old)
+    assert run is not None
+    engine.store.enqueue_many("tenant-queue", [("inv-1", None, "acme"), ("inv-2", None, "acme")],
+                              old)
+    for item in engine.store.claim_items("tenant-queue", engine.node_id, run.id, old, 2):
+        engine.store.complete_item(item, old)
+    engine.store.finish_run(run.id, RunStatus.SUCCEEDED, old)
+    run_job(engine, "retention")
+    assert engine.store.get_run(run.id) is None  # archived, not lost
+    enter(workspace, monkeypatch)
+    code, out, _ = tui_run(capsys, "run", str(run.id), "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["archived"] is True and shown["status"] == "succeeded"
+    assert sorted((i["key"], i["status"]) for i in shown["items"]) == [
+        ("inv-1", "done"), ("inv-2", "done")]
+    code, out, _ = tui_run(capsys, "run", str(run.id))
+    assert code == 0 and out.splitlines()[0].endswith("(archived)")
+    code, out, _ = tui_run(capsys, "runs", "--archived", "--job", "tenant-queue", "--json")
+    assert code == 0 and [r["id"] for r in json.loads(out)] == [run.id]
+    assert json.loads(tui_run(capsys, "runs", "--archived", "--job", "retention",
+                              "--json")[1]) == []

@@ -60,6 +60,7 @@ class PostgresStore(SQLStore):
                       f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
 
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+    JSON_TEXT = "(data::json->>'{field}')"
 
     def _claiming(self) -> AbstractContextManager[Conn]:
         """Claims skip the writers' lock: tenants and items are locked with FOR UPDATE SKIP

@@ -9,9 +9,9 @@ from typing import Any
 
 from ...clock import iso
 from ...faults import fault
-from ...models import Record
+from ...models import Item, Record, Run
 from . import Conn, Database, Row
-from .rows import checked, dumps, loads, valid, when, where
+from .rows import checked, dumps, loads, to_item, to_run, valid, when, where
 
 ARCHIVABLE = {
     # kind: (table, id column, condition on age) — names from code, never from input
@@ -30,6 +30,8 @@ def _record(row: Row) -> Record:
 
 class RecordsMixin:
     _db: Database
+    # a field of an archived row's JSON, as text (PostgreSQL: data::json->>'field')
+    JSON_TEXT = "CAST(json_extract(data, '$.{field}') AS TEXT)"
 
     def put_records(self, collection: str, records: Sequence[Record], now: datetime) -> None:
         with self._db.write() as c:
@@ -134,6 +136,32 @@ class RecordsMixin:
             "UPDATE tenant_counts SET done = done - ? WHERE job = ? AND queue = ? AND tenant = ?",
             [(n, *key) for key, n in per_tenant.items()],
         )
+
+    def archived_run(self, run_id: int) -> Run | None:
+        row = self._db.get().execute(
+            "SELECT data FROM archive WHERE kind = 'runs' AND id = ?", (str(run_id),)
+        ).fetchone()
+        found = valid(to_run, [loads(row["data"])]) if row else []
+        return found[0] if found else None
+
+    def archived_runs(self, job: str | None = None, limit: int = 50) -> list[Run]:
+        body, params = "kind = 'runs'", []
+        if job is not None:
+            body += f" AND {self.JSON_TEXT.format(field='job')} = ?"
+            params.append(job)
+        rows = self._db.get().execute(
+            f"SELECT data FROM archive WHERE {body} ORDER BY CAST(id AS BIGINT) DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return valid(to_run, [loads(r["data"]) for r in rows])
+
+    def archived_items(self, run_id: int, limit: int = 300) -> list[Item]:
+        rows = self._db.get().execute(
+            "SELECT data FROM archive WHERE kind = 'items' AND "
+            f"{self.JSON_TEXT.format(field='run_id')} = ? ORDER BY CAST(id AS BIGINT) LIMIT ?",
+            (str(run_id), limit),
+        ).fetchall()
+        return valid(to_item, [loads(r["data"]) for r in rows])
 
     def count_archived(self, kind: str) -> int:
         row = self._db.get().execute(

@@ -18,7 +18,6 @@ from .registry import Job
 from .scheduling.once import once_done
 from .scheduling.triggers import Fire, next_fire, next_fire_times
 
-DEFAULT_WARN, DEFAULT_CRIT = 20, 100
 STUCK_SKIPS = 3  # ticks skipped behind one run before its job counts as stuck
 STUCK_MARGIN = timedelta(seconds=30)  # past a deadline by this much: nobody is closing it
 
@@ -52,6 +51,8 @@ class TenantView:
     failed_24h: int
     oldest_pending_age: float | None
     status: str
+    failure_rate: float | None = None  # of the last day's outcomes
+    reason: str = ""  # the signal that set the grade
 
 
 @dataclass(frozen=True)
@@ -204,13 +205,14 @@ def _tenants(engine: Engine, now: datetime, counts: list[TenantCounts]) -> list[
     for job in sorted(with_tenants):
         report = engine.store.get_control(health_key(job))
         if report is None:  # no health job stored one yet: grade with the defaults, read-only
-            rows = tenant_health(engine.store, job, now, DEFAULT_WARN, DEFAULT_CRIT)
+            rows = tenant_health(engine.store, job, now)
             report = {"computed_at": now.isoformat(),
                       "tenants": [{**vars(r), "status": r.status.value} for r in rows]}
         since = (now - datetime.fromisoformat(report["computed_at"])).total_seconds()
         found += [TenantView(job, t["tenant"], t["pending"], t["running"], t["failed_24h"],
                              None if t["oldest_pending_age"] is None
-                             else t["oldest_pending_age"] + since, t["status"])
+                             else t["oldest_pending_age"] + since, t["status"],
+                             t.get("failure_rate"), t.get("reason", ""))
                   for t in report["tenants"]]
     return sorted(found, key=lambda t: (-("OK", "WARN", "CRIT").index(t.status), -t.pending,
                                         t.tenant))

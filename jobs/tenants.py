@@ -19,7 +19,7 @@ from typing import Any
 from cronsole.core import Item, JobContext, job
 from cronsole.core.context import error_text
 from cronsole.core.errors import StaleClaim
-from cronsole.core.health import Health, save_health, tenant_health
+from cronsole.core.health import Health, Thresholds, save_health, tenant_health
 from cronsole.core.registry import import_module
 
 Evaluator = Callable[[Item], dict[str, Any]]
@@ -129,27 +129,39 @@ def _time_out(ctx: JobContext[QueueSettings], tenant: str, items: list[Item],
 
 @dataclass(frozen=True)
 class HealthSettings:
+    """Thresholds of the three signals; above `*_warn` a tenant is WARN, above `*_crit` CRIT."""
     queue_job: str = "tenant-queue"
-    warn_above: int = field(default=20, metadata={"min": 0})
+    warn_above: int = field(default=20, metadata={"min": 0})  # backlog: pending + retrying
     crit_above: int = field(default=100, metadata={"min": 0})
+    oldest_warn: float = field(default=3600.0, metadata={"min": 0})  # seconds waited
+    oldest_crit: float = field(default=21600.0, metadata={"min": 0})
+    failure_warn: float = field(default=0.1, metadata={"min": 0, "max": 1})  # share failed
+    failure_crit: float = field(default=0.5, metadata={"min": 0, "max": 1})  # in a day
 
     def __post_init__(self) -> None:
-        if self.crit_above < self.warn_above:
-            raise ValueError("crit_above must not be below warn_above")
+        for low, high in (("warn_above", "crit_above"), ("oldest_warn", "oldest_crit"),
+                          ("failure_warn", "failure_crit")):
+            if getattr(self, high) < getattr(self, low):
+                raise ValueError(f"{high} must not be below {low}")
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.warn_above, self.crit_above, self.oldest_warn, self.oldest_crit,
+                          self.failure_warn, self.failure_crit)
 
 
 @job(name="tenant-health", schedule="* * * * *", settings=HealthSettings, enabled=False)
 def tenant_health_check(ctx: JobContext[HealthSettings]) -> dict[str, Any]:
-    """Grade each tenant's backlog OK/WARN/CRIT and store the report for every shell."""
+    """Grade each tenant OK/WARN/CRIT by backlog, oldest pending age and the last day's
+    failure rate, and store the report for every shell."""
     settings = ctx.settings
-    tenants = tenant_health(ctx.store, settings.queue_job, ctx.now(), settings.warn_above,
-                            settings.crit_above)
+    tenants = tenant_health(ctx.store, settings.queue_job, ctx.now(), settings.thresholds)
     report = save_health(ctx.store, settings.queue_job, ctx.now(), tenants,
-                         settings.warn_above, settings.crit_above)
+                         settings.thresholds)
     bad = [t for t in tenants if t.status is not Health.OK]
     if bad:
-        ctx.log.warning("backlog %s: %s", report["overall"],
-                        ", ".join(f"{t.tenant}={t.pending} {t.status}" for t in bad[:10]))
+        ctx.log.warning("tenants %s: %s", report["overall"],
+                        ", ".join(f"{t.tenant} {t.status} ({t.reason})" for t in bad[:10]))
     ctx.add_progress(processed=len(tenants))
     return {"overall": report["overall"], "tenants": len(tenants), "unhealthy": len(bad)}
 

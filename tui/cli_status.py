@@ -89,10 +89,10 @@ def tenants(ctx: typer.Context, json: JsonFlag = False) -> None:
 
 
 def _tenant_table(rows: list[dict[str, Any]]) -> None:
-    table(["tenant", "health", "pending", "running", "failed 24h", "oldest", "job"], [
+    table(["tenant", "health", "pending", "running", "failed 24h", "oldest", "job", "why"], [
         [r["tenant"], r["status"], r["pending"], r["running"], r["failed_24h"],
          "-" if r["oldest_pending_age"] is None else f"{r['oldest_pending_age']:.0f}s",
-         r["job"]] for r in rows])
+         r["job"], r["reason"]] for r in rows])
 
 
 def job(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The job.")],

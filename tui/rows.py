@@ -15,7 +15,7 @@ from .widgets.progress import progress_cells
 
 JOB_COLUMNS = ["job", "next", "state", "queue p/r/f", "period", "last", "progress", "schedule"]
 TENANT_COLUMNS = ["tenant", "health", "pending", "running", "failed 24h", "oldest", "backlog",
-                  "job"]
+                  "job", "why"]
 RUN_COLUMNS = ["run", "job", "reason", "tick", "status", "took", "done/failed/total", "node",
                "error"]
 AUDIT_COLUMNS = ["when", "who", "action", "target", "why", "result"]
@@ -53,7 +53,7 @@ def tenant_row(view: TenantView, history: Sequence[int]) -> list[Text]:
     return [literal(view.tenant, 40), health(view.status), Text(str(view.pending)),
             Text(str(view.running)), Text(str(view.failed_24h),
                                          style="red" if view.failed_24h else ""),
-            Text(oldest), sparkline(history), literal(view.job)]
+            Text(oldest), sparkline(history), literal(view.job), literal(view.reason, 60)]
 
 
 def ago_seconds(seconds: float) -> str:

@@ -387,8 +387,9 @@ class Store(Protocol):
         """Keep only the newest `keep` log rows; returns how many were deleted."""
         ...
 
-    def failed_since(self, job: str, since: datetime) -> dict[str, int]:
-        """Failures per tenant since a time (an indexed read)."""
+    def outcomes_since(self, job: str, since: datetime) -> dict[str, tuple[int, int]]:
+        """(done, failed or dead) items per tenant whose outcome came since a time (an
+        indexed read)."""
         ...
 
     def oldest_pending(self, job: str) -> dict[str, datetime]:

@@ -384,8 +384,11 @@ def test_health_reads_failures_and_oldest_pending_per_tenant(store: Store) -> No
     store.enqueue("job", "b1", T0, tenant="b")
     [item] = store.claim_items("job", "n", None, T0, limit=1, per_tenant=1)
     store.fail_item(item, T0 + timedelta(minutes=1), "boom", None)
-    assert store.failed_since("job", T0) == {"a": 1}
-    assert store.oldest_pending("job") == {"a": T0 + timedelta(minutes=5), "b": T0}
+    [done] = store.claim_items("job", "n", None, T0, limit=1, per_tenant=1)
+    store.complete_item(done, T0 + timedelta(minutes=1))
+    assert store.outcomes_since("job", T0) == {"a": (0, 1), "b": (1, 0)}
+    assert store.outcomes_since("job", T0 + timedelta(minutes=2)) == {}
+    assert store.oldest_pending("job") == {"a": T0 + timedelta(minutes=5)}
 
 
 def test_a_command_being_applied_reads_back(store: Store) -> None:

@@ -181,3 +181,25 @@ def test_archived_runs_and_their_items_read_back(engine: Engine, workspace: Work
     assert code == 0 and [r["id"] for r in json.loads(out)] == [run.id]
     assert json.loads(tui_run(capsys, "runs", "--archived", "--job", "retention",
                               "--json")[1]) == []
+
+
+def test_health_grades_failures_and_age_too_and_says_which_set_the_grade(
+        engine: Engine, clock: FrozenClock) -> None:
+    """A tenant whose every item fails is not OK although its backlog is empty; one whose
+    oldest item waits too long is not OK although it is small."""
+    enqueue(engine, "broken", 3, cases=[])  # every evaluation of these fails
+    enqueue(engine, "fine", 4)
+    run_job(engine, "tenant-queue")  # the clock now reads T0 + 1 s
+    enqueue(engine, "slow", 2)  # enqueued at T0
+    clock.advance(2 * 3600 - 2)  # run_job adds the last second: slow has waited 2 h
+    engine.store.enqueue("tenant-queue", "fresh-0", clock.now(), tenant="fresh")
+    run_job(engine, "tenant-health")
+    report = engine.store.get_control(health_key("tenant-queue"))
+    graded = {t["tenant"]: (t["status"], t["reason"]) for t in report["tenants"]}
+    assert graded == {
+        "broken": ("CRIT", "100% of the last day's items failed (> 50%)"),
+        "slow": ("WARN", "oldest pending 2h > 1h"),
+        "fine": ("OK", ""), "fresh": ("OK", "")}
+    assert {t["tenant"]: t["failure_rate"] for t in report["tenants"]} == {
+        "broken": 1.0, "fine": 0.0, "slow": None, "fresh": None}
+    assert report["thresholds"]["failure_crit"] == 0.5

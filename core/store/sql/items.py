@@ -275,14 +275,19 @@ class ItemsMixin:
         ).fetchall()
         return valid(to_item, rows)
 
-    def failed_since(self, job: str, since: datetime) -> dict[str, int]:
-        """Failures per tenant since a time (through the (job, status, updated_at) index)."""
+    def outcomes_since(self, job: str, since: datetime) -> dict[str, tuple[int, int]]:
+        """Through the (job, status, updated_at) index."""
         rows = self._db.get().execute(
-            "SELECT tenant, count(*) AS n FROM items WHERE job = ? AND status IN ('failed', 'dead')"
-            " AND updated_at >= ? GROUP BY tenant",
+            "SELECT tenant, status = 'done' AS ok, count(*) AS n FROM items WHERE job = ?"
+            " AND status IN ('done', 'failed', 'dead') AND updated_at >= ?"
+            " GROUP BY tenant, status = 'done'",
             (job, iso(since)),
         ).fetchall()
-        return {r["tenant"]: r["n"] for r in rows}
+        found: dict[str, tuple[int, int]] = {}
+        for r in rows:
+            done, failed = found.get(r["tenant"], (0, 0))
+            found[r["tenant"]] = (done + r["n"], failed) if r["ok"] else (done, failed + r["n"])
+        return found
 
     def oldest_pending(self, job: str) -> dict[str, datetime]:
         """When the oldest pending item of each tenant was enqueued; one index probe each."""

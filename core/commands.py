@@ -261,13 +261,18 @@ def _cancel(self: Commands, c: Command) -> Result:
     return f"run #{run.id} already finished ({run.status})", run.id
 
 
-def _start(self: Commands, job: Job, reason: RunReason, overrides: dict[str, Any]) -> Result:
+def _start(self: Commands, job: Job, reason: RunReason, overrides: dict[str, Any],
+           prepare: Callable[[Run], None] | None = None) -> Result:
+    """Insert the run (queued behind one in flight unless the job allows overlap), let
+    `prepare` set it up, then start it."""
     assert self.start_run is not None
     overlap = Overlap.ALLOW if job.overlap is Overlap.ALLOW else Overlap.QUEUE
     run = self.engine.store.insert_run(job.name, self._now, reason, self.engine.node_id,
                                        overlap, self._now, overrides)
     if run is None:
         raise UsageError("another run was created in the same instant; fire again")
+    if prepare is not None and run.status in (RunStatus.RUNNING, RunStatus.QUEUED):
+        prepare(run)
     if run.status is RunStatus.RUNNING:
         self.start_run(job, run)
         return f"run #{run.id} started", run.id
@@ -282,11 +287,30 @@ def _fire(self: Commands, c: Command) -> Result:
                   c.args.get("overrides", {}))
 
 
+def retry_key(run_id: int) -> str:
+    """The control key linking a retry run to the run whose failures it retries."""
+    return f"retry_of:{run_id}"
+
+
 def _retry(self: Commands, c: Command) -> Result:
+    """Exactly the items that failed in run #N and were not done since, in a run of their
+    own (reason retry), their attempts kept; nothing to do when there are none."""
     assert c.job and c.run_id is not None
-    count = self.engine.store.retry_items(c.job, self._now, run_id=c.run_id)
-    text, run_id = _start(self, require_job(self.engine.jobs, c.job), RunReason.RETRY, {})
-    return f"{count} failed items reset; {text}", run_id
+    store = self.engine.store
+    if not store.failed_of_run(c.run_id):
+        return f"nothing to retry: run #{c.run_id} has no failed items left", None
+    reserved: list[int] = []
+
+    def reserve(run: Run) -> None:
+        assert c.run_id is not None
+        reserved.append(store.retry_items(c.job or "", self._now, run_id=c.run_id,
+                                          reserve_for=run.id))
+        store.set_control(retry_key(run.id), c.run_id, self._now)
+
+    text, run_id = _start(self, require_job(self.engine.jobs, c.job), RunReason.RETRY, {},
+                          reserve)
+    count = reserved[0] if reserved else 0
+    return f"{count} failed items of run #{c.run_id} to retry; {text}", run_id
 
 
 def _backfill(self: Commands, c: Command) -> Result:

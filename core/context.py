@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from .clock import Clock
 from .errors import StaleClaim, StoreWriteFailed, TakenOver
 from .events import EventHub, ItemFailed, RunProgressed
 from .faults import fault
-from .models import Item, ItemStatus, Record, Run, Watermark
+from .models import Item, ItemStatus, Record, Run, RunReason, Watermark
 from .registry import Job
 from .store import Store
 
@@ -255,6 +256,11 @@ class Ledger:
         self._ctx = ctx
         self._suspect = False  # a claim of this run was refused or may have been taken over
         self._lapses = ctx.lapses()
+        # drain: claimed items not yet marked started, in the order they start, and those
+        # marked (an item is marked in the transaction of the outcome before it)
+        self._unstarted: deque[Item] = deque()
+        self._marked: set[int] = set()
+        self._lock = threading.Lock()
 
     def enqueue(self, key: str, payload: Any = None, tenant: str = "",
                 queue: str = "default") -> bool:
@@ -273,22 +279,34 @@ class Ledger:
         """Which of these keys this job's ledger already holds, whatever their state."""
         return self._ctx.store.known_keys(self._ctx.job.name, keys)
 
-    def claim(self, limit: int, per_tenant: int | None = None,
-              queue: str = "default") -> list[Item]:
+    def claim(self, limit: int, per_tenant: int | None = None, queue: str = "default",
+              start: int | None = None) -> list[Item]:
+        """Claim due items. The first `start` are marked started (all of them by default):
+        a crash charges a started item's attempt and gives back one never started. A job
+        that claims for itself marks the rest with `start()` or an outcome's `start_next`.
+        A retry run claims only the items reserved for it."""
         ctx = self._ctx
         return ctx.store.claim_items(ctx.job.name, ctx.node, ctx.run.id, ctx.clock.now(), limit,
-                                     per_tenant=per_tenant, queue=queue)
+                                     per_tenant=per_tenant, queue=queue,
+                                     start=limit if start is None else start,
+                                     reserved=ctx.run.reason is RunReason.RETRY)
 
-    def complete(self, item: Item, result: Any = None,
-                 watermark: Watermark | None = None) -> None:
-        self._ctx.store.complete_item(item, self._ctx.clock.now(), result, watermark)
+    def start(self, items: Sequence[Item]) -> None:
+        """Mark claimed items started, in one transaction."""
+        self._ctx.store.start_items(items, self._ctx.clock.now())
+
+    def complete(self, item: Item, result: Any = None, watermark: Watermark | None = None,
+                 start_next: Item | None = None) -> None:
+        """Done; `start_next` is marked started in the same transaction."""
+        self._ctx.store.complete_item(item, self._ctx.clock.now(), result, watermark,
+                                      start_next)
 
     def fail(self, item: Item, error: str, retry: bool = True,
-             watermark: Watermark | None = None) -> None:
+             watermark: Watermark | None = None, start_next: Item | None = None) -> None:
         ctx = self._ctx
         now = ctx.clock.now()
         retry_at = now + timedelta(seconds=self.backoff(item.attempts)) if retry else None
-        ctx.store.fail_item(item, now, error, retry_at, watermark)
+        ctx.store.fail_item(item, now, error, retry_at, watermark, start_next)
         ctx.hub.publish(ItemFailed(now, ctx.job.name, ctx.run.id, item.key, error))
 
     def backoff(self, attempts: int) -> float:
@@ -318,30 +336,59 @@ class Ledger:
         estimate: float = 0.0, queue: str = "default",
     ) -> Outcome[Item]:
         """Claim up to `limit` due items and handle each, recording every outcome; items not
-        started (budget or cancel) are released for the next run."""
-        items = self.claim(limit, per_tenant, queue)
+        started (budget or cancel) are released for the next run, their attempt given back.
+        The first `concurrency` are marked started with the claim, each next one with the
+        outcome before it: a crash never charges an item whose work had not begun."""
+        items = self.claim(limit, per_tenant, queue, start=max(1, concurrency))
+        first = max(1, concurrency)
+        with self._lock:
+            self._marked = {i.id for i in items[:first]}
+            self._unstarted = deque(items[first:])
         outcome = self._ctx.run_items(items, lambda item: self._handle(item, handle, watermark),
                                       concurrency=concurrency, estimate=estimate, count=False)
         for item in outcome.left:
             self.release(item)
         return outcome
 
+    def _next(self) -> Item | None:
+        """The item that starts after this outcome, in the order run_items starts them."""
+        with self._lock:
+            return self._unstarted.popleft() if self._unstarted else None
+
+    def _ensure_started(self, item: Item) -> None:
+        """An item whose mark did not land with an outcome (that write failed) gets its own."""
+        with self._lock:
+            marked = item.id in self._marked
+        if not marked:
+            self._ctx.store.start_items([item], self._ctx.clock.now())
+
+    def _settled(self, write: Callable[[Item | None], None]) -> None:
+        """An outcome write that also marks the next item started."""
+        following = self._next()
+        write(following)
+        if following is not None:
+            with self._lock:
+                self._marked.add(following.id)
+
     def _handle(self, item: Item, handle: Callable[[Item], Any],
                 watermark: Callable[[Item], Watermark] | None) -> Any:
         mark = watermark(item) if watermark else None
+        self._ensure_started(item)
         fault("before_item")
         self._check_still_mine(item)
         try:
             result = handle(item)
             fault("after_side_effect")
         except Exception as exc:
+            error = error_text(exc)
             try:
-                self.fail(item, error_text(exc), watermark=mark)
+                self._settled(lambda following: self.fail(item, error, watermark=mark,
+                                                          start_next=following))
             except StaleClaim as stale:
                 self._ctx.log.warning("%s", stale)
             raise
         try:
-            self.complete(item, result, mark)
+            self._settled(lambda following: self.complete(item, result, mark, following))
         except StaleClaim:
             self._suspect = True  # taken over once: check every claim left before its work
             raise

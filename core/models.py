@@ -119,6 +119,21 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One try of an item by a run, as the item's history keeps it: which run, which attempt,
+    with what outcome and error."""
+    item_id: int
+    job: str
+    key: str
+    tenant: str
+    run_id: int | None
+    attempt: int
+    outcome: ItemStatus
+    error: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Command:
     id: int
     action: str

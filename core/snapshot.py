@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .commands import retry_key
 from .durations import format_duration
 from .engine import Engine
 from .errors import CronsoleError
 from .health import health_key, tenant_health
 from .jobsettings import field_types
-from .models import Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus, TenantCounts
+from .models import Attempt, Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus, TenantCounts
 from .periods import current_period
 from .registry import Job
 from .scheduling.once import once_done
@@ -225,6 +226,7 @@ class RunDetail:
     items: list[Item]
     logs: list[LogEntry]
     archived: bool = False  # retention moved the run's row to the archive
+    retry_of: int | None = None  # the run whose failed items this retry run retried
 
 
 def run_detail(engine: Engine, run_id: int, limit: int = 300) -> RunDetail | None:
@@ -236,13 +238,25 @@ def run_detail(engine: Engine, run_id: int, limit: int = 300) -> RunDetail | Non
         run, archived = store.archived_run(run_id), True
     if run is None:
         return None
-    failed = (store.list_items(run_id=run_id, status=ItemStatus.FAILED, limit=limit)
-              + store.list_items(run_id=run_id, status=ItemStatus.DEAD, limit=limit))
-    items = store.list_items(run_id=run_id, limit=limit)
+    # the run's own history: what it tried and how each try ended, even after a later run
+    # took the item again; then what it still holds
+    tried = [_as_item(a) for a in store.run_attempts(run_id, limit)]
+    held = store.list_items(run_id=run_id, status=ItemStatus.CLAIMED, limit=limit)
+    seen = {i.id for i in tried}
+    items = tried + [i for i in held if i.id not in seen]
     if len(items) < limit:
-        items += store.archived_items(run_id, limit - len(items))
+        items += [i for i in store.archived_items(run_id, limit - len(items))
+                  if i.id not in seen]
+    failed = [i for i in items if i.status in (ItemStatus.FAILED, ItemStatus.DEAD)]
     return RunDetail(run, failed, items, store.recent_logs(run_id=run_id, limit=limit),
-                     archived)
+                     archived, store.get_control(retry_key(run_id)))
+
+
+def _as_item(attempt: Attempt) -> Item:
+    """A try of an item, shown as the item stood after it."""
+    return Item(id=attempt.item_id, job=attempt.job, key=attempt.key, status=attempt.outcome,
+                tenant=attempt.tenant, attempts=attempt.attempt, run_id=attempt.run_id,
+                error=attempt.error, updated_at=attempt.at)
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,12 @@ def load_evaluator(name: str, base: Path) -> Evaluator:
 def tenant_queue(ctx: JobContext[QueueSettings]) -> dict[str, Any]:
     """Run up to N pending evaluation runs of every tenant, tenants isolated from each other."""
     evaluate = load_evaluator(ctx.settings.evaluator, ctx.base_dir)
-    claimed = ctx.items.claim(limit=1_000_000, per_tenant=ctx.settings.per_tenant)
+    claimed = ctx.items.claim(limit=1_000_000, per_tenant=ctx.settings.per_tenant, start=0)
     by_tenant: dict[str, list[Item]] = defaultdict(list)
     for item in claimed:
         by_tenant[item.tenant].append(item)
+    # each tenant's first item starts now; each next one is marked with the outcome before it
+    ctx.items.start([items[0] for items in by_tenant.values()])
     ctx.set_total(len(claimed))
     counts = {tenant: {"done": 0, "failed": 0, "timed_out": 0} for tenant in by_tenant}
     threads = {tenant: _start(ctx, evaluate, items, counts[tenant])
@@ -94,22 +96,24 @@ def _start(ctx: JobContext[QueueSettings], evaluate: Evaluator, items: list[Item
 
 def _run_tenant(ctx: JobContext[QueueSettings], evaluate: Evaluator, items: list[Item],
                 counts: dict[str, int]) -> None:
-    for item in items:
+    for n, item in enumerate(items):
         if ctx.cancelled:
             ctx.items.release(item)
             continue
+        following = items[n + 1] if n + 1 < len(items) else None
         try:
             result = evaluate(item)
         except Exception as exc:
-            _settle(ctx.items.fail, item, error_text(exc), counts, "failed")
+            _settle(ctx.items.fail, item, error_text(exc), following, counts, "failed")
         else:
-            _settle(ctx.items.complete, item, result, counts, "done")
+            _settle(ctx.items.complete, item, result, following, counts, "done")
 
 
-def _settle(action: Callable[[Item, Any], None], item: Item, value: Any,
+def _settle(action: Callable[..., None], item: Item, value: Any, following: Item | None,
             counts: dict[str, int], outcome: str) -> None:
+    """Record the outcome, marking the tenant's next item started in the same write."""
     try:
-        action(item, value)
+        action(item, value, start_next=following)
         counts[outcome] += 1
     except StaleClaim:
         pass  # the tenant timed out and its item was failed already; the late result is refused
@@ -179,7 +183,7 @@ def retention(ctx: JobContext[RetentionSettings]) -> dict[str, int]:
     """Archive runs, finished items, commands and logs older than the retention, in chunks."""
     before = ctx.now() - timedelta(days=ctx.settings.keep_days)
     archived: dict[str, int] = {}
-    for kind in ("runs", "items", "commands", "logs"):
+    for kind in ("runs", "items", "attempts", "commands", "logs"):
         archived[kind] = 0
         while ctx.can_start():
             moved = ctx.store.archive_chunk(kind, before, ctx.settings.chunk_size, ctx.now())

@@ -139,10 +139,12 @@ def run(ctx: typer.Context, run_id: RunIdArgument,
         i for i in detail.items if i not in detail.failed]
     if json:
         emit_json({**run_json(detail.run, engine.clock.now()), "archived": detail.archived,
+                   "retry_of": detail.retry_of,
                    "items": [{"key": i.key, "status": i.status.value, "tenant": i.tenant,
                               "attempts": i.attempts, "error": i.error} for i in items]})
         return
-    print(outcome(detail.run) + ("  (archived)" if detail.archived else ""))
+    print(outcome(detail.run) + ("  (archived)" if detail.archived else "")
+          + (f"  (retry of run #{detail.retry_of})" if detail.retry_of else ""))
     table(["item", "status", "attempts", "error"],
           [[i.key, i.status.value, i.attempts, i.error] for i in items])
 

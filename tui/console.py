@@ -24,10 +24,10 @@ def run(settings: Settings, observe: bool, mouse: bool, log_level: str,
     Next to a live scheduler (a `--no-tui` service) it observes unless `force_host`."""
     from .app import CronsoleApp  # Textual is loaded only for the console
 
-    # While the console owns the terminal, records go to the log file and the store only;
-    # the log file is checked before the database is made.
-    logsetup.configure(settings, "json", log_level, stderr=False)
+    logsetup.log_file(settings)  # a bad log path is said before the database is made
     engine = build_engine(settings, builtin=builtin_modules())
+    # While the console owns the terminal, records go to the log file and the store only.
+    logsetup.configure(settings, "json", log_level, stderr=False)
     logging.getLogger().addHandler(logging.NullHandler())
     logging.captureWarnings(True)
     observe, notice = choose_role(engine, observe, force_host)

@@ -29,8 +29,9 @@ log = logging.getLogger("cronsole.headless")
 
 def run(settings: Settings, log_format: str, log_level: str,
         metrics_addr: str | None = None) -> int:
-    logsetup.configure(settings, log_format, log_level)  # before the database is made
+    logsetup.log_file(settings)  # a bad log path is said before the database is made
     engine = build_engine(settings, builtin=builtin_modules())
+    logsetup.configure(settings, log_format, log_level)
     host = Host(engine)
     notifier = Notifier()
     stop = threading.Event()

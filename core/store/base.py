@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..models import (
+    Attempt,
     Command,
     CommandStatus,
     Item,
@@ -230,15 +231,27 @@ class Store(Protocol):
         limit: int,
         per_tenant: int | None = None,
         queue: str = "default",
+        start: int | None = None,
+        reserved: bool = False,
     ) -> list[Item]:
-        """Claim up to `limit` due items, at most `per_tenant` from any tenant, longest-waiting"""
+        """Claim up to `limit` due items, at most `per_tenant` from any tenant, longest-waiting
+        first; the first `start` (all: None) marked started; a retry run takes only those
+        reserved for it
+        (`reserved`), other runs never take reserved ones."""
+        ...
+
+    def start_items(self, items: Sequence[Item], now: datetime) -> None:
+        """Mark claimed items started, in one transaction: from now on a crash charges their
+        attempt."""
         ...
 
     def complete_item(
-        self, item: Item, now: datetime, result: Any = None, watermark: Watermark | None = None
+        self, item: Item, now: datetime, result: Any = None, watermark: Watermark | None = None,
+        start_next: Item | None = None,
     ) -> None:
-        """Mark a claimed item done, with its result and optionally the watermark, in one
-        transaction; StaleClaim when the claim no longer holds."""
+        """Mark a claimed item done, with its result and optionally the watermark (and the
+        next item to start, marked started), in one transaction; StaleClaim when the claim no
+        longer holds. The attempt is kept in the item's history."""
         ...
 
     def fail_item(
@@ -248,6 +261,7 @@ class Store(Protocol):
         error: str,
         retry_at: datetime | None,
         watermark: Watermark | None = None,
+        start_next: Item | None = None,
     ) -> ItemStatus:
         """Record a failure: retried after `retry_at` while attempts remain, else dead."""
         ...
@@ -256,12 +270,23 @@ class Store(Protocol):
         """Give back an item that was claimed but never started (the attempt is not counted)."""
         ...
 
-    def retry_items(self, job: str, now: datetime, run_id: int | None = None) -> int:
-        """Operator retry: failed and dead items become pending with fresh attempts."""
+    def failed_of_run(self, run_id: int) -> int:
+        """Items that failed in run #run_id and have not been done since."""
+        ...
+
+    def retry_items(self, job: str, now: datetime, run_id: int | None = None,
+                    reserve_for: int | None = None) -> int:
+        """Operator retry: failed and dead items (of run #run_id when given) become pending,
+        attempts kept and one more allowed, reserved for the retry run `reserve_for`."""
+        ...
+
+    def run_attempts(self, run_id: int, limit: int = 300) -> list[Attempt]:
+        """The attempts run #run_id made, failures first, then in order."""
         ...
 
     def release_run_claims(self, run_id: int, now: datetime, why: str) -> int:
-        """Items a finished run still holds become `failed` (retried); how many."""
+        """Items a finished run still holds become eligible again: `failed` (the attempt
+        counted) when started, `pending` (not counted) when not; how many."""
         ...
 
     def release_claims(self, nodes: list[str], now: datetime, why: str) -> int:

@@ -241,7 +241,8 @@ def test_retry_resets_failed_items_of_a_run_and_runs_again(host: Host) -> None:
     host.engine.store.set_state("window", "healed", True, T0)
     host.engine.clock.advance(1)  # type: ignore[attr-defined]
     command = host.commands.retry(first.id)
-    assert command.result is not None and command.result.startswith("1 failed items reset; run #")
+    assert command.result is not None and command.result.startswith(
+        f"1 failed items of run #{first.id} to retry; run #")
     host.engine.runner.wait_idle(5)
     again = host.engine.store.get_run(command.run_id)  # type: ignore[arg-type]
     assert again is not None and again.reason is RunReason.RETRY

@@ -31,5 +31,7 @@ def test_a_run_whose_items_were_taken_over_ends_partial_with_the_count(
     assert run.status is RunStatus.PARTIAL
     assert run.error == "4 items taken over by another node"
     assert run.processed == 0
-    # nothing here was recorded for them: they wait for the node that took them
-    assert {i.status for i in engine.store.list_items("sweepable")} == {ItemStatus.FAILED}
+    # the sweep charged the one whose work had started and gave the others back
+    assert sorted((i.key, i.status, i.attempts) for i in engine.store.list_items("sweepable")) \
+        == [("a", ItemStatus.FAILED, 1), ("b", ItemStatus.PENDING, 0),
+            ("c", ItemStatus.PENDING, 0), ("d", ItemStatus.PENDING, 0)]

@@ -1,4 +1,4 @@
-"""A real full disk: the database lives on a 4 MB tmpfs that the test fills with a file. A run
+"""A real full disk: the database lives on a 16 MB tmpfs that the test fills with a file. A run
 whose outcome cannot be stored is not wedged: its node keeps trying while it lives and stores
 it once space returns, later ticks run again, and health says the job is stuck meanwhile."""
 
@@ -33,25 +33,26 @@ def slow(ctx: JobContext) -> None:
 
 @pytest.fixture
 def small_disk(workspace: Workspace) -> Iterator[Path]:
-    """The workspace's state folder on a 4 MB tmpfs of its own."""
+    """The workspace's state folder on a 16 MB tmpfs of its own (room for the WAL, which grows
+    to about 4 MB before a checkpoint), with an empty filler file made in advance."""
     state = workspace.root / "state"
     state.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(state)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(state)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"a tmpfs cannot be mounted here: {mounted.stderr.strip()}")
+    (state / "filler").touch()
     yield state
     subprocess.run(["umount", "-l", str(state)], check=False)
 
 
 def fill(folder: Path) -> Path:
-    """Write a file until the disk says ENOSPC; its removal gives the space back."""
+    """Grow the filler until the disk says ENOSPC; its removal gives the space back."""
     filler = folder / "filler"
-    with filler.open("wb") as out:
+    with filler.open("ab", buffering=0) as out:  # unbuffered: nothing left to flush at close
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     return filler

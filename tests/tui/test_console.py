@@ -197,9 +197,12 @@ async def test_runs_open_their_screen_and_can_be_cancelled_and_retried(host: Hos
         gate().set()  # type: ignore[attr-defined]
         host.engine.runner.wait_idle(5)
         host.engine.clock.advance(1)  # type: ignore[attr-defined]  # the retry is its own tick
-        await pilot.press("R")
+        await pilot.press("R")  # the run failed no item: nothing to retry, no run started
         await settle(app, pilot)
-        assert [r.reason for r in store.list_runs(job="ingest")][0] is RunReason.RETRY
+        [retry] = store.list_commands(limit=1)
+        assert (retry.action, retry.result) == ("retry", f"nothing to retry: run #{run.id} has "
+                                                         "no failed items left")
+        assert RunReason.RETRY not in [r.reason for r in store.list_runs(job="ingest")]
         await pilot.press("escape", "1", "enter")
         assert isinstance(app.screen, JobScreen)
 

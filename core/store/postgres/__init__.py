@@ -55,7 +55,7 @@ class PostgresStore(SQLStore):
         return bool(row and row[0])
 
     def _after_copy(self, c: Conn) -> None:
-        for table in ("runs", "items", "commands", "logs"):
+        for table in ("runs", "items", "item_attempts", "commands", "logs"):
             c.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                       f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
 

@@ -8,8 +8,8 @@ from ...errors import UsageError
 from . import Conn, Database, Row
 
 # parents before children is not needed (no foreign keys); this is the order rows are copied
-TABLES = ("jobs", "job_state", "control", "nodes", "runs", "items", "tenant_counts", "commands",
-          "logs", "records", "archive")
+TABLES = ("jobs", "job_state", "control", "nodes", "runs", "items", "item_attempts",
+          "tenant_counts", "commands", "logs", "records", "archive")
 CHUNK = 1000
 
 

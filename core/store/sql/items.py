@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -12,9 +12,9 @@ from typing import Any
 from ...clock import iso, parse_iso
 from ...errors import StaleClaim
 from ...faults import fault
-from ...models import Item, ItemStatus, TenantCounts, Watermark
+from ...models import Attempt, Item, ItemStatus, TenantCounts, Watermark
 from . import Conn, Database
-from .rows import dumps, to_counts, to_item, valid, where
+from .rows import dumps, to_attempt, to_counts, to_item, valid, where
 
 STATUSES = tuple(s.value for s in ItemStatus)
 
@@ -34,6 +34,16 @@ def _count(c: Conn, job: str, queue: str, tenant: str, **delta: int) -> None:
     c.execute(
         f"UPDATE tenant_counts SET {sets} WHERE job = ? AND queue = ? AND tenant = ?",
         (*delta.values(), job, queue, tenant),
+    )
+
+
+def _attempted(c: Conn, item: Item, attempt: int, outcome: ItemStatus, error: str | None,
+               now: datetime) -> None:
+    c.execute(
+        "INSERT INTO item_attempts (item_id, job, key, tenant, run_id, attempt, outcome, error,"
+        " at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (item.id, item.job, item.key, item.tenant, item.run_id, attempt, outcome.value, error,
+         iso(now)),
     )
 
 
@@ -79,10 +89,13 @@ class ItemsMixin:
 
     def claim_items(
         self, job: str, node: str, run_id: int | None, now: datetime, limit: int,
-        per_tenant: int | None = None, queue: str = "default",
+        per_tenant: int | None = None, queue: str = "default", start: int | None = None,
+        reserved: bool = False,
     ) -> list[Item]:
         """Claim up to `limit` due items, at most `per_tenant` from any tenant, longest-waiting
-        tenants first; every query walks an index, so the cost follows tenants, not history."""
+        tenants first; every query walks an index, so the cost follows tenants, not history.
+        The first `start` are marked started in the same transaction. A retry run claims
+        only the items reserved for it (`reserved`); other runs never take reserved ones."""
         with self._claiming() as c:
             tenants = c.execute(
                 "SELECT tenant FROM tenant_counts WHERE job = ? AND queue = ?"
@@ -96,25 +109,39 @@ class ItemsMixin:
                 if room <= 0:
                     break
                 take = min(room, per_tenant) if per_tenant else room
-                claimed += self._claim_tenant(c, job, queue, row["tenant"], node, run_id, now, take)
+                claimed += self._claim_tenant(c, job, queue, row["tenant"], node, run_id, now,
+                                              take, reserved)
+            if claimed and start != 0:  # None: every item claimed starts now
+                self._start(c, claimed if start is None else claimed[:start], now)
             return claimed
+
+    def _start(self, c: Conn, items: Sequence[Item], now: datetime) -> None:
+        """Mark claimed items started: from now on a crash charges their attempt."""
+        c.executemany("UPDATE items SET started_at = ? WHERE id = ? AND claim_token = ?",
+                      [(iso(now), item.id, item.claim_token) for item in items])
+
+    def start_items(self, items: Sequence[Item], now: datetime) -> None:
+        with self._db.write() as c:
+            self._start(c, items, now)
 
     def _claim_tenant(
         self, c: Conn, job: str, queue: str, tenant: str, node: str,
-        run_id: int | None, now: datetime, take: int,
+        run_id: int | None, now: datetime, take: int, reserved: bool = False,
     ) -> list[Item]:
         claimed: list[Item] = []
+        only = "reserved_for = ?" if reserved else "reserved_for IS NULL"
+        mine = (run_id,) if reserved else ()
         for status in ("pending", "failed"):
             # one statement chooses and marks the lot (locking what it takes, on PostgreSQL);
             # the token is new for this claim, and the compare-and-set checks it with the id
             rows = c.execute(
                 "UPDATE items SET status = 'claimed', claim_owner = ?, claim_token = ?,"
                 " claimed_at = ?, heartbeat_at = ?, run_id = ?, attempts = attempts + 1,"
-                " updated_at = ? WHERE id IN (SELECT id FROM items WHERE job = ? AND queue = ?"
-                " AND tenant = ? AND status = ? AND not_before <= ? ORDER BY id LIMIT ?"
-                f"{self.SKIP_LOCKED}) RETURNING *",
+                " started_at = NULL, updated_at = ? WHERE id IN (SELECT id FROM items"
+                " WHERE job = ? AND queue = ? AND tenant = ? AND status = ? AND not_before <= ?"
+                f" AND {only} ORDER BY id LIMIT ?{self.SKIP_LOCKED}) RETURNING *",
                 (node, uuid.uuid4().hex, iso(now), iso(now), run_id, iso(now), job, queue,
-                 tenant, status, iso(now), take - len(claimed)),
+                 tenant, status, iso(now), *mine, take - len(claimed)),
             ).fetchall()
             if rows:
                 _count(c, job, queue, tenant, **{status: -len(rows)}, claimed=len(rows))
@@ -134,22 +161,30 @@ class ItemsMixin:
         self, c: Conn, item: Item, status: ItemStatus, now: datetime,
         **columns: Any,
     ) -> None:
-        """Move a claimed item on, only if our claim still holds (compare-and-set)."""
+        """Move a claimed item on, only if our claim still holds (compare-and-set); an outcome
+        (not a release) is kept in the item's history with the run that tried it. Any move
+        ends a retry run's reservation."""
         sets = ", ".join(f"{name} = ?" for name in columns)
         cursor = c.execute(
             f"UPDATE items SET status = ?, claim_owner = NULL, claim_token = NULL, {sets},"
-            " updated_at = ? WHERE id = ? AND status = 'claimed' AND claim_token = ?",
+            " reserved_for = NULL, updated_at = ? WHERE id = ? AND status = 'claimed'"
+            " AND claim_token = ?",
             (status, *columns.values(), iso(now), item.id, item.claim_token),
         )
         if cursor.rowcount != 1:
             raise StaleClaim(f"item {item.key!r}: the claim was taken over; result refused")
         _count(c, item.job, item.queue, item.tenant, claimed=-1, **{status.value: 1})
+        if status is not ItemStatus.PENDING:
+            _attempted(c, item, item.attempts, status, columns.get("error"), now)
 
     def complete_item(
-        self, item: Item, now: datetime, result: Any = None, watermark: Watermark | None = None
+        self, item: Item, now: datetime, result: Any = None, watermark: Watermark | None = None,
+        start_next: Item | None = None,
     ) -> None:
         with self._db.write() as c:
             self._settle(c, item, ItemStatus.DONE, now, result=dumps(result), error=None)
+            if start_next is not None:
+                self._start(c, [start_next], now)
             if item.run_id is not None:
                 c.execute(
                     "UPDATE runs SET processed = processed + 1 WHERE id = ?", (item.run_id,)
@@ -160,7 +195,7 @@ class ItemsMixin:
 
     def fail_item(
         self, item: Item, now: datetime, error: str, retry_at: datetime | None,
-        watermark: Watermark | None = None,
+        watermark: Watermark | None = None, start_next: Item | None = None,
     ) -> ItemStatus:
         """Record a failure: retried after `retry_at` while attempts remain, else dead."""
         retry = retry_at is not None and item.attempts < item.max_attempts
@@ -168,6 +203,8 @@ class ItemsMixin:
         not_before = iso(retry_at) if retry and retry_at else ""
         with self._db.write() as c:
             self._settle(c, item, status, now, error=error, not_before=not_before)
+            if start_next is not None:
+                self._start(c, [start_next], now)
             if item.run_id is not None:
                 c.execute("UPDATE runs SET failed = failed + 1 WHERE id = ?", (item.run_id,))
             if watermark is not None:
@@ -179,50 +216,78 @@ class ItemsMixin:
         with self._db.write() as c:
             self._settle(c, item, ItemStatus.PENDING, now, attempts=item.attempts - 1)
 
-    def retry_items(self, job: str, now: datetime, run_id: int | None = None) -> int:
-        """Operator retry: failed and dead items become pending with fresh attempts."""
+    RUN_FAILED = ("status IN ('failed', 'dead') AND id IN (SELECT item_id FROM item_attempts"
+                  " WHERE run_id = ? AND outcome IN ('failed', 'dead'))")
+
+    def run_attempts(self, run_id: int, limit: int = 300) -> list[Attempt]:
+        rows = self._db.get().execute(
+            "SELECT * FROM item_attempts WHERE run_id = ?"
+            " ORDER BY CASE WHEN outcome = 'done' THEN 1 ELSE 0 END, id LIMIT ?",
+            (run_id, limit),
+        ).fetchall()
+        return valid(to_attempt, rows)
+
+    def failed_of_run(self, run_id: int) -> int:
+        row = self._db.get().execute(
+            f"SELECT count(*) AS n FROM items WHERE {self.RUN_FAILED}", (run_id,)).fetchone()
+        return int(row["n"])
+
+    def retry_items(self, job: str, now: datetime, run_id: int | None = None,
+                    reserve_for: int | None = None) -> int:
+        """Operator retry: failed and dead items (all of the job's, or those that failed in
+        run #run_id and were not done since) become pending, their attempts kept and one more
+        allowed, reserved for the retry run `reserve_for` when given."""
         where, params = "job = ? AND status IN ('failed', 'dead')", [job]
         if run_id is not None:
-            where += " AND run_id = ?"
-            params.append(str(run_id))
-        return self._move_items(where, params, ItemStatus.PENDING, now, attempts=0)
-
-    def _move_items(
-        self, where: str, params: Iterable[Any], status: ItemStatus, now: datetime,
-        **columns: Any,
-    ) -> int:
+            where, params = f"job = ? AND {self.RUN_FAILED}", [job, str(run_id)]
         with self._db.write() as c:
             rows = c.execute(f"SELECT * FROM items WHERE {where}", tuple(params)).fetchall()
-            sets = "".join(f", {name} = ?" for name in columns)
             moved = 0
             for row in rows:
                 cursor = c.execute(
-                    "UPDATE items SET status = ?, claim_owner = NULL, claim_token = NULL,"
-                    f" not_before = '', updated_at = ?{sets} WHERE id = ? AND status = ?",
-                    (status, iso(now), *columns.values(), row["id"], row["status"]),
+                    "UPDATE items SET status = 'pending', not_before = '', reserved_for = ?,"
+                    " max_attempts = CASE WHEN max_attempts > attempts THEN max_attempts"
+                    " ELSE attempts + 1 END, updated_at = ? WHERE id = ? AND status = ?",
+                    (reserve_for, iso(now), row["id"], row["status"]),
                 )
                 if cursor.rowcount != 1:
                     continue  # claimed meanwhile by a node that does not wait for writers
                 _count(c, row["job"], row["queue"], row["tenant"],
-                       **{row["status"]: -1}, **{status.value: 1})
+                       **{row["status"]: -1}, pending=1)
                 moved += 1
             return moved
 
     def release_run_claims(self, run_id: int, now: datetime, why: str) -> int:
         """Items a finished run still holds (their outcome could not be stored) become
-        eligible again; the attempt counts."""
-        return self._move_items("run_id = ? AND status = 'claimed'", [run_id],
-                                ItemStatus.FAILED, now, error=why)
+        eligible again: `failed` with the attempt counted when their work had started,
+        `pending` with it given back when it had not."""
+        return self._release_claimed("run_id = ? AND status = 'claimed'", [run_id], now, why)
 
     def release_claims(self, nodes: list[str], now: datetime, why: str) -> int:
-        """Items claimed by dead nodes become eligible again (the attempt in flight counts)."""
+        """Items claimed by dead nodes become eligible again, as release_run_claims says."""
         if not nodes:
             return 0
         marks = ", ".join("?" for _ in nodes)
-        return self._move_items(
-            f"status = 'claimed' AND claim_owner IN ({marks})", nodes, ItemStatus.FAILED, now,
-            error=why,
-        )
+        return self._release_claimed(f"status = 'claimed' AND claim_owner IN ({marks})", nodes,
+                                     now, why)
+
+    def _release_claimed(self, where: str, params: Sequence[Any], now: datetime,
+                         why: str) -> int:
+        with self._db.write() as c:
+            rows = c.execute(f"SELECT * FROM items WHERE {where}", tuple(params)).fetchall()
+            moved = 0
+            for row in rows:
+                item = to_item(row)
+                try:
+                    if row["started_at"] is None:  # claimed, never started: not charged
+                        self._settle(c, item, ItemStatus.PENDING, now,
+                                     attempts=item.attempts - 1)
+                    else:
+                        self._settle(c, item, ItemStatus.FAILED, now, error=why, not_before="")
+                except StaleClaim:
+                    continue  # claimed anew meanwhile by a node that does not wait
+                moved += 1
+            return moved
 
     def sweep_stale_items(self, cutoff: datetime, now: datetime) -> list[Item]:
         """Claims whose heartbeat stopped before `cutoff`: released, or dead when out of
@@ -234,9 +299,13 @@ class ItemsMixin:
             swept = []
             for row in rows:
                 item = to_item(row)
-                status = ItemStatus.FAILED if item.attempts < item.max_attempts else ItemStatus.DEAD
-                error = f"stale: no heartbeat since {row['heartbeat_at']}"
-                self._settle(c, item, status, now, error=error, not_before="")
+                if row["started_at"] is None:  # claimed, never started: given back
+                    self._settle(c, item, ItemStatus.PENDING, now, attempts=item.attempts - 1)
+                else:
+                    status = ItemStatus.FAILED if item.attempts < item.max_attempts \
+                        else ItemStatus.DEAD
+                    error = f"stale: no heartbeat since {row['heartbeat_at']}"
+                    self._settle(c, item, status, now, error=error, not_before="")
                 swept.append(self._item(c, item.id))
                 fault("mid_sweep")
             return swept

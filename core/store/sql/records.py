@@ -19,6 +19,7 @@ ARCHIVABLE = {
     "items": ("items", "id", "status = 'done' AND updated_at < ?"),
     "commands": ("commands", "id", "status != 'pending' AND created_at < ?"),
     "logs": ("logs", "id", "at < ?"),
+    "attempts": ("item_attempts", "id", "at < ?"),
 }
 
 

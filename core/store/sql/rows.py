@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from ...clock import iso, parse_iso
 from ...errors import DamagedRow
 from ...models import (
+    Attempt,
     Command,
     CommandStatus,
     Item,
@@ -106,6 +107,14 @@ def to_run(row: Row) -> Run:
         summary=loads(row["summary"]) or {}, overrides=loads(row["overrides"]) or {},
         cancel_requested=bool(row["cancel_requested"]),
     )
+
+
+@checked("attempt")
+def to_attempt(row: Row) -> Attempt:
+    return Attempt(item_id=row["item_id"], job=row["job"], key=row["key"],
+                   tenant=row["tenant"] or "", run_id=row["run_id"], attempt=row["attempt"],
+                   outcome=ItemStatus(row["outcome"]), error=row["error"],
+                   at=parse_iso(row["at"]))
 
 
 @checked("item")

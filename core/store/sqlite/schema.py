@@ -125,4 +125,22 @@ def records_and_archive(db: Database) -> None:
     items.create_index(["job", "status", "updated_at"])
 
 
+@migrations(name="0003_item_history")
+def item_history(db: Database) -> None:
+    """Which run tried which item, with what outcome (one row per attempt); when a claimed
+    item's work started (a claim never started is released, not charged); and the retry run
+    an item is reserved for."""
+    db.execute("ALTER TABLE items ADD COLUMN started_at TEXT")
+    db.execute("ALTER TABLE items ADD COLUMN reserved_for INTEGER")
+    attempts = _table(db, "item_attempts")
+    attempts.create(
+        {"id": int, "item_id": int, "job": str, "key": str, "tenant": str, "run_id": int,
+         "attempt": int, "outcome": str, "error": str, "at": str},
+        pk="id", not_null={"item_id", "job", "key", "attempt", "outcome", "at"},
+    )
+    attempts.create_index(["run_id", "id"])
+    attempts.create_index(["item_id", "id"])
+    attempts.create_index(["at"])
+
+
 KNOWN = {m.name for m in migrations.pending(Database(memory=True))}

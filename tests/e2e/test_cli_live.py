@@ -14,7 +14,7 @@ from cronsole.core.models import RunReason
 from cronsole.core.store.sqlite import SQLiteStore
 from tests.conftest import T0, Workspace
 from tests.e2e.test_headless import JOBS
-from tests.procs import CRONSOLE, Proc, cli, query, start_host, wait_for
+from tests.procs import CRONSOLE, Proc, cli, query, start_host
 
 
 def test_logs_follow_prints_new_records_until_interrupted(workspace: Workspace) -> None:

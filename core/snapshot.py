@@ -136,15 +136,15 @@ def stuck_runs(engine: Engine, now: datetime, active: list[Run],
         beat = beats.get(run.node or "")
         why = None
         if beat is None or beat < silent_since:
-            why = (f"its node {run.node} has not written for "
-                   f"{format_duration((now - beat).total_seconds()) if beat else 'ever'}")
+            silent = format_duration((now - beat).total_seconds()) if beat else "ever"
+            why = f"run #{run.id}: its node {run.node} has not written for {silent}"
         elif job.timeout and run.started_at and now - run.started_at > timedelta(
                 seconds=job.timeout) + STUCK_MARGIN:
-            why = f"running past its timeout ({format_duration(job.timeout)})"
+            why = f"run #{run.id} is running past its timeout ({format_duration(job.timeout)})"
         elif engine.store.skipped_after(run.job, run.id, STUCK_SKIPS) >= STUCK_SKIPS:
-            why = f"{STUCK_SKIPS} or more ticks skipped behind it"
+            why = f"run #{run.id} has had {STUCK_SKIPS} or more ticks skipped behind it"
         if why:
-            found.append(Stuck(run.job, run.id, f"run #{run.id} {why}"))
+            found.append(Stuck(run.job, run.id, why))
     return found
 
 

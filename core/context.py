@@ -338,9 +338,9 @@ class Ledger:
         """Claim up to `limit` due items and handle each, recording every outcome; items not
         started (budget or cancel) are released for the next run, their attempt given back.
         The first `concurrency` are marked started with the claim, each next one with the
-        outcome before it: a crash never charges an item whose work had not begun."""
-        items = self.claim(limit, per_tenant, queue, start=max(1, concurrency))
+        outcome before it: a crash charges only items whose work had begun or was next."""
         first = max(1, concurrency)
+        items = self.claim(limit, per_tenant, queue, start=first)
         with self._lock:
             self._marked = {i.id for i in items[:first]}
             self._unstarted = deque(items[first:])

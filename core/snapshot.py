@@ -238,12 +238,13 @@ def run_detail(engine: Engine, run_id: int, limit: int = 300) -> RunDetail | Non
         run, archived = store.archived_run(run_id), True
     if run is None:
         return None
-    # the run's own history: what it tried and how each try ended, even after a later run
-    # took the item again; then what it still holds
+    # the run's own history: its failures, even after a later run took the item again; the
+    # items it completed (a done item keeps its run) and those it still holds
     tried = [_as_item(a) for a in store.run_attempts(run_id, limit)]
-    held = store.list_items(run_id=run_id, status=ItemStatus.CLAIMED, limit=limit)
     seen = {i.id for i in tried}
-    items = tried + [i for i in held if i.id not in seen]
+    items = tried + [i for status in (ItemStatus.DONE, ItemStatus.CLAIMED)
+                     for i in store.list_items(run_id=run_id, status=status, limit=limit)
+                     if i.id not in seen]
     if len(items) < limit:
         items += [i for i in store.archived_items(run_id, limit - len(items))
                   if i.id not in seen]

@@ -251,7 +251,7 @@ class Store(Protocol):
     ) -> None:
         """Mark a claimed item done, with its result and optionally the watermark (and the
         next item to start, marked started), in one transaction; StaleClaim when the claim no
-        longer holds. The attempt is kept in the item's history."""
+        longer holds."""
         ...
 
     def fail_item(
@@ -281,7 +281,8 @@ class Store(Protocol):
         ...
 
     def run_attempts(self, run_id: int, limit: int = 300) -> list[Attempt]:
-        """The attempts run #run_id made, failures first, then in order."""
+        """The failed attempts run #run_id made, in order (its successes are the items it
+        completed, which keep its id)."""
         ...
 
     def release_run_claims(self, run_id: int, now: datetime, why: str) -> int:

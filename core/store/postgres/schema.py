@@ -73,8 +73,6 @@ CREATE TABLE item_attempts (
     job {T} NOT NULL, key {T} NOT NULL, tenant {T}, run_id bigint, attempt bigint NOT NULL,
     outcome {T} NOT NULL, error {T}, at {T} NOT NULL);
 CREATE INDEX item_attempts_run ON item_attempts (run_id, id);
-CREATE INDEX item_attempts_item ON item_attempts (item_id, id);
-CREATE INDEX item_attempts_at ON item_attempts (at);
 """
 MIGRATIONS: list[tuple[str, str]] = [("0001_initial", INITIAL),
                                      ("0003_item_history", ITEM_HISTORY)]

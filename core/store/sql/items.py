@@ -161,9 +161,10 @@ class ItemsMixin:
         self, c: Conn, item: Item, status: ItemStatus, now: datetime,
         **columns: Any,
     ) -> None:
-        """Move a claimed item on, only if our claim still holds (compare-and-set); an outcome
-        (not a release) is kept in the item's history with the run that tried it. Any move
-        ends a retry run's reservation."""
+        """Move a claimed item on, only if our claim still holds (compare-and-set). A failure
+        is kept in the item's history with the run that tried it (a later run may take the
+        item again); a success needs no row there: the item keeps the run that did it. Any
+        move ends a retry run's reservation."""
         sets = ", ".join(f"{name} = ?" for name in columns)
         cursor = c.execute(
             f"UPDATE items SET status = ?, claim_owner = NULL, claim_token = NULL, {sets},"
@@ -174,7 +175,7 @@ class ItemsMixin:
         if cursor.rowcount != 1:
             raise StaleClaim(f"item {item.key!r}: the claim was taken over; result refused")
         _count(c, item.job, item.queue, item.tenant, claimed=-1, **{status.value: 1})
-        if status is not ItemStatus.PENDING:
+        if status in (ItemStatus.FAILED, ItemStatus.DEAD):
             _attempted(c, item, item.attempts, status, columns.get("error"), now)
 
     def complete_item(
@@ -221,9 +222,7 @@ class ItemsMixin:
 
     def run_attempts(self, run_id: int, limit: int = 300) -> list[Attempt]:
         rows = self._db.get().execute(
-            "SELECT * FROM item_attempts WHERE run_id = ?"
-            " ORDER BY CASE WHEN outcome = 'done' THEN 1 ELSE 0 END, id LIMIT ?",
-            (run_id, limit),
+            "SELECT * FROM item_attempts WHERE run_id = ? ORDER BY id LIMIT ?", (run_id, limit),
         ).fetchall()
         return valid(to_attempt, rows)
 

@@ -288,7 +288,7 @@ class Ledger:
         ctx = self._ctx
         return ctx.store.claim_items(ctx.job.name, ctx.node, ctx.run.id, ctx.clock.now(), limit,
                                      per_tenant=per_tenant, queue=queue,
-                                     start=limit if start is None else start,
+                                     start=start,
                                      reserved=ctx.run.reason is RunReason.RETRY)
 
     def start(self, items: Sequence[Item]) -> None:

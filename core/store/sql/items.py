@@ -13,7 +13,7 @@ from ...clock import iso, parse_iso
 from ...errors import StaleClaim
 from ...faults import fault
 from ...models import Attempt, Item, ItemStatus, TenantCounts, Watermark
-from . import Conn, Database
+from . import Conn, Database, Row
 from .rows import dumps, to_attempt, to_counts, to_item, valid, where
 
 STATUSES = tuple(s.value for s in ItemStatus)
@@ -215,7 +215,19 @@ class ItemsMixin:
     def release_item(self, item: Item, now: datetime) -> None:
         """Give back an item that was claimed but never started (the attempt is not counted)."""
         with self._db.write() as c:
-            self._settle(c, item, ItemStatus.PENDING, now, attempts=item.attempts - 1)
+            self._give_back(c, item, now)
+
+    def _give_back(self, c: Conn, item: Item, now: datetime) -> None:
+        self._settle(c, item, ItemStatus.PENDING, now, attempts=item.attempts - 1)
+
+    def _lost_claim(self, c: Conn, row: Row, item: Item, status: ItemStatus, error: str,
+                    now: datetime) -> None:
+        """A claim whose run will not report (dead node, stale, unrecorded end): given back
+        when its work never started, else settled as `status`, the attempt counted."""
+        if row["started_at"] is None:
+            self._give_back(c, item, now)
+        else:
+            self._settle(c, item, status, now, error=error, not_before="")
 
     RUN_FAILED = ("status IN ('failed', 'dead') AND id IN (SELECT item_id FROM item_attempts"
                   " WHERE run_id = ? AND outcome IN ('failed', 'dead'))")
@@ -278,11 +290,7 @@ class ItemsMixin:
             for row in rows:
                 item = to_item(row)
                 try:
-                    if row["started_at"] is None:  # claimed, never started: not charged
-                        self._settle(c, item, ItemStatus.PENDING, now,
-                                     attempts=item.attempts - 1)
-                    else:
-                        self._settle(c, item, ItemStatus.FAILED, now, error=why, not_before="")
+                    self._lost_claim(c, row, item, ItemStatus.FAILED, why, now)
                 except StaleClaim:
                     continue  # claimed anew meanwhile by a node that does not wait
                 moved += 1
@@ -298,13 +306,10 @@ class ItemsMixin:
             swept = []
             for row in rows:
                 item = to_item(row)
-                if row["started_at"] is None:  # claimed, never started: given back
-                    self._settle(c, item, ItemStatus.PENDING, now, attempts=item.attempts - 1)
-                else:
-                    status = ItemStatus.FAILED if item.attempts < item.max_attempts \
-                        else ItemStatus.DEAD
-                    error = f"stale: no heartbeat since {row['heartbeat_at']}"
-                    self._settle(c, item, status, now, error=error, not_before="")
+                status = ItemStatus.FAILED if item.attempts < item.max_attempts \
+                    else ItemStatus.DEAD
+                self._lost_claim(c, row, item, status,
+                                 f"stale: no heartbeat since {row['heartbeat_at']}", now)
                 swept.append(self._item(c, item.id))
                 fault("mid_sweep")
             return swept

@@ -14,8 +14,8 @@ from .text import countdown, health, literal, short_ago, status
 from .widgets.progress import progress_cells
 
 JOB_COLUMNS = ["job", "next", "state", "queue p/r/f", "period", "last", "progress", "schedule"]
-TENANT_COLUMNS = ["tenant", "health", "pending", "running", "failed 24h", "oldest", "backlog",
-                  "job", "why"]
+TENANT_COLUMNS = ["tenant", "health", "why", "pending", "running", "failed 24h", "oldest",
+                  "backlog", "job"]
 RUN_COLUMNS = ["run", "job", "reason", "tick", "status", "took", "done/failed/total", "node",
                "error"]
 AUDIT_COLUMNS = ["when", "who", "action", "target", "why", "result"]
@@ -50,10 +50,11 @@ def sparkline(values: Sequence[int]) -> Text:
 
 def tenant_row(view: TenantView, history: Sequence[int]) -> list[Text]:
     oldest = "-" if view.oldest_pending_age is None else ago_seconds(view.oldest_pending_age)
-    return [literal(view.tenant, 40), health(view.status), Text(str(view.pending)),
+    return [literal(view.tenant, 40), health(view.status), literal(view.reason, 60),
+            Text(str(view.pending)),
             Text(str(view.running)), Text(str(view.failed_24h),
                                          style="red" if view.failed_24h else ""),
-            Text(oldest), sparkline(history), literal(view.job), literal(view.reason, 60)]
+            Text(oldest), sparkline(history), literal(view.job)]
 
 
 def ago_seconds(seconds: float) -> str:

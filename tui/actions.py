@@ -232,7 +232,8 @@ class Actions(App[int]):
 
         fields = [Field("period", "YYYY-MM", current)] if current is not None else []
         fields += [Field("at", "watermark (empty: reset)", at), Field("key", "watermark key", key)]
-        self.push_screen(FormModal(f"Period and watermark of {name}", fields, check), done)
+        title = "Period and watermark" if current is not None else "Watermark"
+        self.push_screen(FormModal(f"{title} of {name}", fields, check), done)
 
     def action_step_period(self, months: int) -> None:
         self.act("period", [partial(self.commands.step_period, name, months)

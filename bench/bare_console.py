@@ -48,8 +48,12 @@ class BareConsole(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for name, columns in (("jobs", JOB_COLUMNS), ("tenants", TENANT_COLUMNS),
-                              ("runs", RUN_COLUMNS), ("audit", AUDIT_COLUMNS)):
+        for name, columns in (
+            ("jobs", JOB_COLUMNS),
+            ("tenants", TENANT_COLUMNS),
+            ("runs", RUN_COLUMNS),
+            ("audit", AUDIT_COLUMNS),
+        ):
             table = self.query_one(f"#{name}-table", DataTable)
             table.add_columns(*columns)
             for n in range(ROWS if name != "audit" else 0):
@@ -63,8 +67,9 @@ class BareConsole(App[None]):
         self.query_one(TabbedContent).active = "logs"
 
     def tick(self) -> None:
-        self.query_one("#status", Static).update(f" bare  RUNNING  {time.strftime('%H:%M:%S')}",
-                                                 layout=False)  # the cheapest update
+        self.query_one("#status", Static).update(
+            f" bare  RUNNING  {time.strftime('%H:%M:%S')}", layout=False
+        )  # the cheapest update
 
     def feed(self) -> None:
         log = self.query_one(Log)
@@ -72,8 +77,10 @@ class BareConsole(App[None]):
         start = time.monotonic()
         while True:
             n += 1
-            line = (f"{time.strftime('%H:%M:%S')} INFO    live-{n % 5}#{n % 5 + 1}: processed item"
-                    f" {n} of tenant-{n % 100:03d} in {n % 37} ms")
+            line = (
+                f"{time.strftime('%H:%M:%S')} INFO    live-{n % 5}#{n % 5 + 1}: processed item"
+                f" {n} of tenant-{n % 100:03d} in {n % 37} ms"
+            )
             self.call_from_thread(log.write_line, line)
             time.sleep(max(0.0, start + n / self.live - time.monotonic()))
 

@@ -47,12 +47,15 @@ def feed(ctx: JobContext) -> None:
         ctx.log.info("processed item %d of tenant-%03d in %d ms", done, done % 100, done % 37)
         ctx.add_progress(processed=1)
         ctx.sleep(max(0.0, start + done / {LINES_PER_JOB} - ctx.clock.monotonic()))
-""" + "".join(f"""
+""" + "".join(
+    f"""
 
 @job(name="live-{n}", schedule="0 0 1 1 *")
 def live_{n}(ctx: JobContext) -> None:
     feed(ctx)
-""" for n in range(LIVE_JOBS))
+"""
+    for n in range(LIVE_JOBS)
+)
 
 
 class Terminal:
@@ -62,8 +65,15 @@ class Terminal:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, close_fds=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
         os.close(slave)
         self.master = master
         self.bytes = 0
@@ -84,7 +94,7 @@ class Terminal:
             if not self.painted.is_set() and MARKER in tail + chunk:
                 self.first_paint = time.perf_counter() - self.started
                 self.painted.set()
-            tail = chunk[-len(MARKER):]
+            tail = chunk[-len(MARKER) :]
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -100,8 +110,11 @@ class Terminal:
         cpu, written, start = self.cpu_seconds(), self.bytes, time.perf_counter()
         time.sleep(seconds)
         elapsed = time.perf_counter() - start
-        return {"cpu %": (self.cpu_seconds() - cpu) / elapsed * 100,
-                "bytes/s": (self.bytes - written) / elapsed, "rss MiB": self.rss_mib()}
+        return {
+            "cpu %": (self.cpu_seconds() - cpu) / elapsed * 100,
+            "bytes/s": (self.bytes - written) / elapsed,
+            "rss MiB": self.rss_mib(),
+        }
 
     def close(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -113,8 +126,9 @@ class Terminal:
         os.close(self.master)
 
 
-def measure(argv: list[str], env: dict[str, str], seconds: float, keys: bytes = b""
-            ) -> dict[str, float]:
+def measure(
+    argv: list[str], env: dict[str, str], seconds: float, keys: bytes = b""
+) -> dict[str, float]:
     terminal = Terminal(argv, env)
     try:
         if not terminal.painted.wait(60):
@@ -130,18 +144,25 @@ def measure(argv: list[str], env: dict[str, str], seconds: float, keys: bytes = 
 def workspace(folder: Path, rows: int) -> Path:
     config = fill(folder, rows)
     (folder / "livejobs.py").write_text(LIVE_MODULE)
-    config.write_text(config.read_text().replace('["jobs100.py"]',
-                                                 '["jobs100.py", "livejobs.py"]'))
+    config.write_text(config.read_text().replace('["jobs100.py"]', '["jobs100.py", "livejobs.py"]'))
     return config
 
 
 def start_live(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    host = subprocess.Popen(["cronsole", "--config", str(config), "--no-tui"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    host = subprocess.Popen(
+        ["cronsole", "--config", str(config), "--no-tui"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for n in range(LIVE_JOBS):
         deadline = time.monotonic() + 60
-        while subprocess.run(["cronsole", "--config", str(config), "fire", f"live-{n}"],
-                             env=env, capture_output=True, timeout=60).returncode:
+        while subprocess.run(
+            ["cronsole", "--config", str(config), "fire", f"live-{n}"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        ).returncode:
             if time.monotonic() > deadline:  # exit 1 until the host is up; nothing written
                 raise RuntimeError("the headless host did not take the live jobs")
             time.sleep(0.5)
@@ -184,8 +205,11 @@ def run(repeat: int, quick: bool) -> None:
     rows, seconds = (10_000, 10.0) if quick else (1_000_000, 60.0)
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
     bare = [sys.executable, "-m", "bench.bare_console"]
-    figures: dict[str, Any] = {"terminal": f"{SIZE[0]}x{SIZE[1]}", "window s": seconds,
-                               "items and runs": rows}
+    figures: dict[str, Any] = {
+        "terminal": f"{SIZE[0]}x{SIZE[1]}",
+        "window s": seconds,
+        "items and runs": rows,
+    }
     rounds: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-console-") as folder:
         config = workspace(Path(folder), rows)
@@ -197,10 +221,13 @@ def run(repeat: int, quick: bool) -> None:
         try:
             for _ in range(repeat):
                 rounds.setdefault("live cronsole", []).append(
-                    measure(console, env, seconds, keys=b"4"))
+                    measure(console, env, seconds, keys=b"4")
+                )
                 rounds.setdefault("live bare", []).append(
-                    measure([*bare, "--live", str(LIVE_JOBS * LINES_PER_JOB)], env, seconds,
-                            keys=b"4"))
+                    measure(
+                        [*bare, "--live", str(LIVE_JOBS * LINES_PER_JOB)], env, seconds, keys=b"4"
+                    )
+                )
             keys = key_latencies(config, 10 if quick else 40)
         finally:
             host.send_signal(signal.SIGTERM)
@@ -211,19 +238,35 @@ def run(repeat: int, quick: bool) -> None:
     for mode in ("idle", "live"):
         for figure in ("cpu %", "bytes/s"):
             figures[f"{mode} {figure} ratio"] = stats(
-                [c[figure] / b[figure] for c, b in zip(rounds[f"{mode} cronsole"],
-                                                       rounds[f"{mode} bare"], strict=True)])
-    figures["first paint s cronsole"] = stats([v["first paint s"] for v in
-                                               rounds["idle cronsole"]])
+                [
+                    c[figure] / b[figure]
+                    for c, b in zip(rounds[f"{mode} cronsole"], rounds[f"{mode} bare"], strict=True)
+                ]
+            )
+    figures["first paint s cronsole"] = stats([v["first paint s"] for v in rounds["idle cronsole"]])
     figures["first paint s bare"] = stats([v["first paint s"] for v in rounds["idle bare"]])
     figures["first paint ratio"] = stats(
-        [c["first paint s"] / b["first paint s"]
-         for c, b in zip(rounds["idle cronsole"], rounds["idle bare"], strict=True)])
-    figures["live key to tab ms"] = {"p50": round(statistics.median(keys), 1),
-                                     "max": round(max(keys), 1), "presses": len(keys)}
-    report("console", figures, {
-        "idle": "CPU <= 2x bare and < 1 %; < 500 B/s; RSS < 150 MiB",
-        "live": "CPU and bytes/s <= 0.3x bare; CPU < 5 %; a key acts within 100 ms",
-        "first paint": "< 1.0 s and <= 1.5x bare"},
-        ["cronsole observes (no scheduler in the console's process); in the live case a"
-         " separate `cronsole --no-tui` runs the 5 jobs", "CPU % is of one core"])
+        [
+            c["first paint s"] / b["first paint s"]
+            for c, b in zip(rounds["idle cronsole"], rounds["idle bare"], strict=True)
+        ]
+    )
+    figures["live key to tab ms"] = {
+        "p50": round(statistics.median(keys), 1),
+        "max": round(max(keys), 1),
+        "presses": len(keys),
+    }
+    report(
+        "console",
+        figures,
+        {
+            "idle": "CPU <= 2x bare and < 1 %; < 500 B/s; RSS < 150 MiB",
+            "live": "CPU and bytes/s <= 0.3x bare; CPU < 5 %; a key acts within 100 ms",
+            "first paint": "< 1.0 s and <= 1.5x bare",
+        },
+        [
+            "cronsole observes (no scheduler in the console's process); in the live case a"
+            " separate `cronsole --no-tui` runs the 5 jobs",
+            "CPU % is of one core",
+        ],
+    )

@@ -29,17 +29,21 @@ def cronsole_lateness(case: str, seconds: float) -> list[float]:
 
     lines = ["import time", "from cronsole.core import JobContext, job", "SAMPLES = []"]
     for n, every in enumerate(intervals(case)):
-        lines += [f'@job(name="j{n}", schedule="every {every}s")',
-                  f"def j{n}(ctx: JobContext) -> None:",
-                  "    SAMPLES.append(time.time() - ctx.scheduled_for.timestamp())"]
+        lines += [
+            f'@job(name="j{n}", schedule="every {every}s")',
+            f"def j{n}(ctx: JobContext) -> None:",
+            "    SAMPLES.append(time.time() - ctx.scheduled_for.timestamp())",
+        ]
     with tempfile.TemporaryDirectory(prefix="bench-lateness-") as folder:
         root = Path(folder)
         (root / "latejobs.py").write_text("\n".join(lines) + "\n")
-        (root / "cronsole.toml").write_text(textwrap.dedent("""\
+        (root / "cronsole.toml").write_text(
+            textwrap.dedent("""\
             [cronsole]
             database = "state/cronsole.db"
             modules = ["latejobs.py"]
-            """))
+            """)
+        )
         host = Host(build_engine(load_settings(str(root / "cronsole.toml"), env={})))
         host.start()
         module = sys.modules["cronsole_user.latejobs"]
@@ -62,10 +66,13 @@ def apscheduler_lateness(case: str, seconds: float) -> list[float]:
             now = time.time()
             anchor = ANCHOR.timestamp()
             samples.append(now - (anchor + (now - anchor) // every * every))
+
         return noop
 
-    scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
-        "coalesce": False, "misfire_grace_time": None, "max_instances": 1000})
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1000},
+    )
     for n, every in enumerate(intervals(case)):
         scheduler.add_job(make(every), "interval", seconds=every, start_date=ANCHOR, id=f"j{n}")
     scheduler.start()
@@ -85,16 +92,25 @@ def run(repeat: int, quick: bool) -> None:
     for case in ("100 at once", "1,000 staggered"):
         p99: dict[str, list[float]] = {"cronsole": [], "apscheduler": []}
         for _ in range(repeat):
-            for name, fn in (("cronsole", cronsole_lateness),
-                             ("apscheduler", apscheduler_lateness)):
+            for name, fn in (
+                ("cronsole", cronsole_lateness),
+                ("apscheduler", apscheduler_lateness),
+            ):
                 samples = [s * 1000 for s in fn(case, seconds)]
                 p99[name].append(percentile(samples, 0.99))
                 figures[f"{case}: {name} round {len(p99[name])} ms"] = {
-                    "samples": len(samples), "p50": round(statistics.median(samples), 2),
-                    "p99": round(percentile(samples, 0.99), 2), "max": round(max(samples), 2)}
+                    "samples": len(samples),
+                    "p50": round(statistics.median(samples), 2),
+                    "p99": round(percentile(samples, 0.99), 2),
+                    "max": round(max(samples), 2),
+                }
         figures[f"{case}: cronsole p99 ms"] = stats(p99["cronsole"])
         figures[f"{case}: apscheduler p99 ms"] = stats(p99["apscheduler"])
         figures[f"{case}: p99 ratio"] = stats(
-            [c / a for c, a in zip(p99["cronsole"], p99["apscheduler"], strict=True)])
-    report("lateness", figures, {"p99 ratio": "<= 1.5 x bare APScheduler",
-                                 "100 at once: cronsole p99": "< 100 ms"})
+            [c / a for c, a in zip(p99["cronsole"], p99["apscheduler"], strict=True)]
+        )
+    report(
+        "lateness",
+        figures,
+        {"p99 ratio": "<= 1.5 x bare APScheduler", "100 at once: cronsole p99": "< 100 ms"},
+    )

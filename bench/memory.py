@@ -19,15 +19,15 @@ from pathlib import Path
 from .common import report
 
 SCHEDULES = {  # demo schedule -> one tenth of it
-    "invoice-ingest": "every 6s",      # every minute
-    "batch-check": "every 5m",         # its shortest allowed interval (the demo's own)
-    "nightly-entities": "every 30m",   # daily (see above)
-    "hourly-rollup": "every 6m",       # hourly
-    "stale-sweeper": "every 30s",      # every 5m
-    "tenant-queue": "every 6s",        # every minute in the demo config
-    "tenant-health": "every 6s",       # every minute
-    "retention": "every 30m",          # daily (see above)
-    "demo-traffic": "every 1s",        # every 10s
+    "invoice-ingest": "every 6s",  # every minute
+    "batch-check": "every 5m",  # its shortest allowed interval (the demo's own)
+    "nightly-entities": "every 30m",  # daily (see above)
+    "hourly-rollup": "every 6m",  # hourly
+    "stale-sweeper": "every 30s",  # every 5m
+    "tenant-queue": "every 6s",  # every minute in the demo config
+    "tenant-health": "every 6s",  # every minute
+    "retention": "every 30m",  # daily (see above)
+    "demo-traffic": "every 1s",  # every 10s
 }
 SAMPLE_SECONDS = 10
 
@@ -59,8 +59,12 @@ def run(repeat: int, quick: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as folder:
         config = create_demo(Path(folder) / "demo", 7, datetime.now(UTC))
         stderr = (Path(folder) / "stderr.log").open("wb")
-        proc = subprocess.Popen(["cronsole", "--no-tui", "--config", str(config)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen(
+            ["cronsole", "--no-tui", "--config", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
         samples: list[tuple[float, float]] = []
         start = time.monotonic()
         try:
@@ -75,23 +79,35 @@ def run(repeat: int, quick: bool) -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
             stderr.close()
-        listed = subprocess.run(["cronsole", "--config", str(config), "runs", "--limit",
-                                 "10000", "--json"], capture_output=True, text=True, env=env)
+        listed = subprocess.run(
+            ["cronsole", "--config", str(config), "runs", "--limit", "10000", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         outcomes = Counter(run["status"] for run in json.loads(listed.stdout))
     second_half = [(t, m) for t, m in samples if t >= minutes * 30]
     figures = {
-        "minutes": minutes, "samples": len(samples),
+        "minutes": minutes,
+        "samples": len(samples),
         "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "unset (glibc default)"),
-        "RSS MiB after 1 minute": round(next(m for t, m in samples if t >= 60)
-                                        if minutes > 1 else samples[0][1], 1),
+        "RSS MiB after 1 minute": round(
+            next(m for t, m in samples if t >= 60) if minutes > 1 else samples[0][1], 1
+        ),
         "RSS MiB at the end": round(samples[-1][1], 1),
         "RSS MiB max": round(max(m for _, m in samples), 1),
         "RSS growth MiB per 10 min, second half": round(slope_per_10min(second_half), 2),
-        "RSS MiB every 5 minutes": [round(m, 1) for t, m in samples
-                                    if t >= 60 and int(t) % 300 < SAMPLE_SECONDS],
+        "RSS MiB every 5 minutes": [
+            round(m, 1) for t, m in samples if t >= 60 and int(t) % 300 < SAMPLE_SECONDS
+        ],
         "runs by status (last 10,000)": dict(outcomes),
     }
-    report("memory", figures, {"RSS MiB at the end": "< 100",
-                               "RSS growth, second half": "about 0 (not growing)"},
-           ["one round: an hour-long run is not repeated", "10x schedules: " + ", ".join(
-               f"{k} {v}" for k, v in SCHEDULES.items())])
+    report(
+        "memory",
+        figures,
+        {"RSS MiB at the end": "< 100", "RSS growth, second half": "about 0 (not growing)"},
+        [
+            "one round: an hour-long run is not repeated",
+            "10x schedules: " + ", ".join(f"{k} {v}" for k, v in SCHEDULES.items()),
+        ],
+    )

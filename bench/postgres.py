@@ -57,8 +57,14 @@ def cronsole_worker(folder: str, start_at: float) -> None:
 
     engine = build_engine(load_settings(str(Path(folder) / "cronsole.toml"), env={}))
     now = datetime.now(UTC)
-    run = engine.store.insert_run("bench-drain", now.replace(microsecond=os.getpid() % 999_999),
-                                  RunReason.MANUAL, engine.node_id, Overlap.ALLOW, now)
+    run = engine.store.insert_run(
+        "bench-drain",
+        now.replace(microsecond=os.getpid() % 999_999),
+        RunReason.MANUAL,
+        engine.node_id,
+        Overlap.ALLOW,
+        now,
+    )
     assert run is not None
     time.sleep(max(0.0, start_at - time.time()))
     final = engine.runner.execute(engine.jobs["bench-drain"], run)
@@ -74,23 +80,42 @@ def cronsole_run(nodes: int, items: int) -> tuple[float, float]:
     with schema() as url, tempfile.TemporaryDirectory(prefix="bench-pg-") as folder:
         (Path(folder) / "benchjob.py").write_text(textwrap.dedent(JOB))
         (Path(folder) / "cronsole.toml").write_text(
-            f'[cronsole]\ndatabase = "{url}"\nmodules = ["benchjob.py"]\n')
+            f'[cronsole]\ndatabase = "{url}"\nmodules = ["benchjob.py"]\n'
+        )
         store = open_store(url)
         started = time.perf_counter()
         for first in range(0, items, 1000):
-            store.enqueue_many("bench-drain", [(f"k{n}", {"n": n}, f"t{n % 100:02d}")
-                                               for n in range(first, min(items, first + 1000))],
-                               datetime.now(UTC))
+            store.enqueue_many(
+                "bench-drain",
+                [
+                    (f"k{n}", {"n": n}, f"t{n % 100:02d}")
+                    for n in range(first, min(items, first + 1000))
+                ],
+                datetime.now(UTC),
+            )
         enqueue_rate = items / (time.perf_counter() - started)
         store.close()
         start_at = time.time() + 3.0  # every node imported and connected by then
-        workers = [subprocess.Popen(
-            [sys.executable, "-c", "import sys; from bench.postgres import cronsole_worker;"
-             " cronsole_worker(sys.argv[1], float(sys.argv[2]))", folder, str(start_at)],
-            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
-            for _ in range(nodes)]
-        outputs = [json.loads((w.communicate(timeout=600)[0] or "{}").strip().splitlines()[-1])
-                   for w in workers]
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from bench.postgres import cronsole_worker;"
+                    " cronsole_worker(sys.argv[1], float(sys.argv[2]))",
+                    folder,
+                    str(start_at),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=Path(__file__).parent.parent,
+            )
+            for _ in range(nodes)
+        ]
+        outputs = [
+            json.loads((w.communicate(timeout=600)[0] or "{}").strip().splitlines()[-1])
+            for w in workers
+        ]
         assert sum(o["done"] for o in outputs) == items, outputs
         return enqueue_rate, items / (max(o["end"] for o in outputs) - start_at)
 
@@ -114,8 +139,13 @@ def procrastinate_run(workers: int, items: int) -> tuple[float, float]:
                 noop.batch_defer(*({"n": n} for n in range(first, min(items, first + 1000))))
             defer_rate = items / (time.perf_counter() - started)
             started = time.perf_counter()
-            app.run_worker(queues=["bench"], wait=False, concurrency=workers,
-                           install_signal_handlers=False, listen_notify=False)
+            app.run_worker(
+                queues=["bench"],
+                wait=False,
+                concurrency=workers,
+                install_signal_handlers=False,
+                listen_notify=False,
+            )
             seconds = time.perf_counter() - started
         assert len(done) == items, len(done)
         return defer_rate, items / seconds
@@ -124,28 +154,50 @@ def procrastinate_run(workers: int, items: int) -> tuple[float, float]:
 def run(repeat: int, quick: bool) -> None:
     # 3,000: procrastinate managed about 40 jobs/s here with 10,000 queued (190/s with 1,000)
     items = 1_000 if quick else 3_000
-    rates: dict[str, list[float]] = {k: [] for k in (
-        "cronsole 1 node", "cronsole 3 nodes", "procrastinate 1 worker",
-        "procrastinate 3 concurrent", "cronsole enqueue", "procrastinate defer")}
+    rates: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "cronsole 1 node",
+            "cronsole 3 nodes",
+            "procrastinate 1 worker",
+            "procrastinate 3 concurrent",
+            "cronsole enqueue",
+            "procrastinate defer",
+        )
+    }
     for _ in range(repeat):  # interleaved, so a noisy moment hits all alike
         enqueue, one = cronsole_run(1, items)
         _, three = cronsole_run(3, items)
         defer, p_one = procrastinate_run(1, items)
         _, p_three = procrastinate_run(3, items)
-        for key, value in (("cronsole 1 node", one), ("cronsole 3 nodes", three),
-                           ("procrastinate 1 worker", p_one),
-                           ("procrastinate 3 concurrent", p_three),
-                           ("cronsole enqueue", enqueue), ("procrastinate defer", defer)):
+        for key, value in (
+            ("cronsole 1 node", one),
+            ("cronsole 3 nodes", three),
+            ("procrastinate 1 worker", p_one),
+            ("procrastinate 3 concurrent", p_three),
+            ("cronsole enqueue", enqueue),
+            ("procrastinate defer", defer),
+        ):
             rates[key].append(value)
     figures: dict[str, object] = {"items": items, "server": SERVER.rsplit("@", 1)[-1]}
     figures.update({f"{k} items/s": stats(v) for k, v in rates.items()})
     figures["cronsole 1 node / procrastinate 1 worker"] = stats(
-        [c / p for c, p in zip(rates["cronsole 1 node"], rates["procrastinate 1 worker"],
-                               strict=True)])
+        [
+            c / p
+            for c, p in zip(rates["cronsole 1 node"], rates["procrastinate 1 worker"], strict=True)
+        ]
+    )
     figures["cronsole 3 nodes / 1 node"] = stats(
-        [t / o for t, o in zip(rates["cronsole 3 nodes"], rates["cronsole 1 node"], strict=True)])
-    report("postgres", figures, {}, notes=[
-        "items are enqueued before the clock starts; the work figures are claim, no-op "
-        "handler and completion",
-        "cronsole nodes are separate processes; procrastinate's 3 are one worker with "
-        "concurrency 3 (its own model), both against the same local server"])
+        [t / o for t, o in zip(rates["cronsole 3 nodes"], rates["cronsole 1 node"], strict=True)]
+    )
+    report(
+        "postgres",
+        figures,
+        {},
+        notes=[
+            "items are enqueued before the clock starts; the work figures are claim, no-op "
+            "handler and completion",
+            "cronsole nodes are separate processes; procrastinate's 3 are one worker with "
+            "concurrency 3 (its own model), both against the same local server",
+        ],
+    )

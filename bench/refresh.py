@@ -19,8 +19,11 @@ JOBS, TENANTS = 100, 100
 def fill(folder: Path, rows: int) -> Path:
     lines = ["from cronsole.core import JobContext, job"]
     for n in range(JOBS):
-        lines += [f'@job(name="job-{n:03d}", schedule="0 * * * *")',
-                  f"def job_{n}(ctx: JobContext) -> None:", "    pass"]
+        lines += [
+            f'@job(name="job-{n:03d}", schedule="0 * * * *")',
+            f"def job_{n}(ctx: JobContext) -> None:",
+            "    pass",
+        ]
     (folder / "jobs100.py").write_text("\n".join(lines) + "\n")
     config = folder / "cronsole.toml"
     config.write_text('[cronsole]\ndatabase = "state/cronsole.db"\nmodules = ["jobs100.py"]\n')
@@ -38,19 +41,34 @@ def fill(folder: Path, rows: int) -> Path:
         conn.executemany(
             "INSERT INTO runs (job, reason, status, scheduled_for, created_at, started_at,"
             " finished_at, processed) VALUES (?, 'schedule', 'succeeded', ?, ?, ?, ?, 10)",
-            ((f"job-{n % JOBS:03d}", iso(tick), iso(tick), iso(tick), iso(tick + second))
-             for n in reversed(range(rows))  # oldest first: a job's last run is its newest
-             for tick in [now - timedelta(minutes=n)]))
-        conn.execute("UPDATE jobs SET last_run_id = (SELECT max(id) FROM runs"
-                     " WHERE runs.job = jobs.name)")
+            (
+                (f"job-{n % JOBS:03d}", iso(tick), iso(tick), iso(tick), iso(tick + second))
+                for n in reversed(range(rows))  # oldest first: a job's last run is its newest
+                for tick in [now - timedelta(minutes=n)]
+            ),
+        )
+        conn.execute(
+            "UPDATE jobs SET last_run_id = (SELECT max(id) FROM runs WHERE runs.job = jobs.name)"
+        )
         conn.executemany(
             "INSERT INTO items (job, tenant, key, status, created_at, updated_at)"
             " VALUES ('job-000', ?, ?, ?, ?, ?)",
-            ((f"tenant-{n % TENANTS:03d}", f"k{n}", "pending" if n % 50 == 0 else "done",
-              stamp, stamp) for n in range(rows)))
-        conn.execute("INSERT INTO tenant_counts (job, queue, tenant, pending, done)"
-                     " SELECT job, queue, tenant, sum(status = 'pending'), sum(status = 'done')"
-                     " FROM items GROUP BY job, queue, tenant")
+            (
+                (
+                    f"tenant-{n % TENANTS:03d}",
+                    f"k{n}",
+                    "pending" if n % 50 == 0 else "done",
+                    stamp,
+                    stamp,
+                )
+                for n in range(rows)
+            ),
+        )
+        conn.execute(
+            "INSERT INTO tenant_counts (job, queue, tenant, pending, done)"
+            " SELECT job, queue, tenant, sum(status = 'pending'), sum(status = 'done')"
+            " FROM items GROUP BY job, queue, tenant"
+        )
     conn.close()
     return config
 
@@ -84,7 +102,11 @@ def run(repeat: int, quick: bool) -> None:
         figures[f"snapshot ms at {size:,} items and runs"] = stats(medians[size])
     small, large = sizes[0], sizes[-1]
     figures[f"{large:,} / {small:,}"] = stats(
-        [b / a for a, b in zip(medians[small], medians[large], strict=True)])
-    report("refresh", figures, {f"snapshot ms at {large:,}": "< 10",
-                                f"{large:,} / {small:,}": "about 1 (flat)"},
-           [f"{JOBS} jobs, {TENANTS} tenants; 20 reads per round, median per round"])
+        [b / a for a, b in zip(medians[small], medians[large], strict=True)]
+    )
+    report(
+        "refresh",
+        figures,
+        {f"snapshot ms at {large:,}": "< 10", f"{large:,} / {small:,}": "about 1 (flat)"},
+        [f"{JOBS} jobs, {TENANTS} tenants; 20 reads per round, median per round"],
+    )

@@ -28,7 +28,8 @@ def fill(db: Path, rows: int) -> None:
         conn.executemany(
             "INSERT INTO runs (job, reason, status, scheduled_for, created_at, finished_at,"
             " summary) VALUES ('old', 'schedule', 'succeeded', ?, ?, ?, '{\"files\": 12}')",
-            ((f"2000-{n:09d}", old, old) for n in range(rows)))
+            ((f"2000-{n:09d}", old, old) for n in range(rows)),
+        )
     conn.close()
 
 
@@ -80,10 +81,15 @@ def run(repeat: int, quick: bool) -> None:
         p99_chunk.append(sorted(chunks)[int(0.99 * len(chunks))])
         worst_claim.append(max(claims))
         totals.append(sum(chunks) / 1000)
-    report("retention", {
-        "rows": rows, "chunk size": chunk,
-        "longest chunk (write lock held) ms": stats(longest),
-        "p99 chunk ms": stats(p99_chunk),
-        "longest tick-claim write meanwhile ms": stats(worst_claim),
-        "whole archive s": stats(totals),
-    }, {"longest chunk": "< 200 ms", "tick claims": "on time (a claim waits at most one chunk)"})
+    report(
+        "retention",
+        {
+            "rows": rows,
+            "chunk size": chunk,
+            "longest chunk (write lock held) ms": stats(longest),
+            "p99 chunk ms": stats(p99_chunk),
+            "longest tick-claim write meanwhile ms": stats(worst_claim),
+            "whole archive s": stats(totals),
+        },
+        {"longest chunk": "< 200 ms", "tick claims": "on time (a claim waits at most one chunk)"},
+    )

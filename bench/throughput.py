@@ -45,12 +45,12 @@ def cronsole_run(folder: Path, items: int) -> float:
     os.environ["BENCH_ITEMS"] = str(items)
     engine = build_engine(load_settings(str(config), env={}))
     now = datetime.now(UTC)
-    run = engine.store.insert_run("bench-drain", now, RunReason.MANUAL, engine.node_id,
-                                  Overlap.ALLOW, now)
+    run = engine.store.insert_run(
+        "bench-drain", now, RunReason.MANUAL, engine.node_id, Overlap.ALLOW, now
+    )
     assert run is not None
     finished = []
-    seconds = timed(lambda: finished.append(
-        engine.runner.execute(engine.jobs["bench-drain"], run)))
+    seconds = timed(lambda: finished.append(engine.runner.execute(engine.jobs["bench-drain"], run)))
     assert finished[0].status is RunStatus.SUCCEEDED, finished[0].error
     assert finished[0].summary["done"] == items, finished[0].summary
     engine.close()
@@ -89,28 +89,39 @@ def raw_run(folder: Path, items: int, batch: int = 100) -> float:
     conn = sqlite3.connect(folder / "raw.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, tenant TEXT, key TEXT UNIQUE,"
-                 " status TEXT, result TEXT)")
+    conn.execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, tenant TEXT, key TEXT UNIQUE,"
+        " status TEXT, result TEXT)"
+    )
     conn.execute("CREATE INDEX pending ON items (status, id)")
 
     def work() -> None:
         for start in range(0, items, batch):
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO items (tenant, key, status) VALUES (?, ?, 'pending')",
-                             [(f"t{n % 100:02d}", f"k{n}") for n in range(start, start + batch)])
+            conn.executemany(
+                "INSERT INTO items (tenant, key, status) VALUES (?, ?, 'pending')",
+                [(f"t{n % 100:02d}", f"k{n}") for n in range(start, start + batch)],
+            )
             conn.execute("COMMIT")
         done = 0
         while True:
             conn.execute("BEGIN IMMEDIATE")
-            ids = [r[0] for r in conn.execute(
-                "UPDATE items SET status = 'claimed' WHERE id IN (SELECT id FROM items"
-                " WHERE status = 'pending' ORDER BY id LIMIT ?) RETURNING id", (batch,))]
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "UPDATE items SET status = 'claimed' WHERE id IN (SELECT id FROM items"
+                    " WHERE status = 'pending' ORDER BY id LIMIT ?) RETURNING id",
+                    (batch,),
+                )
+            ]
             conn.execute("COMMIT")
             if not ids:
                 break
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("UPDATE items SET status = 'done', result = 'null' WHERE id = ?",
-                             [(i,) for i in ids])
+            conn.executemany(
+                "UPDATE items SET status = 'done', result = 'null' WHERE id = ?",
+                [(i,) for i in ids],
+            )
             conn.execute("COMMIT")
             done += len(ids)
         assert done == items
@@ -129,11 +140,15 @@ def run(repeat: int, quick: bool) -> None:
                 rates[name].append(fn(Path(folder), items))
     vs_huey = [c / h for c, h in zip(rates["cronsole"], rates["huey"], strict=True)]
     vs_raw = [c / r for c, r in zip(rates["cronsole"], rates["raw_sqlite"], strict=True)]
-    report("throughput", {
-        "items": items,
-        "cronsole items/s": stats(rates["cronsole"]),
-        "huey items/s": stats(rates["huey"]),
-        "raw batched SQLite items/s": stats(rates["raw_sqlite"]),
-        "cronsole / huey": stats(vs_huey),
-        "cronsole / raw batched SQLite": stats(vs_raw),
-    }, {"cronsole / huey": ">= 3", "cronsole / raw batched SQLite": ">= 0.4"})
+    report(
+        "throughput",
+        {
+            "items": items,
+            "cronsole items/s": stats(rates["cronsole"]),
+            "huey items/s": stats(rates["huey"]),
+            "raw batched SQLite items/s": stats(rates["raw_sqlite"]),
+            "cronsole / huey": stats(vs_huey),
+            "cronsole / raw batched SQLite": stats(vs_raw),
+        },
+        {"cronsole / huey": ">= 3", "cronsole / raw batched SQLite": ">= 0.4"},
+    )

@@ -10,5 +10,16 @@ from .jobsettings import NoSettings  # noqa: E402
 from .models import CatchUp, Item, Overlap, Watermark  # noqa: E402
 from .scheduling.triggers import Fire, ScheduleError, fire_times  # noqa: E402
 
-__all__ = ["CatchUp", "Fire", "Item", "JobContext", "NoSettings", "Outcome", "Overlap",
-           "ScheduleError", "Watermark", "fire_times", "job"]
+__all__ = [
+    "CatchUp",
+    "Fire",
+    "Item",
+    "JobContext",
+    "NoSettings",
+    "Outcome",
+    "Overlap",
+    "ScheduleError",
+    "Watermark",
+    "fire_times",
+    "job",
+]

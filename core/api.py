@@ -90,16 +90,24 @@ def job(
         if not NAME.match(job_name):
             raise ValueError(f"bad job name {job_name!r}: use lower-case letters, digits, - and _")
         spec = JobSpec(
-            name=job_name, schedule=schedule, timezone=timezone, settings=settings,
-            overlap=Overlap(overlap), catch_up=CatchUp(catch_up),
+            name=job_name,
+            schedule=schedule,
+            timezone=timezone,
+            settings=settings,
+            overlap=Overlap(overlap),
+            catch_up=CatchUp(catch_up),
             catch_up_window=parse_duration(catch_up_window, "catch_up_window"),
             time_budget=None if time_budget is None else parse_duration(time_budget),
             timeout=None if timeout is None else parse_duration(timeout, "timeout"),
-            jitter=parse_duration(jitter, "jitter"), max_attempts=max_attempts,
-            retry_base=parse_duration(retry_base), retry_cap=parse_duration(retry_cap),
-            resets_watermark=tuple(resets_watermark), enabled=enabled,
+            jitter=parse_duration(jitter, "jitter"),
+            max_attempts=max_attempts,
+            retry_base=parse_duration(retry_base),
+            retry_cap=parse_duration(retry_cap),
+            resets_watermark=tuple(resets_watermark),
+            enabled=enabled,
             description=(inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " "),
-            schedule_check=schedule_check, actions=dict(actions or {}),
+            schedule_check=schedule_check,
+            actions=dict(actions or {}),
         )
         setattr(fn, ATTRIBUTE, spec)
         return fn

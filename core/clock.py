@@ -75,9 +75,9 @@ def parse_moment(text: str, what: str, tz: tzinfo | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"bad {what} {text!r}: use an ISO date or date/time, e.g. "
-                         "2027-03-14T09:00") from None
+        raise UsageError(
+            f"bad {what} {text!r}: use an ISO date or date/time, e.g. 2027-03-14T09:00"
+        ) from None
     if when.year not in YEARS:
         raise UsageError(f"bad {what} {text!r}: give a date from 1970 to 8999")
     return when if when.tzinfo else when.replace(tzinfo=tz) if tz else when.astimezone()
-

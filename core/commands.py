@@ -43,8 +43,13 @@ class Commands:
     def _now(self) -> datetime:
         return self.engine.clock.now()
 
-    def pause(self, job: str, reason: str | None = None, duration: float | None = None,
-              who: str | None = None) -> Command:
+    def pause(
+        self,
+        job: str,
+        reason: str | None = None,
+        duration: float | None = None,
+        who: str | None = None,
+    ) -> Command:
         require_job(self.engine.jobs, job)
         until = self._now + timedelta(seconds=duration) if duration else None
         args = {"until": until.isoformat() if until else None}
@@ -60,15 +65,17 @@ class Commands:
     def resume_all(self, who: str | None = None, reason: str | None = None) -> Command:
         return self.submit("resume-all", who, reason=reason)
 
-    def set(self, job: str, values: dict[str, Any], who: str | None = None,
-            reason: str | None = None) -> Command:
+    def set(
+        self, job: str, values: dict[str, Any], who: str | None = None, reason: str | None = None
+    ) -> Command:
         spec = require_job(self.engine.jobs, job)
         state = self.engine.store.job_state(job)
         spec.settings({**(state.settings if state else {}), **values})  # refuse before writing
         return self.submit("set", who, job=job, args={"values": values}, reason=reason)
 
-    def watermark(self, job: str, mark: Watermark | None, who: str | None = None,
-                  reason: str | None = None) -> Command:
+    def watermark(
+        self, job: str, mark: Watermark | None, who: str | None = None, reason: str | None = None
+    ) -> Command:
         """Set a job's watermark to `mark` exactly (backwards too), or reset it with None:
         the job then looks from the start again (for ingest: every file of the period is
         checked against the ledger; files already recorded are not done again)."""
@@ -85,18 +92,22 @@ class Commands:
             raise UsageError(f"{job} has no processing period")
         return str(period) or current_period(self._now, spec.schedule.timezone)
 
-    def step_period(self, job: str, months: int, who: str | None = None,
-                    reason: str | None = None) -> Command:
+    def step_period(
+        self, job: str, months: int, who: str | None = None, reason: str | None = None
+    ) -> Command:
         """Move the period by whole months from the value stored now (not a stale view)."""
-        return self.set(job, {"period": step_period(self.current_period(job), months)}, who,
-                        reason)
+        return self.set(job, {"period": step_period(self.current_period(job), months)}, who, reason)
 
-    def fire(self, job: str, overrides: dict[str, Any] | None = None,
-             who: str | None = None, reason: str | None = None) -> Command:
+    def fire(
+        self,
+        job: str,
+        overrides: dict[str, Any] | None = None,
+        who: str | None = None,
+        reason: str | None = None,
+    ) -> Command:
         spec = require_job(self.engine.jobs, job)
         spec.settings(overrides or {})
-        return self.submit("fire", who, job=job, args={"overrides": overrides or {}},
-                           reason=reason)
+        return self.submit("fire", who, job=job, args={"overrides": overrides or {}}, reason=reason)
 
     def cancel(self, run_id: int, who: str | None = None, reason: str | None = None) -> Command:
         run = self._require_run(run_id)
@@ -107,12 +118,22 @@ class Commands:
         require_job(self.engine.jobs, run.job)
         return self.submit("retry", who, job=run.job, run_id=run_id, reason=reason)
 
-    def backfill(self, job: str, start: datetime, end: datetime,
-                 who: str | None = None, reason: str | None = None) -> Command:
+    def backfill(
+        self,
+        job: str,
+        start: datetime,
+        end: datetime,
+        who: str | None = None,
+        reason: str | None = None,
+    ) -> Command:
         self.backfill_preview(job, start, end)
-        return self.submit("backfill", who, job=job,
-                           args={"from": start.isoformat(), "to": end.isoformat()},
-                           reason=reason)
+        return self.submit(
+            "backfill",
+            who,
+            job=job,
+            args={"from": start.isoformat(), "to": end.isoformat()},
+            reason=reason,
+        )
 
     def backfill_preview(self, job: str, start: datetime, end: datetime) -> list[BackfillTick]:
         """The ticks a backfill would run, each with the run that already covers it, if any."""
@@ -120,10 +141,15 @@ class Commands:
         if end < start:
             raise UsageError("backfill range ends before it starts")
         if end > self._now:
-            raise UsageError(f"backfill range ends in the future ({end.isoformat()}); the "
-                             "scheduler runs those ticks when they come")
-        ticks = list(fires_between(spec.schedule, start - timedelta(microseconds=1), end,
-                                   cap=MAX_BACKFILL + 1))
+            raise UsageError(
+                f"backfill range ends in the future ({end.isoformat()}); the "
+                "scheduler runs those ticks when they come"
+            )
+        ticks = list(
+            fires_between(
+                spec.schedule, start - timedelta(microseconds=1), end, cap=MAX_BACKFILL + 1
+            )
+        )
         if len(ticks) > MAX_BACKFILL:
             raise UsageError(f"backfill range holds more than {MAX_BACKFILL} ticks; narrow it")
         existing = self.engine.store.runs_at(job, ticks)
@@ -139,15 +165,30 @@ class Commands:
             raise UsageError(f"no run #{run_id}")
         return run
 
-    def submit(self, action: str, who: str | None, job: str | None = None,
-               run_id: int | None = None, args: dict[str, Any] | None = None,
-               reason: str | None = None) -> Command:
+    def submit(
+        self,
+        action: str,
+        who: str | None,
+        job: str | None = None,
+        run_id: int | None = None,
+        args: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> Command:
         if action not in LOCAL and self.start_run is None and not self.engine.live_nodes("host"):
-            raise NoScheduler(f"no scheduler is running to apply {action!r}; start "
-                              "`cronsole --no-tui` (or use --here to run it in this process)")
-        command = self.engine.store.add_command(action, who or operator(), self.engine.node_id,
-                                                self._now, job=job, run_id=run_id, args=args,
-                                                reason=reason)
+            raise NoScheduler(
+                f"no scheduler is running to apply {action!r}; start "
+                "`cronsole --no-tui` (or use --here to run it in this process)"
+            )
+        command = self.engine.store.add_command(
+            action,
+            who or operator(),
+            self.engine.node_id,
+            self._now,
+            job=job,
+            run_id=run_id,
+            args=args,
+            reason=reason,
+        )
         if action in LOCAL or self.start_run is not None:
             return self.apply(command)
         return command
@@ -219,8 +260,9 @@ def _set(self: Commands, c: Command) -> Result:
     before, after = as_dict(job.settings(current)), as_dict(job.settings(merged))
     changed = [k for k in c.args["values"] if before.get(k) != after.get(k)]
     reset = [k for k in changed if k in job.resets_watermark]
-    self.engine.store.set_job_settings(c.job, merged, self._now,
-                                       clear_state=("watermark",) if reset else ())
+    self.engine.store.set_job_settings(
+        c.job, merged, self._now, clear_state=("watermark",) if reset else ()
+    )
     text = ", ".join(f"{k} → {after[k]}" for k in changed) or "no change"
     return text + (" (watermark reset)" if reset else ""), None
 
@@ -234,8 +276,9 @@ def _watermark(self: Commands, c: Command) -> Result:
         store.delete_state(c.job, "watermark")
         return f"watermark of {c.job} reset{before}", None
     store.set_state(c.job, "watermark", {"at": c.args["at"], "key": c.args["key"]}, self._now)
-    return (f"watermark of {c.job} set to {_mark_text(Watermark(c.args['at'], c.args['key']))}"
-            f"{before}"), None
+    return (
+        f"watermark of {c.job} set to {_mark_text(Watermark(c.args['at'], c.args['key']))}{before}"
+    ), None
 
 
 def _mark_text(mark: Watermark) -> str:
@@ -249,8 +292,9 @@ def _cancel(self: Commands, c: Command) -> Result:
         raise UsageError(f"no run #{c.run_id}")
     if run.status is RunStatus.RUNNING and run.node not in self._owners():
         store = self.engine.store  # no live process runs it: nobody else would close it
-        store.finish_run(run.id, RunStatus.CANCELLED, self._now,
-                         "cancelled: no live process owned it")
+        store.finish_run(
+            run.id, RunStatus.CANCELLED, self._now, "cancelled: no live process owned it"
+        )
         store.release_run_claims(run.id, self._now, "released: its run was cancelled")
         return f"run #{run.id} cancelled (no live process owned it)", run.id
     if run.status is RunStatus.RUNNING:
@@ -261,14 +305,20 @@ def _cancel(self: Commands, c: Command) -> Result:
     return f"run #{run.id} already finished ({run.status})", run.id
 
 
-def _start(self: Commands, job: Job, reason: RunReason, overrides: dict[str, Any],
-           prepare: Callable[[Run], None] | None = None) -> Result:
+def _start(
+    self: Commands,
+    job: Job,
+    reason: RunReason,
+    overrides: dict[str, Any],
+    prepare: Callable[[Run], None] | None = None,
+) -> Result:
     """Insert the run (queued behind one in flight unless the job allows overlap), let
     `prepare` set it up, then start it."""
     assert self.start_run is not None
     overlap = Overlap.ALLOW if job.overlap is Overlap.ALLOW else Overlap.QUEUE
-    run = self.engine.store.insert_run(job.name, self._now, reason, self.engine.node_id,
-                                       overlap, self._now, overrides)
+    run = self.engine.store.insert_run(
+        job.name, self._now, reason, self.engine.node_id, overlap, self._now, overrides
+    )
     if run is None:
         raise UsageError("another run was created in the same instant; fire again")
     if prepare is not None and run.status in (RunStatus.RUNNING, RunStatus.QUEUED):
@@ -283,8 +333,9 @@ def _start(self: Commands, job: Job, reason: RunReason, overrides: dict[str, Any
 
 def _fire(self: Commands, c: Command) -> Result:
     assert c.job
-    return _start(self, require_job(self.engine.jobs, c.job), RunReason.MANUAL,
-                  c.args.get("overrides", {}))
+    return _start(
+        self, require_job(self.engine.jobs, c.job), RunReason.MANUAL, c.args.get("overrides", {})
+    )
 
 
 def retry_key(run_id: int) -> str:
@@ -303,12 +354,12 @@ def _retry(self: Commands, c: Command) -> Result:
 
     def reserve(run: Run) -> None:
         assert c.run_id is not None
-        reserved.append(store.retry_items(c.job or "", self._now, run_id=c.run_id,
-                                          reserve_for=run.id))
+        reserved.append(
+            store.retry_items(c.job or "", self._now, run_id=c.run_id, reserve_for=run.id)
+        )
         store.set_control(retry_key(run.id), c.run_id, self._now)
 
-    text, run_id = _start(self, require_job(self.engine.jobs, c.job), RunReason.RETRY, {},
-                          reserve)
+    text, run_id = _start(self, require_job(self.engine.jobs, c.job), RunReason.RETRY, {}, reserve)
     count = reserved[0] if reserved else 0
     return f"{count} failed items of run #{c.run_id} to retry; {text}", run_id
 
@@ -317,14 +368,26 @@ def _backfill(self: Commands, c: Command) -> Result:
     assert c.job
     start, end = datetime.fromisoformat(c.args["from"]), datetime.fromisoformat(c.args["to"])
     ticks = self.backfill_preview(c.job, start, end)
-    created = [run for t in ticks if t.existing_run is None and (
-        run := self.engine.store.queue_run(c.job, t.at, RunReason.BACKFILL, self._now))]
-    return (f"{len(created)} backfill runs queued, {len(ticks) - len(created)} ticks already "
-            "had runs"), (created[0].id if created else None)
+    created = [
+        run
+        for t in ticks
+        if t.existing_run is None
+        and (run := self.engine.store.queue_run(c.job, t.at, RunReason.BACKFILL, self._now))
+    ]
+    return (
+        f"{len(created)} backfill runs queued, {len(ticks) - len(created)} ticks already had runs"
+    ), (created[0].id if created else None)
 
 
 HANDLERS: dict[str, Callable[[Commands, Command], Result]] = {
-    "pause": _pause, "resume": _resume, "pause-all": _pause_all, "resume-all": _resume_all,
-    "set": _set, "cancel": _cancel, "fire": _fire, "retry": _retry, "backfill": _backfill,
+    "pause": _pause,
+    "resume": _resume,
+    "pause-all": _pause_all,
+    "resume-all": _resume_all,
+    "set": _set,
+    "cancel": _cancel,
+    "fire": _fire,
+    "retry": _retry,
+    "backfill": _backfill,
     "watermark": _watermark,
 }

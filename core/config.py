@@ -19,12 +19,29 @@ from .models import CatchUp, Overlap
 from .scheduling.triggers import ScheduleError, load_zone
 
 TOP_KEYS = {
-    "database", "log_dir", "modules", "timezone", "grace_period", "stale_timeout",
-    "node_timeout", "log_max_bytes", "log_backups", "log_keep_rows",
+    "database",
+    "log_dir",
+    "modules",
+    "timezone",
+    "grace_period",
+    "stale_timeout",
+    "node_timeout",
+    "log_max_bytes",
+    "log_backups",
+    "log_keep_rows",
 }
 JOB_KEYS = {
-    "schedule", "timezone", "enabled", "overlap", "catch_up", "catch_up_window", "time_budget",
-    "timeout", "jitter", "max_attempts", "settings",
+    "schedule",
+    "timezone",
+    "enabled",
+    "overlap",
+    "catch_up",
+    "catch_up_window",
+    "time_budget",
+    "timeout",
+    "jitter",
+    "max_attempts",
+    "settings",
 }
 
 
@@ -80,9 +97,12 @@ def config_home(env: Mapping[str, str]) -> Path:
 
 def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
     """--config, then $CRONSOLE_CONFIG, then ./cronsole.toml, then the user config dir."""
-    for candidate, must_exist in ((explicit, True), (env.get("CRONSOLE_CONFIG"), True),
-                                  ("cronsole.toml", False),
-                                  (str(config_home(env) / "cronsole.toml"), False)):
+    for candidate, must_exist in (
+        (explicit, True),
+        (env.get("CRONSOLE_CONFIG"), True),
+        ("cronsole.toml", False),
+        (str(config_home(env) / "cronsole.toml"), False),
+    ):
         if not candidate:
             continue
         path = Path(candidate).expanduser()
@@ -94,7 +114,9 @@ def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
 
 
 def load_settings(
-    config: str | None = None, env: Mapping[str, str] | None = None, database: str | None = None,
+    config: str | None = None,
+    env: Mapping[str, str] | None = None,
+    database: str | None = None,
 ) -> Settings:
     env = os.environ if env is None else env
     path = find_config(config, env)
@@ -107,19 +129,29 @@ def load_settings(
     values, sources = _top_values(top, base, env, where)
     if database:
         values["database"], sources["database"] = database, "--db"
-    jobs = {name: _job_config(name, table, where)
-            for name, table in _table(data, "jobs", (), where).items()}
+    jobs = {
+        name: _job_config(name, table, where)
+        for name, table in _table(data, "jobs", (), where).items()
+    }
     schedules = {k: v for k, v in env.items() if ENV_SCHEDULE.match(k)}
     overridden = {}
     if env.get("CRONSOLE_DB") and "database" in top:
-        overridden["database"] = (f"CRONSOLE_DB overrides database at "
-                                  f"{where('cronsole', 'database')}")
+        overridden["database"] = (
+            f"CRONSOLE_DB overrides database at {where('cronsole', 'database')}"
+        )
     for name, job in jobs.items():
         if job.schedule is not None and env_key(name) in schedules:
             overridden[f"jobs.{name}.schedule"] = (
-                f"{env_key(name)} overrides the schedule at {where('jobs', name, 'schedule')}")
-    return Settings(config_path=path, jobs=jobs, sources=sources, env_schedules=schedules,
-                    overridden=overridden, **values)
+                f"{env_key(name)} overrides the schedule at {where('jobs', name, 'schedule')}"
+            )
+    return Settings(
+        config_path=path,
+        jobs=jobs,
+        sources=sources,
+        env_schedules=schedules,
+        overridden=overridden,
+        **values,
+    )
 
 
 class _Where:
@@ -169,24 +201,29 @@ def locate_keys(text: str) -> dict[tuple[str, ...], int]:
     return found
 
 
-def _check_keys(table: Mapping[str, Any], known: set[str], path: tuple[str, ...],
-                where: _Where) -> None:
+def _check_keys(
+    table: Mapping[str, Any], known: set[str], path: tuple[str, ...], where: _Where
+) -> None:
     for key in table:
         if key not in known:
-            raise ConfigError(f"unknown key {'.'.join((*path, key))!r} "
-                              f"(known: {', '.join(sorted(known))})", where(*path, key))
+            raise ConfigError(
+                f"unknown key {'.'.join((*path, key))!r} (known: {', '.join(sorted(known))})",
+                where(*path, key),
+            )
 
 
-def _table(data: Mapping[str, Any], key: str, path: tuple[str, ...],
-           where: _Where) -> dict[str, Any]:
+def _table(
+    data: Mapping[str, Any], key: str, path: tuple[str, ...], where: _Where
+) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(f"{'.'.join((*path, key))} must be a table", where(*path, key))
     return value
 
 
-def _top_values(top: Mapping[str, Any], base: Path, env: Mapping[str, str],
-                where: _Where) -> tuple[dict[str, Any], dict[str, str]]:
+def _top_values(
+    top: Mapping[str, Any], base: Path, env: Mapping[str, str], where: _Where
+) -> tuple[dict[str, Any], dict[str, str]]:
     values: dict[str, Any] = {}
     sources = {key: where("cronsole", key) for key in top}
     database = env.get("CRONSOLE_DB") or top.get("database")
@@ -197,8 +234,9 @@ def _top_values(top: Mapping[str, Any], base: Path, env: Mapping[str, str],
     values["log_dir"] = (base / log_dir) if log_dir else state_home(env) / "logs"
     modules = top.get("modules", [])
     if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
-        raise ConfigError("modules must be a list of module names or .py paths",
-                          where("cronsole", "modules"))
+        raise ConfigError(
+            "modules must be a list of module names or .py paths", where("cronsole", "modules")
+        )
     values["modules"] = tuple(modules)
     if "timezone" in top:
         zone = _typed(top, "timezone", str, where)
@@ -216,20 +254,22 @@ def _database(value: Any, base: Path, env: Mapping[str, str], where: _Where) -> 
     if value is None:
         return str(state_home(env) / "cronsole.db")
     if not isinstance(value, str) or not value:
-        raise ConfigError("database must be a file path or a postgresql:// address",
-                          where("cronsole", "database"))
+        raise ConfigError(
+            "database must be a file path or a postgresql:// address", where("cronsole", "database")
+        )
     if "://" in value:
         return value
     return os.path.abspath(base / Path(value).expanduser())  # links are not followed here
 
 
-def _typed(table: Mapping[str, Any], key: str, kind: type, where: _Where,
-           *path: str) -> Any:
+def _typed(table: Mapping[str, Any], key: str, kind: type, where: _Where, *path: str) -> Any:
     value = table.get(key)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and
-                              kind is not bool):
-        raise ConfigError(f"{key} must be {kind.__name__}, got {value!r}",
-                          where(*(path or ("cronsole",)), key))
+    if value is not None and (
+        not isinstance(value, kind) or isinstance(value, bool) and kind is not bool
+    ):
+        raise ConfigError(
+            f"{key} must be {kind.__name__}, got {value!r}", where(*(path or ("cronsole",)), key)
+        )
     return value
 
 
@@ -264,8 +304,12 @@ def _job_config(name: str, table: Any, where: _Where) -> JobConfig:
         raise ConfigError(f"jobs.{name} must be a table", where(*path))
     _check_keys(table, JOB_KEYS, path, where)
     values: dict[str, Any] = {"where": {key: where(*path, key) for key in table}}
-    for key, kind in (("schedule", str), ("timezone", str), ("enabled", bool),
-                      ("max_attempts", int)):
+    for key, kind in (
+        ("schedule", str),
+        ("timezone", str),
+        ("enabled", bool),
+        ("max_attempts", int),
+    ):
         values[key] = _typed(table, key, kind, where, *path)
     if values["timezone"]:
         _zone(values["timezone"], where(*path, "timezone"))

@@ -41,9 +41,19 @@ def error_text(exc: BaseException) -> str:
 
 class JobContext(Generic[S]):
     def __init__(
-        self, *, job: Job, run: Run, settings: S, store: Store, clock: Clock, hub: EventHub,
-        node: str, cancel: threading.Event, log: logging.LoggerAdapter[logging.Logger],
-        base_dir: Path, lapses: Callable[[], int] = lambda: 0,
+        self,
+        *,
+        job: Job,
+        run: Run,
+        settings: S,
+        store: Store,
+        clock: Clock,
+        hub: EventHub,
+        node: str,
+        cancel: threading.Event,
+        log: logging.LoggerAdapter[logging.Logger],
+        base_dir: Path,
+        lapses: Callable[[], int] = lambda: 0,
     ) -> None:
         self.job, self.run, self.settings = job, run, settings
         self.lapses = lapses  # how often this node was gone longer than node_timeout
@@ -107,19 +117,27 @@ class JobContext(Generic[S]):
 
     def add_progress(self, processed: int = 0, failed: int = 0, skipped: int = 0) -> None:
         """For work outside the ledger; ledger outcomes are counted by the store itself."""
-        self.store.update_run_progress(self.run.id, processed=processed, failed=failed,
-                                       skipped=skipped)
+        self.store.update_run_progress(
+            self.run.id, processed=processed, failed=failed, skipped=skipped
+        )
         self._publish_progress()
 
     def _publish_progress(self) -> None:
         run = self.store.get_run(self.run.id)
         if run is not None:
-            self.hub.publish(RunProgressed(self.clock.now(), run.id, run.job, run.processed,
-                                           run.failed, run.total))
+            self.hub.publish(
+                RunProgressed(
+                    self.clock.now(), run.id, run.job, run.processed, run.failed, run.total
+                )
+            )
 
     def run_items(
-        self, items: Iterable[T], fn: Callable[[T], Any], concurrency: int = 1,
-        estimate: float = 0.0, count: bool = True,
+        self,
+        items: Iterable[T],
+        fn: Callable[[T], Any],
+        concurrency: int = 1,
+        estimate: float = 0.0,
+        count: bool = True,
     ) -> Outcome[T]:
         """Run `fn` on each item, never more than `concurrency` at once; one item's failure
         never stops the others; no item starts once cancelled or out of budget."""
@@ -133,8 +151,14 @@ class JobContext(Generic[S]):
             self.stopped_early(len(outcome.left))
         return outcome
 
-    def _run_inline(self, iterator: Iterator[T], fn: Callable[[T], Any], outcome: Outcome[T],
-                    count: bool, estimate: float) -> None:
+    def _run_inline(
+        self,
+        iterator: Iterator[T],
+        fn: Callable[[T], Any],
+        outcome: Outcome[T],
+        count: bool,
+        estimate: float,
+    ) -> None:
         """One at a time in this thread: no pool, no hand-off, this thread's connection."""
         for item in iterator:
             if not self.can_start(estimate):
@@ -149,10 +173,18 @@ class JobContext(Generic[S]):
             if count:
                 self.add_progress(processed=int(ok), failed=int(not ok))
 
-    def _run_pooled(self, iterator: Iterator[T], fn: Callable[[T], Any], outcome: Outcome[T],
-                    count: bool, estimate: float, concurrency: int) -> None:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency),
-                                thread_name_prefix=f"run-{self.run.id}") as pool:
+    def _run_pooled(
+        self,
+        iterator: Iterator[T],
+        fn: Callable[[T], Any],
+        outcome: Outcome[T],
+        count: bool,
+        estimate: float,
+        concurrency: int,
+    ) -> None:
+        with ThreadPoolExecutor(
+            max_workers=max(1, concurrency), thread_name_prefix=f"run-{self.run.id}"
+        ) as pool:
             running: dict[Future[Any], T] = {}
             for item in iterator:
                 while len(running) >= concurrency:
@@ -180,8 +212,9 @@ class JobContext(Generic[S]):
         finally:
             self._durations.append(self.clock.monotonic() - start)
 
-    def _collect(self, running: dict[Future[Any], T], outcome: Outcome[T], count: bool,
-                 how: str) -> None:
+    def _collect(
+        self, running: dict[Future[Any], T], outcome: Outcome[T], count: bool, how: str
+    ) -> None:
         finished, _ = wait(running, return_when=how)
         for future in finished:
             item = running.pop(future)
@@ -215,11 +248,18 @@ class Records:
     def get(self, key: str) -> Record | None:
         return self.store.get_record(self.collection, key)
 
-    def query(self, grp: str | None = None, status: str | None = None,
-              at_from: str | None = None, at_to: str | None = None, limit: int = 1000,
-              newest_first: bool = False) -> list[Record]:
-        return self.store.query_records(self.collection, grp, status, at_from, at_to, limit,
-                                        newest_first)
+    def query(
+        self,
+        grp: str | None = None,
+        status: str | None = None,
+        at_from: str | None = None,
+        at_to: str | None = None,
+        limit: int = 1000,
+        newest_first: bool = False,
+    ) -> list[Record]:
+        return self.store.query_records(
+            self.collection, grp, status, at_from, at_to, limit, newest_first
+        )
 
     def groups(self, at_from: str) -> list[str]:
         return self.store.record_groups(self.collection, at_from)
@@ -227,10 +267,12 @@ class Records:
     def count(self, status: str | None = None) -> int:
         return self.store.count_records(self.collection, status)
 
-    def sweep(self, status: str, before: str, new_status: str,
-              change: Callable[[Record], Any]) -> list[Record]:
-        return self.store.sweep_records(self.collection, status, before, new_status,
-                                        self.clock.now(), change)
+    def sweep(
+        self, status: str, before: str, new_status: str, change: Callable[[Record], Any]
+    ) -> list[Record]:
+        return self.store.sweep_records(
+            self.collection, status, before, new_status, self.clock.now(), change
+        )
 
 
 class StateView:
@@ -262,47 +304,81 @@ class Ledger:
         self._marked: set[int] = set()
         self._lock = threading.Lock()
 
-    def enqueue(self, key: str, payload: Any = None, tenant: str = "",
-                queue: str = "default") -> bool:
+    def enqueue(
+        self, key: str, payload: Any = None, tenant: str = "", queue: str = "default"
+    ) -> bool:
         ctx = self._ctx
-        return ctx.store.enqueue(ctx.job.name, key, ctx.clock.now(), payload=payload,
-                                 tenant=tenant, queue=queue, max_attempts=ctx.job.max_attempts)
+        return ctx.store.enqueue(
+            ctx.job.name,
+            key,
+            ctx.clock.now(),
+            payload=payload,
+            tenant=tenant,
+            queue=queue,
+            max_attempts=ctx.job.max_attempts,
+        )
 
-    def enqueue_many(self, entries: Iterable[tuple[str, Any, str]],
-                     queue: str = "default") -> int:
+    def enqueue_many(self, entries: Iterable[tuple[str, Any, str]], queue: str = "default") -> int:
         """Enqueue (key, payload, tenant) entries in one transaction; how many were new."""
         ctx = self._ctx
-        return ctx.store.enqueue_many(ctx.job.name, list(entries), ctx.clock.now(), queue=queue,
-                                      max_attempts=ctx.job.max_attempts)
+        return ctx.store.enqueue_many(
+            ctx.job.name,
+            list(entries),
+            ctx.clock.now(),
+            queue=queue,
+            max_attempts=ctx.job.max_attempts,
+        )
 
     def known(self, keys: Sequence[str]) -> set[str]:
         """Which of these keys this job's ledger already holds, whatever their state."""
         return self._ctx.store.known_keys(self._ctx.job.name, keys)
 
-    def claim(self, limit: int, per_tenant: int | None = None, queue: str = "default",
-              start: int | None = None) -> list[Item]:
+    def claim(
+        self,
+        limit: int,
+        per_tenant: int | None = None,
+        queue: str = "default",
+        start: int | None = None,
+    ) -> list[Item]:
         """Claim due items. The first `start` are marked started (all of them by default):
         a crash charges a started item's attempt and gives back one never started. A job
         that claims for itself marks the rest with `start()` or an outcome's `start_next`.
         A retry run claims only the items reserved for it."""
         ctx = self._ctx
-        return ctx.store.claim_items(ctx.job.name, ctx.node, ctx.run.id, ctx.clock.now(), limit,
-                                     per_tenant=per_tenant, queue=queue,
-                                     start=start,
-                                     reserved=ctx.run.reason is RunReason.RETRY)
+        return ctx.store.claim_items(
+            ctx.job.name,
+            ctx.node,
+            ctx.run.id,
+            ctx.clock.now(),
+            limit,
+            per_tenant=per_tenant,
+            queue=queue,
+            start=start,
+            reserved=ctx.run.reason is RunReason.RETRY,
+        )
 
     def start(self, items: Sequence[Item]) -> None:
         """Mark claimed items started, in one transaction."""
         self._ctx.store.start_items(items, self._ctx.clock.now())
 
-    def complete(self, item: Item, result: Any = None, watermark: Watermark | None = None,
-                 start_next: Item | None = None) -> None:
+    def complete(
+        self,
+        item: Item,
+        result: Any = None,
+        watermark: Watermark | None = None,
+        start_next: Item | None = None,
+    ) -> None:
         """Done; `start_next` is marked started in the same transaction."""
-        self._ctx.store.complete_item(item, self._ctx.clock.now(), result, watermark,
-                                      start_next)
+        self._ctx.store.complete_item(item, self._ctx.clock.now(), result, watermark, start_next)
 
-    def fail(self, item: Item, error: str, retry: bool = True,
-             watermark: Watermark | None = None, start_next: Item | None = None) -> None:
+    def fail(
+        self,
+        item: Item,
+        error: str,
+        retry: bool = True,
+        watermark: Watermark | None = None,
+        start_next: Item | None = None,
+    ) -> None:
         ctx = self._ctx
         now = ctx.clock.now()
         retry_at = now + timedelta(seconds=self.backoff(item.attempts)) if retry else None
@@ -326,14 +402,22 @@ class Ledger:
             return
         self._suspect = True
         now = self._ctx.store.get_item(item.job, item.key)
-        if now is None or now.status is not ItemStatus.CLAIMED or \
-                now.claim_token != item.claim_token:
+        if (
+            now is None
+            or now.status is not ItemStatus.CLAIMED
+            or now.claim_token != item.claim_token
+        ):
             raise TakenOver(f"item {item.key!r}: taken over while this node was away; skipped")
 
     def drain(
-        self, handle: Callable[[Item], Any], limit: int, per_tenant: int | None = None,
-        concurrency: int = 1, watermark: Callable[[Item], Watermark] | None = None,
-        estimate: float = 0.0, queue: str = "default",
+        self,
+        handle: Callable[[Item], Any],
+        limit: int,
+        per_tenant: int | None = None,
+        concurrency: int = 1,
+        watermark: Callable[[Item], Watermark] | None = None,
+        estimate: float = 0.0,
+        queue: str = "default",
     ) -> Outcome[Item]:
         """Claim up to `limit` due items and handle each, recording every outcome; items not
         started (budget or cancel) are released for the next run, their attempt given back.
@@ -344,8 +428,13 @@ class Ledger:
         with self._lock:
             self._marked = {i.id for i in items[:first]}
             self._unstarted = deque(items[first:])
-        outcome = self._ctx.run_items(items, lambda item: self._handle(item, handle, watermark),
-                                      concurrency=concurrency, estimate=estimate, count=False)
+        outcome = self._ctx.run_items(
+            items,
+            lambda item: self._handle(item, handle, watermark),
+            concurrency=concurrency,
+            estimate=estimate,
+            count=False,
+        )
         for item in outcome.left:
             self.release(item)
         return outcome
@@ -370,8 +459,12 @@ class Ledger:
             with self._lock:
                 self._marked.add(following.id)
 
-    def _handle(self, item: Item, handle: Callable[[Item], Any],
-                watermark: Callable[[Item], Watermark] | None) -> Any:
+    def _handle(
+        self,
+        item: Item,
+        handle: Callable[[Item], Any],
+        watermark: Callable[[Item], Watermark] | None,
+    ) -> Any:
         mark = watermark(item) if watermark else None
         self._ensure_started(item)
         fault("before_item")
@@ -382,8 +475,9 @@ class Ledger:
         except Exception as exc:
             error = error_text(exc)
             try:
-                self._settled(lambda following: self.fail(item, error, watermark=mark,
-                                                          start_next=following))
+                self._settled(
+                    lambda following: self.fail(item, error, watermark=mark, start_next=following)
+                )
             except StaleClaim as stale:
                 self._ctx.log.warning("%s", stale)
             raise
@@ -400,4 +494,3 @@ class Ledger:
             raise
         fault("after_item_commit")
         return result
-

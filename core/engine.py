@@ -67,8 +67,9 @@ class Engine:
         """Register this process and keep it beating; needed before it executes runs."""
         now = self.clock.now()
         self.role = role
-        self.store.register_node(Node(self.node_id, role, socket.gethostname(), os.getpid(),
-                                      now, now, __version__))
+        self.store.register_node(
+            Node(self.node_id, role, socket.gethostname(), os.getpid(), now, now, __version__)
+        )
         self.registered = True
         self._beat_at = self.clock.monotonic()
         self.runner.lapses = self.lapses
@@ -122,14 +123,18 @@ class Engine:
         if action not in job.actions:
             raise UsageError(f"job {job_name!r} has no action {action!r}")
         state = self.store.job_state(job_name)
-        ctx = ActionContext(job_name, job.settings(state.settings if state else {}), self.store,
-                            self.clock, self.settings.base_dir,
-                            logging.getLogger(f"cronsole.job.{job_name}"))
+        ctx = ActionContext(
+            job_name,
+            job.settings(state.settings if state else {}),
+            self.store,
+            self.clock,
+            self.settings.base_dir,
+            logging.getLogger(f"cronsole.job.{job_name}"),
+        )
         return job.actions[action](ctx, args)
 
     def live_nodes(self, role: str | None = None) -> list[Node]:
-        return [n for n in self.store.nodes() if (role is None or n.role == role)
-                and self.lives(n)]
+        return [n for n in self.store.nodes() if (role is None or n.role == role) and self.lives(n)]
 
     def lives(self, node: Node) -> bool:
         """A registered node whose heartbeat is fresh and, on this host, whose process is
@@ -137,7 +142,8 @@ class Engine:
         `node_timeout`)."""
         since = self.clock.now() - timedelta(seconds=self.settings.node_timeout)
         return node.heartbeat_at >= since and (
-            node.hostname != socket.gethostname() or pid_alive(node.pid))
+            node.hostname != socket.gethostname() or pid_alive(node.pid)
+        )
 
     def close(self) -> None:
         """Stop beating and close the store; runs still in flight are interrupted first."""
@@ -148,8 +154,11 @@ class Engine:
             thread.join(timeout=5)
         self.runner.retry_unstored()
         if left := self.runner.unstored():
-            log.error("stopping with the outcome of run(s) %s not stored: a scheduler's "
-                      "recovery closes them as abandoned", ", ".join(f"#{r}" for r in left))
+            log.error(
+                "stopping with the outcome of run(s) %s not stored: a scheduler's "
+                "recovery closes them as abandoned",
+                ", ".join(f"#{r}" for r in left),
+            )
         self.flush_logs()
         if self._log_handler is not None:
             logging.getLogger("cronsole").removeHandler(self._log_handler)
@@ -184,8 +193,14 @@ def existing_store(settings: Settings) -> Store | None:
         return None
 
 
-def build_engine(settings: Settings, *, clock: Clock | None = None, store: Store | None = None,
-                 builtin: Iterable[ModuleType] = (), create: bool = True) -> Engine:
+def build_engine(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    builtin: Iterable[ModuleType] = (),
+    create: bool = True,
+) -> Engine:
     """Jobs are loaded and checked before the store is opened, so bad config writes nothing."""
     jobs = load_jobs(settings, builtin)
     clock = clock or SystemClock()
@@ -195,5 +210,12 @@ def build_engine(settings: Settings, *, clock: Clock | None = None, store: Store
     if create:
         store.ensure_jobs(list(jobs), clock.now())
     runner = Runner(store, clock, hub, node_id, settings.base_dir)
-    return Engine(settings=settings, store=store, clock=clock, hub=hub, jobs=jobs,
-                  node_id=node_id, runner=runner)
+    return Engine(
+        settings=settings,
+        store=store,
+        clock=clock,
+        hub=hub,
+        jobs=jobs,
+        node_id=node_id,
+        runner=runner,
+    )

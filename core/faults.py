@@ -24,17 +24,19 @@ from dataclasses import dataclass
 from .errors import StoreWriteFailed
 
 ENV = "CRONSOLE_TEST_FAULTS"
-POINTS = frozenset({
-    "before_item",              # an item is claimed, its handler not yet called
-    "after_side_effect",        # the handler returned; its outcome is not yet committed
-    "after_item_commit",        # the item's outcome (and watermark) committed
-    "before_watermark_commit",  # inside the item's transaction, watermark written, no commit
-    "mid_sweep",                # a sweep has changed one row of several, not yet committed
-    "mid_archive_chunk",        # a chunk is copied into the archive, not yet deleted
-    "after_download_write",     # a file's bytes are on disk under a temporary name
-    "after_rename",             # the temporary file was renamed into place
-    "after_catch_up",           # a starting scheduler has started its catch-up runs
-})
+POINTS = frozenset(
+    {
+        "before_item",  # an item is claimed, its handler not yet called
+        "after_side_effect",  # the handler returned; its outcome is not yet committed
+        "after_item_commit",  # the item's outcome (and watermark) committed
+        "before_watermark_commit",  # inside the item's transaction, watermark written, no commit
+        "mid_sweep",  # a sweep has changed one row of several, not yet committed
+        "mid_archive_chunk",  # a chunk is copied into the archive, not yet deleted
+        "after_download_write",  # a file's bytes are on disk under a temporary name
+        "after_rename",  # the temporary file was renamed into place
+        "after_catch_up",  # a starting scheduler has started its catch-up runs
+    }
+)
 ACTIONS = ("raise", "full", "sleep", "exit", "kill")
 
 
@@ -64,8 +66,10 @@ def parse(spec: str) -> dict[str, Fault]:
         rest, _, nth = rest.partition("@")
         action, _, arg = rest.partition(":")
         if point not in POINTS or action not in ACTIONS:
-            raise ValueError(f"{ENV}: bad entry {entry!r} (points: {', '.join(sorted(POINTS))};"
-                             f" actions: {', '.join(ACTIONS)})")
+            raise ValueError(
+                f"{ENV}: bad entry {entry!r} (points: {', '.join(sorted(POINTS))};"
+                f" actions: {', '.join(ACTIONS)})"
+            )
         repeat = nth.endswith("+")
         try:
             at_pass = int(nth.rstrip("+") or 1)
@@ -100,8 +104,11 @@ def _trip(point: str) -> None:
         found.passes += 1
         if found.passes < found.at_pass or (found.passes > found.at_pass and not found.repeat):
             return
-    print(f"cronsole: fault point {point}: {found.action} (pass {found.passes})",
-          file=sys.stderr, flush=True)
+    print(
+        f"cronsole: fault point {point}: {found.action} (pass {found.passes})",
+        file=sys.stderr,
+        flush=True,
+    )
     if found.action == "raise":
         raise FaultInjected(f"fault injected at {point}")
     if found.action == "full":

@@ -101,5 +101,6 @@ def walk_files(root: Path, start: Path | None = None) -> Iterator[FoundFile]:
                 stack.append(Path(entry.path))
             elif stat.S_ISREG(info.st_mode):
                 path = Path(entry.path)
-                yield FoundFile(path, path.relative_to(root).as_posix(), info.st_size,
-                                info.st_mtime)
+                yield FoundFile(
+                    path, path.relative_to(root).as_posix(), info.st_size, info.st_mtime
+                )

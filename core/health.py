@@ -30,6 +30,7 @@ class Health(StrEnum):
 @dataclass(frozen=True)
 class Thresholds:
     """Above a `*_warn` value a tenant is WARN, above a `*_crit` one CRIT."""
+
     backlog_warn: int = 20
     backlog_crit: int = 100
     oldest_warn: float = 3600.0  # seconds the oldest pending item has waited
@@ -58,19 +59,32 @@ def grade(value: float | None, warn: float, crit: float) -> Health:
     return Health.WARN if value > warn else Health.OK
 
 
-def _graded(pending: int, oldest: float | None, rate: float | None,
-            limits: Thresholds) -> tuple[Health, str]:
+def _graded(
+    pending: int, oldest: float | None, rate: float | None, limits: Thresholds
+) -> tuple[Health, str]:
     """The worst of the three grades and the words for the signal that set it."""
     signals: list[tuple[Health, Callable[[Health], str]]] = [
-        (grade(pending, limits.backlog_warn, limits.backlog_crit),
-         lambda h: f"backlog {pending} > "
-                   f"{limits.backlog_crit if h is Health.CRIT else limits.backlog_warn}"),
-        (grade(oldest, limits.oldest_warn, limits.oldest_crit),
-         lambda h: f"oldest pending {format_duration(oldest or 0)} > " + format_duration(
-             limits.oldest_crit if h is Health.CRIT else limits.oldest_warn)),
-        (grade(rate, limits.failure_warn, limits.failure_crit),
-         lambda h: f"{(rate or 0):.0%} of the last day's items failed (> "
-                   f"{limits.failure_crit if h is Health.CRIT else limits.failure_warn:.0%})"),
+        (
+            grade(pending, limits.backlog_warn, limits.backlog_crit),
+            lambda h: (
+                f"backlog {pending} > "
+                f"{limits.backlog_crit if h is Health.CRIT else limits.backlog_warn}"
+            ),
+        ),
+        (
+            grade(oldest, limits.oldest_warn, limits.oldest_crit),
+            lambda h: (
+                f"oldest pending {format_duration(oldest or 0)} > "
+                + format_duration(limits.oldest_crit if h is Health.CRIT else limits.oldest_warn)
+            ),
+        ),
+        (
+            grade(rate, limits.failure_warn, limits.failure_crit),
+            lambda h: (
+                f"{(rate or 0):.0%} of the last day's items failed (> "
+                f"{limits.failure_crit if h is Health.CRIT else limits.failure_warn:.0%})"
+            ),
+        ),
     ]
     worst = max((h for h, _ in signals), key=lambda h: h.rank)
     if worst is Health.OK:
@@ -78,8 +92,9 @@ def _graded(pending: int, oldest: float | None, rate: float | None,
     return worst, next(words(h) for h, words in signals if h is worst)
 
 
-def tenant_health(store: Store, job: str, now: datetime,
-                  limits: Thresholds = Thresholds()) -> list[TenantHealth]:
+def tenant_health(
+    store: Store, job: str, now: datetime, limits: Thresholds = Thresholds()
+) -> list[TenantHealth]:
     """Worst first; cost follows the number of tenants, never the size of the ledger."""
     outcomes = store.outcomes_since(job, now - timedelta(days=1))
     oldest = store.oldest_pending(job)
@@ -89,10 +104,18 @@ def tenant_health(store: Store, job: str, now: datetime,
         rate = failed / (done + failed) if done + failed else None
         age = (now - oldest[c.tenant]).total_seconds() if c.tenant in oldest else None
         status, reason = _graded(c.pending + c.failed, age, rate, limits)
-        found.append(TenantHealth(
-            tenant=c.tenant, pending=c.pending + c.failed, running=c.claimed,
-            failed_24h=failed, oldest_pending_age=age, status=status,
-            failure_rate=None if rate is None else round(rate, 4), reason=reason))
+        found.append(
+            TenantHealth(
+                tenant=c.tenant,
+                pending=c.pending + c.failed,
+                running=c.claimed,
+                failed_24h=failed,
+                oldest_pending_age=age,
+                status=status,
+                failure_rate=None if rate is None else round(rate, 4),
+                reason=reason,
+            )
+        )
     return sorted(found, key=lambda h: (-h.status.rank, -h.pending, h.tenant))
 
 
@@ -104,11 +127,14 @@ def health_key(job: str) -> str:
     return f"health:{job}"
 
 
-def save_health(store: Store, job: str, now: datetime, tenants: list[TenantHealth],
-                limits: Thresholds) -> dict[str, Any]:
+def save_health(
+    store: Store, job: str, now: datetime, tenants: list[TenantHealth], limits: Thresholds
+) -> dict[str, Any]:
     """Store the answer under a control key so the CLI, console and metrics agree."""
     report = {
-        "job": job, "computed_at": now.isoformat(), "overall": overall(tenants).value,
+        "job": job,
+        "computed_at": now.isoformat(),
+        "overall": overall(tenants).value,
         "thresholds": asdict(limits),
         "tenants": [{**asdict(t), "status": t.status.value} for t in tenants],
     }

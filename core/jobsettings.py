@@ -78,8 +78,16 @@ def _coerce_base(key: str, value: Any, base: Any) -> Any:
     if base is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no",
-                                                        "off", "0"):
+        if isinstance(value, str) and value.lower() in (
+            "true",
+            "yes",
+            "on",
+            "1",
+            "false",
+            "no",
+            "off",
+            "0",
+        ):
             return value.lower() in ("true", "yes", "on", "1")
         raise SettingError(key, f"expected true or false, got {value!r}")
     if base in (int, float):
@@ -88,8 +96,9 @@ def _coerce_base(key: str, value: Any, base: Any) -> Any:
         try:
             number = base(value)
         except ValueError:
-            raise SettingError(key, f"expected {'a whole' if base is int else 'a'} number, "
-                                    f"got {value!r}") from None
+            raise SettingError(
+                key, f"expected {'a whole' if base is int else 'a'} number, got {value!r}"
+            ) from None
         if base is int and isinstance(value, float) and not value.is_integer():
             raise SettingError(key, f"expected a whole number, got {value!r}")
         return number

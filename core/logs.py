@@ -55,12 +55,19 @@ class StoreLogHandler(logging.Handler):
                 self.dropped += 1
                 return
         message = visible(self.format(record) if self.formatter else record.getMessage())
-        row: Row = (self.clock.now(), record.levelname, getattr(record, "job", None),
-                    getattr(record, "run_id", None), record.name, message)
+        row: Row = (
+            self.clock.now(),
+            record.levelname,
+            getattr(record, "job", None),
+            getattr(record, "run_id", None),
+            record.name,
+            message,
+        )
         with self._lock:
             self._buffer.append(row)
-        entry = LogEntry(id=0, at=row[0], level=row[1], message=message, job=row[2],
-                         run_id=row[3], logger=row[4])
+        entry = LogEntry(
+            id=0, at=row[0], level=row[1], message=message, job=row[2], run_id=row[3], logger=row[4]
+        )
         self.hub.publish(LogRecorded(row[0], entry))
 
     def flush(self) -> None:
@@ -68,15 +75,23 @@ class StoreLogHandler(logging.Handler):
             rows, self._buffer = self._buffer, []
             dropped, self.dropped = self.dropped, 0
         if dropped:  # a flood outran the database: say how much is missing, in its place
-            rows.append((self.clock.now(), "WARNING", None, None, "cronsole.logs",
-                         f"{dropped} log records dropped: more than {self.max_buffer} were "
-                         "waiting to be stored (the log file has them)"))
+            rows.append(
+                (
+                    self.clock.now(),
+                    "WARNING",
+                    None,
+                    None,
+                    "cronsole.logs",
+                    f"{dropped} log records dropped: more than {self.max_buffer} were "
+                    "waiting to be stored (the log file has them)",
+                )
+            )
         if not rows:
             return
         try:
             self.store.add_logs(rows)
         except Exception as exc:  # the database may be busy or full; keep jobs running
-            kept = rows[-self.max_buffer // 2:]
+            kept = rows[-self.max_buffer // 2 :]
             with self._lock:  # what is not kept is counted, and said by the next notice
                 self._buffer = kept + self._buffer
                 self.dropped += len(rows) - len(kept)

@@ -122,6 +122,7 @@ class Item:
 class Attempt:
     """One try of an item by a run, as the item's history keeps it: which run, which attempt,
     with what outcome and error."""
+
     item_id: int
     job: str
     key: str

@@ -19,12 +19,17 @@ def recover_dead_nodes(engine: Engine) -> None:
     registered = engine.store.nodes()
     live = {n.id for n in registered if engine.lives(n)} | {engine.node_id}
     owners = {n.id for n in registered} | {
-        r.node for r in engine.store.active_runs() if r.status is RunStatus.RUNNING and r.node}
+        r.node for r in engine.store.active_runs() if r.status is RunStatus.RUNNING and r.node
+    }
     dead = sorted(owners - live)
     if not dead:
         return
     runs = engine.store.abandon_runs(dead, now, "abandoned: its process stopped")
     items = engine.store.release_claims(dead, now, "released: its process stopped")
     if runs or items:
-        log.warning("recovered from %d dead process(es): %d runs abandoned, %d items released",
-                    len(dead), len(runs), items)
+        log.warning(
+            "recovered from %d dead process(es): %d runs abandoned, %d items released",
+            len(dead),
+            len(runs),
+            items,
+        )

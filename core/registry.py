@@ -82,9 +82,15 @@ def import_module(name: str, base: Path) -> ModuleType:
     """A module by dotted name (with the config's folder importable) or a .py file path. One
     that is still importing after a few seconds is named (it may spin at import time); one
     that exits the process at import is refused."""
-    notice = threading.Timer(IMPORT_NOTICE_SECONDS, log.warning,
-                             ("still importing job module %r after %gs: is it stuck at import "
-                              "time?", name, IMPORT_NOTICE_SECONDS))
+    notice = threading.Timer(
+        IMPORT_NOTICE_SECONDS,
+        log.warning,
+        (
+            "still importing job module %r after %gs: is it stuck at import time?",
+            name,
+            IMPORT_NOTICE_SECONDS,
+        ),
+    )
     notice.daemon = True
     notice.start()
     try:
@@ -110,8 +116,10 @@ def _import(name: str, base: Path) -> ModuleType:
     except Exception as exc:  # a user's module may fail in any way; say which and why
         raise ConfigError(f"cannot load job module {name!r}: {type(exc).__name__}: {exc}") from None
     except SystemExit as exc:  # exit 0 with no output would look like success
-        raise ConfigError(f"cannot load job module {name!r}: it called sys.exit({exc.code!r}) "
-                          "while being imported") from None
+        raise ConfigError(
+            f"cannot load job module {name!r}: it called sys.exit({exc.code!r}) "
+            "while being imported"
+        ) from None
 
 
 def load_definitions(settings: Settings, builtin: Iterable[ModuleType] = ()) -> list[JobDefinition]:
@@ -123,8 +131,10 @@ def load_definitions(settings: Settings, builtin: Iterable[ModuleType] = ()) -> 
     seen: dict[str, str] = {}
     for definition in definitions:
         if definition.spec.name in seen:
-            raise ConfigError(f"job {definition.spec.name!r} is defined twice "
-                              f"({seen[definition.spec.name]} and {definition.module})")
+            raise ConfigError(
+                f"job {definition.spec.name!r} is defined twice "
+                f"({seen[definition.spec.name]} and {definition.module})"
+            )
         seen[definition.spec.name] = definition.module
     return definitions
 
@@ -140,15 +150,20 @@ def resolve_jobs(settings: Settings, definitions: list[JobDefinition]) -> dict[s
     env_names = {env_key(name): name for name in by_name}
     for variable in settings.env_schedules:
         if variable not in env_names:
-            raise ConfigError(f"no job matches this variable (jobs: {', '.join(sorted(by_name))})",
-                              f"environment {variable}")
+            raise ConfigError(
+                f"no job matches this variable (jobs: {', '.join(sorted(by_name))})",
+                f"environment {variable}",
+            )
     jobs = {}
     for name, definition in sorted(by_name.items()):
         config = settings.jobs.get(name, JobConfig())
         override = settings.env_schedules.get(env_key(name))
         if override:
-            config = replace(config, schedule=override,
-                             where={**config.where, "schedule": f"environment {env_key(name)}"})
+            config = replace(
+                config,
+                schedule=override,
+                where={**config.where, "schedule": f"environment {env_key(name)}"},
+            )
         configured = definition.spec.enabled or name in settings.jobs
         enabled = configured if config.enabled is None else config.enabled
         if enabled:
@@ -167,17 +182,24 @@ def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> J
     except (ScheduleError, ValueError) as exc:
         raise ConfigError(f"job {spec.name}: {exc}", config.where.get("schedule")) from None
     job = Job(
-        name=spec.name, fn=definition.fn, schedule=schedule, settings_cls=spec.settings,
+        name=spec.name,
+        fn=definition.fn,
+        schedule=schedule,
+        settings_cls=spec.settings,
         config_settings=dict(config.settings),
-        overlap=config.overlap or spec.overlap, catch_up=config.catch_up or spec.catch_up,
+        overlap=config.overlap or spec.overlap,
+        catch_up=config.catch_up or spec.catch_up,
         catch_up_window=_pick(config.catch_up_window, spec.catch_up_window),
         time_budget=_pick(config.time_budget, spec.time_budget),
         timeout=_pick(config.timeout, spec.timeout),
         jitter=_pick(config.jitter, spec.jitter),
         max_attempts=_pick(config.max_attempts, spec.max_attempts),
-        retry_base=spec.retry_base, retry_cap=spec.retry_cap,
-        resets_watermark=spec.resets_watermark, description=spec.description,
-        module=definition.module, actions=spec.actions,
+        retry_base=spec.retry_base,
+        retry_cap=spec.retry_cap,
+        resets_watermark=spec.resets_watermark,
+        description=spec.description,
+        module=definition.module,
+        actions=spec.actions,
         schedule_where=config.where.get("schedule") or f"{definition.module} (@job {spec.name})",
     )
     try:
@@ -186,8 +208,9 @@ def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> J
         where = config.where.get(f"settings.{exc.key}") or config.where.get("settings")
         raise ConfigError(f"job {spec.name}: {exc}", where) from None
     if job.max_attempts < 1:
-        raise ConfigError(f"job {spec.name}: max_attempts must be at least 1",
-                          config.where.get("max_attempts"))
+        raise ConfigError(
+            f"job {spec.name}: max_attempts must be at least 1", config.where.get("max_attempts")
+        )
     return job
 
 

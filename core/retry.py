@@ -23,9 +23,14 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
     return float(min(cap, base * 2.0 ** max(0, attempt - 1)) * random.uniform(0.5, 1.0))
 
 
-def with_retries(call: Callable[[], T], attempts: int = 4, base: float = 1.0, cap: float = 60.0,
-                 sleep: Callable[[float], None] = time.sleep,
-                 give_up: Callable[[], bool] = lambda: False) -> T:
+def with_retries(
+    call: Callable[[], T],
+    attempts: int = 4,
+    base: float = 1.0,
+    cap: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+    give_up: Callable[[], bool] = lambda: False,
+) -> T:
     """Call until it succeeds, raises something not Retryable, or attempts run out (then the
     last Retryable is raised). `give_up` is checked before each wait (cancellation)."""
     for attempt in range(1, attempts + 1):

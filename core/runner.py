@@ -37,8 +37,9 @@ class Workers:
     IDLE_SECONDS = 60.0
 
     def __init__(self) -> None:
-        self._tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = \
+        self._tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = (
             queue.SimpleQueue()
+        )
         self._lock = threading.Lock()
         self._idle = 0  # workers waiting for a task that no submit has counted on yet
 
@@ -81,8 +82,15 @@ class ActiveRun:
 class Runner:
     """Runs jobs in threads of their own and keeps track of what is in flight."""
 
-    def __init__(self, store: Store, clock: Clock, hub: EventHub, node: str, base_dir: Path,
-                 on_finished: Callable[[Run], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        hub: EventHub,
+        node: str,
+        base_dir: Path,
+        on_finished: Callable[[Run], None] | None = None,
+    ) -> None:
         self.store, self.clock, self.hub, self.node = store, clock, hub, node
         self.base_dir = base_dir
         self.lapses: Callable[[], int] = lambda: 0  # the engine's, once it beats
@@ -131,8 +139,12 @@ class Runner:
         active.interrupted = active.interrupted or interrupt
         active.cancel.set()
         if not active.interrupted and active.deadline is None:
-            self._arm(active, CANCEL_GRACE, RunStatus.CANCELLED,
-                      f"cancelled: did not stop within {CANCEL_GRACE:g}s")
+            self._arm(
+                active,
+                CANCEL_GRACE,
+                RunStatus.CANCELLED,
+                f"cancelled: did not stop within {CANCEL_GRACE:g}s",
+            )
         return True
 
     def _arm(self, active: ActiveRun, seconds: float, status: RunStatus, why: str) -> None:
@@ -160,8 +172,12 @@ class Runner:
                 self.store.release_run_claims(run.id, now, f"released: {why}")
                 self.store.finish_run(run.id, status, now, why)
 
-        log.warning("run #%s of %s %s; its claims are released, and what it reports later "
-                    "is refused", run.id, run.job, why)
+        log.warning(
+            "run #%s of %s %s; its claims are released, and what it reports later is refused",
+            run.id,
+            run.job,
+            why,
+        )
         self._store_outcome(run, run.job, close, announce=False)
 
     def interrupt_all(self) -> None:
@@ -175,8 +191,12 @@ class Runner:
     def _execute(self, job: Job, active: ActiveRun) -> Run:
         run = active.run
         if job.timeout:
-            self._arm(active, job.timeout, RunStatus.TIMED_OUT,
-                      f"timed out after {format_duration(job.timeout)}")
+            self._arm(
+                active,
+                job.timeout,
+                RunStatus.TIMED_OUT,
+                f"timed out after {format_duration(job.timeout)}",
+            )
         try:
             return self._close(job, active)
         finally:  # whatever happened, this run is no longer in flight here
@@ -198,16 +218,23 @@ class Runner:
             log.info("run #%s of %s returned after it was closed for it", run.id, job.name)
             return self.store.get_run(run.id) or run
         return self._store_outcome(
-            run, job.name, lambda: self._finish(run, job, status, error, summary, left))
+            run, job.name, lambda: self._finish(run, job, status, error, summary, left)
+        )
 
-    def _store_outcome(self, run: Run, job: str, write: Callable[[], None],
-                       announce: bool = True) -> Run:
+    def _store_outcome(
+        self, run: Run, job: str, write: Callable[[], None], announce: bool = True
+    ) -> Run:
         """Store a run's outcome, then say it. One the store keeps refusing (a full disk) is
         kept and tried again on every heartbeat while this process lives (`retry_unstored`):
         until then the run stays `running` in the store, as it is."""
         if not self._stored(write):
-            log.error("run #%s of %s: its outcome could not be stored; trying again every "
-                      "%gs while this process runs", run.id, job, RETRY_SECONDS)
+            log.error(
+                "run #%s of %s: its outcome could not be stored; trying again every "
+                "%gs while this process runs",
+                run.id,
+                job,
+                RETRY_SECONDS,
+            )
             with self._lock:
                 self._unstored[run.id] = (job, write, announce)
             return run
@@ -243,18 +270,30 @@ class Runner:
             if run is not None:
                 self._stored_now(run, job, announce)
 
-    def _finish(self, run: Run, job: Job, status: RunStatus, error: str | None,
-                summary: dict[str, Any], left: int) -> None:
+    def _finish(
+        self,
+        run: Run,
+        job: Job,
+        status: RunStatus,
+        error: str | None,
+        summary: dict[str, Any],
+        left: int,
+    ) -> None:
         now = self.clock.now()
         with self.store.batch():  # one transaction: tried again whole when it fails
-            released = self.store.release_run_claims(run.id, now, "released: the run ended "
-                                                     "with its outcome unrecorded")
+            released = self.store.release_run_claims(
+                run.id, now, "released: the run ended with its outcome unrecorded"
+            )
             if released and status is RunStatus.SUCCEEDED:
                 status = RunStatus.PARTIAL
             closed = self.store.finish_run(run.id, status, now, error, summary, left)
         if not closed:
-            log.warning("run #%s of %s was closed by someone else (abandoned?); outcome %s "
-                        "not recorded", run.id, job.name, status)
+            log.warning(
+                "run #%s of %s was closed by someone else (abandoned?); outcome %s not recorded",
+                run.id,
+                job.name,
+                status,
+            )
 
     def _stored(self, write: Callable[[], None], attempts: int = 8) -> bool:
         """A write that outlives a short outage (a database server restarting): tried again
@@ -264,17 +303,18 @@ class Runner:
                 write()
                 return True
             except StoreWriteFailed as exc:
-                log.warning("store write failed (attempt %d of %d): %s", attempt + 1,
-                            attempts, exc)
+                log.warning("store write failed (attempt %d of %d): %s", attempt + 1, attempts, exc)
                 if attempt + 1 < attempts:
-                    time.sleep(min(0.25 * 2 ** attempt, 8.0))
+                    time.sleep(min(0.25 * 2**attempt, 8.0))
         return False
 
-    def _call(self, job: Job, active: ActiveRun) -> tuple[RunStatus, str | None, dict[str, Any],
-                                                         int]:
+    def _call(
+        self, job: Job, active: ActiveRun
+    ) -> tuple[RunStatus, str | None, dict[str, Any], int]:
         run = active.run
-        bound = logging.LoggerAdapter(logging.getLogger(f"cronsole.job.{job.name}"),
-                                      {"job": job.name, "run_id": run.id})
+        bound = logging.LoggerAdapter(
+            logging.getLogger(f"cronsole.job.{job.name}"), {"job": job.name, "run_id": run.id}
+        )
         state = self.store.job_state(job.name)
         try:
             settings = job.settings(state.settings if state else {}, run.overrides)
@@ -283,35 +323,62 @@ class Runner:
         self.hub.publish(RunStarted(self.clock.now(), run))
         # jitter spreads scheduled starts; an operator's fire, retry or backfill starts now, and
         # the wait is never charged to the time budget (the context's clock starts after it)
-        if job.jitter and run.reason in JITTERED and active.cancel.wait(
-                random.uniform(0, job.jitter)):
+        if (
+            job.jitter
+            and run.reason in JITTERED
+            and active.cancel.wait(random.uniform(0, job.jitter))
+        ):
             return self._stopped(active), "stopped before it started", {}, 0
-        ctx = JobContext(job=job, run=run, settings=settings, store=self.store, clock=self.clock,
-                         hub=self.hub, node=self.node, cancel=active.cancel, log=bound,
-                         base_dir=self.base_dir, lapses=self.lapses)
+        ctx = JobContext(
+            job=job,
+            run=run,
+            settings=settings,
+            store=self.store,
+            clock=self.clock,
+            hub=self.hub,
+            node=self.node,
+            cancel=active.cancel,
+            log=bound,
+            base_dir=self.base_dir,
+            lapses=self.lapses,
+        )
         tick = run.scheduled_for.astimezone(job.schedule.tz)
         bound.info("started (%s, tick %s)", run.reason, tick.strftime("%Y-%m-%d %H:%M:%S %Z"))
         try:
             summary = job.fn(ctx)
         except Exception as exc:
-            return (self._stopped(active) if active.cancel.is_set() else RunStatus.FAILED,
-                    error_text(exc), {"traceback": traceback.format_exc(limit=8)}, ctx.left)
+            return (
+                self._stopped(active) if active.cancel.is_set() else RunStatus.FAILED,
+                error_text(exc),
+                {"traceback": traceback.format_exc(limit=8)},
+                ctx.left,
+            )
         status = self._status(active, ctx)
-        error = f"{ctx.taken_over} items taken over by another node" if ctx.taken_over and \
-            status is RunStatus.PARTIAL else None
+        error = (
+            f"{ctx.taken_over} items taken over by another node"
+            if ctx.taken_over and status is RunStatus.PARTIAL
+            else None
+        )
         return status, error, summary if isinstance(summary, dict) else {}, ctx.left
 
     def _log_outcome(self, job: str, run: Run) -> None:
-        took = (run.finished_at - run.started_at).total_seconds() \
-            if run.finished_at and run.started_at else 0.0
+        took = (
+            (run.finished_at - run.started_at).total_seconds()
+            if run.finished_at and run.started_at
+            else 0.0
+        )
         text = f"{run.status.value} in {format_duration(took) if took >= 1 else f'{took:.2f}s'}"
         text += f": {run.processed} processed, {run.failed} failed"
         if run.left:
             text += f", stopped early, {run.left} left"
         level = logging.INFO if run.status in QUIET else logging.WARNING
         logging.getLogger(f"cronsole.job.{job}").log(
-            level, "%s%s", text, f" ({run.error})" if run.error else "",
-            extra={"job": job, "run_id": run.id})
+            level,
+            "%s%s",
+            text,
+            f" ({run.error})" if run.error else "",
+            extra={"job": job, "run_id": run.id},
+        )
 
     def _stopped(self, active: ActiveRun) -> RunStatus:
         return RunStatus.INTERRUPTED if active.interrupted else RunStatus.CANCELLED
@@ -325,4 +392,3 @@ class Runner:
         if run.failed:
             return RunStatus.PARTIAL if run.processed else RunStatus.FAILED
         return RunStatus.PARTIAL if ctx.taken_over else RunStatus.SUCCEEDED
-

@@ -16,6 +16,7 @@ def parse_since(text: str, now: datetime) -> datetime:
         try:
             return now - timedelta(seconds=parse_duration(text, "--since"))
         except UsageError:
-            raise UsageError(f"bad --since {text!r}: use a duration (2h, 3d) or an ISO "
-                             "date/time") from None
+            raise UsageError(
+                f"bad --since {text!r}: use a duration (2h, 3d) or an ISO date/time"
+            ) from None
     return parse_moment(text, "--since")

@@ -59,6 +59,7 @@ class TenantView:
 @dataclass(frozen=True)
 class Stuck:
     """A run that holds its job and that nothing is closing: the job makes no progress."""
+
     job: str
     run_id: int
     why: str
@@ -86,8 +87,9 @@ class Snapshot:
         return any(n.role == "host" for n in self.nodes)
 
 
-def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands: int = 100,
-                  logs: int = 500) -> Snapshot:
+def take_snapshot(
+    engine: Engine, after_log: int = 0, runs: int = 200, commands: int = 100, logs: int = 500
+) -> Snapshot:
     """Everything the console shows, read at one moment; `runs` and `commands` bound the two
     history lists (0 skips reading them)."""
     store, now = engine.store, engine.clock.now()
@@ -96,8 +98,9 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands:
     dead = {n.id for n in registered} - {n.id for n in nodes}
     every_active = store.active_runs()
     active = [r for r in every_active if r.node not in dead]  # not live: not shown so
-    last_host = max((n for n in registered if n.role == "host"),
-                    key=lambda n: n.heartbeat_at, default=None)
+    last_host = max(
+        (n for n in registered if n.role == "host"), key=lambda n: n.heartbeat_at, default=None
+    )
     if not any(n.role == "host" for n in nodes):  # none live: when did the last one go?
         stopped = store.last_stopped_host()
         if stopped and (last_host is None or stopped.heartbeat_at > last_host.heartbeat_at):
@@ -106,12 +109,19 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands:
     counts = store.tenant_counts()  # read once: queues per job and the tenants pane
     tenants = _tenants(engine, now, counts)
     stuck = stuck_runs(engine, now, every_active, registered)
-    worst = "CRIT" if stuck else max((t.status for t in tenants),
-                                     key=("OK", "WARN", "CRIT").index, default="OK")
+    worst = (
+        "CRIT"
+        if stuck
+        else max((t.status for t in tenants), key=("OK", "WARN", "CRIT").index, default="OK")
+    )
     return Snapshot(
-        at=now, jobs=_jobs(engine, now, active, paused_all, counts, stuck), tenants=tenants,
-        health=worst, stuck=stuck,
-        active=active, runs=store.list_runs(limit=runs) if runs else [],
+        at=now,
+        jobs=_jobs(engine, now, active, paused_all, counts, stuck),
+        tenants=tenants,
+        health=worst,
+        stuck=stuck,
+        active=active,
+        runs=store.list_runs(limit=runs) if runs else [],
         logs=store.recent_logs(after_id=after_log, limit=logs),
         commands=store.list_commands(limit=commands) if commands else [],
         nodes=nodes,
@@ -121,8 +131,9 @@ def take_snapshot(engine: Engine, after_log: int = 0, runs: int = 200, commands:
     )
 
 
-def stuck_runs(engine: Engine, now: datetime, active: list[Run],
-               registered: list[Node]) -> list[Stuck]:
+def stuck_runs(
+    engine: Engine, now: datetime, active: list[Run], registered: list[Node]
+) -> list[Stuck]:
     """Runs that hold their job while nothing closes them: ticks keep being skipped behind
     them, they are well past their timeout, or their node has stopped writing (a full disk,
     say) for longer than recovery would take to close them."""
@@ -138,8 +149,11 @@ def stuck_runs(engine: Engine, now: datetime, active: list[Run],
         if beat is None or beat < silent_since:
             silent = format_duration((now - beat).total_seconds()) if beat else "ever"
             why = f"run #{run.id}: its node {run.node} has not written for {silent}"
-        elif job.timeout and run.started_at and now - run.started_at > timedelta(
-                seconds=job.timeout) + STUCK_MARGIN:
+        elif (
+            job.timeout
+            and run.started_at
+            and now - run.started_at > timedelta(seconds=job.timeout) + STUCK_MARGIN
+        ):
             why = f"run #{run.id} is running past its timeout ({format_duration(job.timeout)})"
         elif engine.store.skipped_after(run.job, run.id, STUCK_SKIPS) >= STUCK_SKIPS:
             why = f"run #{run.id} has had {STUCK_SKIPS} or more ticks skipped behind it"
@@ -148,9 +162,14 @@ def stuck_runs(engine: Engine, now: datetime, active: list[Run],
     return found
 
 
-def _jobs(engine: Engine, now: datetime, active: list[Run],
-          paused_all: dict[str, Any] | None, tenant_counts: list[TenantCounts],
-          stuck: Sequence[Stuck] = ()) -> list[JobView]:
+def _jobs(
+    engine: Engine,
+    now: datetime,
+    active: list[Run],
+    paused_all: dict[str, Any] | None,
+    tenant_counts: list[TenantCounts],
+    stuck: Sequence[Stuck] = (),
+) -> list[JobView]:
     states = engine.store.job_states()
     last = engine.store.last_runs()
     counts: dict[str, list[int]] = {}
@@ -170,19 +189,36 @@ def _jobs(engine: Engine, now: datetime, active: list[Run],
         period = _period(job, overrides, now)
         fire = next_fire(job.schedule, now)
         queue = counts.get(job.name, [0, 0, 0])
-        views.append(JobView(
-            name=job.name, schedule=job.schedule.text, description=job.schedule_text,
-            timezone=job.schedule.timezone,
-            next_run=fire.at if fire and not paused and not paused_all else None,
-            dst_note=fire.note if fire else None,
-            state="paused" if paused else "held" if paused_all else
-            "stuck" if job.name in held else "running" if job.name in running else
-            "done" if fire is None and once_done(engine.store, job) else "idle",
-            pause_reason=state.pause_reason if state else None,
-            pause_until=state.pause_until if state else None,
-            pending=queue[0], running=queue[1], failed=queue[2], period=period,
-            last=last.get(job.name), active=running.get(job.name), settings=settings,
-        ))
+        views.append(
+            JobView(
+                name=job.name,
+                schedule=job.schedule.text,
+                description=job.schedule_text,
+                timezone=job.schedule.timezone,
+                next_run=fire.at if fire and not paused and not paused_all else None,
+                dst_note=fire.note if fire else None,
+                state="paused"
+                if paused
+                else "held"
+                if paused_all
+                else "stuck"
+                if job.name in held
+                else "running"
+                if job.name in running
+                else "done"
+                if fire is None and once_done(engine.store, job)
+                else "idle",
+                pause_reason=state.pause_reason if state else None,
+                pause_until=state.pause_until if state else None,
+                pending=queue[0],
+                running=queue[1],
+                failed=queue[2],
+                period=period,
+                last=last.get(job.name),
+                active=running.get(job.name),
+                settings=settings,
+            )
+        )
     return views
 
 
@@ -207,16 +243,28 @@ def _tenants(engine: Engine, now: datetime, counts: list[TenantCounts]) -> list[
         report = engine.store.get_control(health_key(job))
         if report is None:  # no health job stored one yet: grade with the defaults, read-only
             rows = tenant_health(engine.store, job, now)
-            report = {"computed_at": now.isoformat(),
-                      "tenants": [{**vars(r), "status": r.status.value} for r in rows]}
+            report = {
+                "computed_at": now.isoformat(),
+                "tenants": [{**vars(r), "status": r.status.value} for r in rows],
+            }
         since = (now - datetime.fromisoformat(report["computed_at"])).total_seconds()
-        found += [TenantView(job, t["tenant"], t["pending"], t["running"], t["failed_24h"],
-                             None if t["oldest_pending_age"] is None
-                             else t["oldest_pending_age"] + since, t["status"],
-                             t.get("failure_rate"), t.get("reason", ""))
-                  for t in report["tenants"]]
-    return sorted(found, key=lambda t: (-("OK", "WARN", "CRIT").index(t.status), -t.pending,
-                                        t.tenant))
+        found += [
+            TenantView(
+                job,
+                t["tenant"],
+                t["pending"],
+                t["running"],
+                t["failed_24h"],
+                None if t["oldest_pending_age"] is None else t["oldest_pending_age"] + since,
+                t["status"],
+                t.get("failure_rate"),
+                t.get("reason", ""),
+            )
+            for t in report["tenants"]
+        ]
+    return sorted(
+        found, key=lambda t: (-("OK", "WARN", "CRIT").index(t.status), -t.pending, t.tenant)
+    )
 
 
 @dataclass(frozen=True)
@@ -242,22 +290,38 @@ def run_detail(engine: Engine, run_id: int, limit: int = 300) -> RunDetail | Non
     # items it completed (a done item keeps its run) and those it still holds
     tried = [_as_item(a) for a in store.run_attempts(run_id, limit)]
     seen = {i.id for i in tried}
-    items = tried + [i for status in (ItemStatus.DONE, ItemStatus.CLAIMED)
-                     for i in store.list_items(run_id=run_id, status=status, limit=limit)
-                     if i.id not in seen]
+    items = tried + [
+        i
+        for status in (ItemStatus.DONE, ItemStatus.CLAIMED)
+        for i in store.list_items(run_id=run_id, status=status, limit=limit)
+        if i.id not in seen
+    ]
     if len(items) < limit:
-        items += [i for i in store.archived_items(run_id, limit - len(items))
-                  if i.id not in seen]
+        items += [i for i in store.archived_items(run_id, limit - len(items)) if i.id not in seen]
     failed = [i for i in items if i.status in (ItemStatus.FAILED, ItemStatus.DEAD)]
-    return RunDetail(run, failed, items, store.recent_logs(run_id=run_id, limit=limit),
-                     archived, store.get_control(retry_key(run_id)))
+    return RunDetail(
+        run,
+        failed,
+        items,
+        store.recent_logs(run_id=run_id, limit=limit),
+        archived,
+        store.get_control(retry_key(run_id)),
+    )
 
 
 def _as_item(attempt: Attempt) -> Item:
     """A try of an item, shown as the item stood after it."""
-    return Item(id=attempt.item_id, job=attempt.job, key=attempt.key, status=attempt.outcome,
-                tenant=attempt.tenant, attempts=attempt.attempt, run_id=attempt.run_id,
-                error=attempt.error, updated_at=attempt.at)
+    return Item(
+        id=attempt.item_id,
+        job=attempt.job,
+        key=attempt.key,
+        status=attempt.outcome,
+        tenant=attempt.tenant,
+        attempts=attempt.attempt,
+        run_id=attempt.run_id,
+        error=attempt.error,
+        updated_at=attempt.at,
+    )
 
 
 @dataclass(frozen=True)
@@ -277,14 +341,33 @@ def job_detail(engine: Engine, name: str) -> JobDetail | None:
     now = engine.clock.now()
     active = [r for r in engine.store.active_runs() if r.job == name]
     stuck = stuck_runs(engine, now, active, engine.store.nodes())
-    view = next(v for v in _jobs(engine, now, active, engine.store.get_control("paused_all"),
-                                 engine.store.tenant_counts(job=name), stuck) if v.name == name)
-    policy = {"overlap": job.overlap.value, "catch_up": job.catch_up.value,
-              "catch_up_window": format_duration(job.catch_up_window),
-              "time_budget": format_duration(job.time_budget) if job.time_budget else "none",
-              "timeout": format_duration(job.timeout) if job.timeout else "none",
-              "jitter": format_duration(job.jitter) if job.jitter else "none",
-              "max_attempts": job.max_attempts, "module": job.module}
-    return JobDetail(view, next_fire_times(job.schedule, now, 5), policy,
-                     engine.store.all_state(name), engine.store.list_runs(job=name, limit=50),
-                     engine.store.list_commands(job=name, limit=50))
+    view = next(
+        v
+        for v in _jobs(
+            engine,
+            now,
+            active,
+            engine.store.get_control("paused_all"),
+            engine.store.tenant_counts(job=name),
+            stuck,
+        )
+        if v.name == name
+    )
+    policy = {
+        "overlap": job.overlap.value,
+        "catch_up": job.catch_up.value,
+        "catch_up_window": format_duration(job.catch_up_window),
+        "time_budget": format_duration(job.time_budget) if job.time_budget else "none",
+        "timeout": format_duration(job.timeout) if job.timeout else "none",
+        "jitter": format_duration(job.jitter) if job.jitter else "none",
+        "max_attempts": job.max_attempts,
+        "module": job.module,
+    }
+    return JobDetail(
+        view,
+        next_fire_times(job.schedule, now, 5),
+        policy,
+        engine.store.all_state(name),
+        engine.store.list_runs(job=name, limit=50),
+        engine.store.list_commands(job=name, limit=50),
+    )

@@ -6,8 +6,18 @@ import re
 
 MAX_DISPLAY = 10_000
 # Bidi controls and zero-width characters change how neighbouring text looks; show them.
-INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u061c", "\u200e", "\u200f",
-             *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+INVISIBLE = {
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u061c",
+    "\u200e",
+    "\u200f",
+    *map(chr, range(0x202A, 0x202F)),
+    *map(chr, range(0x2066, 0x206A)),
+}
 
 
 # Every character acts_on_terminals() names: categories Cc (C0, DEL, C1) and Cs (surrogates).

@@ -18,8 +18,9 @@ def floor_to(at: datetime, size: timedelta) -> datetime:
     return epoch + ((at.astimezone(UTC) - epoch) // size) * size
 
 
-def plan_windows(last_done: datetime | None, now: datetime, size: timedelta,
-                 max_back: int) -> WindowPlan:
+def plan_windows(
+    last_done: datetime | None, now: datetime, size: timedelta, max_back: int
+) -> WindowPlan:
     """Every complete window after `last_done` up to `now`, at most `max_back` of the newest;
     with nothing done yet, just the last complete one."""
     newest = floor_to(now, size) - size

@@ -23,17 +23,57 @@ from cronsole.core.files import atomic_write
 from cronsole.core.models import Record
 from cronsole.core.store import Store, open_store
 
-COMPANIES = [("Acme Trading", "131468980"), ("Balkan Foods", "204556123"),
-             ("Vitosha Soft", "175074752"), ("Rila Water", "8314072140001"),
-             ("Sofia Print", "121723356")]
-TENANTS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka",
-           "tyrell", "cyberdyne", "[bold]evil[/bold]\x1b[31m", "broken-corp"]
-SYMBOLS = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "SAP", "ASML", "SHEL",
-           "BNP", "ING", "SIE", "ALV", "OR", "MC", "NESN", "ROG", "NOVN", "AIR"]
+COMPANIES = [
+    ("Acme Trading", "131468980"),
+    ("Balkan Foods", "204556123"),
+    ("Vitosha Soft", "175074752"),
+    ("Rila Water", "8314072140001"),
+    ("Sofia Print", "121723356"),
+]
+TENANTS = [
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "stark",
+    "wayne",
+    "wonka",
+    "tyrell",
+    "cyberdyne",
+    "[bold]evil[/bold]\x1b[31m",
+    "broken-corp",
+]
+SYMBOLS = [
+    "AAPL",
+    "MSFT",
+    "GOOG",
+    "AMZN",
+    "NVDA",
+    "META",
+    "TSLA",
+    "SAP",
+    "ASML",
+    "SHEL",
+    "BNP",
+    "ING",
+    "SIE",
+    "ALV",
+    "OR",
+    "MC",
+    "NESN",
+    "ROG",
+    "NOVN",
+    "AIR",
+]
 USERS = [f"user-{n:02d}" for n in range(1, 16)]
-HOSTILE_NAMES = ["invoice \x1b[31mRED\x1b[0m.pdf",
-                 "[link=javascript:alert(1)]click[@click=quit].pdf",
-                 "rtl\u202efdp.exe", "фактура №7.pdf", "zero\u200bwidth.pdf"]
+HOSTILE_NAMES = [
+    "invoice \x1b[31mRED\x1b[0m.pdf",
+    "[link=javascript:alert(1)]click[@click=quit].pdf",
+    "rtl\u202efdp.exe",
+    "фактура №7.pdf",
+    "zero\u200bwidth.pdf",
+]
 
 CONFIG = """# The cronsole demo workspace: every built-in job family, and traffic that keeps coming.
 [cronsole]
@@ -104,12 +144,18 @@ def previous_period(period: str) -> str:
     return f"{year - 1}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
 
 
-def write_invoices(root: Path, rng: random.Random, now: datetime, periods: list[str],
-                   count: int = 300) -> None:
+def write_invoices(
+    root: Path, rng: random.Random, now: datetime, periods: list[str], count: int = 300
+) -> None:
     for n in range(count):
         write_invoice(root, rng, rng.choice(periods), n, now)
-    target = root / "invoices" / f"{COMPANIES[0][0]}-{COMPANIES[0][1]}" / periods[0].replace(
-        "-", "/") / "purchase"
+    target = (
+        root
+        / "invoices"
+        / f"{COMPANIES[0][0]}-{COMPANIES[0][1]}"
+        / periods[0].replace("-", "/")
+        / "purchase"
+    )
     target.mkdir(parents=True, exist_ok=True)
     for name in HOSTILE_NAMES:
         (target / name).write_bytes(b"%PDF-1.4 hostile name\n")
@@ -126,8 +172,9 @@ def write_invoice(root: Path, rng: random.Random, period: str, n: int, now: date
     stamp = now.strftime("%H%M%S")
     if n % 10 == 0:
         path = folder / f"scan-{n:04d}-{stamp}.png"
-        image = Image.new("RGB", (rng.randint(40, 120), rng.randint(40, 160)),
-                          (rng.randint(0, 255), 120, 200))
+        image = Image.new(
+            "RGB", (rng.randint(40, 120), rng.randint(40, 160)), (rng.randint(0, 255), 120, 200)
+        )
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         path.write_bytes(buffer.getvalue())
@@ -140,22 +187,52 @@ def write_invoice(root: Path, rng: random.Random, period: str, n: int, now: date
 def write_batches(inbox: Path, rng: random.Random) -> None:
     image = io.BytesIO()
     Image.new("RGB", (64, 64), (30, 144, 255)).save(image, format="PNG")
-    lines = [{"custom_id": f"request-{n}", "response": {"status_code": 200, "body": {
-        "choices": [{"message": {"content": f"answer {n}"}}]}}, "error": None}
-        for n in range(5)]
-    lines.append({"custom_id": "picture-1", "response": {"status_code": 200, "body": {
-        "data": [{"b64_json": base64.b64encode(image.getvalue()).decode()}]}}, "error": None})
-    batches = {"batch_demo_done": ("completed", lines), "batch_demo_running":
-               ("in_progress", []), "batch_demo_failed": ("failed", [])}
+    lines = [
+        {
+            "custom_id": f"request-{n}",
+            "response": {
+                "status_code": 200,
+                "body": {"choices": [{"message": {"content": f"answer {n}"}}]},
+            },
+            "error": None,
+        }
+        for n in range(5)
+    ]
+    lines.append(
+        {
+            "custom_id": "picture-1",
+            "response": {
+                "status_code": 200,
+                "body": {"data": [{"b64_json": base64.b64encode(image.getvalue()).decode()}]},
+            },
+            "error": None,
+        }
+    )
+    batches = {
+        "batch_demo_done": ("completed", lines),
+        "batch_demo_running": ("in_progress", []),
+        "batch_demo_failed": ("failed", []),
+    }
     for batch_id, (status, output) in batches.items():
         atomic_write(inbox / batch_id / "status.json", json.dumps({"status": status}).encode())
         if output:
-            atomic_write(inbox / batch_id / "output.jsonl",
-                         "\n".join(json.dumps(line) for line in output).encode())
+            atomic_write(
+                inbox / batch_id / "output.jsonl",
+                "\n".join(json.dumps(line) for line in output).encode(),
+            )
 
 
-JOBS = ["invoice-ingest", "batch-check", "nightly-entities", "hourly-rollup", "stale-sweeper",
-        "tenant-queue", "tenant-health", "retention", "demo-traffic"]
+JOBS = [
+    "invoice-ingest",
+    "batch-check",
+    "nightly-entities",
+    "hourly-rollup",
+    "stale-sweeper",
+    "tenant-queue",
+    "tenant-health",
+    "retention",
+    "demo-traffic",
+]
 
 
 def seed_database(store: Store, rng: random.Random, now: datetime) -> None:
@@ -167,12 +244,28 @@ def seed_database(store: Store, rng: random.Random, now: datetime) -> None:
     seed_prices(store, rng, now)
     seed_calls(store, rng, now)
     seed_tenants(store, rng, now)
-    store.put_records("batch", [Record(batch_id, {
-        "provider": "folder", "submitted_at": (now - timedelta(hours=hours)).isoformat(),
-        "remote_status": "submitted", "polls": 0}, at=(now - timedelta(hours=hours)).isoformat(),
-        status="submitted") for batch_id, hours in (("batch_demo_done", 2),
-                                                   ("batch_demo_running", 9),
-                                                   ("batch_demo_failed", 1))], now)
+    store.put_records(
+        "batch",
+        [
+            Record(
+                batch_id,
+                {
+                    "provider": "folder",
+                    "submitted_at": (now - timedelta(hours=hours)).isoformat(),
+                    "remote_status": "submitted",
+                    "polls": 0,
+                },
+                at=(now - timedelta(hours=hours)).isoformat(),
+                status="submitted",
+            )
+            for batch_id, hours in (
+                ("batch_demo_done", 2),
+                ("batch_demo_running", 9),
+                ("batch_demo_failed", 1),
+            )
+        ],
+        now,
+    )
 
 
 def seed_prices(store: Store, rng: random.Random, now: datetime) -> None:
@@ -183,8 +276,7 @@ def seed_prices(store: Store, rng: random.Random, now: datetime) -> None:
         for back in range(60, 0, -1):
             close *= 1 + rng.gauss(0, 0.02)
             day = (now - timedelta(days=back)).date().isoformat()
-            prices.append(Record(f"{symbol}|{day}", {"close": round(close, 2)}, grp=symbol,
-                                 at=day))
+            prices.append(Record(f"{symbol}|{day}", {"close": round(close, 2)}, grp=symbol, at=day))
     store.put_records("price", prices, now)
 
 
@@ -198,17 +290,27 @@ def seed_calls(store: Store, rng: random.Random, now: datetime) -> None:
     for back in (95, 70, 50, 45, 40):
         calls.append(call_record(rng, now - timedelta(minutes=back), "processing"))
     store.put_records("model_call", calls, now)
-    store.set_state("hourly-rollup", "last_hour",
-                    (now - timedelta(hours=13)).astimezone(UTC).strftime("%Y-%m-%dT%H:00"), now)
+    store.set_state(
+        "hourly-rollup",
+        "last_hour",
+        (now - timedelta(hours=13)).astimezone(UTC).strftime("%Y-%m-%dT%H:00"),
+        now,
+    )
 
 
 def call_record(rng: random.Random, at: datetime, status: str) -> Record:
     user = rng.choice(USERS)
-    data = {"user": user, "tokens_in": rng.randint(50, 4000), "tokens_out": rng.randint(10, 900),
-            "images": rng.choice([0, 0, 0, 1, 2]), "credits": round(rng.uniform(0.01, 2.0), 3)}
+    data = {
+        "user": user,
+        "tokens_in": rng.randint(50, 4000),
+        "tokens_out": rng.randint(10, 900),
+        "images": rng.choice([0, 0, 0, 1, 2]),
+        "credits": round(rng.uniform(0.01, 2.0), 3),
+    }
     at_text = at.astimezone(UTC).isoformat()
-    return Record(f"call-{at_text}-{rng.getrandbits(32):08x}", data, grp=user, at=at_text,
-                  status=status)
+    return Record(
+        f"call-{at_text}-{rng.getrandbits(32):08x}", data, grp=user, at=at_text, status=status
+    )
 
 
 def seed_tenants(store: Store, rng: random.Random, now: datetime) -> None:
@@ -218,14 +320,24 @@ def seed_tenants(store: Store, rng: random.Random, now: datetime) -> None:
             enqueue_evaluation(store, rng, tenant, now, n)
 
 
-def enqueue_evaluation(store: Store, rng: random.Random, tenant: str, now: datetime,
-                       n: int) -> None:
-    cases: list[dict[str, Any]] = [] if tenant == "broken-corp" else [
-        {"input": k, "expected": k * 2, "output": k * 2 if rng.random() > 0.1 else k}
-        for k in range(rng.randint(3, 12))]
-    store.enqueue("tenant-queue", f"{tenant}:eval-{now.timestamp():.0f}-{n}", now,
-                  payload={"suite": rng.choice(["smoke", "regression", "nightly"]),
-                           "cases": cases}, tenant=tenant)
+def enqueue_evaluation(
+    store: Store, rng: random.Random, tenant: str, now: datetime, n: int
+) -> None:
+    cases: list[dict[str, Any]] = (
+        []
+        if tenant == "broken-corp"
+        else [
+            {"input": k, "expected": k * 2, "output": k * 2 if rng.random() > 0.1 else k}
+            for k in range(rng.randint(3, 12))
+        ]
+    )
+    store.enqueue(
+        "tenant-queue",
+        f"{tenant}:eval-{now.timestamp():.0f}-{n}",
+        now,
+        payload={"suite": rng.choice(["smoke", "regression", "nightly"]), "cases": cases},
+        tenant=tenant,
+    )
 
 
 @dataclass(frozen=True)
@@ -241,8 +353,10 @@ def demo_traffic(ctx: JobContext[TrafficSettings]) -> dict[str, int]:
     period = now.astimezone(ctx.job.schedule.tz).strftime("%Y-%m")
     for _ in range(rng.randint(1, 3)):
         write_invoice(ctx.base_dir / ctx.settings.root, rng, period, rng.randint(0, 9999), now)
-    calls = [call_record(rng, now - timedelta(seconds=rng.randint(0, 9)), "done")
-             for _ in range(rng.randint(5, 15))]
+    calls = [
+        call_record(rng, now - timedelta(seconds=rng.randint(0, 9)), "done")
+        for _ in range(rng.randint(5, 15))
+    ]
     ctx.records("model_call").put_many(calls)
     tenants = rng.sample([t for t in TENANTS if t != "broken-corp"], rng.randint(1, 3))
     for n, tenant in enumerate(tenants):

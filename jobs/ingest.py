@@ -51,8 +51,14 @@ class IngestSettings:
             raise ValueError(f"processor must be 'module:function', got {self.processor!r}")
 
 
-@job(name="invoice-ingest", schedule="* * * * *", settings=IngestSettings, time_budget=50,
-     resets_watermark=("period",), enabled=False)
+@job(
+    name="invoice-ingest",
+    schedule="* * * * *",
+    settings=IngestSettings,
+    time_budget=50,
+    resets_watermark=("period",),
+    enabled=False,
+)
 def ingest(ctx: JobContext[IngestSettings]) -> dict[str, Any]:
     """Record new invoice files of the processing period, oldest first, in batches."""
     settings = ctx.settings
@@ -60,24 +66,41 @@ def ingest(ctx: JobContext[IngestSettings]) -> dict[str, Any]:
     root = (ctx.base_dir / settings.root).resolve()
     process = load_processor(settings.processor, ctx.base_dir)
     queued = enqueue_new_files(ctx, root, period)
-    out = ctx.items.drain(lambda item: record_document(ctx, root, item, process),
-                          limit=settings.batch_size,
-                          watermark=lambda item: Watermark(item.payload["at"],
-                                                           item.payload["path"]))
-    ctx.log.info("period %s: %d new, %d recorded, %d failed, %d left for later", period,
-                 queued, len(out.done), len(out.failed), len(out.left))
-    return {"period": period, "queued": queued, "recorded": len(out.done),
-            "failed": len(out.failed)}
+    out = ctx.items.drain(
+        lambda item: record_document(ctx, root, item, process),
+        limit=settings.batch_size,
+        watermark=lambda item: Watermark(item.payload["at"], item.payload["path"]),
+    )
+    ctx.log.info(
+        "period %s: %d new, %d recorded, %d failed, %d left for later",
+        period,
+        queued,
+        len(out.done),
+        len(out.failed),
+        len(out.left),
+    )
+    return {
+        "period": period,
+        "queued": queued,
+        "recorded": len(out.done),
+        "failed": len(out.failed),
+    }
 
 
 def enqueue_new_files(ctx: JobContext[IngestSettings], root: Path, period: str) -> int:
     """Enqueue the period's settled files that the ledger does not know, oldest first: those
     past the watermark without a lookup, older ones (back-dated, replaced) after one."""
     mark, now = ctx.watermark, ctx.now().timestamp()
-    settled = sorted((cursor(found), found) for found in period_files(root, period)
-                     if now - found.mtime >= ctx.settings.settle_seconds)
-    older = [file_key(found) for mark_of_file, found in settled
-             if mark is not None and not mark < mark_of_file]
+    settled = sorted(
+        (cursor(found), found)
+        for found in period_files(root, period)
+        if now - found.mtime >= ctx.settings.settle_seconds
+    )
+    older = [
+        file_key(found)
+        for mark_of_file, found in settled
+        if mark is not None and not mark < mark_of_file
+    ]
     known = ctx.items.known(older) if older else set()
     entries: list[tuple[str, dict[str, Any], str]] = []
     for mark_of_file, found in settled:
@@ -86,8 +109,18 @@ def enqueue_new_files(ctx: JobContext[IngestSettings], root: Path, period: str) 
             continue
         if len(entries) >= ctx.settings.batch_size * 10:
             break  # enough queued for several ticks; the rest is found again later
-        entries.append((key, {"path": found.relative, "at": mark_of_file.at,
-                              "size": found.size, "period": period}, ""))
+        entries.append(
+            (
+                key,
+                {
+                    "path": found.relative,
+                    "at": mark_of_file.at,
+                    "size": found.size,
+                    "period": period,
+                },
+                "",
+            )
+        )
     return ctx.items.enqueue_many(entries)
 
 
@@ -124,16 +157,21 @@ def load_processor(name: str, base: Path) -> Processor | None:
     return found  # type: ignore[no-any-return]
 
 
-def record_document(ctx: JobContext[IngestSettings], root: Path, item: Item,
-                    process: Processor | None) -> dict[str, Any]:
+def record_document(
+    ctx: JobContext[IngestSettings], root: Path, item: Item, process: Processor | None
+) -> dict[str, Any]:
     rel = item.payload["path"]  # the real name; JSON keeps bytes that are not UTF-8
     shown = printable_path(rel)
     parts = shown.split("/")
     company = COMPANY.match(parts[1])
     assert company is not None
     document: dict[str, Any] = {
-        "company": company["company"], "eik": company["eik"], "period": item.payload["period"],
-        "type": parts[4], "path": shown, "processed_at": ctx.now().isoformat(),
+        "company": company["company"],
+        "eik": company["eik"],
+        "period": item.payload["period"],
+        "type": parts[4],
+        "path": shown,
+        "processed_at": ctx.now().isoformat(),
     }
     data = read_file(safe_join(root, rel))
     if data is None:
@@ -142,8 +180,9 @@ def record_document(ctx: JobContext[IngestSettings], root: Path, item: Item,
         document.update(describe(rel, data), status="ok")
         if process:
             document.update(process(safe_join(root, rel), dict(document)))
-    ctx.records("document").put(path_key(rel), document, grp=parts[1],
-                                at=document["period"], status=document["status"])
+    ctx.records("document").put(
+        path_key(rel), document, grp=parts[1], at=document["period"], status=document["status"]
+    )
     return {"status": document["status"], "sha256": document.get("sha256")}
 
 
@@ -159,9 +198,13 @@ def read_file(path: Path) -> bytes | None:
 
 def describe(rel: str, data: bytes) -> dict[str, Any]:
     media, _ = mimetypes.guess_type(rel)
-    found: dict[str, Any] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                             "media_type": media or "application/octet-stream",
-                             "width": None, "height": None}
+    found: dict[str, Any] = {
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "media_type": media or "application/octet-stream",
+        "width": None,
+        "height": None,
+    }
     try:
         with Image.open(io.BytesIO(data)) as image:
             found["width"], found["height"] = image.size

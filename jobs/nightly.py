@@ -30,25 +30,37 @@ def nightly(ctx: JobContext[NightlySettings]) -> dict[str, Any]:
     for symbol in symbols:
         ctx.items.enqueue(f"{day}:{symbol}", payload={"symbol": symbol, "day": str(day)})
     ctx.set_total(len(symbols))
-    out = ctx.items.drain(lambda item: summarise(ctx, item), limit=1_000_000,
-                          concurrency=ctx.settings.concurrency)
-    return {"day": str(day), "entities": len(symbols), "summarised": len(out.done),
-            "failed": len(out.failed), "left": len(out.left)}
+    out = ctx.items.drain(
+        lambda item: summarise(ctx, item), limit=1_000_000, concurrency=ctx.settings.concurrency
+    )
+    return {
+        "day": str(day),
+        "entities": len(symbols),
+        "summarised": len(out.done),
+        "failed": len(out.failed),
+        "left": len(out.left),
+    }
 
 
 def summarise(ctx: JobContext[NightlySettings], item: Item) -> dict[str, Any]:
     symbol, day = item.payload["symbol"], date.fromisoformat(item.payload["day"])
     if ctx.records("entity").get(symbol) is None:
         raise LookupError(f"entity {symbol!r} no longer exists")
-    prices = ctx.records("price").query(grp=symbol, at_from=str(day - timedelta(days=45)),
-                                        at_to=str(day + timedelta(days=1)), limit=100)
+    prices = ctx.records("price").query(
+        grp=symbol,
+        at_from=str(day - timedelta(days=45)),
+        at_to=str(day + timedelta(days=1)),
+        limit=100,
+    )
     closes = [float(p.data["close"]) for p in prices]
     if len(closes) < ctx.settings.min_prices:
-        raise ValueError(f"{symbol}: {len(closes)} price(s) up to {day}, "
-                         f"need {ctx.settings.min_prices}")
+        raise ValueError(
+            f"{symbol}: {len(closes)} price(s) up to {day}, need {ctx.settings.min_prices}"
+        )
     summary = three_tiers(closes[-31:])
-    ctx.records("entity_summary").put(f"{symbol}|{day}", {"symbol": symbol, "day": str(day),
-                                                           **summary}, grp=symbol, at=str(day))
+    ctx.records("entity_summary").put(
+        f"{symbol}|{day}", {"symbol": symbol, "day": str(day), **summary}, grp=symbol, at=str(day)
+    )
     return summary
 
 

@@ -48,8 +48,12 @@ def rollup(ctx: JobContext[RollupSettings]) -> dict[str, Any]:
     if plan.missed:
         total = ctx.state.get("missed_hours", 0) + plan.missed
         ctx.state.set("missed_hours", total)
-        ctx.log.warning("%d hour(s) are beyond the %d-hour catch-up window and were not "
-                        "aggregated (%d in all)", plan.missed, ctx.settings.catch_up_hours, total)
+        ctx.log.warning(
+            "%d hour(s) are beyond the %d-hour catch-up window and were not aggregated (%d in all)",
+            plan.missed,
+            ctx.settings.catch_up_hours,
+            total,
+        )
     ctx.set_total(len(plan.windows))
     hours: list[tuple[str, int]] = []
     for hour in plan.windows:
@@ -60,17 +64,24 @@ def rollup(ctx: JobContext[RollupSettings]) -> dict[str, Any]:
         ctx.state.set("last_hour", hour_key(hour))
         ctx.add_progress(processed=1)
         hours.append((hour_key(hour), rows))
-    return {"hours": [h for h, _ in hours], "rows": sum(r for _, r in hours),
-            "missed_hours": plan.missed}
+    return {
+        "hours": [h for h, _ in hours],
+        "rows": sum(r for _, r in hours),
+        "missed_hours": plan.missed,
+    }
 
 
 def aggregate_hour(ctx: JobContext[RollupSettings], hour: datetime) -> int:
     """Upsert one row per user with calls in [hour, hour + 1 h), among users active in the
     last `active_days`; returns the number of rows written."""
-    active = set(ctx.records("model_call").groups(
-        (hour - timedelta(days=ctx.settings.active_days)).isoformat()))
-    calls = ctx.records("model_call").query(at_from=hour.isoformat(),
-                                            at_to=(hour + HOUR).isoformat(), limit=10_000_000)
+    active = set(
+        ctx.records("model_call").groups(
+            (hour - timedelta(days=ctx.settings.active_days)).isoformat()
+        )
+    )
+    calls = ctx.records("model_call").query(
+        at_from=hour.isoformat(), at_to=(hour + HOUR).isoformat(), limit=10_000_000
+    )
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for call in calls:
         if call.grp in active:
@@ -80,9 +91,12 @@ def aggregate_hour(ctx: JobContext[RollupSettings], hour: datetime) -> int:
             for name in FIELDS:
                 row[name] += float(call.data.get(name) or 0)
     key = hour_key(hour)
-    ctx.records("hourly_stat").put_many([
-        Record(f"{user}|{key}", {"user": user, "hour": key, **row}, grp=user, at=key)
-        for user, row in totals.items()])
+    ctx.records("hourly_stat").put_many(
+        [
+            Record(f"{user}|{key}", {"user": user, "hour": key, **row}, grp=user, at=key)
+            for user, row in totals.items()
+        ]
+    )
     return len(totals)
 
 
@@ -99,9 +113,12 @@ def sweep_stuck_calls(ctx: JobContext[SweeperSettings]) -> dict[str, int]:
 
     def failed(call: Record) -> dict[str, Any]:
         stuck = now - datetime.fromisoformat(call.at)
-        return {**call.data, "error": f"timeout: stuck in processing for more than "
-                                      f"{ctx.settings.timeout_minutes:g} minutes",
-                "stuck_seconds": round(stuck.total_seconds())}
+        return {
+            **call.data,
+            "error": f"timeout: stuck in processing for more than "
+            f"{ctx.settings.timeout_minutes:g} minutes",
+            "stuck_seconds": round(stuck.total_seconds()),
+        }
 
     swept = ctx.records("model_call").sweep("processing", cutoff.isoformat(), "failed", failed)
     if swept:

@@ -43,8 +43,13 @@ def score(item: Item) -> dict[str, Any]:
     if not isinstance(cases, list) or not cases:
         raise ValueError("evaluation run has no test cases")
     passed = sum(1 for case in cases if _passes(case))
-    return {"suite": item.payload.get("suite"), "cases": len(cases), "passed": passed,
-            "failed": len(cases) - passed, "accuracy": round(passed / len(cases), 4)}
+    return {
+        "suite": item.payload.get("suite"),
+        "cases": len(cases),
+        "passed": passed,
+        "failed": len(cases) - passed,
+        "accuracy": round(passed / len(cases), 4),
+    }
 
 
 def _passes(case: Any) -> bool:
@@ -76,8 +81,9 @@ def tenant_queue(ctx: JobContext[QueueSettings]) -> dict[str, Any]:
     ctx.items.start([items[0] for items in by_tenant.values()])
     ctx.set_total(len(claimed))
     counts = {tenant: {"done": 0, "failed": 0, "timed_out": 0} for tenant in by_tenant}
-    threads = {tenant: _start(ctx, evaluate, items, counts[tenant])
-               for tenant, items in by_tenant.items()}
+    threads = {
+        tenant: _start(ctx, evaluate, items, counts[tenant]) for tenant, items in by_tenant.items()
+    }
     for tenant, thread in threads.items():
         thread.join(ctx.settings.tenant_timeout)
         if thread.is_alive():
@@ -85,17 +91,23 @@ def tenant_queue(ctx: JobContext[QueueSettings]) -> dict[str, Any]:
     return {"tenants": counts}
 
 
-def _start(ctx: JobContext[QueueSettings], evaluate: Evaluator, items: list[Item],
-           counts: dict[str, int]) -> threading.Thread:
+def _start(
+    ctx: JobContext[QueueSettings], evaluate: Evaluator, items: list[Item], counts: dict[str, int]
+) -> threading.Thread:
     # A daemon thread: a hung evaluation must never keep the process from exiting.
-    thread = threading.Thread(target=_run_tenant, args=(ctx, evaluate, items, counts),
-                              name=f"tenant-{items[0].tenant}"[:60], daemon=True)
+    thread = threading.Thread(
+        target=_run_tenant,
+        args=(ctx, evaluate, items, counts),
+        name=f"tenant-{items[0].tenant}"[:60],
+        daemon=True,
+    )
     thread.start()
     return thread
 
 
-def _run_tenant(ctx: JobContext[QueueSettings], evaluate: Evaluator, items: list[Item],
-                counts: dict[str, int]) -> None:
+def _run_tenant(
+    ctx: JobContext[QueueSettings], evaluate: Evaluator, items: list[Item], counts: dict[str, int]
+) -> None:
     for n, item in enumerate(items):
         if ctx.cancelled:
             ctx.items.release(item)
@@ -109,8 +121,14 @@ def _run_tenant(ctx: JobContext[QueueSettings], evaluate: Evaluator, items: list
             _settle(ctx.items.complete, item, result, following, counts, "done")
 
 
-def _settle(action: Callable[..., None], item: Item, value: Any, following: Item | None,
-            counts: dict[str, int], outcome: str) -> None:
+def _settle(
+    action: Callable[..., None],
+    item: Item,
+    value: Any,
+    following: Item | None,
+    counts: dict[str, int],
+    outcome: str,
+) -> None:
     """Record the outcome, marking the tenant's next item started in the same write."""
     try:
         action(item, value, start_next=following)
@@ -119,8 +137,9 @@ def _settle(action: Callable[..., None], item: Item, value: Any, following: Item
         pass  # the tenant timed out and its item was failed already; the late result is refused
 
 
-def _time_out(ctx: JobContext[QueueSettings], tenant: str, items: list[Item],
-              counts: dict[str, int]) -> None:
+def _time_out(
+    ctx: JobContext[QueueSettings], tenant: str, items: list[Item], counts: dict[str, int]
+) -> None:
     limit = ctx.settings.tenant_timeout
     for item in items:
         try:
@@ -134,6 +153,7 @@ def _time_out(ctx: JobContext[QueueSettings], tenant: str, items: list[Item],
 @dataclass(frozen=True)
 class HealthSettings:
     """Thresholds of the three signals; above `*_warn` a tenant is WARN, above `*_crit` CRIT."""
+
     queue_job: str = "tenant-queue"
     warn_above: int = field(default=20, metadata={"min": 0})  # backlog: pending + retrying
     crit_above: int = field(default=100, metadata={"min": 0})
@@ -143,15 +163,24 @@ class HealthSettings:
     failure_crit: float = field(default=0.5, metadata={"min": 0, "max": 1})  # in a day
 
     def __post_init__(self) -> None:
-        for low, high in (("warn_above", "crit_above"), ("oldest_warn", "oldest_crit"),
-                          ("failure_warn", "failure_crit")):
+        for low, high in (
+            ("warn_above", "crit_above"),
+            ("oldest_warn", "oldest_crit"),
+            ("failure_warn", "failure_crit"),
+        ):
             if getattr(self, high) < getattr(self, low):
                 raise ValueError(f"{high} must not be below {low}")
 
     @property
     def thresholds(self) -> Thresholds:
-        return Thresholds(self.warn_above, self.crit_above, self.oldest_warn, self.oldest_crit,
-                          self.failure_warn, self.failure_crit)
+        return Thresholds(
+            self.warn_above,
+            self.crit_above,
+            self.oldest_warn,
+            self.oldest_crit,
+            self.failure_warn,
+            self.failure_crit,
+        )
 
 
 @job(name="tenant-health", schedule="* * * * *", settings=HealthSettings, enabled=False)
@@ -160,12 +189,14 @@ def tenant_health_check(ctx: JobContext[HealthSettings]) -> dict[str, Any]:
     failure rate, and store the report for every shell."""
     settings = ctx.settings
     tenants = tenant_health(ctx.store, settings.queue_job, ctx.now(), settings.thresholds)
-    report = save_health(ctx.store, settings.queue_job, ctx.now(), tenants,
-                         settings.thresholds)
+    report = save_health(ctx.store, settings.queue_job, ctx.now(), tenants, settings.thresholds)
     bad = [t for t in tenants if t.status is not Health.OK]
     if bad:
-        ctx.log.warning("tenants %s: %s", report["overall"],
-                        ", ".join(f"{t.tenant} {t.status} ({t.reason})" for t in bad[:10]))
+        ctx.log.warning(
+            "tenants %s: %s",
+            report["overall"],
+            ", ".join(f"{t.tenant} {t.status} ({t.reason})" for t in bad[:10]),
+        )
     ctx.add_progress(processed=len(tenants))
     return {"overall": report["overall"], "tenants": len(tenants), "unhealthy": len(bad)}
 

@@ -137,9 +137,13 @@ class Workspace:
 
         found: list[bytes] = []
         with psycopg.connect(self.database) as conn:
-            tables = [r[0] for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-                " ORDER BY tablename").fetchall()]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                    " ORDER BY tablename"
+                ).fetchall()
+            ]
             for table in tables:
                 for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall():
                     found.append(repr((table, row)).encode())
@@ -161,8 +165,10 @@ class Workspace:
     def configure(self, config: str) -> Path:
         """cronsole.toml for the built-in jobs (no job module of our own)."""
         path = self.root / "cronsole.toml"
-        path.write_text(f'[cronsole]\ndatabase = "{self.database}"\nlog_dir = "logs"\n'
-                        + textwrap.dedent(config))
+        path.write_text(
+            f'[cronsole]\ndatabase = "{self.database}"\nlog_dir = "logs"\n'
+            + textwrap.dedent(config)
+        )
         return path
 
     def env(self) -> dict[str, str]:
@@ -174,8 +180,7 @@ class Workspace:
 
     def engine(self, clock: FrozenClock | None = None, builtin: bool = False) -> Engine:
         settings = load_settings(str(self.root / "cronsole.toml"), env=self.env())
-        engine = build_engine(settings, clock=clock,
-                              builtin=builtin_modules() if builtin else ())
+        engine = build_engine(settings, clock=clock, builtin=builtin_modules() if builtin else ())
         self.engines.append(engine)
         return engine
 
@@ -186,12 +191,24 @@ class Workspace:
         return host
 
 
-def run_job(engine: Engine, name: str, reason: RunReason = RunReason.MANUAL,
-            at: datetime | None = None, **overrides: object) -> Run:
+def run_job(
+    engine: Engine,
+    name: str,
+    reason: RunReason = RunReason.MANUAL,
+    at: datetime | None = None,
+    **overrides: object,
+) -> Run:
     """Run a job now, in this thread, through the real runner; each run its own tick."""
     engine.clock.advance(1)  # type: ignore[attr-defined]
-    run = engine.store.insert_run(name, at or engine.clock.now(), reason, engine.node_id,
-                                  Overlap.ALLOW, engine.clock.now(), dict(overrides))
+    run = engine.store.insert_run(
+        name,
+        at or engine.clock.now(),
+        reason,
+        engine.node_id,
+        Overlap.ALLOW,
+        engine.clock.now(),
+        dict(overrides),
+    )
     assert run is not None
     return engine.runner.execute(engine.jobs[name], run)
 
@@ -199,14 +216,22 @@ def run_job(engine: Engine, name: str, reason: RunReason = RunReason.MANUAL,
 # The suites that run on both backends: every test there that uses `workspace` runs twice,
 # unless it is marked sqlite_only (it reads, damages or sizes the SQLite file itself, or, for
 # the 500,000-row retention test, would double CI's time).
-BOTH_BACKENDS = ("tests/core/test_host.py", "tests/core/test_job_api.py", "tests/jobs/",
-                 "tests/tui/test_cli", "tests/reliability/")
+BOTH_BACKENDS = (
+    "tests/core/test_host.py",
+    "tests/core/test_job_api.py",
+    "tests/jobs/",
+    "tests/tui/test_cli",
+    "tests/reliability/",
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     where = Path(metafunc.definition.path).relative_to(Path(__file__).parent.parent).as_posix()
-    if ("workspace" in metafunc.fixturenames and where.startswith(BOTH_BACKENDS)
-            and not metafunc.definition.get_closest_marker("sqlite_only")):
+    if (
+        "workspace" in metafunc.fixturenames
+        and where.startswith(BOTH_BACKENDS)
+        and not metafunc.definition.get_closest_marker("sqlite_only")
+    ):
         metafunc.parametrize("workspace", ["sqlite", "postgres"], indirect=True)
 
 

@@ -34,8 +34,13 @@ INVALID_UTF8_NAME = b"scan-\xff\xfe-\x1b[31m.pdf"  # a file name that is not UTF
 
 def offending(text: str) -> list[str]:
     """Characters that would act on a terminal or hide themselves: must never be shown raw."""
-    return sorted({f"U+{ord(c):04X}" for c in text if c in INVISIBLE or (
-        unicodedata.category(c) in ("Cc", "Cs") and c != "\n")})
+    return sorted(
+        {
+            f"U+{ord(c):04X}"
+            for c in text
+            if c in INVISIBLE or (unicodedata.category(c) in ("Cc", "Cs") and c != "\n")
+        }
+    )
 
 
 def assert_inert(text: str, where: str = "") -> None:

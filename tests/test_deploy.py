@@ -35,7 +35,8 @@ def test_the_stop_timeout_outlasts_the_grace_period() -> None:
 def test_the_unit_leaves_the_database_to_the_config_file() -> None:
     """An Environment=CRONSOLE_DB would win over `database =`: the README's several-hosts
     setup would silently use a local SQLite file on each host."""
-    environment = [line for line in UNIT.read_text().splitlines()
-                   if line.startswith("Environment=")]
+    environment = [
+        line for line in UNIT.read_text().splitlines() if line.startswith("Environment=")
+    ]
     assert not [line for line in environment if "CRONSOLE_DB" in line]
     assert "--config /etc/cronsole/cronsole.toml" in unit()["Service"]["ExecStart"]

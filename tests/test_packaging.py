@@ -11,11 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"])
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = {
         "cronsole." + ".".join(init.parent.relative_to(ROOT).parts)
-        for top in ("core", "jobs", "tui") for init in (ROOT / top).rglob("__init__.py")
+        for top in ("core", "jobs", "tui")
+        for init in (ROOT / top).rglob("__init__.py")
     }
     assert found == listed
 

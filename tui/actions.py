@@ -70,8 +70,9 @@ class Actions(App[int]):
         key = getattr(self.screen, "key", None)
         if key is not None and self.screen.__class__.__name__ == "RunScreen":
             return [int(key)]
-        runs = [int(k) for k in self.table("runs").targets()] if self.current_tab() == "runs" \
-            else []
+        runs = (
+            [int(k) for k in self.table("runs").targets()] if self.current_tab() == "runs" else []
+        )
         if not runs:
             self.notify("select a run first (tab 3)", severity="warning")
         return runs
@@ -79,8 +80,9 @@ class Actions(App[int]):
     # running commands
 
     def act(self, describe: str, calls: Sequence[Call]) -> None:
-        self.run_worker(partial(self._apply, describe, calls), thread=True, group="actions",
-                        exit_on_error=False)
+        self.run_worker(
+            partial(self._apply, describe, calls), thread=True, group="actions", exit_on_error=False
+        )
 
     def _apply(self, describe: str, calls: Sequence[Call]) -> None:
         for call in calls:
@@ -96,8 +98,12 @@ class Actions(App[int]):
         self.call_from_thread(self.clear_marks)
 
     def toast(self, text: str, error: bool = False) -> None:
-        self.notify(visible(text, 500), severity="error" if error else "information",
-                    markup=False, timeout=8 if error else 4)
+        self.notify(
+            visible(text, 500),
+            severity="error" if error else "information",
+            markup=False,
+            timeout=8 if error else 4,
+        )
 
     def clear_marks(self) -> None:
         for name in ("jobs", "runs", "tenants"):
@@ -124,9 +130,18 @@ class Actions(App[int]):
                 overrides = parse_assignments(values["overrides"].split())
                 self.act("fire", [partial(self.commands.fire, j, overrides) for j in jobs])
 
-        self.push_screen(FormModal(f"Fire {', '.join(jobs)} with overrides",
-                                   [Field("overrides", "key=value pairs, space separated",
-                                          placeholder="batch_size=10")], check), done)
+        self.push_screen(
+            FormModal(
+                f"Fire {', '.join(jobs)} with overrides",
+                [
+                    Field(
+                        "overrides", "key=value pairs, space separated", placeholder="batch_size=10"
+                    )
+                ],
+                check,
+            ),
+            done,
+        )
 
     def action_pause(self) -> None:
         jobs = self.selected_jobs()
@@ -142,12 +157,19 @@ class Actions(App[int]):
             if values is not None:
                 seconds = self._duration(values["duration"])
                 reason = values["reason"] or None
-                self.act("pause", [partial(self.commands.pause, j, reason, seconds)
-                                   for j in jobs])
+                self.act("pause", [partial(self.commands.pause, j, reason, seconds) for j in jobs])
 
-        self.push_screen(FormModal(f"Pause {', '.join(jobs)}", [
-            Field("reason", "Reason (kept in the audit)", placeholder="disk swap"),
-            Field("duration", "For how long (optional)", placeholder="30m, 2h")], check), done)
+        self.push_screen(
+            FormModal(
+                f"Pause {', '.join(jobs)}",
+                [
+                    Field("reason", "Reason (kept in the audit)", placeholder="disk swap"),
+                    Field("duration", "For how long (optional)", placeholder="30m, 2h"),
+                ],
+                check,
+            ),
+            done,
+        )
 
     @staticmethod
     def _duration(text: str) -> float | None:
@@ -162,8 +184,11 @@ class Actions(App[int]):
 
     def action_pause_all(self) -> None:
         paused = bool(self.snapshot and self.snapshot.paused_all)
-        question = "Resume the whole scheduler?" if paused else \
-            "Pause the whole scheduler? No job starts until it is resumed."
+        question = (
+            "Resume the whole scheduler?"
+            if paused
+            else "Pause the whole scheduler? No job starts until it is resumed."
+        )
 
         def done(yes: bool | None) -> None:
             if yes:
@@ -173,8 +198,9 @@ class Actions(App[int]):
         self.push_screen(ConfirmModal(question), done)
 
     def job_settings(self, name: str) -> dict[str, Any]:
-        view = next((v for v in (self.snapshot.jobs if self.snapshot else []) if v.name == name),
-                    None)
+        view = next(
+            (v for v in (self.snapshot.jobs if self.snapshot else []) if v.name == name), None
+        )
         return dict(view.settings) if view else {}
 
     def action_edit_period(self) -> None:
@@ -196,25 +222,33 @@ class Actions(App[int]):
             """(period changed, watermark to set): a period change that resets the
             watermark wins over an edit of it."""
             period = current is not None and values["period"] != current
-            return period, (values["at"], values["key"]) != (at, key) and not (
-                period and resets)
+            return period, (values["at"], values["key"]) != (at, key) and not (period and resets)
 
         def check(values: Values) -> str:
             period, marked = changes(values)
             said = []
             if period:
                 check_period(values["period"])
-                self.engine.jobs[name].settings(self.job_settings(name),
-                                                {"period": values["period"]})
-                said.append(f"period {current} → {values['period']}" + (
-                    "; the watermark resets, files of that period are scanned again"
-                    if resets else ""))
+                self.engine.jobs[name].settings(
+                    self.job_settings(name), {"period": values["period"]}
+                )
+                said.append(
+                    f"period {current} → {values['period']}"
+                    + (
+                        "; the watermark resets, files of that period are scanned again"
+                        if resets
+                        else ""
+                    )
+                )
             if marked:
                 if values["key"] and not values["at"].strip():
                     raise ValueError("a watermark key needs a position")
-                said.append("the watermark resets" if not values["at"].strip() else
-                            f"watermark → {values['at']}" + (f" {values['key']}"
-                                                             if values["key"] else ""))
+                said.append(
+                    "the watermark resets"
+                    if not values["at"].strip()
+                    else f"watermark → {values['at']}"
+                    + (f" {values['key']}" if values["key"] else "")
+                )
             return "; ".join(said) or "no change"
 
         def done(values: Values | None) -> None:
@@ -236,8 +270,10 @@ class Actions(App[int]):
         self.push_screen(FormModal(f"{title} of {name}", fields, check), done)
 
     def action_step_period(self, months: int) -> None:
-        self.act("period", [partial(self.commands.step_period, name, months)
-                            for name in self.selected_jobs()])
+        self.act(
+            "period",
+            [partial(self.commands.step_period, name, months) for name in self.selected_jobs()],
+        )
 
     def action_backfill(self) -> None:
         jobs = self.selected_jobs()
@@ -247,8 +283,10 @@ class Actions(App[int]):
 
         def span(values: Values) -> tuple[datetime, datetime]:
             zone = self.engine.jobs[name].schedule.tz
-            return (parse_moment(values["start"], "start", zone),
-                    parse_moment(values["end"], "end", zone))
+            return (
+                parse_moment(values["start"], "start", zone),
+                parse_moment(values["end"], "end", zone),
+            )
 
         def check(values: Values) -> str:
             ticks = self.commands.backfill_preview(name, *span(values))
@@ -262,9 +300,17 @@ class Actions(App[int]):
                 self.act("backfill", [partial(self.commands.backfill, name, *span(values))])
 
         now = self.engine.clock.now().astimezone(self.engine.jobs[name].schedule.tz)
-        self.push_screen(FormModal(f"Backfill {name}", [
-            Field("start", "From (ISO date/time, job's zone)", f"{now:%Y-%m-%d}T00:00"),
-            Field("end", "To", f"{now:%Y-%m-%dT%H:%M}")], check), done)
+        self.push_screen(
+            FormModal(
+                f"Backfill {name}",
+                [
+                    Field("start", "From (ISO date/time, job's zone)", f"{now:%Y-%m-%d}T00:00"),
+                    Field("end", "To", f"{now:%Y-%m-%dT%H:%M}"),
+                ],
+                check,
+            ),
+            done,
+        )
 
     def action_cancel_run(self) -> None:
         runs = self.selected_runs()
@@ -275,8 +321,9 @@ class Actions(App[int]):
             if yes:
                 self.act("cancel", [partial(self.commands.cancel, r) for r in runs])
 
-        self.push_screen(ConfirmModal(f"Cancel {len(runs)} run(s): "
-                                      f"{', '.join(f'#{r}' for r in runs)}?"), done)
+        self.push_screen(
+            ConfirmModal(f"Cancel {len(runs)} run(s): {', '.join(f'#{r}' for r in runs)}?"), done
+        )
 
     def action_retry_run(self) -> None:
         runs = self.selected_runs()

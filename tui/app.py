@@ -51,10 +51,14 @@ class CronsoleApp(Actions):
         Binding("question_mark,f1", "help", "Help"),
         Binding("colon", "command_palette", "Palette", show=False),
         Binding("slash", "filter", "Filter"),
-        *[Binding(str(n), f"tab('{tab}')", tab.title(), show=False)
-          for n, tab in enumerate(TABS, start=1)],
-        Binding("t", "fire", "Fire"), Binding("T", "fire_with", "Fire with…", show=False),
-        Binding("p", "pause", "Pause"), Binding("r", "resume", "Resume"),
+        *[
+            Binding(str(n), f"tab('{tab}')", tab.title(), show=False)
+            for n, tab in enumerate(TABS, start=1)
+        ],
+        Binding("t", "fire", "Fire"),
+        Binding("T", "fire_with", "Fire with…", show=False),
+        Binding("p", "pause", "Pause"),
+        Binding("r", "resume", "Resume"),
         Binding("P", "pause_all", "Pause all", show=False),
         Binding("e", "edit_period", "Period"),
         Binding("plus", "step_period(1)", "+1 month", show=False),
@@ -113,9 +117,12 @@ class CronsoleApp(Actions):
     def refresh_snapshot(self) -> None:
         self.refresh_pending = False
         pane = self.pane
-        snapshot = take_snapshot(self.engine, self.last_log_id,
-                                 runs=200 if pane == "runs" else 0,
-                                 commands=100 if pane == "audit" else 0)
+        snapshot = take_snapshot(
+            self.engine,
+            self.last_log_id,
+            runs=200 if pane == "runs" else 0,
+            commands=100 if pane == "audit" else 0,
+        )
         self.post_message(SnapshotReady(snapshot, pane))
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
@@ -130,8 +137,7 @@ class CronsoleApp(Actions):
         if snapshot.at != self.backlog_at:  # one sparkline point per moment, not per read
             self.backlog_at = snapshot.at
             for t in snapshot.tenants:
-                self.backlog.setdefault(f"{t.job}/{t.tenant}", deque(maxlen=30)).append(
-                    t.pending)
+                self.backlog.setdefault(f"{t.job}/{t.tenant}", deque(maxlen=30)).append(t.pending)
         try:
             main.query_one(StatusLine).snapshot = snapshot
         except NoMatches:
@@ -144,8 +150,7 @@ class CronsoleApp(Actions):
             main.query_one(LogPane).add_entries(snapshot.logs)
 
     def main_screen(self) -> MainScreen | None:
-        return next((s for s in self.screen_stack if isinstance(s, MainScreen) and s.ready),
-                    None)
+        return next((s for s in self.screen_stack if isinstance(s, MainScreen) and s.ready), None)
 
     def show_pane(self, main: MainScreen, tab: str) -> None:
         """Fill the table of the pane in view; the hidden ones are filled when they are opened,
@@ -159,18 +164,24 @@ class CronsoleApp(Actions):
         rows: dict[str, Row]
         if tab == "jobs":
             idle = self.host is None and not snapshot.scheduler_up  # no countdown pretends
-            rows = {v.name: self._job_row(replace(v, next_run=None) if idle else v, now)
-                    for v in snapshot.jobs}
+            rows = {
+                v.name: self._job_row(replace(v, next_run=None) if idle else v, now)
+                for v in snapshot.jobs
+            }
         elif tab == "tenants":
-            rows = {f"{t.job}/{t.tenant}": tenant_row(
-                t, list(self.backlog.get(f"{t.job}/{t.tenant}", [t.pending])))
-                for t in snapshot.tenants}
+            rows = {
+                f"{t.job}/{t.tenant}": tenant_row(
+                    t, list(self.backlog.get(f"{t.job}/{t.tenant}", [t.pending]))
+                )
+                for t in snapshot.tenants
+            }
         elif tab == "runs":
             rows = {str(r.id): run_row(r, now) for r in snapshot.runs}
         elif tab == "nodes":
             running = Counter(r.node for r in snapshot.active if r.status is RunStatus.RUNNING)
-            rows = {n.id: node_row(n, self.engine.node_id, running[n.id], now)
-                    for n in snapshot.nodes}
+            rows = {
+                n.id: node_row(n, self.engine.node_id, running[n.id], now) for n in snapshot.nodes
+            }
         else:
             rows = {str(c.id): command_row(c) for c in snapshot.commands}
         table = main.query_one(f"#{tab}-table", LiveTable)
@@ -180,9 +191,12 @@ class CronsoleApp(Actions):
     def _job_row(self, view: JobView, now: datetime) -> Row:
         """The same row object while nothing it shows has changed, which the table skips:
         most refreshes change no job, only the minute of a countdown now and then."""
-        key = (view, countdown(view.next_run, now),
-               short_ago(view.last.finished_at, now) if view.last else "",
-               now if view.active else None)  # a run's rate and ETA move every second
+        key = (
+            view,
+            countdown(view.next_run, now),
+            short_ago(view.last.finished_at, now) if view.last else "",
+            now if view.active else None,
+        )  # a run's rate and ETA move every second
         cached = self.job_rows.get(view.name)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -193,8 +207,11 @@ class CronsoleApp(Actions):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker is reported; the console keeps going."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.toast(f"{event.worker.name or 'background task'} failed: "
-                       f"{type(event.worker.error).__name__}: {event.worker.error}", True)
+            self.toast(
+                f"{event.worker.name or 'background task'} failed: "
+                f"{type(event.worker.error).__name__}: {event.worker.error}",
+                True,
+            )
 
     # navigation
 
@@ -269,6 +286,10 @@ class CronsoleApp(Actions):
                 self.exit(0)
 
         names = ", ".join(f"#{r.id} {r.job}" for r in running[:5])
-        self.push_screen(ConfirmModal(
-            f"Quit? {len(running)} run(s) in flight: {names}",
-            "They get the grace period to finish, then are marked interrupted."), done)
+        self.push_screen(
+            ConfirmModal(
+                f"Quit? {len(running)} run(s) in flight: {names}",
+                "They get the grace period to finish, then are marked interrupted.",
+            ),
+            done,
+        )

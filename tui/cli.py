@@ -17,8 +17,12 @@ from . import cli_jobs, cli_manage, cli_ops, cli_read, cli_schedule, cli_status
 from .shared import Options, settings_for
 
 app = typer.Typer(
-    name="cronsole", add_completion=True, no_args_is_help=False, rich_markup_mode=None,
-    pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]},
+    name="cronsole",
+    add_completion=True,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="A terminal operations console for scheduled batch jobs.",
 )
 config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
@@ -28,31 +32,55 @@ app.add_typer(config_app, name="config")
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
-    config: Annotated[str | None, typer.Option("--config", "-c", help="Path to cronsole.toml.",
-                                               envvar=None)] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Database file (overrides config and "
-                                           "CRONSOLE_DB).")] = None,
-    no_tui: Annotated[bool, typer.Option("--no-tui", help="Run the engine headless until "
-                                         "SIGTERM/SIGINT.")] = False,
-    observe: Annotated[bool, typer.Option("--observe", help="Open the console on a database "
-                                          "whose scheduler runs elsewhere.")] = False,
-    host: Annotated[bool, typer.Option("--host", help="Host the scheduler in the console even "
-                                       "when a live scheduler already uses the database.")
-                    ] = False,
-    no_mouse: Annotated[bool, typer.Option("--no-mouse", help="Leave the mouse to the "
-                                           "terminal (select text).")] = False,
-    log_format: Annotated[str, typer.Option("--log-format", help="auto (human on a terminal, "
-                                            "JSON otherwise), human or json.")] = "auto",
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error."
-                                           )] = "info",
-    metrics_addr: Annotated[str | None, typer.Option(
-        "--metrics-addr", help="With --no-tui: serve Prometheus metrics, /healthz and /readyz "
-        "on HOST:PORT (e.g. 127.0.0.1:9464).")] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Path to cronsole.toml.", envvar=None)
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database file (overrides config and CRONSOLE_DB).")
+    ] = None,
+    no_tui: Annotated[
+        bool, typer.Option("--no-tui", help="Run the engine headless until SIGTERM/SIGINT.")
+    ] = False,
+    observe: Annotated[
+        bool,
+        typer.Option(
+            "--observe", help="Open the console on a database whose scheduler runs elsewhere."
+        ),
+    ] = False,
+    host: Annotated[
+        bool,
+        typer.Option(
+            "--host",
+            help="Host the scheduler in the console even "
+            "when a live scheduler already uses the database.",
+        ),
+    ] = False,
+    no_mouse: Annotated[
+        bool, typer.Option("--no-mouse", help="Leave the mouse to the terminal (select text).")
+    ] = False,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format", help="auto (human on a terminal, JSON otherwise), human or json."
+        ),
+    ] = "auto",
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning, error.")
+    ] = "info",
+    metrics_addr: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-addr",
+            help="With --no-tui: serve Prometheus metrics, /healthz and /readyz "
+            "on HOST:PORT (e.g. 127.0.0.1:9464).",
+        ),
+    ] = None,
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
 ) -> None:
     """Run `cronsole --no-tui` to host the scheduler headless; see the subcommands below."""
-    ctx.obj = Options(config=config, db=db, mouse=not no_mouse, log_format=log_format,
-                      log_level=log_level)
+    ctx.obj = Options(
+        config=config, db=db, mouse=not no_mouse, log_format=log_format, log_level=log_level
+    )
     if version:
         from cronsole.core import __version__
 
@@ -92,11 +120,25 @@ app.command("pause")(cli_ops.pause)
 app.command("resume")(cli_ops.resume)
 app.command("set")(cli_ops.set_settings)
 app.command("demo")(cli_jobs.demo)
-for reader in (cli_status.status, cli_status.health, cli_status.tenants, cli_status.job,
-               cli_status.run, cli_status.logs, cli_status.audit):
+for reader in (
+    cli_status.status,
+    cli_status.health,
+    cli_status.tenants,
+    cli_status.job,
+    cli_status.run,
+    cli_status.logs,
+    cli_status.audit,
+):
     app.command(reader.__name__)(reader)
-for manager in (cli_manage.period, cli_manage.watermark, cli_manage.backfill,
-                cli_manage.retry, cli_manage.cancel, cli_manage.init, cli_manage.doctor):
+for manager in (
+    cli_manage.period,
+    cli_manage.watermark,
+    cli_manage.backfill,
+    cli_manage.retry,
+    cli_manage.cancel,
+    cli_manage.init,
+    cli_manage.doctor,
+):
     app.command(manager.__name__)(manager)
 app.command("migrate-store")(cli_manage.migrate_store)
 config_app.command("show")(cli_manage.config_show)

@@ -21,7 +21,8 @@ batches_app = typer.Typer(help="Remote batches: list tracked ones, submit new on
 def demo(
     ctx: typer.Context,
     folder: Annotated[Path, typer.Argument(help="Where the workspace lives.")] = Path(
-        "cronsole-demo"),
+        "cronsole-demo"
+    ),
     seed: Annotated[int, typer.Option("--seed", help="Seed for the generated data.")] = 1,
     no_tui: Annotated[bool, typer.Option("--no-tui", help="Run headless.")] = False,
     log_format: Annotated[str, typer.Option("--log-format")] = "auto",
@@ -44,8 +45,9 @@ def demo(
         raise typer.Exit(headless.run(settings, log_format, "info"))
     from . import console
 
-    raise typer.Exit(console.run(settings, observe=False, mouse=options(ctx).mouse,
-                                 log_level="info"))
+    raise typer.Exit(
+        console.run(settings, observe=False, mouse=options(ctx).mouse, log_level="info")
+    )
 
 
 @batches_app.callback(invoke_without_command=True)
@@ -59,14 +61,27 @@ def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = 
     if json:
         emit_json(rows)
         return
-    table(["batch", "provider", "status", "submitted", "polls", "results", "note"], [
-        [r["id"], r.get("provider"), r["status"], r.get("submitted_at", "")[:19], r.get("polls"),
-         r.get("results"), ("STUCK " if r.get("stuck") else "") + (r.get("error") or "")]
-        for r in rows])
+    table(
+        ["batch", "provider", "status", "submitted", "polls", "results", "note"],
+        [
+            [
+                r["id"],
+                r.get("provider"),
+                r["status"],
+                r.get("submitted_at", "")[:19],
+                r.get("polls"),
+                r.get("results"),
+                ("STUCK " if r.get("stuck") else "") + (r.get("error") or ""),
+            ]
+            for r in rows
+        ],
+    )
 
 
 @batches_app.command("submit")
-def submit(ctx: typer.Context,
-           file: Annotated[Path, typer.Argument(help="A JSONL file of batch requests.")]) -> None:
+def submit(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A JSONL file of batch requests.")],
+) -> None:
     """Submit a JSONL file of requests as a batch, and track it."""
     print(visible(engine_for(ctx).action("batch-check", "submit", [str(file)])))

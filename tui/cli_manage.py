@@ -31,9 +31,12 @@ from .shared import JsonFlag, Reason, RunIdArgument, engine_for, settings_for
 SECRET_WORDS = ("key", "token", "secret", "password")
 
 
-def period(ctx: typer.Context, job: Annotated[str, typer.Argument(help="The job.")],
-           value: Annotated[str, typer.Argument(help="YYYY-MM")],
-           reason: Reason = None) -> None:
+def period(
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="The job.")],
+    value: Annotated[str, typer.Argument(help="YYYY-MM")],
+    reason: Reason = None,
+) -> None:
     """Set a job's processing period (its watermark resets when the job says so)."""
     try:
         check_period(value)
@@ -43,14 +46,27 @@ def period(ctx: typer.Context, job: Annotated[str, typer.Argument(help="The job.
 
 
 def watermark(
-    ctx: typer.Context, job: Annotated[str, typer.Argument(help="The job.")],
-    set_to: Annotated[str | None, typer.Option("--set", help="The cursor's position, as the "
-                                               "job writes it (see `cronsole job JOB`).")
-                      ] = None,
-    key: Annotated[str, typer.Option("--key", help="With --set: the key part of the cursor "
-                                     "(ties at the same position).")] = "",
-    reset: Annotated[bool, typer.Option("--reset", help="Forget it: the job looks from the "
-                                        "start (the ledger keeps done work done).")] = False,
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="The job.")],
+    set_to: Annotated[
+        str | None,
+        typer.Option(
+            "--set", help="The cursor's position, as the job writes it (see `cronsole job JOB`)."
+        ),
+    ] = None,
+    key: Annotated[
+        str,
+        typer.Option(
+            "--key", help="With --set: the key part of the cursor (ties at the same position)."
+        ),
+    ] = "",
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Forget it: the job looks from the start (the ledger keeps done work done).",
+        ),
+    ] = False,
     reason: Reason = None,
     json: JsonFlag = False,
 ) -> None:
@@ -69,9 +85,15 @@ def watermark(
         if json:
             emit_json({"job": job, "watermark": found})
         else:
-            print(f"{job}: " + (f"watermark {visible(mark.at, 200)}"
-                                + (f"  key {visible(mark.key, 400)}" if mark.key else "")
-                                if mark else "no watermark"))
+            print(
+                f"{job}: "
+                + (
+                    f"watermark {visible(mark.at, 200)}"
+                    + (f"  key {visible(mark.key, 400)}" if mark.key else "")
+                    if mark
+                    else "no watermark"
+                )
+            )
         return
     mark = None if reset else Watermark(set_to or "", key)
     _report(Commands(engine_for(ctx)).watermark(job, mark, reason=reason))
@@ -82,11 +104,13 @@ def _when(text: str, option: str) -> datetime:
 
 
 def backfill(
-    ctx: typer.Context, job: Annotated[str, typer.Argument(help="The job.")],
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="The job.")],
     start: Annotated[str, typer.Option("--from", help="ISO date/time (local unless given).")],
     end: Annotated[str, typer.Option("--to", help="ISO date/time.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs it would create; "
-                                          "change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the runs it would create; change nothing.")
+    ] = False,
     reason: Reason = None,
 ) -> None:
     """Queue one run per tick of the job's schedule in a range (ticks that ran are skipped)."""
@@ -103,10 +127,14 @@ def backfill(
     _report(_await_command(engine, commands.backfill(job, begin, finish, reason=reason)))
 
 
-def retry(ctx: typer.Context, run_id: RunIdArgument,
-          failed: Annotated[bool, typer.Option("--failed", help="Retry its failed items "
-                                               "(the default and only mode).")] = True,
-          reason: Reason = None) -> None:
+def retry(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Retry its failed items (the default and only mode).")
+    ] = True,
+    reason: Reason = None,
+) -> None:
     """Reset a run's failed items and run the job again to retry them."""
     engine = engine_for(ctx)
     _report(_await_command(engine, Commands(engine).retry(run_id, reason=reason)))
@@ -119,20 +147,34 @@ def cancel(ctx: typer.Context, run_id: RunIdArgument, reason: Reason = None) -> 
 
 def masked(key: str, value: Any) -> Any:
     """Secrets show only their last 4 characters."""
-    if isinstance(value, str) and any(word in key.lower() for word in SECRET_WORDS) \
-            and not key.lower().endswith("_env"):
+    if (
+        isinstance(value, str)
+        and any(word in key.lower() for word in SECRET_WORDS)
+        and not key.lower().endswith("_env")
+    ):
         return "****" + value[-4:] if len(value) > 4 else "****"
     return value
 
 
-TOP = ("database", "log_dir", "modules", "timezone", "grace_period", "stale_timeout",
-       "node_timeout", "log_max_bytes", "log_backups", "log_keep_rows")
+TOP = (
+    "database",
+    "log_dir",
+    "modules",
+    "timezone",
+    "grace_period",
+    "stale_timeout",
+    "node_timeout",
+    "log_max_bytes",
+    "log_backups",
+    "log_keep_rows",
+)
 
 
 def _schedule_source(settings: Settings, name: str) -> str:
     config = settings.jobs.get(name)
     return (config.where.get("schedule") if config else None) or (
-        f"environment {env_key(name)}" if env_key(name) in settings.env_schedules else "code")
+        f"environment {env_key(name)}" if env_key(name) in settings.env_schedules else "code"
+    )
 
 
 def _shown(settings: Settings, key: str) -> Any:
@@ -140,8 +182,9 @@ def _shown(settings: Settings, key: str) -> Any:
     from cronsole.core.store import redacted
 
     value = getattr(settings, key)
-    return redacted(value) if key == "database" else str(value) if isinstance(value, Path) \
-        else value
+    return (
+        redacted(value) if key == "database" else str(value) if isinstance(value, Path) else value
+    )
 
 
 def config_show(ctx: typer.Context, json: JsonFlag = False) -> None:
@@ -149,15 +192,30 @@ def config_show(ctx: typer.Context, json: JsonFlag = False) -> None:
     settings = settings_for(ctx)
     jobs = load_jobs(settings, builtin_modules())  # no database is opened, or made
     if json:
-        emit_json({
-            "config": str(settings.config_path) if settings.config_path else None,
-            "settings": {key: {"value": _shown(settings, key),
-                               "source": settings.sources.get(key, "default")} for key in TOP},
-            "jobs": {name: {"module": job.module, "schedule": job.schedule.text,
-                            "schedule_source": _schedule_source(settings, name),
-                            "settings": {key: masked(key, value) for key, value in
-                                         sorted(vars(job.settings()).items())}}
-                     for name, job in sorted(jobs.items())}})
+        emit_json(
+            {
+                "config": str(settings.config_path) if settings.config_path else None,
+                "settings": {
+                    key: {
+                        "value": _shown(settings, key),
+                        "source": settings.sources.get(key, "default"),
+                    }
+                    for key in TOP
+                },
+                "jobs": {
+                    name: {
+                        "module": job.module,
+                        "schedule": job.schedule.text,
+                        "schedule_source": _schedule_source(settings, name),
+                        "settings": {
+                            key: masked(key, value)
+                            for key, value in sorted(vars(job.settings()).items())
+                        },
+                    }
+                    for name, job in sorted(jobs.items())
+                },
+            }
+        )
         return
     print(f"# config: {settings.config_path or 'none found (defaults)'}")
     for key in TOP:
@@ -189,10 +247,13 @@ grace_period = "30s"             # how long runs in flight get on SIGTERM
 def init(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("cronsole.toml"),
-    enable: Annotated[list[str] | None, typer.Option("--enable", help="A built-in job to "
-                                                     "enable (repeatable).")] = None,
-    schedule: Annotated[list[str] | None, typer.Option("--schedule", help="JOB=SCHEDULE, e.g. "
-                                                       "batch-check='every 10m'.")] = None,
+    enable: Annotated[
+        list[str] | None, typer.Option("--enable", help="A built-in job to enable (repeatable).")
+    ] = None,
+    schedule: Annotated[
+        list[str] | None,
+        typer.Option("--schedule", help="JOB=SCHEDULE, e.g. batch-check='every 10m'."),
+    ] = None,
     timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -203,8 +264,7 @@ def init(
     if path.exists() and not force:
         raise UsageError(f"{path} exists; use --force to overwrite it")
     if not path.parent.is_dir():
-        raise UsageError(f"{path.parent}: no such folder (create it first: mkdir -p "
-                         f"{path.parent})")
+        raise UsageError(f"{path.parent}: no such folder (create it first: mkdir -p {path.parent})")
     try:
         load_zone(timezone)
     except ScheduleError as exc:
@@ -221,11 +281,14 @@ def init(
         except (ScheduleError, ValueError) as exc:
             raise UsageError(f"{name}: {exc}") from None
     body = STARTER.format(timezone=timezone) + "".join(
-        f"\n[jobs.{name}]  # {known[name].description}\nschedule = \"{text}\"\n"
-        for name, text in chosen.items())
+        f'\n[jobs.{name}]  # {known[name].description}\nschedule = "{text}"\n'
+        for name, text in chosen.items()
+    )
     atomic_write(path, body.encode(), mode=0o644)  # never group- or world-writable
-    print(f"wrote {path} ({len(chosen)} job(s) enabled); check it with: cronsole -c {path} "
-          "config check")
+    print(
+        f"wrote {path} ({len(chosen)} job(s) enabled); check it with: cronsole -c {path} "
+        "config check"
+    )
 
 
 def _definitions(modules: list[Any]) -> list[Any]:
@@ -234,8 +297,9 @@ def _definitions(modules: list[Any]) -> list[Any]:
     return [d for module in modules for d in discover(module) if d.spec.name != "demo-traffic"]
 
 
-def _choose(known: dict[str, Any], enable: list[str] | None,
-            schedules: list[str] | None) -> dict[str, str]:
+def _choose(
+    known: dict[str, Any], enable: list[str] | None, schedules: list[str] | None
+) -> dict[str, str]:
     pairs = {}
     for item in schedules or []:
         name, sep, text = item.partition("=")
@@ -255,14 +319,26 @@ def doctor(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Check the environment: database, permissions, WebP support, time zones, clock, and
     values the environment overrides."""
     settings = settings_for(ctx)
-    checks = [_check_database(settings), _check_permissions(settings), _check_webp(),
-              _check_zones(), _check_clock(settings)]
+    checks = [
+        _check_database(settings),
+        _check_permissions(settings),
+        _check_webp(),
+        _check_zones(),
+        _check_clock(settings),
+    ]
     if json:
-        emit_json({"ok": all(ok for ok, _, _ in checks),
-                   "checks": [{"check": name, "ok": ok, "detail": detail}
-                              for ok, name, detail in checks],
-                   "warnings": [{"check": "environment", "key": key, "detail": how}
-                                for key, how in settings.overridden.items()]})
+        emit_json(
+            {
+                "ok": all(ok for ok, _, _ in checks),
+                "checks": [
+                    {"check": name, "ok": ok, "detail": detail} for ok, name, detail in checks
+                ],
+                "warnings": [
+                    {"check": "environment", "key": key, "detail": how}
+                    for key, how in settings.overridden.items()
+                ],
+            }
+        )
     else:
         for ok, name, detail in checks:
             print(f"{'ok  ' if ok else 'FAIL'}  {name}: {visible(detail, 300)}")
@@ -293,8 +369,10 @@ def _check_permissions(settings: Settings) -> tuple[bool, str, str]:
     path = Path(settings.database)
     if not path.exists():
         return True, "permissions", "no database yet"
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in
-             [path.parent, *path.parent.glob(path.name + "*")]}
+    modes = {
+        p.name: stat.S_IMODE(p.stat().st_mode)
+        for p in [path.parent, *path.parent.glob(path.name + "*")]
+    }
     bad = {n: oct(m) for n, m in modes.items() if m & 0o077}
     return not bad, "permissions", f"too open: {bad}" if bad else "state dir 0700, files 0600"
 
@@ -333,15 +411,20 @@ def _check_clock(settings: Settings) -> tuple[bool, str, str]:
         beats = []
     ahead = [b for b in beats if (b - now).total_seconds() > 5]
     if ahead:
-        return False, "clock", "another node's heartbeat is ahead of this clock by " \
-                               f"{(max(ahead) - now).total_seconds():.0f}s"
+        return (
+            False,
+            "clock",
+            "another node's heartbeat is ahead of this clock by "
+            f"{(max(ahead) - now).total_seconds():.0f}s",
+        )
     return True, "clock", f"{now:%Y-%m-%d %H:%M:%S} UTC, no node ahead of it"
 
 
 def migrate_store(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(
-        help="The new database: a postgresql:// address or a SQLite file path.")],
+    target: Annotated[
+        str, typer.Argument(help="The new database: a postgresql:// address or a SQLite file path.")
+    ],
 ) -> None:
     """Copy every row of this installation's database into a new, empty one (SQLite to
     PostgreSQL, or back). Stop every node first; then point the config at the new one."""
@@ -356,11 +439,14 @@ def migrate_store(
     source = open_store(settings.database, create=False)
     try:
         now = datetime.now().astimezone()
-        live = [n.id for n in source.nodes(
-            live_since=now - timedelta(seconds=settings.node_timeout))]
+        live = [
+            n.id for n in source.nodes(live_since=now - timedelta(seconds=settings.node_timeout))
+        ]
         if live:
-            raise UsageError(f"nodes still run on {redacted(settings.database)}: "
-                             f"{', '.join(live)}; stop them first")
+            raise UsageError(
+                f"nodes still run on {redacted(settings.database)}: "
+                f"{', '.join(live)}; stop them first"
+            )
         destination = open_store(target)
         try:
             assert isinstance(source, CopyMixin) and isinstance(destination, CopyMixin)
@@ -371,4 +457,4 @@ def migrate_store(
         source.close()
     for table, rows in copied.items():
         print(f"{table:14} {rows:>9,} rows")
-    print(f"copied into {redacted(target)}; set database = \"...\" (or CRONSOLE_DB) to use it")
+    print(f'copied into {redacted(target)}; set database = "..." (or CRONSOLE_DB) to use it')

@@ -40,8 +40,9 @@ def pause(
     job: Annotated[str | None, typer.Argument(help="The job to pause.")] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Pause the whole scheduler.")] = False,
     reason: Reason = None,
-    duration: Annotated[str | None, typer.Option("--for", help="Resume by itself after this "
-                                                 "long, e.g. 30m or 2h.")] = None,
+    duration: Annotated[
+        str | None, typer.Option("--for", help="Resume by itself after this long, e.g. 30m or 2h.")
+    ] = None,
 ) -> None:
     """Pause a job (optionally for a while), or the whole scheduler with --all."""
     seconds = parse_duration(duration, "--for") if duration else None
@@ -69,19 +70,30 @@ def resume(
     if all_jobs == (job is not None):
         raise UsageError("name one job, or give --all")
     commands = Commands(engine_for(ctx))
-    _report(commands.resume_all(reason=reason) if all_jobs
-            else commands.resume(job or "", reason=reason))
+    _report(
+        commands.resume_all(reason=reason)
+        if all_jobs
+        else commands.resume(job or "", reason=reason)
+    )
 
 
 def fire(
     ctx: typer.Context,
     job: Annotated[str, typer.Argument(help="The job to run now.")],
-    assignments: Annotated[list[str] | None, typer.Option(
-        "--set", help="Override a setting for this run only: key=value (repeatable).")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run; exit with its outcome."
-                                       )] = False,
-    here: Annotated[bool, typer.Option("--here", help="Run it in this process (as a crontab "
-                                       "entry would), not in the running scheduler.")] = False,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a setting for this run only: key=value (repeatable)."),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the run; exit with its outcome.")
+    ] = False,
+    here: Annotated[
+        bool,
+        typer.Option(
+            "--here",
+            help="Run it in this process (as a crontab entry would), not in the running scheduler.",
+        ),
+    ] = False,
     reason: Reason = None,
 ) -> None:
     """Run a job now, without shifting its regular schedule."""
@@ -92,8 +104,9 @@ def fire(
     require_job(engine.jobs, job).settings(overrides)  # refuse bad values before any write
     if here:
         opts = options(ctx)  # records go to the store and the log file, as from a scheduler;
-        with logsetup.configured(engine.settings, opts.log_format, opts.log_level,
-                                 stderr=False):  # stdout says only the outcome
+        with logsetup.configured(
+            engine.settings, opts.log_format, opts.log_level, stderr=False
+        ):  # stdout says only the outcome
             code = _fire_here(engine, job, overrides, reason)
         raise typer.Exit(code)
     command = Commands(engine).fire(job, overrides, reason=reason)
@@ -124,8 +137,7 @@ def _await_run(engine: Engine, run_id: int) -> Run:
         time.sleep(0.2)
 
 
-def _fire_here(engine: Engine, job: str, overrides: dict[str, str],
-               reason: str | None) -> int:
+def _fire_here(engine: Engine, job: str, overrides: dict[str, str], reason: str | None) -> int:
     """Run in this process with a heartbeat, stopping gracefully on SIGINT/SIGTERM. Like a
     host, it first recovers what dead processes left (crontab may be the only scheduler)."""
     engine.start_node("cli")
@@ -155,8 +167,7 @@ def _fire_here(engine: Engine, job: str, overrides: dict[str, str],
 def set_settings(
     ctx: typer.Context,
     job: Annotated[str, typer.Argument(help="The job whose settings change.")],
-    assignments: Annotated[list[str], typer.Argument(help="key=value pairs, e.g. period=2025-02"
-                                                     )],
+    assignments: Annotated[list[str], typer.Argument(help="key=value pairs, e.g. period=2025-02")],
     reason: Reason = None,
 ) -> None:
     """Change a job's settings from now on (a period change resets its watermark)."""

@@ -29,7 +29,9 @@ def _job_json(engine: Engine, job: Job, last: dict[str, Any]) -> dict[str, Any]:
     paused_all = engine.store.get_control("paused_all")
     held = bool(paused_all or (state and state.paused))
     return {
-        "name": job.name, "schedule": job.schedule.text, "description": job.schedule_text,
+        "name": job.name,
+        "schedule": job.schedule.text,
+        "description": job.schedule_text,
         "timezone": job.schedule.timezone,
         "next_run": fires[0].at if fires and not held else None,
         "dst_note": fires[0].note if fires else None,
@@ -53,11 +55,19 @@ def jobs(ctx: typer.Context, json: JsonFlag = False) -> None:
         emit_json(rows)
         return
     now = engine.clock.now()
-    table(["job", "schedule", "next", "state", "last"], [
-        [r["name"], f"{r['schedule']}  ({r['description']})",
-         ago(r["next_run"], now) + (" (DST)" if r["dst_note"] and r["next_run"] else ""),
-         _state(r),
-         r["last_status"]] for r in rows])
+    table(
+        ["job", "schedule", "next", "state", "last"],
+        [
+            [
+                r["name"],
+                f"{r['schedule']}  ({r['description']})",
+                ago(r["next_run"], now) + (" (DST)" if r["dst_note"] and r["next_run"] else ""),
+                _state(r),
+                r["last_status"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 def _state(job: dict[str, Any]) -> str:
@@ -71,14 +81,18 @@ def _state(job: dict[str, Any]) -> str:
 def runs(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="Only runs in this status.")
-                      ] = None,
-    since: Annotated[str | None, typer.Option("--since", help="2h, 3d or a date/time.")
-                     ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only runs in this status.")
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="2h, 3d or a date/time.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 20,
-    archived: Annotated[bool, typer.Option("--archived", help="The runs retention moved to "
-                                           "the archive instead (with --job and --limit).")
-                        ] = False,
+    archived: Annotated[
+        bool,
+        typer.Option(
+            "--archived",
+            help="The runs retention moved to the archive instead (with --job and --limit).",
+        ),
+    ] = False,
     json: JsonFlag = False,
 ) -> None:
     """Recent runs, newest first (the audit of every tick)."""
@@ -91,15 +105,30 @@ def runs(
     wanted = _status(status)
     if archived and (wanted or start):
         raise UsageError("--archived takes --job and --limit only")
-    found = engine.store.archived_runs(job=job, limit=limit) if archived else \
-        engine.store.list_runs(job=job, status=wanted, since=start, limit=limit)
+    found = (
+        engine.store.archived_runs(job=job, limit=limit)
+        if archived
+        else engine.store.list_runs(job=job, status=wanted, since=start, limit=limit)
+    )
     now = engine.clock.now()
     if json:
         emit_json([run_json(r, now) for r in found])
         return
-    table(["id", "job", "reason", "status", "scheduled", "progress", "error"], [
-        [r.id, r.job, r.reason.value, r.status.value, r.scheduled_for, progress_text(r, now),
-         r.error] for r in found])
+    table(
+        ["id", "job", "reason", "status", "scheduled", "progress", "error"],
+        [
+            [
+                r.id,
+                r.job,
+                r.reason.value,
+                r.status.value,
+                r.scheduled_for,
+                progress_text(r, now),
+                r.error,
+            ]
+            for r in found
+        ],
+    )
 
 
 def _status(text: str | None) -> RunStatus | None:
@@ -109,8 +138,9 @@ def _status(text: str | None) -> RunStatus | None:
         return RunStatus(text)
     except ValueError:
         choices = ", ".join(s.value for s in RunStatus)
-        raise typer.BadParameter(f"{text!r} is not one of {choices}",
-                                 param_hint="--status") from None
+        raise typer.BadParameter(
+            f"{text!r} is not one of {choices}", param_hint="--status"
+        ) from None
 
 
 def paths(ctx: typer.Context, json: JsonFlag = False) -> None:
@@ -123,7 +153,8 @@ def paths(ctx: typer.Context, json: JsonFlag = False) -> None:
     found = {
         "config": str(settings.config_path) if settings.config_path else None,
         "config_search": [str(config_home(os.environ) / "cronsole.toml")],
-        "database": redacted(settings.database), "log_dir": str(settings.log_dir),
+        "database": redacted(settings.database),
+        "log_dir": str(settings.log_dir),
         "state_dir": str(state_home(os.environ)),
     }
     if json:

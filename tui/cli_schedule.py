@@ -17,14 +17,24 @@ from .output import emit_json
 
 
 def schedule(
-    expression: Annotated[str, typer.Argument(
-        help="A crontab expression (quote it), every <N>s|m|h|d, or once <ISO datetime>.")],
+    expression: Annotated[
+        str,
+        typer.Argument(
+            help="A crontab expression (quote it), every <N>s|m|h|d, or once <ISO datetime>."
+        ),
+    ],
     tz: Annotated[str, typer.Option("--tz", help="IANA time zone of the schedule.")] = "UTC",
-    start: Annotated[str | None, typer.Option(
-        "--from", help="List fires after this ISO date/time (in --tz unless it has an "
-        "offset); default now.")] = None,
-    count: Annotated[int, typer.Option("-n", "--count", min=1, max=1000,
-                                       help="How many fire times.")] = 10,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="List fires after this ISO date/time (in --tz unless it has an "
+            "offset); default now.",
+        ),
+    ] = None,
+    count: Annotated[
+        int, typer.Option("-n", "--count", min=1, max=1000, help="How many fire times.")
+    ] = 10,
     json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Preview a schedule: what it means in English and when it fires next (DST noted)."""
@@ -35,9 +45,15 @@ def schedule(
     after = _start(start, parsed.tz) if start else datetime.now(UTC)
     fires = next_fire_times(parsed, after, count)
     if json:
-        emit_json({"schedule": parsed.text, "timezone": parsed.timezone,
-                   "description": describe(parsed), "after": after,
-                   "fires": [{"at": f.at, "note": f.note} for f in fires]})
+        emit_json(
+            {
+                "schedule": parsed.text,
+                "timezone": parsed.timezone,
+                "description": describe(parsed),
+                "after": after,
+                "fires": [{"at": f.at, "note": f.note} for f in fires],
+            }
+        )
         return
     print(visible(f"{parsed.text}  {describe(parsed)}"))
     for fire in fires:

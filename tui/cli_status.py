@@ -27,12 +27,22 @@ def status(ctx: typer.Context, json: JsonFlag = False) -> None:
     snap = take_snapshot(engine, logs=0, runs=0)
     hosts = [n for n in snap.nodes if n.role == "host"]
     report: dict[str, Any] = {
-        "scheduler": {"running": bool(hosts), "paused_all": bool(snap.paused_all),
-                      "hosts": [{"node": n.id, "heartbeat_age": round(
-                          (snap.at - n.heartbeat_at).total_seconds(), 1)} for n in hosts]},
-        "jobs": {"total": len(snap.jobs),
-                 "running": sum(1 for j in snap.jobs if j.state == "running"),
-                 "paused": sum(1 for j in snap.jobs if j.state == "paused")},
+        "scheduler": {
+            "running": bool(hosts),
+            "paused_all": bool(snap.paused_all),
+            "hosts": [
+                {
+                    "node": n.id,
+                    "heartbeat_age": round((snap.at - n.heartbeat_at).total_seconds(), 1),
+                }
+                for n in hosts
+            ],
+        },
+        "jobs": {
+            "total": len(snap.jobs),
+            "running": sum(1 for j in snap.jobs if j.state == "running"),
+            "paused": sum(1 for j in snap.jobs if j.state == "paused"),
+        },
         "health": snap.health,
         "stuck": [vars(s) for s in snap.stuck],
     }
@@ -40,8 +50,9 @@ def status(ctx: typer.Context, json: JsonFlag = False) -> None:
     if json:
         emit_json(report)
     else:
-        owner = ", ".join(f"{h['node']} (beat {h['heartbeat_age']}s ago)"
-                          for h in report["scheduler"]["hosts"]) or _last_host(snap)
+        owner = ", ".join(
+            f"{h['node']} (beat {h['heartbeat_age']}s ago)" for h in report["scheduler"]["hosts"]
+        ) or _last_host(snap)
         print(f"scheduler  {owner}" + ("  PAUSED ALL" if snap.paused_all else ""))
         jobs = report["jobs"]
         print(f"jobs       {jobs['total']} ({jobs['running']} running, {jobs['paused']} paused)")
@@ -69,8 +80,7 @@ def health(ctx: typer.Context, json: JsonFlag = False) -> None:
     snap = take_snapshot(engine_for(ctx, create=False), logs=0, runs=0)
     rows = [vars(t) for t in snap.tenants]
     if json:
-        emit_json({"overall": snap.health, "tenants": rows,
-                   "stuck": [vars(s) for s in snap.stuck]})
+        emit_json({"overall": snap.health, "tenants": rows, "stuck": [vars(s) for s in snap.stuck]})
     else:
         _tenant_table(rows)
         _print_stuck(snap.stuck)
@@ -89,77 +99,131 @@ def tenants(ctx: typer.Context, json: JsonFlag = False) -> None:
 
 
 def _tenant_table(rows: list[dict[str, Any]]) -> None:
-    table(["tenant", "health", "pending", "running", "failed 24h", "oldest", "job", "why"], [
-        [r["tenant"], r["status"], r["pending"], r["running"], r["failed_24h"],
-         "-" if r["oldest_pending_age"] is None else f"{r['oldest_pending_age']:.0f}s",
-         r["job"], r["reason"]] for r in rows])
+    table(
+        ["tenant", "health", "pending", "running", "failed 24h", "oldest", "job", "why"],
+        [
+            [
+                r["tenant"],
+                r["status"],
+                r["pending"],
+                r["running"],
+                r["failed_24h"],
+                "-" if r["oldest_pending_age"] is None else f"{r['oldest_pending_age']:.0f}s",
+                r["job"],
+                r["reason"],
+            ]
+            for r in rows
+        ],
+    )
 
 
-def job(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The job.")],
-        json: JsonFlag = False) -> None:
+def job(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The job.")],
+    json: JsonFlag = False,
+) -> None:
     """One job: schedule in English, the next 5 fire times, policy, settings, state, runs."""
     engine = engine_for(ctx, create=False)
     detail = job_detail(engine, name)
     if detail is None:
         raise UsageError(f"unknown job {name!r} (known: {', '.join(sorted(engine.jobs))})")
     view, now = detail.view, engine.clock.now()
-    data = {"name": view.name, "schedule": view.schedule, "description": view.description,
-            "timezone": view.timezone, "state": view.state, "pause_reason": view.pause_reason,
-            "next_fires": [{"at": f.at, "dst_note": f.note} for f in detail.fires],
-            "policy": detail.policy, "settings": view.settings, "job_state": detail.state,
-            "watermark": detail.state.get("watermark"),
-            "runs": [run_json(r, now) for r in detail.runs[:10]]}
+    data = {
+        "name": view.name,
+        "schedule": view.schedule,
+        "description": view.description,
+        "timezone": view.timezone,
+        "state": view.state,
+        "pause_reason": view.pause_reason,
+        "next_fires": [{"at": f.at, "dst_note": f.note} for f in detail.fires],
+        "policy": detail.policy,
+        "settings": view.settings,
+        "job_state": detail.state,
+        "watermark": detail.state.get("watermark"),
+        "runs": [run_json(r, now) for r in detail.runs[:10]],
+    }
     if json:
         emit_json(data)
         return
     print(f"{view.name}: {view.schedule}  ({view.description})  state {view.state}")
     for fire in detail.fires:
-        print(f"  next  {fire.at:%Y-%m-%d %H:%M:%S %Z}" + (f"  {fire.note}"
-                                                          if fire.note else ""))
+        print(f"  next  {fire.at:%Y-%m-%d %H:%M:%S %Z}" + (f"  {fire.note}" if fire.note else ""))
     for key, value in {**detail.policy, **view.settings}.items():
         print(f"  {key:<16} {visible(str(value), 200)}")
     if mark := detail.state.get("watermark"):
-        print(f"  {'watermark':<16} {visible(str(mark.get('at')), 200)}"
-              + (f"  key {visible(str(mark.get('key')), 400)}" if mark.get("key") else ""))
+        print(
+            f"  {'watermark':<16} {visible(str(mark.get('at')), 200)}"
+            + (f"  key {visible(str(mark.get('key')), 400)}" if mark.get("key") else "")
+        )
     else:
         print(f"  {'watermark':<16} none")
     for run in detail.runs[:10]:
         print(f"  {outcome(run)}  ({run.reason.value}, {ago(run.finished_at, now)})")
 
 
-def run(ctx: typer.Context, run_id: RunIdArgument,
-        failed: Annotated[bool, typer.Option("--failed", help="Only failed items.")] = False,
-        json: JsonFlag = False) -> None:
+def run(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed items.")] = False,
+    json: JsonFlag = False,
+) -> None:
     """One run: its summary and its item ledger (failed items with their errors first)."""
     engine = engine_for(ctx, create=False)
     detail = run_detail(engine, run_id)
     if detail is None:
         raise UsageError(f"no run #{run_id}")
-    items = detail.failed if failed else detail.failed + [
-        i for i in detail.items if i not in detail.failed]
+    items = (
+        detail.failed
+        if failed
+        else detail.failed + [i for i in detail.items if i not in detail.failed]
+    )
     if json:
-        emit_json({**run_json(detail.run, engine.clock.now()), "archived": detail.archived,
-                   "retry_of": detail.retry_of,
-                   "items": [{"key": i.key, "status": i.status.value, "tenant": i.tenant,
-                              "attempts": i.attempts, "error": i.error} for i in items]})
+        emit_json(
+            {
+                **run_json(detail.run, engine.clock.now()),
+                "archived": detail.archived,
+                "retry_of": detail.retry_of,
+                "items": [
+                    {
+                        "key": i.key,
+                        "status": i.status.value,
+                        "tenant": i.tenant,
+                        "attempts": i.attempts,
+                        "error": i.error,
+                    }
+                    for i in items
+                ],
+            }
+        )
         return
-    print(outcome(detail.run) + ("  (archived)" if detail.archived else "")
-          + (f"  (retry of run #{detail.retry_of})" if detail.retry_of else ""))
-    table(["item", "status", "attempts", "error"],
-          [[i.key, i.status.value, i.attempts, i.error] for i in items])
+    print(
+        outcome(detail.run)
+        + ("  (archived)" if detail.archived else "")
+        + (f"  (retry of run #{detail.retry_of})" if detail.retry_of else "")
+    )
+    table(
+        ["item", "status", "attempts", "error"],
+        [[i.key, i.status.value, i.attempts, i.error] for i in items],
+    )
 
 
 def logs(
     ctx: typer.Context,
     job_name: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
-    run_id: Annotated[int | None, typer.Option("--run", help="Only this run.", min=1,
-                                              max=RUN_ID_MAX)] = None,
+    run_id: Annotated[
+        int | None, typer.Option("--run", help="Only this run.", min=1, max=RUN_ID_MAX)
+    ] = None,
     level: Annotated[str, typer.Option("--level", help="Minimum level.")] = "DEBUG",
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new records "
-                                         "(Ctrl-C stops).")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new records (Ctrl-C stops).")
+    ] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 100,
-    json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts: an array, or "
-                                       "with --follow one object per line.")] = False,
+    json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print JSON for scripts: an array, or with --follow one object per line."
+        ),
+    ] = False,
 ) -> None:
     """Recent log records of jobs and the engine, oldest first, shown literally."""
     if level.upper() not in LEVELS:
@@ -167,25 +231,39 @@ def logs(
     engine = engine_for(ctx, create=False)
     if job_name is not None:
         require_job(engine.jobs, job_name)
-    shown = None if level.upper() == "DEBUG" else STORED_LEVELS[STORED_LEVELS.index(
-        level.upper()):]  # DEBUG shows every row, whatever its level
+    shown = (
+        None if level.upper() == "DEBUG" else STORED_LEVELS[STORED_LEVELS.index(level.upper()) :]
+    )  # DEBUG shows every row, whatever its level
     last = 0
     try:
         while True:
-            entries = engine.store.recent_logs(job=job_name, run_id=run_id, after_id=last,
-                                               limit=limit, levels=shown)
+            entries = engine.store.recent_logs(
+                job=job_name, run_id=run_id, after_id=last, limit=limit, levels=shown
+            )
             if entries:
                 last = entries[-1].id
             if json:
-                records = [{"id": e.id, "at": e.at, "level": e.level, "job": e.job,
-                            "run_id": e.run_id, "logger": e.logger, "message": e.message}
-                           for e in entries]
+                records = [
+                    {
+                        "id": e.id,
+                        "at": e.at,
+                        "level": e.level,
+                        "job": e.job,
+                        "run_id": e.run_id,
+                        "logger": e.logger,
+                        "message": e.message,
+                    }
+                    for e in entries
+                ]
                 for record in records if follow else [records]:
                     emit_json(record, indent=None if follow else 2)
             for entry in [] if json else entries:
                 where = f"{entry.job}#{entry.run_id}" if entry.run_id else entry.job or "-"
-                print(f"{entry.at.astimezone():%Y-%m-%d %H:%M:%S} {entry.level:<7} "
-                      f"{visible(where, 60)}: {visible(entry.message, 4000)}", flush=True)
+                print(
+                    f"{entry.at.astimezone():%Y-%m-%d %H:%M:%S} {entry.level:<7} "
+                    f"{visible(where, 60)}: {visible(entry.message, 4000)}",
+                    flush=True,
+                )
             if not follow:
                 return
             time.sleep(0.5)
@@ -196,8 +274,7 @@ def logs(
 def audit(
     ctx: typer.Context,
     job_name: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="2h, 3d or a date/time.")
-                     ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="2h, 3d or a date/time.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 50,
     json: JsonFlag = False,
 ) -> None:
@@ -206,11 +283,36 @@ def audit(
     start = parse_since(since, engine.clock.now()) if since else None
     found = engine.store.list_commands(job=job_name, limit=limit, since=start)
     if json:
-        emit_json([{"id": c.id, "at": c.created_at, "who": c.who, "action": c.action,
-                    "job": c.job, "run_id": c.run_id, "args": c.args, "reason": c.reason,
-                    "status": c.status.value, "applied_by": c.applied_by, "result": c.result}
-                   for c in found])
+        emit_json(
+            [
+                {
+                    "id": c.id,
+                    "at": c.created_at,
+                    "who": c.who,
+                    "action": c.action,
+                    "job": c.job,
+                    "run_id": c.run_id,
+                    "args": c.args,
+                    "reason": c.reason,
+                    "status": c.status.value,
+                    "applied_by": c.applied_by,
+                    "result": c.result,
+                }
+                for c in found
+            ]
+        )
         return
-    table(["when", "who", "action", "target", "why", "result"], [
-        [c.created_at, c.who, c.action, (c.job or "") + (f" #{c.run_id}" if c.run_id else ""),
-         c.reason, c.result or c.status.value] for c in found])
+    table(
+        ["when", "who", "action", "target", "why", "result"],
+        [
+            [
+                c.created_at,
+                c.who,
+                c.action,
+                (c.job or "") + (f" #{c.run_id}" if c.run_id else ""),
+                c.reason,
+                c.result or c.status.value,
+            ]
+            for c in found
+        ],
+    )

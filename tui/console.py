@@ -18,8 +18,9 @@ from . import logsetup
 log = logging.getLogger("cronsole.console")
 
 
-def run(settings: Settings, observe: bool, mouse: bool, log_level: str,
-        force_host: bool = False) -> int:
+def run(
+    settings: Settings, observe: bool, mouse: bool, log_level: str, force_host: bool = False
+) -> int:
     """Host the scheduler (or observe one), show the console, stop gracefully on quit.
     Next to a live scheduler (a `--no-tui` service) it observes unless `force_host`."""
     from .app import CronsoleApp  # Textual is loaded only for the console
@@ -76,10 +77,14 @@ def choose_role(engine: Engine, observe: bool, force_host: bool) -> tuple[bool, 
         return True, ""
     running = engine.live_nodes("host")
     if running and not force_host:
-        return True, (f"a scheduler already runs on this database ({running[0].id}): "
-                      "observing it; `cronsole --host` hosts a second one")
+        return True, (
+            f"a scheduler already runs on this database ({running[0].id}): "
+            "observing it; `cronsole --host` hosts a second one"
+        )
     if os.environ.get("SSH_CONNECTION"):
-        return False, ("hosting the scheduler inside an SSH session: closing the session "
-                       "stops its runs (gracefully); for runs that outlive it, run the service "
-                       "(`cronsole --no-tui`) and open `cronsole --observe`")
+        return False, (
+            "hosting the scheduler inside an SSH session: closing the session "
+            "stops its runs (gracefully); for runs that outlive it, run the service "
+            "(`cronsole --no-tui`) and open `cronsole --observe`"
+        )
     return False, ""

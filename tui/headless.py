@@ -27,8 +27,9 @@ from .service import Notifier, Watchdog
 log = logging.getLogger("cronsole.headless")
 
 
-def run(settings: Settings, log_format: str, log_level: str,
-        metrics_addr: str | None = None) -> int:
+def run(
+    settings: Settings, log_format: str, log_level: str, metrics_addr: str | None = None
+) -> int:
     logsetup.log_file(settings)  # a bad log path is said before the database is made
     engine = build_engine(settings, builtin=builtin_modules())
     logsetup.configure(settings, log_format, log_level)
@@ -40,8 +41,11 @@ def run(settings: Settings, log_format: str, log_level: str,
     def on_signal(signum: int, frame: FrameType | None) -> None:
         signals.append(signum)
         if len(signals) == 1:
-            log.info("received %s: stopping; in-flight runs get %ss", signal.Signals(signum).name,
-                     int(settings.grace_period))
+            log.info(
+                "received %s: stopping; in-flight runs get %ss",
+                signal.Signals(signum).name,
+                int(settings.grace_period),
+            )
             stop.set()
             return
         left = host.interrupt_remaining("interrupted: stopped by a second signal")
@@ -85,8 +89,7 @@ def _probe(engine: Engine, host: Host) -> str | None:
     stuck = f", {len(snap.stuck)} stuck" if snap.stuck else ""
     unstored = engine.runner.unstored()
     waiting = f", {len(unstored)} outcome(s) waiting for the store" if unstored else ""
-    return (f"{len(snap.jobs)} jobs, {running} running{stuck}, health {snap.health}{paused}"
-            f"{waiting}")
+    return f"{len(snap.jobs)} jobs, {running} running{stuck}, health {snap.health}{paused}{waiting}"
 
 
 def _serve_metrics(addr: str, engine: Engine, host: Host) -> ThreadingHTTPServer:

@@ -34,8 +34,10 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname, "logger": record.name,
-            "job": getattr(record, "job", None), "run_id": getattr(record, "run_id", None),
+            "level": record.levelname,
+            "logger": record.name,
+            "job": getattr(record, "job", None),
+            "run_id": getattr(record, "run_id", None),
             "message": visible(record.getMessage()),
         }
         if record.exc_info:
@@ -74,8 +76,10 @@ def log_file(settings: Settings) -> Path:
         raise UsageError(f"log_dir {folder}: not a folder")
     path = folder / "cronsole.log"
     if path.is_symlink():
-        raise StateFileUnsafe(f"{path}: is a symbolic link; cronsole does not follow links "
-                              "for the files it keeps (give the real path)")
+        raise StateFileUnsafe(
+            f"{path}: is a symbolic link; cronsole does not follow links "
+            "for the files it keeps (give the real path)"
+        )
     return path
 
 
@@ -99,15 +103,18 @@ class PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
     def handleError(self, record: logging.LogRecord) -> None:
         if not self.failed:
             self.failed = True
-            sys.stderr.write(f"cronsole: cannot write the log file {self.baseFilename}; "
-                             "continuing without it\n")
+            sys.stderr.write(
+                f"cronsole: cannot write the log file {self.baseFilename}; continuing without it\n"
+            )
 
 
 def log_thread_errors(hook: threading.ExceptHookArgs) -> None:
     """An exception that escapes a thread is a bug: record it where operators look."""
     logging.getLogger("cronsole.threads").error(
-        "uncaught exception in thread %s", hook.thread.name if hook.thread else "?",
-        exc_info=hook.exc_value or True)
+        "uncaught exception in thread %s",
+        hook.thread.name if hook.thread else "?",
+        exc_info=hook.exc_value or True,
+    )
 
 
 @contextmanager
@@ -130,8 +137,9 @@ def configure(settings: Settings, fmt: str, level: str, stderr: bool = True) -> 
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     path = log_file(settings)
-    file_handler = PrivateRotatingHandler(path, maxBytes=settings.log_max_bytes,
-                                          backupCount=settings.log_backups, encoding="utf-8")
+    file_handler = PrivateRotatingHandler(
+        path, maxBytes=settings.log_max_bytes, backupCount=settings.log_backups, encoding="utf-8"
+    )
     file_handler.setFormatter(JsonFormatter())
     root.addHandler(file_handler)
     if stderr:

@@ -35,33 +35,50 @@ class Backlog(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         snap = take_snapshot(self.engine, logs=0, runs=0)
-        backlog = GaugeMetricFamily("cronsole_tenant_backlog", "Pending items per tenant",
-                                    labels=["job", "tenant"])
+        backlog = GaugeMetricFamily(
+            "cronsole_tenant_backlog", "Pending items per tenant", labels=["job", "tenant"]
+        )
         for tenant in snap.tenants:
             backlog.add_metric([tenant.job, tenant.tenant], tenant.pending)
         yield backlog
-        stuck = GaugeMetricFamily("cronsole_job_stuck", "1 while a run holds the job and "
-                                  "nothing closes it (see `cronsole health`)", labels=["job"])
+        stuck = GaugeMetricFamily(
+            "cronsole_job_stuck",
+            "1 while a run holds the job and nothing closes it (see `cronsole health`)",
+            labels=["job"],
+        )
         held = {s.job for s in snap.stuck}
         for job in snap.jobs:
             stuck.add_metric([job.name], 1.0 if job.name in held else 0.0)
         yield stuck
-        yield GaugeMetricFamily("cronsole_scheduler_up", "1 while this scheduler runs",
-                                value=1.0 if self.up() else 0.0)
+        yield GaugeMetricFamily(
+            "cronsole_scheduler_up", "1 while this scheduler runs", value=1.0 if self.up() else 0.0
+        )
 
 
 class Metrics:
     def __init__(self, engine: Engine, up: Callable[[], bool]) -> None:
         self.registry = CollectorRegistry()
-        self.runs = Counter("cronsole_runs", "Runs finished, by job and status",
-                            ["job", "status"], registry=self.registry)
-        self.duration = Histogram("cronsole_run_duration_seconds", "Run duration", ["job"],
-                                  registry=self.registry)
-        self.items = Counter("cronsole_items", "Items handled by runs, by outcome",
-                             ["job", "outcome"], registry=self.registry)
-        self.last_success = Gauge("cronsole_last_success_timestamp_seconds",
-                                  "When each job last succeeded", ["job"],
-                                  registry=self.registry)
+        self.runs = Counter(
+            "cronsole_runs",
+            "Runs finished, by job and status",
+            ["job", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "cronsole_run_duration_seconds", "Run duration", ["job"], registry=self.registry
+        )
+        self.items = Counter(
+            "cronsole_items",
+            "Items handled by runs, by outcome",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.last_success = Gauge(
+            "cronsole_last_success_timestamp_seconds",
+            "When each job last succeeded",
+            ["job"],
+            registry=self.registry,
+        )
         self.registry.register(Backlog(engine, up))
         for name, run in engine.store.last_runs().items():
             if run.status is RunStatus.SUCCEEDED and run.finished_at:
@@ -77,13 +94,18 @@ class Metrics:
         self.items.labels(run.job, "failed").inc(run.failed)
         if run.started_at and run.finished_at:
             self.duration.labels(run.job).observe(
-                (run.finished_at - run.started_at).total_seconds())
+                (run.finished_at - run.started_at).total_seconds()
+            )
         if run.status is RunStatus.SUCCEEDED and run.finished_at:
             self.last_success.labels(run.job).set(run.finished_at.timestamp())
 
 
-def serve(addr: str, metrics: Metrics, health: Callable[[], dict[str, Any]],
-          ready: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
+def serve(
+    addr: str,
+    metrics: Metrics,
+    health: Callable[[], dict[str, Any]],
+    ready: Callable[[], dict[str, Any]],
+) -> ThreadingHTTPServer:
     host, port = parse_addr(addr)
 
     class Handler(BaseHTTPRequestHandler):
@@ -95,8 +117,9 @@ def serve(addr: str, metrics: Metrics, health: Callable[[], dict[str, Any]],
                 self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
             elif self.path in ("/healthz", "/readyz"):
                 body = (health if self.path == "/healthz" else ready)()
-                self._send(200 if body["ok"] else 503, json.dumps(body).encode(),
-                           "application/json")
+                self._send(
+                    200 if body["ok"] else 503, json.dumps(body).encode(), "application/json"
+                )
             else:
                 self._send(404, b'{"error": "not found"}', "application/json")
 

@@ -18,8 +18,10 @@ def emit_json(value: Any, indent: int | None = 2) -> None:
     and zero-width characters and lone surrogates are written as \\uXXXX escapes. With
     `indent=None`, one line (JSON Lines, flushed)."""
     text = json.dumps(value, indent=indent, default=_default, ensure_ascii=False)
-    sys.stdout.write("".join(f"\\u{ord(c):04x}" if acts_on_terminals(c) and c != "\n" else c
-                             for c in text) + "\n")
+    sys.stdout.write(
+        "".join(f"\\u{ord(c):04x}" if acts_on_terminals(c) and c != "\n" else c for c in text)
+        + "\n"
+    )
     sys.stdout.flush()
 
 
@@ -31,8 +33,9 @@ def _default(value: Any) -> Any:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [[visible(_cell(v), 60) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in cells:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -49,5 +52,8 @@ def _cell(value: Any) -> str:
 def ago(when: datetime | None, now: datetime) -> str:
     if when is None:
         return "-"
-    return humanize.naturaltime(now - when) if when <= now else "in " + humanize.naturaldelta(
-        when - now)
+    return (
+        humanize.naturaltime(now - when)
+        if when <= now
+        else "in " + humanize.naturaldelta(when - now)
+    )

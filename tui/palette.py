@@ -19,20 +19,38 @@ class ConsoleCommands(Provider):
         app: CronsoleApp = self.app  # type: ignore[assignment]
         found: list[tuple[str, Callable[[], Any], str]] = [
             (f"go {tab}", partial(app.action_tab, tab), f"show the {tab.title()} pane")
-            for tab in TABS]
-        found += [("pause all", partial(app.act, "pause all", [app.commands.pause_all]),
-                   "pause the whole scheduler"),
-                  ("resume all", partial(app.act, "resume all", [app.commands.resume_all]),
-                   "resume the whole scheduler"),
-                  ("help", app.action_help, "keys and panes")]
+            for tab in TABS
+        ]
+        found += [
+            (
+                "pause all",
+                partial(app.act, "pause all", [app.commands.pause_all]),
+                "pause the whole scheduler",
+            ),
+            (
+                "resume all",
+                partial(app.act, "resume all", [app.commands.resume_all]),
+                "resume the whole scheduler",
+            ),
+            ("help", app.action_help, "keys and panes"),
+        ]
         for name in app.engine.jobs:
             found += [
-                (f"fire {name}", partial(app.act, "fire", [partial(app.commands.fire, name)]),
-                 "run it now"),
-                (f"pause {name}", partial(app.act, "pause", [partial(app.commands.pause, name)]),
-                 "pause it (no reason given)"),
-                (f"resume {name}", partial(app.act, "resume",
-                                           [partial(app.commands.resume, name)]), "resume it"),
+                (
+                    f"fire {name}",
+                    partial(app.act, "fire", [partial(app.commands.fire, name)]),
+                    "run it now",
+                ),
+                (
+                    f"pause {name}",
+                    partial(app.act, "pause", [partial(app.commands.pause, name)]),
+                    "pause it (no reason given)",
+                ),
+                (
+                    f"resume {name}",
+                    partial(app.act, "resume", [partial(app.commands.resume, name)]),
+                    "resume it",
+                ),
             ]
         return found
 

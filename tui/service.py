@@ -39,8 +39,9 @@ class Watchdog:
     """Every interval: when `probe()` says the engine is healthy, pet the watchdog and refresh
     STATUS; when it is not, stay silent so systemd restarts us."""
 
-    def __init__(self, notifier: Notifier, probe: Callable[[], str | None],
-                 interval: float | None = None) -> None:
+    def __init__(
+        self, notifier: Notifier, probe: Callable[[], str | None], interval: float | None = None
+    ) -> None:
         self.notifier, self.probe = notifier, probe
         self.interval = interval or (notifier.watchdog / 2 if notifier.watchdog else 10.0)
         self._stop = threading.Event()

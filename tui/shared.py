@@ -52,18 +52,29 @@ def engine_for(ctx: typer.Context, create: bool = True) -> Engine:
 def run_json(run: Run, now: datetime) -> dict[str, Any]:
     done = progress(run, now)
     return {
-        "id": run.id, "job": run.job, "reason": run.reason.value, "status": run.status.value,
-        "scheduled_for": run.scheduled_for, "created_at": run.created_at,
-        "started_at": run.started_at, "finished_at": run.finished_at, "node": run.node,
-        "total": run.total, "processed": run.processed, "failed": run.failed,
-        "skipped": run.skipped, "left": run.left, "error": run.error, "summary": run.summary,
+        "id": run.id,
+        "job": run.job,
+        "reason": run.reason.value,
+        "status": run.status.value,
+        "scheduled_for": run.scheduled_for,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "node": run.node,
+        "total": run.total,
+        "processed": run.processed,
+        "failed": run.failed,
+        "skipped": run.skipped,
+        "left": run.left,
+        "error": run.error,
+        "summary": run.summary,
         "rate": round(done.rate, 3) if done.rate else None,
         "eta_seconds": round(done.eta_seconds, 1) if done.eta_seconds is not None else None,
     }
 
 
 def progress_text(run: Run, now: datetime) -> str:
-    """"12/40, 1 failed, 3.2/s, ETA 9s" — or "stopped early, 7 left"."""
+    """ "12/40, 1 failed, 3.2/s, ETA 9s" — or "stopped early, 7 left"."""
     done = progress(run, now)
     text = f"{done.processed}/{done.total}" if done.total is not None else str(done.processed)
     if done.failed:

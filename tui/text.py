@@ -10,16 +10,30 @@ from rich.text import Text
 from cronsole.core.text import visible
 
 HEALTH_STYLE = {"OK": ("✔ OK", "green"), "WARN": ("▲ WARN", "yellow"), "CRIT": ("✖ CRIT", "red")}
-STATUS_STYLE = {"succeeded": "green", "running": "cyan", "queued": "cyan", "partial": "yellow",
-                "stopped_early": "yellow", "failed": "red", "abandoned": "red", "timed_out": "red",
-                "interrupted": "magenta", "cancelled": "magenta", "skipped": "dim",
-                "missed": "dim"}
+STATUS_STYLE = {
+    "succeeded": "green",
+    "running": "cyan",
+    "queued": "cyan",
+    "partial": "yellow",
+    "stopped_early": "yellow",
+    "failed": "red",
+    "abandoned": "red",
+    "timed_out": "red",
+    "interrupted": "magenta",
+    "cancelled": "magenta",
+    "skipped": "dim",
+    "missed": "dim",
+}
 
 
 def literal(value: object, limit: int = 200, style: str = "") -> Text:
     """Untrusted text shown as it is: control characters visible, no markup interpreted."""
-    return Text("-" if value is None else visible(str(value), limit), style=style,
-                no_wrap=True, overflow="ellipsis")
+    return Text(
+        "-" if value is None else visible(str(value), limit),
+        style=style,
+        no_wrap=True,
+        overflow="ellipsis",
+    )
 
 
 def health(status: str) -> Text:

@@ -15,8 +15,9 @@ class CatchUpPlan:
     missed: list[datetime] = field(default_factory=list)  # ticks recorded as missed
 
 
-def plan_catch_up(schedule: Schedule, policy: CatchUp, window: float,
-                  last_tick: datetime | None, now: datetime) -> CatchUpPlan:
+def plan_catch_up(
+    schedule: Schedule, policy: CatchUp, window: float, last_tick: datetime | None, now: datetime
+) -> CatchUpPlan:
     """`latest` runs the newest missed tick once; `all` runs every tick inside the window;
     `none` runs nothing. Whatever is not run is reported as missed, never dropped silently."""
     if last_tick is None:
@@ -28,6 +29,7 @@ def plan_catch_up(schedule: Schedule, policy: CatchUp, window: float,
         return CatchUpPlan(run=ticks[-1:], missed=ticks[:-1])
     if policy is CatchUp.ALL:
         start = now - timedelta(seconds=window)
-        return CatchUpPlan(run=[t for t in ticks if t >= start],
-                           missed=[t for t in ticks if t < start])
+        return CatchUpPlan(
+            run=[t for t in ticks if t >= start], missed=[t for t in ticks if t < start]
+        )
     return CatchUpPlan(missed=ticks)

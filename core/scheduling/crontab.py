@@ -94,8 +94,10 @@ def parse_crontab(text: str) -> Crontab:
     stripped = text.strip()
     if stripped.startswith("@") and stripped.lower() not in MACROS:
         if stripped.lower() == "@reboot":
-            raise CrontabError("@reboot is not supported: cronsole runs jobs on a schedule "
-                               "(use catch_up for runs missed while it was stopped)")
+            raise CrontabError(
+                "@reboot is not supported: cronsole runs jobs on a schedule "
+                "(use catch_up for runs missed while it was stopped)"
+            )
         raise CrontabError(f"unknown macro {stripped!r} (known: {', '.join(MACROS)})")
     parts = MACROS.get(stripped.lower(), stripped).split()
     if len(parts) != 5:
@@ -174,9 +176,7 @@ def _value(text: str, spec: FieldSpec) -> int:
         return spec.names.index(lowered) + spec.name_base
     number = _number(text, spec, "value")
     if not spec.low <= number <= spec.high:
-        raise CrontabError(
-            f"{spec.name} value {number} is out of range {spec.low}-{spec.high}"
-        )
+        raise CrontabError(f"{spec.name} value {number} is out of range {spec.low}-{spec.high}")
     return number
 
 

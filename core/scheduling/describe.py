@@ -37,8 +37,7 @@ def describe_crontab(cron: Crontab) -> str:
 
 
 def _time_of_day(cron: Crontab) -> str:
-    if cron.minute_star and cron.hour_star and len(cron.minutes) == 60 \
-            and len(cron.hours) == 24:
+    if cron.minute_star and cron.hour_star and len(cron.minutes) == 60 and len(cron.hours) == 24:
         return "Every minute"
     times = [f"{h:02d}:{m:02d}" for h in cron.hours for m in cron.minutes]
     if cron.fixed_time and len(times) <= 4:
@@ -69,8 +68,10 @@ def _days(cron: Crontab) -> str:
 def _month_days(days: tuple[int, ...]) -> str:
     step = _step(days)
     if step and step > 1:
-        return (f"every {ordinal(step)} day of the month from the {ordinal(days[0])} "
-                f"to the {ordinal(days[-1])}")
+        return (
+            f"every {ordinal(step)} day of the month from the {ordinal(days[0])} "
+            f"to the {ordinal(days[-1])}"
+        )
     if len(days) == 1:
         return f"on the {ordinal(days[0])} of the month"
     return f"on days {_join(_runs(days, str))} of the month"

@@ -84,12 +84,14 @@ class Host:
         self.catch_up()
         fault("after_catch_up")
         scheduler = BackgroundScheduler(
-            timezone=UTC, executors={"default": TickExecutor(self._on_tick)},
+            timezone=UTC,
+            executors={"default": TickExecutor(self._on_tick)},
             job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1000},
         )
         for job in self.engine.jobs.values():
-            scheduler.add_job(_noop, trigger=build_trigger(job.schedule), id=job.name,
-                              name=job.name)
+            scheduler.add_job(
+                _noop, trigger=build_trigger(job.schedule), id=job.name, name=job.name
+            )
         scheduler.start()
         self._scheduler = scheduler
         self._loop = threading.Thread(target=self._maintain, name="host-loop", daemon=True)
@@ -166,8 +168,9 @@ class Host:
         if why := self.paused_reason(name, now):
             self.engine.hub.publish(TickSkipped(now, name, tick, why))
             return job, None
-        run = store.insert_run(name, tick, RunReason.SCHEDULE, self.engine.node_id,
-                               job.overlap, now)
+        run = store.insert_run(
+            name, tick, RunReason.SCHEDULE, self.engine.node_id, job.overlap, now
+        )
         if run is not None:
             mark_claimed(store, job, tick, now)
         return job, run
@@ -179,8 +182,11 @@ class Host:
             self.start_run(job, run)
         elif run.status is RunStatus.SKIPPED:
             log.info("%s: tick %s skipped: %s", job.name, iso(run.scheduled_for), run.error)
-            self.engine.hub.publish(TickSkipped(self.engine.clock.now(), job.name,
-                                                run.scheduled_for, run.error or "skipped"))
+            self.engine.hub.publish(
+                TickSkipped(
+                    self.engine.clock.now(), job.name, run.scheduled_for, run.error or "skipped"
+                )
+            )
 
     def watch_clock(self, now: datetime) -> None:
         """When the system clock steps back: warn once, and plan every job's next fire from
@@ -193,8 +199,12 @@ class Host:
         if not stepped:
             return
         assert latest is not None
-        log.warning("the system clock went back %s (from %s to %s); ticks already run "
-                    "will not run again", latest - now, iso(latest), iso(now))
+        log.warning(
+            "the system clock went back %s (from %s to %s); ticks already run will not run again",
+            latest - now,
+            iso(latest),
+            iso(now),
+        )
         if self._scheduler is not None:
             for job in self._scheduler.get_jobs():
                 fire = job.trigger.get_next_fire_time(None, now)
@@ -211,8 +221,9 @@ class Host:
 
     def start_run(self, job: Job, run: Run) -> None:
         if self.stopping:
-            self.engine.store.finish_run(run.id, RunStatus.INTERRUPTED, self.engine.clock.now(),
-                                         "scheduler stopping")
+            self.engine.store.finish_run(
+                run.id, RunStatus.INTERRUPTED, self.engine.clock.now(), "scheduler stopping"
+            )
             return
         self.engine.runner.start(job, run)
 
@@ -224,9 +235,9 @@ class Host:
         job = self.engine.jobs.get(name)
         if job is None or self.stopping or self.paused_reason(name, self.engine.clock.now()):
             return
-        run = self.engine.store.start_queued_run(name, self.engine.node_id,
-                                                 self.engine.clock.now(),
-                                                 allow=job.overlap.value == "allow")
+        run = self.engine.store.start_queued_run(
+            name, self.engine.node_id, self.engine.clock.now(), allow=job.overlap.value == "allow"
+        )
         if run is not None:
             self.start_run(job, run)
 
@@ -251,16 +262,21 @@ class Host:
                 continue
             plan = plan_catch_up(job.schedule, job.catch_up, job.catch_up_window, last, now)
             if plan.missed:
-                store.record_missed(job.name, plan.missed, now,
-                                    f"missed while stopped (catch-up {job.catch_up})")
+                store.record_missed(
+                    job.name, plan.missed, now, f"missed while stopped (catch-up {job.catch_up})"
+                )
             for tick in plan.run:
                 store.queue_run(job.name, tick, RunReason.CATCH_UP, now)
                 mark_claimed(store, job, tick, now)
             if plan.run:
                 self.start_queued(job.name)
         if behind:
-            log.warning("the clock is up to %s behind the last recorded tick of %d job(s); "
-                        "those ticks will not run again", max(behind), len(behind))
+            log.warning(
+                "the clock is up to %s behind the last recorded tick of %d job(s); "
+                "those ticks will not run again",
+                max(behind),
+                len(behind),
+            )
 
     # maintenance
 
@@ -287,13 +303,17 @@ class Host:
         cutoff = now - timedelta(seconds=self.engine.settings.stale_timeout)
         swept = self.engine.store.sweep_stale_items(cutoff, now)
         if swept:
-            log.warning("released %d stale items (no heartbeat for %ss)", len(swept),
-                        int(self.engine.settings.stale_timeout))
+            log.warning(
+                "released %d stale items (no heartbeat for %ss)",
+                len(swept),
+                int(self.engine.settings.stale_timeout),
+            )
 
     # stopping
 
-    def stop(self, grace: float,
-             why: str = "interrupted: scheduler stopped before it finished") -> list[int]:
+    def stop(
+        self, grace: float, why: str = "interrupted: scheduler stopped before it finished"
+    ) -> list[int]:
         """No new work; in-flight runs get `grace` seconds; the rest are marked interrupted."""
         self.stopping = True
         self._stop.set()
@@ -307,7 +327,8 @@ class Host:
     def interrupt_remaining(self, why: str) -> list[int]:
         left = []
         for run in self.engine.runner.active():
-            if self.engine.store.finish_run(run.id, RunStatus.INTERRUPTED,
-                                            self.engine.clock.now(), why):
+            if self.engine.store.finish_run(
+                run.id, RunStatus.INTERRUPTED, self.engine.clock.now(), why
+            ):
                 left.append(run.id)
         return left

@@ -32,5 +32,8 @@ def check_past_once(jobs: dict[str, Job], store: Store | None, now: datetime) ->
     for job in jobs.values():
         once = job.schedule.once_at
         if once is not None and once <= now and not once_done(store, job):
-            raise ConfigError(f"job {job.name}: {job.schedule.text!r} is in the past and never "
-                              "ran; move it ahead or remove the job", job.schedule_where)
+            raise ConfigError(
+                f"job {job.name}: {job.schedule.text!r} is in the past and never "
+                "ran; move it ahead or remove the job",
+                job.schedule_where,
+            )

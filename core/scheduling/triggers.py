@@ -30,8 +30,19 @@ EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$", re.IGNORECASE)
 LONGEST_INTERVAL = 3650 * 86400  # ten years; longer ones are a typo, and overflow datetimes
 TICK = timedelta(microseconds=1)
 
-__all__ = ["Fire", "Schedule", "ScheduleError", "build_trigger", "fire_times", "fires_between",
-           "iter_fires", "load_zone", "next_fire", "next_fire_times", "parse_schedule"]
+__all__ = [
+    "Fire",
+    "Schedule",
+    "ScheduleError",
+    "build_trigger",
+    "fire_times",
+    "fires_between",
+    "iter_fires",
+    "load_zone",
+    "next_fire",
+    "next_fire_times",
+    "parse_schedule",
+]
 
 
 class ScheduleError(ValueError):
@@ -62,8 +73,9 @@ def parse_schedule(text: str, timezone: str = "UTC") -> Schedule:
     tz = load_zone(timezone)
     stripped = text.strip()
     if not stripped:
-        raise ScheduleError("empty schedule: write a crontab expression, every <N>s|m|h|d "
-                            "or once <ISO datetime>")
+        raise ScheduleError(
+            "empty schedule: write a crontab expression, every <N>s|m|h|d or once <ISO datetime>"
+        )
     word = stripped.split()[0].lower()
     if word == "every":
         return Schedule(stripped, timezone, every_seconds=_parse_every(stripped))
@@ -91,8 +103,10 @@ def _parse_once(text: str, tz: ZoneInfo) -> datetime:
     try:
         datetime.fromisoformat(text)
     except ValueError:
-        raise ScheduleError(f"bad date in {f'once {text}'.strip()!r}: use an ISO datetime, e.g. "
-                            "once 2027-01-31T09:00") from None
+        raise ScheduleError(
+            f"bad date in {f'once {text}'.strip()!r}: use an ISO datetime, e.g. "
+            "once 2027-01-31T09:00"
+        ) from None
     try:
         return parse_moment(text, "once", tz)
     except UsageError as exc:  # a date too far out: one line, as a schedule error

@@ -68,18 +68,23 @@ def crontab_fires(cron: Crontab, tz: ZoneInfo, after: datetime) -> Iterator[Fire
                 yield Fire(at.astimezone(tz), note)
 
 
-def _segment_fires(cron: Crontab, seg: Segment,
-                   floor: datetime) -> Iterator[tuple[datetime, str | None]]:
+def _segment_fires(
+    cron: Crontab, seg: Segment, floor: datetime
+) -> Iterator[tuple[datetime, str | None]]:
     """(UTC instant, DST note) of one segment's fires, in order, no instant twice."""
     start = seg.wall(seg.start)
     if cron.fixed_time and seg.before > seg.offset:
         start = seg.wall(seg.start, seg.before)  # repeated after a fall-back: had them already
     walls = _walls(cron, max(start, seg.wall(floor)), seg.wall(seg.end))
     fires: Iterator[tuple[datetime, str | None]] = (
-        (_instant(wall, seg.offset), _repeat_note(cron, seg, wall)) for wall in walls)
+        (_instant(wall, seg.offset), _repeat_note(cron, seg, wall)) for wall in walls
+    )
     if cron.fixed_time and seg.before < seg.offset:  # a gap opened at seg.start
-        gap = _walls(cron, max(seg.wall(seg.start, seg.before), seg.wall(floor, seg.before)),
-                     seg.wall(seg.start))
+        gap = _walls(
+            cron,
+            max(seg.wall(seg.start, seg.before), seg.wall(floor, seg.before)),
+            seg.wall(seg.start),
+        )
         shifted = ((_instant(wall, seg.before), _gap_note(wall, seg)) for wall in gap)
         fires = heapq.merge(shifted, fires, key=lambda fire: fire[0])
     last = None
@@ -105,8 +110,7 @@ def _repeat_note(cron: Crontab, seg: Segment, wall: datetime) -> str | None:
 
 def _gap_note(wall: datetime, seg: Segment) -> str:
     real = wall + (seg.offset - seg.before)
-    return (f"DST gap: {wall:%H:%M} does not exist on {wall:%Y-%m-%d}; "
-            f"fires at {real:%H:%M}")
+    return f"DST gap: {wall:%H:%M} does not exist on {wall:%Y-%m-%d}; fires at {real:%H:%M}"
 
 
 def _walls(cron: Crontab, low: datetime, high: datetime) -> Iterator[datetime]:

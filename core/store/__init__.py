@@ -26,12 +26,16 @@ def open_store(address: str, create: bool = True) -> Store:
         try:
             from .postgres import PostgresStore
         except ImportError:
-            raise UsageError("a postgresql:// database needs the PostgreSQL driver: "
-                             "pip install 'cronsole[postgres]'") from None
+            raise UsageError(
+                "a postgresql:// database needs the PostgreSQL driver: "
+                "pip install 'cronsole[postgres]'"
+            ) from None
         return PostgresStore.open(address, create=create)
     if "://" in address:
-        raise UsageError(f"unsupported database address {address!r}: give a SQLite file path "
-                         "or a postgresql:// address")
+        raise UsageError(
+            f"unsupported database address {address!r}: give a SQLite file path "
+            "or a postgresql:// address"
+        )
     from .sqlite import SQLiteStore
 
     return SQLiteStore.open(Path(address), create=create)

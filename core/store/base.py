@@ -215,8 +215,12 @@ class Store(Protocol):
         ...
 
     def enqueue_many(
-        self, job: str, entries: Sequence[tuple[str, Any, str]], now: datetime,
-        queue: str = "default", max_attempts: int = 5,
+        self,
+        job: str,
+        entries: Sequence[tuple[str, Any, str]],
+        now: datetime,
+        queue: str = "default",
+        max_attempts: int = 5,
     ) -> int:
         """Enqueue (key, payload, tenant) entries in one transaction, skipping keys already in
         the ledger; how many were added."""
@@ -246,7 +250,11 @@ class Store(Protocol):
         ...
 
     def complete_item(
-        self, item: Item, now: datetime, result: Any = None, watermark: Watermark | None = None,
+        self,
+        item: Item,
+        now: datetime,
+        result: Any = None,
+        watermark: Watermark | None = None,
         start_next: Item | None = None,
     ) -> None:
         """Mark a claimed item done, with its result and optionally the watermark (and the
@@ -274,8 +282,9 @@ class Store(Protocol):
         """Items that failed in run #run_id and have not been done since."""
         ...
 
-    def retry_items(self, job: str, now: datetime, run_id: int | None = None,
-                    reserve_for: int | None = None) -> int:
+    def retry_items(
+        self, job: str, now: datetime, run_id: int | None = None, reserve_for: int | None = None
+    ) -> int:
         """Operator retry: failed and dead items (of run #run_id when given) become pending,
         attempts kept and one more allowed, reserved for the retry run `reserve_for`."""
         ...
@@ -431,8 +440,13 @@ class Store(Protocol):
         ...
 
     def query_records(
-        self, collection: str, grp: str | None = None, status: str | None = None,
-        at_from: str | None = None, at_to: str | None = None, limit: int = 1000,
+        self,
+        collection: str,
+        grp: str | None = None,
+        status: str | None = None,
+        at_from: str | None = None,
+        at_to: str | None = None,
+        limit: int = 1000,
         newest_first: bool = False,
     ) -> list[Record]:
         """Records by group, status and an `at` range [from, to), ordered by `at`."""
@@ -447,7 +461,12 @@ class Store(Protocol):
         ...
 
     def sweep_records(
-        self, collection: str, status: str, before: str, new_status: str, now: datetime,
+        self,
+        collection: str,
+        status: str,
+        before: str,
+        new_status: str,
+        now: datetime,
         change: Callable[[Record], Any],
     ) -> list[Record]:
         """Move records stuck in `status` since before the cutoff to `new_status`, each once."""

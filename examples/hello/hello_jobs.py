@@ -30,8 +30,11 @@ def inbox(ctx: JobContext[InboxSettings]) -> dict[str, int]:
         data = (folder / item.key).read_bytes()
         return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
-    out = ctx.items.drain(record, limit=ctx.settings.batch_size,
-                          watermark=lambda item: Watermark(item.payload["at"], item.key))
+    out = ctx.items.drain(
+        record,
+        limit=ctx.settings.batch_size,
+        watermark=lambda item: Watermark(item.payload["at"], item.key),
+    )
     ctx.log.info("recorded %d new file(s), %d failed", len(out.done), len(out.failed))
     return {"recorded": len(out.done), "failed": len(out.failed)}
 

@@ -40,14 +40,21 @@ class BatchSettings:
 def every_5_to_1440_minutes(schedule: Schedule) -> None:
     minutes = (schedule.every_seconds or 0) / 60
     if schedule.every_seconds is None or not minutes.is_integer() or not 5 <= minutes <= 1440:
-        raise ValueError("the batch checker runs every N minutes, N from 5 to 1440 "
-                         f"(e.g. 'every 10m'), not {schedule.text!r}")
+        raise ValueError(
+            "the batch checker runs every N minutes, N from 5 to 1440 "
+            f"(e.g. 'every 10m'), not {schedule.text!r}"
+        )
 
 
 def make_provider(settings: BatchSettings, base: Path) -> Provider:
     if settings.provider == "openai":
-        return OpenAIProvider(settings.base_url, settings.api_key_env, settings.request_timeout,
-                              settings.attempts, settings.retry_base)
+        return OpenAIProvider(
+            settings.base_url,
+            settings.api_key_env,
+            settings.request_timeout,
+            settings.attempts,
+            settings.retry_base,
+        )
     return FolderProvider((base / settings.inbox).resolve())
 
 
@@ -60,32 +67,47 @@ def submit(ctx: ActionContext, args: list[str]) -> str:
         raise UsageError(f"{args[0]}: no such file")
     remote = make_provider(ctx.settings, ctx.base_dir).submit(path)
     now: datetime = ctx.clock.now()
-    data = {"provider": ctx.settings.provider, "submitted_at": now.isoformat(),
-            "remote_status": remote.status, "polls": 0, "source": path.name}
-    ctx.store.put_records(COLLECTION, [Record(remote.id, data, at=now.isoformat(),
-                                              status=remote.status)], now)
+    data = {
+        "provider": ctx.settings.provider,
+        "submitted_at": now.isoformat(),
+        "remote_status": remote.status,
+        "polls": 0,
+        "source": path.name,
+    }
+    ctx.store.put_records(
+        COLLECTION, [Record(remote.id, data, at=now.isoformat(), status=remote.status)], now
+    )
     return f"submitted {path.name} as {remote.id} ({remote.status})"
 
 
-@job(name="batch-check", schedule="every 5m", settings=BatchSettings, enabled=False,
-     schedule_check=every_5_to_1440_minutes, actions={"submit": submit})
+@job(
+    name="batch-check",
+    schedule="every 5m",
+    settings=BatchSettings,
+    enabled=False,
+    schedule_check=every_5_to_1440_minutes,
+    actions={"submit": submit},
+)
 def check_batches(ctx: JobContext[BatchSettings]) -> dict[str, int]:
     """Poll submitted batches, download finished results, flag stuck ones."""
     provider = make_provider(ctx.settings, ctx.base_dir)
-    tracked = [r for status in OPEN for r in ctx.records(COLLECTION).query(status=status,
-                                                                          limit=10_000)]
+    tracked = [
+        r for status in OPEN for r in ctx.records(COLLECTION).query(status=status, limit=10_000)
+    ]
     ctx.set_total(len(tracked))
     out = ctx.run_items(tracked, lambda record: poll(ctx, provider, record))
     statuses = [result for _, result in out.done]
-    return {"polled": len(tracked), "downloaded": statuses.count("downloaded"),
-            "errors": len(out.failed)}
+    return {
+        "polled": len(tracked),
+        "downloaded": statuses.count("downloaded"),
+        "errors": len(out.failed),
+    }
 
 
 def poll(ctx: JobContext[BatchSettings], provider: Provider, record: Record) -> str:
     """One batch: its failure is recorded on it and never stops the others."""
     now = ctx.now()
-    data = {**record.data, "polls": record.data.get("polls", 0) + 1,
-            "last_polled": now.isoformat()}
+    data = {**record.data, "polls": record.data.get("polls", 0) + 1, "last_polled": now.isoformat()}
     try:
         status = advance(ctx, provider, record, data)
     except (ProviderError, Retryable, OSError) as exc:
@@ -98,19 +120,27 @@ def poll(ctx: JobContext[BatchSettings], provider: Provider, record: Record) -> 
     return status
 
 
-def advance(ctx: JobContext[BatchSettings], provider: Provider, record: Record,
-            data: dict[str, Any]) -> str:
+def advance(
+    ctx: JobContext[BatchSettings], provider: Provider, record: Record, data: dict[str, Any]
+) -> str:
     remote = provider.status(record.key)
     data["remote_status"] = remote.status
     if remote.status == "completed":
         folder = (ctx.base_dir / ctx.settings.output_dir).resolve() / safe_name(record.key)
-        written = write_results(provider.output(remote, ctx.settings.max_output_bytes), folder,
-                                record.key, ctx.now())
-        data.update(downloaded_at=ctx.now().isoformat(), results=written.results,
-                    images=written.images, result_errors=written.errors,
-                    invalid_lines=written.invalid[:5], folder=str(folder))
-        ctx.log.info("batch %s: %d results (%d images) written", record.key, written.results,
-                     written.images)
+        written = write_results(
+            provider.output(remote, ctx.settings.max_output_bytes), folder, record.key, ctx.now()
+        )
+        data.update(
+            downloaded_at=ctx.now().isoformat(),
+            results=written.results,
+            images=written.images,
+            result_errors=written.errors,
+            invalid_lines=written.invalid[:5],
+            folder=str(folder),
+        )
+        ctx.log.info(
+            "batch %s: %d results (%d images) written", record.key, written.results, written.images
+        )
         return "downloaded"
     if remote.status in FINAL:
         data["error"] = remote.error or f"batch {remote.status}"
@@ -119,6 +149,10 @@ def advance(ctx: JobContext[BatchSettings], provider: Provider, record: Record,
     age = ctx.now() - datetime.fromisoformat(data["submitted_at"])
     if age > timedelta(hours=ctx.settings.stuck_after_hours) and not data.get("stuck"):
         data["stuck"] = True
-        ctx.log.warning("batch %s is stuck: still %s after %s", record.key, remote.status,
-                        format_duration(age.total_seconds()))
+        ctx.log.warning(
+            "batch %s is stuck: still %s after %s",
+            record.key,
+            remote.status,
+            format_duration(age.total_seconds()),
+        )
     return remote.status

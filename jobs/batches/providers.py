@@ -67,12 +67,17 @@ class OpenAIProvider:
     """`GET /v1/batches/{id}`, `GET /v1/files/{id}/content`, `POST /v1/files` + `/v1/batches`.
     The key is read from the environment at call time and never stored or logged."""
 
-    def __init__(self, base_url: str, key_env: str, timeout: float = 30.0, attempts: int = 4,
-                 retry_base: float = 1.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        key_env: str,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        retry_base: float = 1.0,
+    ) -> None:
         self.base_url, self.key_env, self.attempts = base_url.rstrip("/"), key_env, attempts
         self.retry_base = retry_base
-        self.client = httpx.Client(base_url=self.base_url, timeout=timeout,
-                                   follow_redirects=False)
+        self.client = httpx.Client(base_url=self.base_url, timeout=timeout, follow_redirects=False)
 
     def _headers(self) -> dict[str, str]:
         key = os.environ.get(self.key_env)
@@ -108,12 +113,19 @@ class OpenAIProvider:
 
     def _submit(self, path: Path) -> RemoteBatch:
         with path.open("rb") as handle:
-            uploaded = self._request("POST", "/v1/files", data={"purpose": "batch"},
-                                     files={"file": (path.name, handle)})
+            uploaded = self._request(
+                "POST", "/v1/files", data={"purpose": "batch"}, files={"file": (path.name, handle)}
+            )
         file_id = _json(uploaded).get("id")
-        created = self._request("POST", "/v1/batches", json={
-            "input_file_id": file_id, "endpoint": "/v1/chat/completions",
-            "completion_window": "24h"})
+        created = self._request(
+            "POST",
+            "/v1/batches",
+            json={
+                "input_file_id": file_id,
+                "endpoint": "/v1/chat/completions",
+                "completion_window": "24h",
+            },
+        )
         return parse_batch(_json(created))
 
     def status(self, batch_id: str) -> RemoteBatch:
@@ -124,8 +136,7 @@ class OpenAIProvider:
         if not batch.output_file:
             raise ProviderError(f"batch {batch.id} completed without an output file")
         url = f"/v1/files/{batch.output_file}/content"
-        with self._redacting(), self.client.stream("GET", url,
-                                                   headers=self._headers()) as response:
+        with self._redacting(), self.client.stream("GET", url, headers=self._headers()) as response:
             check(response, "GET", url)
             yield from _capped_lines(response.iter_bytes(), limit)
 
@@ -133,8 +144,10 @@ class OpenAIProvider:
 def check(response: httpx.Response, method: str, url: str) -> httpx.Response:
     if response.status_code == 429 or response.status_code >= 500:
         after = response.headers.get("retry-after")
-        raise Retryable(f"{method} {url}: HTTP {response.status_code}",
-                        after=float(after) if after and after.isdigit() else None)
+        raise Retryable(
+            f"{method} {url}: HTTP {response.status_code}",
+            after=float(after) if after and after.isdigit() else None,
+        )
     if response.status_code >= 400:
         body = response.read()
         raise ProviderError(f"{method} {url}: HTTP {response.status_code}: {sample(body)}")
@@ -145,8 +158,9 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
-        raise ProviderError(f"invalid JSON from {response.request.url.path}: "
-                            f"{sample(response.content)}") from None
+        raise ProviderError(
+            f"invalid JSON from {response.request.url.path}: {sample(response.content)}"
+        ) from None
     if not isinstance(data, dict):
         raise ProviderError(f"unexpected JSON from {response.request.url.path}")
     return data
@@ -188,8 +202,11 @@ class FolderProvider:
             payload = json.loads(raw)
         except ValueError:
             raise ProviderError(f"invalid status.json: {sample(raw)}") from None
-        return parse_batch({"id": batch_id, **payload, "output_file_id": "output.jsonl"}
-                           if isinstance(payload, dict) else payload)
+        return parse_batch(
+            {"id": batch_id, **payload, "output_file_id": "output.jsonl"}
+            if isinstance(payload, dict)
+            else payload
+        )
 
     def output(self, batch: RemoteBatch, limit: int) -> Iterator[bytes]:
         path = safe_join(self.inbox, f"{batch.id}/output.jsonl")

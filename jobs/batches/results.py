@@ -37,8 +37,7 @@ def safe_name(text: str) -> str:
     return f"{cleaned}-{digest}"
 
 
-def write_results(lines: Iterable[bytes], folder: Path, batch_id: str,
-                  now: datetime) -> Written:
+def write_results(lines: Iterable[bytes], folder: Path, batch_id: str, now: datetime) -> Written:
     remove_leftovers(folder)
     written = Written()
     for number, line in enumerate(lines, start=1):
@@ -53,14 +52,19 @@ def write_results(lines: Iterable[bytes], folder: Path, batch_id: str,
     return written
 
 
-def _write_one(result: dict[str, Any], folder: Path, batch_id: str, now: datetime,
-               written: Written) -> None:
+def _write_one(
+    result: dict[str, Any], folder: Path, batch_id: str, now: datetime, written: Written
+) -> None:
     custom_id = str(result.get("custom_id") or result.get("id") or "result")
     response = result.get("response") if isinstance(result.get("response"), dict) else {}
     body = response.get("body") if response else None
-    meta = {"batch_id": batch_id, "custom_id": custom_id, "written_at": now.isoformat(),
-            "status_code": response.get("status_code") if response else None,
-            "error": result.get("error")}
+    meta = {
+        "batch_id": batch_id,
+        "custom_id": custom_id,
+        "written_at": now.isoformat(),
+        "status_code": response.get("status_code") if response else None,
+        "error": result.get("error"),
+    }
     name = safe_name(custom_id)
     written.errors += bool(result.get("error"))
     images = list(_images(body))
@@ -99,14 +103,27 @@ def _write_image(stem: Path, data: bytes, meta: dict[str, Any]) -> None:
         return
     original = stem.with_name(f"{stem.name}.{kind}")
     _with_meta(original, data, {**meta, "width": size[0], "height": size[1], "format": kind})
-    _with_meta(stem.with_name(f"{stem.name}.webp"), webp.getvalue(),
-               {**meta, "width": size[0], "height": size[1], "format": "webp",
-                "converted_from": original.name})
+    _with_meta(
+        stem.with_name(f"{stem.name}.webp"),
+        webp.getvalue(),
+        {
+            **meta,
+            "width": size[0],
+            "height": size[1],
+            "format": "webp",
+            "converted_from": original.name,
+        },
+    )
 
 
 def _with_meta(path: Path, data: bytes, meta: dict[str, Any]) -> None:
     atomic_write(path, data)
-    info = {**meta, "file": path.name, "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest()}
-    atomic_write(path.with_name(path.name + ".meta.json"),
-                 json.dumps(info, indent=2, default=str).encode())
+    info = {
+        **meta,
+        "file": path.name,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    atomic_write(
+        path.with_name(path.name + ".meta.json"), json.dumps(info, indent=2, default=str).encode()
+    )

@@ -21,9 +21,15 @@ from zoneinfo import ZoneInfo
 
 MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 DAYS = "sun mon tue wed thu fri sat".split()
-MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-          "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-          "@hourly": "0 * * * *"}
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 MIN = timedelta(minutes=1)
 
 
@@ -32,8 +38,9 @@ def _number(text: str, names: list[str], base: int) -> int:
     return names.index(low) + base if low in names else int(text)
 
 
-def _predicate(text: str, low: int, high: int, names: list[str] = (), base: int = 0
-               ) -> Callable[[int], bool]:
+def _predicate(
+    text: str, low: int, high: int, names: list[str] = (), base: int = 0
+) -> Callable[[int], bool]:
     checks = []
     for element in text.split(","):
         span, slash, step = element.partition("/")
@@ -90,8 +97,7 @@ class Reference:
     def _day_fires(self, day: date) -> list[datetime]:
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
         low, high = midnight - timedelta(hours=15), midnight + timedelta(hours=39)
-        offsets = {(low + timedelta(hours=h)).astimezone(self.tz).utcoffset()
-                   for h in range(55)}
+        offsets = {(low + timedelta(hours=h)).astimezone(self.tz).utcoffset() for h in range(55)}
         if len(offsets) == 1:
             [offset] = offsets
             return [midnight.replace(hour=h, minute=m) - offset for h, m in self.times]

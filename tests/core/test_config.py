@@ -26,24 +26,30 @@ def load(ws: Workspace, config: str, **env: str) -> object:
     return load_jobs(settings)
 
 
-@pytest.mark.parametrize("config, line, message", [
-    ("[cronsole\n", 5, "TOML syntax"),
-    ("colour = 1\n", 5, "unknown key 'cronsole.colour'"),
-    ("grace_period = \"soon\"\n", 5, "bad grace_period 'soon'"),
-    ("stale_timeout = \"-5m\"\n", 5, "must not be negative"),
-    ("log_backups = 0\n", 5, "positive whole number"),
-    ("timezone = \"Mars/Olympus\"\n", 5, "unknown time zone"),
-    ("\n[jobs.invoice-ingest]\nschedule = \"61 * * * *\"\n", 7, "out of range 0-59"),
-    ("\n[jobs.invoice-ingest]\nenabled = \"yes\"\n", 7, "enabled must be bool"),
-    ("\n[jobs.invoice-ingest]\novelap = \"skip\"\n", 7, "unknown key 'jobs.invoice-ingest.ovelap'"),
-    ("\n[jobs.invoice-ingest]\noverlap = \"sometimes\"\n", 7, "not one of skip, queue, allow"),
-    ("\n[jobs.invoice-ingest]\ntimezone = \"Nowhere\"\n", 7, "unknown time zone"),
-    ("\n[jobs.nope]\nschedule = \"* * * * *\"\n", 7, "unknown job 'nope'"),
-    ("\n[jobs.invoice-ingest.settings]\nbatch = 5\n", 7, "unknown setting"),
-])
+@pytest.mark.parametrize(
+    "config, line, message",
+    [
+        ("[cronsole\n", 5, "TOML syntax"),
+        ("colour = 1\n", 5, "unknown key 'cronsole.colour'"),
+        ('grace_period = "soon"\n', 5, "bad grace_period 'soon'"),
+        ('stale_timeout = "-5m"\n', 5, "must not be negative"),
+        ("log_backups = 0\n", 5, "positive whole number"),
+        ('timezone = "Mars/Olympus"\n', 5, "unknown time zone"),
+        ('\n[jobs.invoice-ingest]\nschedule = "61 * * * *"\n', 7, "out of range 0-59"),
+        ('\n[jobs.invoice-ingest]\nenabled = "yes"\n', 7, "enabled must be bool"),
+        (
+            '\n[jobs.invoice-ingest]\novelap = "skip"\n',
+            7,
+            "unknown key 'jobs.invoice-ingest.ovelap'",
+        ),
+        ('\n[jobs.invoice-ingest]\noverlap = "sometimes"\n', 7, "not one of skip, queue, allow"),
+        ('\n[jobs.invoice-ingest]\ntimezone = "Nowhere"\n', 7, "unknown time zone"),
+        ('\n[jobs.nope]\nschedule = "* * * * *"\n', 7, "unknown job 'nope'"),
+        ("\n[jobs.invoice-ingest.settings]\nbatch = 5\n", 7, "unknown setting"),
+    ],
+)
 @pytest.mark.scenario("B5")
-def test_bad_config_says_where(workspace: Workspace, config: str, line: int,
-                               message: str) -> None:
+def test_bad_config_says_where(workspace: Workspace, config: str, line: int, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load(workspace, config)
     text = str(caught.value)
@@ -76,8 +82,9 @@ def test_database_precedence_is_file_then_env_then_flag(workspace: Workspace) ->
     assert load_settings(str(path), env=env, database="/tmp/flag.db").database == "/tmp/flag.db"
 
 
-def test_config_is_found_in_order(workspace: Workspace, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_is_found_in_order(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = workspace.env()
     del env["CRONSOLE_CONFIG"]
     monkeypatch.chdir(tmp_path)
@@ -100,16 +107,25 @@ def test_a_broken_job_module_is_reported(workspace: Workspace) -> None:
 
 
 @pytest.mark.scenario("B5")
-@pytest.mark.parametrize("config, message", [
-    ("[jobs.tenant-health]\n[jobs.tenant-health.settings]\nwarn_above = -1\n",
-     "below the minimum 0"),
-    ("[jobs.tenant-health]\n[jobs.tenant-health.settings]\nwarn_above = 50\ncrit_above = 10\n",
-     "crit_above must not be below warn_above"),
-    ("[jobs.invoice-ingest]\ntimezone = \"Europe/Atlantis\"\n", "unknown time zone"),
-    ("[jobs.invoice-ingest.settings]\nbatch_size = \"ten\"\n", "batch_size"),
-])
-def test_bad_built_in_job_settings_refuse_to_start(workspace: Workspace, config: str,
-                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            "[jobs.tenant-health]\n[jobs.tenant-health.settings]\nwarn_above = -1\n",
+            "below the minimum 0",
+        ),
+        (
+            "[jobs.tenant-health]\n[jobs.tenant-health.settings]\n"
+            "warn_above = 50\ncrit_above = 10\n",
+            "crit_above must not be below warn_above",
+        ),
+        ('[jobs.invoice-ingest]\ntimezone = "Europe/Atlantis"\n', "unknown time zone"),
+        ('[jobs.invoice-ingest.settings]\nbatch_size = "ten"\n', "batch_size"),
+    ],
+)
+def test_bad_built_in_job_settings_refuse_to_start(
+    workspace: Workspace, config: str, message: str
+) -> None:
     workspace.configure(config)
     with pytest.raises(ConfigError) as caught:
         workspace.engine(builtin=True)

@@ -73,8 +73,9 @@ def gate() -> object:
     return sys.modules["cronsole_user.wsjobs"].GATE
 
 
-def test_two_hosts_on_one_database_run_each_tick_once(workspace: Workspace,
-                                                      clock: FrozenClock) -> None:
+def test_two_hosts_on_one_database_run_each_tick_once(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     workspace.write(JOBS)
     one, two = workspace.host(clock), workspace.host(clock)
     for minute in range(0, 30, 5):
@@ -108,8 +109,11 @@ def test_paused_ticks_start_nothing_and_expired_pauses_resume(host: Host) -> Non
     commands.expire_pauses()
     assert not host.engine.store.job_state("quick").paused  # type: ignore[union-attr]
     audit = host.engine.store.list_commands(job="quick")
-    assert (audit[0].action, audit[0].who, audit[0].reason) == ("resume", "cronsole",
-                                                                "pause expired")
+    assert (audit[0].action, audit[0].who, audit[0].reason) == (
+        "resume",
+        "cronsole",
+        "pause expired",
+    )
 
 
 def test_pause_all_stops_every_job(host: Host) -> None:
@@ -180,8 +184,9 @@ def test_fire_without_a_scheduler_is_refused_and_writes_nothing(host: Host) -> N
     assert host.engine.store.list_commands() == []
 
 
-def test_a_command_written_by_one_process_is_applied_by_the_host(workspace: Workspace,
-                                                                 clock: FrozenClock) -> None:
+def test_a_command_written_by_one_process_is_applied_by_the_host(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     workspace.write(JOBS)
     host = workspace.host(clock)
     host.engine.start_node("host")
@@ -207,8 +212,12 @@ def test_cancel_reaches_a_running_run(host: Host) -> None:
 
 
 def test_runs_of_a_dead_process_are_abandoned_and_its_items_released(host: Host) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     pid = int(dead.stdout)
     store = host.engine.store
     store.register_node(Node("ghost", "host", socket.gethostname(), pid, T0, T0, "0"))
@@ -229,8 +238,12 @@ def test_overlap_queue_runs_the_queued_tick_when_the_first_ends(host: Host) -> N
     assert statuses == [RunStatus.RUNNING, RunStatus.QUEUED, RunStatus.SKIPPED]
     gate().set()  # type: ignore[attr-defined]
     expected = [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED, RunStatus.SKIPPED]
-    eventually(lambda: [r.status for r in sorted(store.list_runs(job="patient"),
-                                                 key=lambda r: r.id)] == expected)
+    eventually(
+        lambda: (
+            [r.status for r in sorted(store.list_runs(job="patient"), key=lambda r: r.id)]
+            == expected
+        )
+    )
 
 
 def test_retry_resets_failed_items_of_a_run_and_runs_again(host: Host) -> None:
@@ -242,7 +255,8 @@ def test_retry_resets_failed_items_of_a_run_and_runs_again(host: Host) -> None:
     host.engine.clock.advance(1)  # type: ignore[attr-defined]
     command = host.commands.retry(first.id)
     assert command.result is not None and command.result.startswith(
-        f"1 failed items of run #{first.id} to retry; run #")
+        f"1 failed items of run #{first.id} to retry; run #"
+    )
     host.engine.runner.wait_idle(5)
     again = host.engine.store.get_run(command.run_id)  # type: ignore[arg-type]
     assert again is not None and again.reason is RunReason.RETRY
@@ -256,7 +270,11 @@ def test_backfill_previews_without_writing_then_queues_each_missing_tick(host: H
     host.engine.runner.wait_idle(5)
     preview = host.commands.backfill_preview("window", T0, T0 + timedelta(hours=3))
     assert [(t.at.hour, t.existing_run is not None) for t in preview] == [
-        (9, False), (10, True), (11, False), (12, False)]
+        (9, False),
+        (10, True),
+        (11, False),
+        (12, False),
+    ]
     assert store.list_commands() == []  # a dry run writes nothing
     command = host.commands.backfill("window", T0, T0 + timedelta(hours=3))
     assert command.result == "3 backfill runs queued, 1 ticks already had runs"
@@ -282,8 +300,9 @@ def test_backfill_never_takes_a_tick_the_scheduler_will_run(host: Host) -> None:
         host.commands.backfill("window", T0 - timedelta(hours=2), T0 + timedelta(hours=1))
     assert host.engine.store.list_commands() == []
     assert host.engine.store.list_runs(job="window") == []
-    assert [t.at for t in host.commands.backfill_preview("window", T0 - timedelta(hours=1),
-                                                          T0)] == [T0 - timedelta(hours=1), T0]
+    assert [
+        t.at for t in host.commands.backfill_preview("window", T0 - timedelta(hours=1), T0)
+    ] == [T0 - timedelta(hours=1), T0]
 
 
 def test_the_sweeper_releases_items_whose_heartbeat_stopped(host: Host) -> None:
@@ -316,7 +335,8 @@ def test_shells_hear_what_happens_through_events(host: Host) -> None:
 
 @pytest.mark.scenario("F8")
 def test_clock_jumps_never_rerun_a_recorded_tick_and_a_step_back_is_logged(
-        host: Host, caplog: pytest.LogCaptureFixture) -> None:
+    host: Host, caplog: pytest.LogCaptureFixture
+) -> None:
     store, clock = host.engine.store, host.engine.clock
     host.claim_ticks("quick", [T0])
     host.engine.runner.wait_idle(5)
@@ -333,8 +353,9 @@ def test_clock_jumps_never_rerun_a_recorded_tick_and_a_step_back_is_logged(
     for _ in range(4):
         host.engine.runner.wait_idle(5)
         host.start_queued("hourly")
-    ran = sorted(r.scheduled_for for r in store.list_runs(job="hourly")
-                 if r.status is RunStatus.SUCCEEDED)
+    ran = sorted(
+        r.scheduled_for for r in store.list_runs(job="hourly") if r.status is RunStatus.SUCCEEDED
+    )
     end = T0 + timedelta(days=3)
     assert ran == [end - timedelta(hours=2), end - timedelta(hours=1), end]
     [missed] = [r for r in store.list_runs(job="hourly") if r.status is RunStatus.MISSED]
@@ -346,8 +367,14 @@ def test_clock_jumps_never_rerun_a_recorded_tick_and_a_step_back_is_logged(
     host.catch_up()
     host.claim_ticks("hourly", [end - timedelta(hours=2)])
     host.engine.runner.wait_idle(5)
-    assert sorted(r.scheduled_for for r in store.list_runs(job="hourly")
-                  if r.status is RunStatus.SUCCEEDED) == ran
+    assert (
+        sorted(
+            r.scheduled_for
+            for r in store.list_runs(job="hourly")
+            if r.status is RunStatus.SUCCEEDED
+        )
+        == ran
+    )
     assert "the clock is up to 3:00:00 behind the last recorded tick of 6 job(s)" in caplog.text
 
 
@@ -358,7 +385,8 @@ def test_overlap_and_three_days_of_downtime(host: Host) -> None:
     for minute in range(4):  # the first run outlasts three more ticks
         host.claim_ticks("blocking", [T0 + timedelta(minutes=minute)])
     assert [r.status for r in store.list_runs(job="blocking", limit=10)].count(
-        RunStatus.RUNNING) == 1
+        RunStatus.RUNNING
+    ) == 1
     gate().set()  # type: ignore[attr-defined]
     host.engine.runner.wait_idle(5)
     statuses = sorted(r.status.value for r in store.list_runs(job="blocking", limit=10))

@@ -56,13 +56,20 @@ class Clocked(datetime):
         return cls.clock.now().astimezone(tz)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("start, expected", [
-    (datetime(2027, 3, 14, 0, 0, tzinfo=NY), SPRING),
-    (datetime(2027, 11, 7, 0, 0, tzinfo=NY), FALL),
-], ids=["spring-forward", "fall-back"])
+@pytest.mark.parametrize(
+    "start, expected",
+    [
+        (datetime(2027, 3, 14, 0, 0, tzinfo=NY), SPRING),
+        (datetime(2027, 11, 7, 0, 0, tzinfo=NY), FALL),
+    ],
+    ids=["spring-forward", "fall-back"],
+)
 def test_the_live_host_fires_the_right_ticks_across_a_dst_change(
-        workspace: Workspace, monkeypatch: pytest.MonkeyPatch, start: datetime,
-        expected: dict[str, list[datetime]]) -> None:
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    start: datetime,
+    expected: dict[str, list[datetime]],
+) -> None:
     clock = FrozenClock(start)
     Clocked.clock = clock
     monkeypatch.setattr(apscheduler.schedulers.base, "datetime", Clocked)
@@ -73,40 +80,52 @@ def test_the_live_host_fires_the_right_ticks_across_a_dst_change(
         clock.advance(300)
         assert host._scheduler is not None
         host._scheduler.wakeup()
-        eventually(lambda: all(job.next_run_time > clock.now()
-                               for job in host._scheduler.get_jobs()))  # type: ignore[union-attr]
+        eventually(
+            lambda: all(job.next_run_time > clock.now() for job in host._scheduler.get_jobs())
+        )  # type: ignore[union-attr]
         eventually(lambda: host.engine.runner.wait_idle(0.01))
     for name, ticks in expected.items():
         runs = host.engine.store.list_runs(job=name, limit=50)
         assert sorted(r.scheduled_for for r in runs) == ticks, name
         assert {r.status for r in runs} == {RunStatus.SUCCEEDED}, name
-        assert [f.at.astimezone(UTC) for f in fire_times(
-            host.engine.jobs[name].schedule.text, "America/New_York", start, len(ticks))] == ticks
+        assert [
+            f.at.astimezone(UTC)
+            for f in fire_times(
+                host.engine.jobs[name].schedule.text, "America/New_York", start, len(ticks)
+            )
+        ] == ticks
 
 
 @pytest.mark.parametrize("text", ["30 1,2 * * *", "*/30 1-3 * * *", "0 0 * * *", "@hourly"])
-@pytest.mark.parametrize("zone, day", [("America/New_York", (3, 14)),
-                                       ("America/New_York", (11, 7)),
-                                       ("America/Santiago", (9, 5)),
-                                       ("Australia/Lord_Howe", (10, 3))])
+@pytest.mark.parametrize(
+    "zone, day",
+    [
+        ("America/New_York", (3, 14)),
+        ("America/New_York", (11, 7)),
+        ("America/Santiago", (9, 5)),
+        ("Australia/Lord_Howe", (10, 3)),
+    ],
+)
 def test_catch_up_and_backfill_list_the_ticks_fire_times_gives(
-        workspace: Workspace, text: str, zone: str, day: tuple[int, int]) -> None:
+    workspace: Workspace, text: str, zone: str, day: tuple[int, int]
+) -> None:
     tz = ZoneInfo(zone)
     last = datetime(2027, *day, tzinfo=tz) - timedelta(hours=3)
     now = last + timedelta(hours=8)
     expected = [f.at.astimezone(UTC) for f in fire_times(text, zone, last, 100) if f.at <= now]
     plan = plan_catch_up(parse_schedule(text, zone), CatchUp.ALL, 86400, last, now)
     assert [t.astimezone(UTC) for t in plan.run] == expected and plan.missed == []
-    workspace.write(JOBS.replace('"30 1,2 * * *", timezone="America/New_York"',
-                                 f'"{text}", timezone="{zone}"'))
+    workspace.write(
+        JOBS.replace('"30 1,2 * * *", timezone="America/New_York"', f'"{text}", timezone="{zone}"')
+    )
     host = Host(workspace.engine(FrozenClock(now + timedelta(days=1))))
     preview = host.commands.backfill_preview("fixed", last + timedelta(microseconds=1), now)
     assert [t.at.astimezone(UTC) for t in preview] == expected
 
 
 def test_after_the_clock_steps_back_the_schedule_goes_on_and_says_so_once(
-        workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     start = datetime(2027, 1, 10, 12, 0, 30, tzinfo=UTC)
     clock = FrozenClock(start)
     Clocked.clock = clock
@@ -121,8 +140,9 @@ def test_after_the_clock_steps_back_the_schedule_goes_on_and_says_so_once(
             host.watch_clock(clock.now())  # what the host's loop does every 0.5 s
             assert host._scheduler is not None
             host._scheduler.wakeup()
-            eventually(lambda: all(job.next_run_time > clock.now()
-                                   for job in host._scheduler.get_jobs()))  # type: ignore
+            eventually(
+                lambda: all(job.next_run_time > clock.now() for job in host._scheduler.get_jobs())
+            )  # type: ignore
             eventually(lambda: host.engine.runner.wait_idle(0.01))
 
     minutes(3)
@@ -132,5 +152,6 @@ def test_after_the_clock_steps_back_the_schedule_goes_on_and_says_so_once(
     ran = sorted(r.scheduled_for for r in host.engine.store.list_runs(job="wild", limit=50))
     at = start.replace(second=0)
     assert ran == [at - timedelta(hours=1) + timedelta(minutes=n) for n in (1, 2, 3)] + [
-        at + timedelta(minutes=n) for n in (1, 2, 3)]
+        at + timedelta(minutes=n) for n in (1, 2, 3)
+    ]
     assert caplog.text.count("the system clock went back") == 1

@@ -80,8 +80,15 @@ def engine(workspace: Workspace, clock: FrozenClock) -> Engine:
 
 def run_now(engine: Engine, name: str, **overrides: object) -> Run:
     engine.clock.advance(1)  # type: ignore[attr-defined]  # each run its own tick
-    run = engine.store.insert_run(name, engine.clock.now(), RunReason.MANUAL, engine.node_id,
-                                  Overlap.SKIP, engine.clock.now(), dict(overrides))
+    run = engine.store.insert_run(
+        name,
+        engine.clock.now(),
+        RunReason.MANUAL,
+        engine.node_id,
+        Overlap.SKIP,
+        engine.clock.now(),
+        dict(overrides),
+    )
     assert run is not None
     return engine.runner.execute(engine.jobs[name], run)
 
@@ -152,8 +159,9 @@ def test_an_exception_is_a_recorded_failure_not_a_crash(engine: Engine) -> None:
     assert "Traceback" in run.summary["traceback"]
 
 
-def test_settings_layer_code_config_operator_and_run(workspace: Workspace,
-                                                     clock: FrozenClock) -> None:
+def test_settings_layer_code_config_operator_and_run(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     workspace.write(JOBS, "[jobs.ledger.settings]\nbatch_size = 3\n")
     engine = workspace.engine(clock)
     commands = Commands(engine)
@@ -175,14 +183,18 @@ def test_changing_the_period_resets_the_watermark(engine: Engine) -> None:
     assert same.result == "no change"
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"period": "2025-13"}, "period must be YYYY-MM"),
-    ({"batch_size": "-1"}, "below the minimum 1"),
-    ({"batch_size": "many"}, "expected a whole number"),
-    ({"colour": "red"}, "unknown setting"),
-])
-def test_bad_settings_are_refused_before_anything_is_written(engine: Engine, values: dict[str, str],
-                                                             message: str) -> None:
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"period": "2025-13"}, "period must be YYYY-MM"),
+        ({"batch_size": "-1"}, "below the minimum 1"),
+        ({"batch_size": "many"}, "expected a whole number"),
+        ({"colour": "red"}, "unknown setting"),
+    ],
+)
+def test_bad_settings_are_refused_before_anything_is_written(
+    engine: Engine, values: dict[str, str], message: str
+) -> None:
     with pytest.raises(UsageError, match=message):
         Commands(engine).set("ledger", values)
     assert engine.store.list_commands() == []
@@ -193,23 +205,33 @@ def test_bad_config_settings_point_at_their_line(workspace: Workspace) -> None:
     workspace.write(JOBS, "\n[jobs.ledger.settings]\nbatch_size = 0\n")
     with pytest.raises(ConfigError) as caught:
         workspace.engine()
-    assert str(caught.value).endswith("cronsole.toml:7: job ledger: setting 'batch_size': "
-                                      "0 is below the minimum 1")
+    assert str(caught.value).endswith(
+        "cronsole.toml:7: job ledger: setting 'batch_size': 0 is below the minimum 1"
+    )
     assert not workspace.created()
 
 
 def test_a_run_cancelled_during_its_jitter_never_starts(workspace: Workspace) -> None:
-    workspace.write(JOBS + '''
+    workspace.write(
+        JOBS
+        + '''
 STARTED = []
 
 @job(schedule="every 1h", jitter="30s")
 def jittery(ctx: JobContext) -> None:
     """Starts up to 30 s late."""
     STARTED.append(ctx.run.id)
-''')
+'''
+    )
     engine = workspace.engine()
-    run = engine.store.insert_run("jittery", engine.clock.now(), RunReason.SCHEDULE,
-                                  engine.node_id, Overlap.SKIP, engine.clock.now())
+    run = engine.store.insert_run(
+        "jittery",
+        engine.clock.now(),
+        RunReason.SCHEDULE,
+        engine.node_id,
+        Overlap.SKIP,
+        engine.clock.now(),
+    )
     assert run is not None  # a scheduled tick: only those jitter
     engine.runner.start(engine.jobs["jittery"], run)
     eventually(lambda: bool(engine.runner.active()))

@@ -23,8 +23,10 @@ class FullOnce(SQLiteStore):
 
     full = True
 
-    def add_logs(self, entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]],
-                 ) -> None:
+    def add_logs(
+        self,
+        entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]],
+    ) -> None:
         if self.full:
             self.full = False
             raise sqlite3.OperationalError("database or disk is full")
@@ -43,8 +45,9 @@ def _accounted(store: SQLiteStore) -> tuple[int, int]:
     """(flood lines stored, lines said to be dropped)."""
     entries = store.recent_logs(limit=100_000)
     stored = sum(1 for e in entries if e.message.startswith("line "))
-    said = sum(int(m.group(1)) for e in entries
-               if (m := re.match(r"(\d+) log records dropped", e.message)))
+    said = sum(
+        int(m.group(1)) for e in entries if (m := re.match(r"(\d+) log records dropped", e.message))
+    )
     return stored, said
 
 
@@ -80,8 +83,10 @@ class FullFor(SQLiteStore):
 
     full = 5
 
-    def add_logs(self, entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]],
-                 ) -> None:
+    def add_logs(
+        self,
+        entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]],
+    ) -> None:
         if self.full:
             self.full -= 1
             raise sqlite3.OperationalError("database or disk is full")
@@ -89,7 +94,8 @@ class FullFor(SQLiteStore):
 
 
 def test_a_full_disk_is_said_once_per_incident_and_its_end_too(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = FullFor.open(tmp_path / "c.db")
     handler = StoreLogHandler(store, FrozenClock(T0), EventHub())
     logger = _logger(handler, "test.fullfor")
@@ -98,7 +104,9 @@ def test_a_full_disk_is_said_once_per_incident_and_its_end_too(
             logger.info("line %d", n)
             handler.flush()
     said = [r.getMessage() for r in caplog.records if r.name == "cronsole.core.events"]
-    assert said == ["storing log records failed: database or disk is full (said once, until "
-                    "it works again)", "storing log records works again"]
+    assert said == [
+        "storing log records failed: database or disk is full (said once, until it works again)",
+        "storing log records works again",
+    ]
     assert _accounted(store) == (8, 0)  # and nothing was lost
     store.close()

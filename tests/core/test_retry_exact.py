@@ -55,26 +55,36 @@ def test_retry_takes_exactly_the_runs_failed_items_and_keeps_counting(host: Host
     host.engine.clock.advance(1)  # type: ignore[attr-defined]
     command = host.commands.retry(first)
     host.engine.runner.wait_idle(5)
-    assert command.result == f"2 failed items of run #{first} to retry; run #{command.run_id} " \
-                             "started"
+    assert (
+        command.result == f"2 failed items of run #{first} to retry; run #{command.run_id} started"
+    )
     second = command.run_id
     assert second is not None
     retried = store.get_run(second)
     assert retried is not None and retried.reason is RunReason.RETRY
     assert (retried.status, retried.processed, retried.failed) == (RunStatus.PARTIAL, 1, 1)
-    assert items(host) == {"a": (ItemStatus.DONE, 1), "b": (ItemStatus.DONE, 2),
-                           "c": (ItemStatus.FAILED, 2), "d": (ItemStatus.DONE, 1),
-                           "e": (ItemStatus.PENDING, 0)}
+    assert items(host) == {
+        "a": (ItemStatus.DONE, 1),
+        "b": (ItemStatus.DONE, 2),
+        "c": (ItemStatus.FAILED, 2),
+        "d": (ItemStatus.DONE, 1),
+        "e": (ItemStatus.PENDING, 0),
+    }
     detail = run_detail(host.engine, second)
     assert detail is not None and detail.retry_of == first
     assert sorted((i.key, i.status) for i in detail.items) == [
-        ("b", ItemStatus.DONE), ("c", ItemStatus.FAILED)]
+        ("b", ItemStatus.DONE),
+        ("c", ItemStatus.FAILED),
+    ]
     # the first run's ledger is its own history: b failed there, though done since
     kept = run_detail(host.engine, first)
     assert kept is not None
     assert sorted((i.key, i.status, i.attempts) for i in kept.items) == [
-        ("a", ItemStatus.DONE, 1), ("b", ItemStatus.FAILED, 1), ("c", ItemStatus.FAILED, 1),
-        ("d", ItemStatus.DONE, 1)]
+        ("a", ItemStatus.DONE, 1),
+        ("b", ItemStatus.FAILED, 1),
+        ("c", ItemStatus.FAILED, 1),
+        ("d", ItemStatus.DONE, 1),
+    ]
     assert sorted(i.key for i in kept.failed) == ["b", "c"]
     third = fire(host, retry_of=second)  # c only, its third attempt
     assert items(host)["c"] == (ItemStatus.FAILED, 3) and items(host)["e"][0] is ItemStatus.PENDING

@@ -81,9 +81,9 @@ def test_a_run_past_its_timeout_is_timed_out_and_its_claims_released(host: Host)
     closed_as(host, "limited", run_id, RunStatus.TIMED_OUT, "timed out after 1s")
 
 
-def test_a_cancel_the_run_ignores_closes_it_after_the_grace(host: Host,
-                                                           monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+def test_a_cancel_the_run_ignores_closes_it_after_the_grace(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("cronsole.core.runner.CANCEL_GRACE", 0.5)
     run_id = start(host, "deaf")
     host.commands.cancel(run_id)

@@ -20,8 +20,10 @@ WORDS = [
     ("@yearly", "At 00:00, on the 1st of the month, only in January"),
     ("0 0 */2 * *", "At 00:00, every 2nd day of the month from the 1st to the 31st"),
     ("0 0 * * */2", "At 00:00, on Tuesday, Thursday, Saturday and Sunday"),
-    ("0 0 */2 * mon",
-     "At 00:00, every 2nd day of the month from the 1st to the 31st, if it is a Monday"),
+    (
+        "0 0 */2 * mon",
+        "At 00:00, every 2nd day of the month from the 1st to the 31st, if it is a Monday",
+    ),
     ("0 0 1 * 0-6", "At 00:00, every day"),  # the 1st OR any weekday
     ("0 0 * * mon/2", "At 00:00, on Sunday, Monday, Wednesday and Friday"),  # 1,3,5,7
     ("0 0 * * 0,7", "At 00:00, on Sunday"),
@@ -64,25 +66,27 @@ def test_a_schedule_reads_as_what_it_does(text: str, words: str) -> None:
     assert describe(parse_schedule(text, "Europe/Sofia")) == f"{words} (Europe/Sofia)"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("*/ * * * *", "empty step in minute field '*/'"),
-    ("5/ * * * *", "empty step in minute field '5/'"),
-    ("0 0 30 2 *", "never fires: February has no 30th"),
-    ("0 0 31 4,6,9,11 *", "never fires: April, June, September and November have no 31st"),
-    ("", "empty schedule"),
-    ("   ", "empty schedule"),
-    ("every 2932896d", "interval too large in 'every 2932896d'"),
-    ("every -5m", "bad interval 'every -5m': use every <N>s|m|h|d"),
-    ("every 5x", "bad interval 'every 5x': use every <N>s|m|h|d"),
-    ("every 1.5h", "bad interval 'every 1.5h': use every <N>s|m|h|d with a whole N"),
-    ("@reboot", "@reboot is not supported"),
-    ("@fortnightly", "unknown macro '@fortnightly'"),
-    ("once ", "bad date in 'once': use an ISO datetime"),
-    ("once next tuesday", "bad date in 'once next tuesday'"),
-    ("0 0 * * ８", "'８' is not a valid day of week value"),
-])
-def test_schedules_that_cannot_work_are_refused_with_their_reason(text: str,
-                                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("*/ * * * *", "empty step in minute field '*/'"),
+        ("5/ * * * *", "empty step in minute field '5/'"),
+        ("0 0 30 2 *", "never fires: February has no 30th"),
+        ("0 0 31 4,6,9,11 *", "never fires: April, June, September and November have no 31st"),
+        ("", "empty schedule"),
+        ("   ", "empty schedule"),
+        ("every 2932896d", "interval too large in 'every 2932896d'"),
+        ("every -5m", "bad interval 'every -5m': use every <N>s|m|h|d"),
+        ("every 5x", "bad interval 'every 5x': use every <N>s|m|h|d"),
+        ("every 1.5h", "bad interval 'every 1.5h': use every <N>s|m|h|d with a whole N"),
+        ("@reboot", "@reboot is not supported"),
+        ("@fortnightly", "unknown macro '@fortnightly'"),
+        ("once ", "bad date in 'once': use an ISO datetime"),
+        ("once next tuesday", "bad date in 'once next tuesday'"),
+        ("0 0 * * ８", "'８' is not a valid day of week value"),
+    ],
+)
+def test_schedules_that_cannot_work_are_refused_with_their_reason(text: str, message: str) -> None:
     with pytest.raises(ScheduleError) as caught:
         parse_schedule(text)
     assert message in str(caught.value) and "\n" not in str(caught.value)

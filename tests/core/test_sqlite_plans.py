@@ -50,8 +50,11 @@ def test_the_frequent_statements_never_scan_a_history_table(tmp_path: Path) -> N
         for row in conn.execute("EXPLAIN QUERY PLAN " + sql):
             detail = row["detail"]
             scan = any(detail.startswith(f"SCAN {table}") for table in HISTORY)
-            if (scan and not any(f"INDEX {index}" in detail for index in PARTIAL)
-                    or "idx_runs_job_id" in detail):  # a job's whole run history
+            if (
+                scan
+                and not any(f"INDEX {index}" in detail for index in PARTIAL)
+                or "idx_runs_job_id" in detail
+            ):  # a job's whole run history
                 scans.append(f"{detail}: {sql}")
     assert scans == []
     assert len(statements) > 20  # the trace saw the calls above

@@ -62,8 +62,9 @@ def test_ticks_claimed_from_many_threads_yield_one_run_each(address: str) -> Non
 
 def test_overlap_skip_records_the_skipped_tick_with_its_reason(store: Store) -> None:
     running = store.insert_run("job", T0, RunReason.SCHEDULE, "a", Overlap.SKIP, T0)
-    skipped = store.insert_run("job", T0 + timedelta(minutes=1), RunReason.SCHEDULE, "a",
-                               Overlap.SKIP, T0)
+    skipped = store.insert_run(
+        "job", T0 + timedelta(minutes=1), RunReason.SCHEDULE, "a", Overlap.SKIP, T0
+    )
     assert running is not None and skipped is not None
     assert skipped.status is RunStatus.SKIPPED
     assert skipped.error == f"overlap: run #{running.id} is still running"
@@ -71,10 +72,12 @@ def test_overlap_skip_records_the_skipped_tick_with_its_reason(store: Store) -> 
 
 def test_overlap_queue_keeps_one_queued_run(store: Store) -> None:
     store.insert_run("job", T0, RunReason.SCHEDULE, "a", Overlap.QUEUE, T0)
-    queued = store.insert_run("job", T0 + timedelta(minutes=1), RunReason.SCHEDULE, "a",
-                              Overlap.QUEUE, T0)
-    third = store.insert_run("job", T0 + timedelta(minutes=2), RunReason.SCHEDULE, "a",
-                             Overlap.QUEUE, T0)
+    queued = store.insert_run(
+        "job", T0 + timedelta(minutes=1), RunReason.SCHEDULE, "a", Overlap.QUEUE, T0
+    )
+    third = store.insert_run(
+        "job", T0 + timedelta(minutes=2), RunReason.SCHEDULE, "a", Overlap.QUEUE, T0
+    )
     assert queued is not None and queued.status is RunStatus.QUEUED
     assert third is not None and third.status is RunStatus.SKIPPED
     assert store.start_queued_run("job", "a", T0, allow=False) is None  # one still runs
@@ -256,8 +259,10 @@ def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     SQLiteStore.open(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
-                 " VALUES ('cronsole', '9999_from_the_future', 'x')")
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+        " VALUES ('cronsole', '9999_from_the_future', 'x')"
+    )
     conn.commit()
     conn.close()
     before = _digest(path)
@@ -299,7 +304,7 @@ def test_a_file_being_checkpointed_is_waited_for_not_called_truncated(tmp_path: 
         time.sleep(0.3)
         with path.open("r+b") as handle:  # the pages after page 1, in place, as SQLite does
             handle.seek(len(whole) // 2)
-            handle.write(whole[len(whole) // 2:])
+            handle.write(whole[len(whole) // 2 :])
         wal.unlink()
 
     writer = threading.Thread(target=finish_checkpoint)
@@ -317,6 +322,7 @@ def test_a_short_file_with_a_wal_that_never_completes_is_refused(tmp_path: Path)
         SQLiteStore.open(path)
     assert _digest(path) == before
 
+
 def test_reopening_keeps_data_and_schema(address: str) -> None:
     first = open_store(address)
     first.enqueue("job", "k", T0)
@@ -329,10 +335,17 @@ def test_reopening_keeps_data_and_schema(address: str) -> None:
 def test_records_upsert_and_range_queries(store: Store) -> None:
     from cronsole.core.models import Record
 
-    store.put_records("price", [Record(f"AAA|2026-01-{d:02d}", {"close": d}, grp="AAA",
-                                       at=f"2026-01-{d:02d}") for d in range(1, 11)], T0)
-    store.put_records("price", [Record("AAA|2026-01-05", {"close": 50}, grp="AAA",
-                                       at="2026-01-05")], T0)
+    store.put_records(
+        "price",
+        [
+            Record(f"AAA|2026-01-{d:02d}", {"close": d}, grp="AAA", at=f"2026-01-{d:02d}")
+            for d in range(1, 11)
+        ],
+        T0,
+    )
+    store.put_records(
+        "price", [Record("AAA|2026-01-05", {"close": 50}, grp="AAA", at="2026-01-05")], T0
+    )
     got = store.query_records("price", grp="AAA", at_from="2026-01-04", at_to="2026-01-07")
     assert [r.data["close"] for r in got] == [4, 50, 6]
     newest = store.query_records("price", grp="AAA", limit=2, newest_first=True)
@@ -344,21 +357,31 @@ def test_records_upsert_and_range_queries(store: Store) -> None:
 def test_sweep_records_moves_each_stuck_record_once(store: Store) -> None:
     from cronsole.core.models import Record
 
-    store.put_records("call", [Record("old", {}, at="2026-01-01T00:00", status="processing"),
-                               Record("new", {}, at="2026-01-01T00:50", status="processing"),
-                               Record("ok", {}, at="2026-01-01T00:00", status="done")], T0)
-    moved = store.sweep_records("call", "processing", "2026-01-01T00:30", "failed", T0,
-                                lambda r: {"reason": "timeout"})
+    store.put_records(
+        "call",
+        [
+            Record("old", {}, at="2026-01-01T00:00", status="processing"),
+            Record("new", {}, at="2026-01-01T00:50", status="processing"),
+            Record("ok", {}, at="2026-01-01T00:00", status="done"),
+        ],
+        T0,
+    )
+    moved = store.sweep_records(
+        "call", "processing", "2026-01-01T00:30", "failed", T0, lambda r: {"reason": "timeout"}
+    )
     assert [r.key for r in moved] == ["old"]
-    assert store.sweep_records("call", "processing", "2026-01-01T00:30", "failed", T0,
-                               lambda r: {}) == []
+    assert (
+        store.sweep_records("call", "processing", "2026-01-01T00:30", "failed", T0, lambda r: {})
+        == []
+    )
     assert store.get_record("call", "old").data == {"reason": "timeout"}  # type: ignore
 
 
 def test_archive_moves_old_history_in_chunks_and_resumes(store: Store) -> None:
     for i in range(25):
-        run = store.insert_run("job", T0 + timedelta(minutes=i), RunReason.SCHEDULE, "n",
-                               Overlap.ALLOW, T0)
+        run = store.insert_run(
+            "job", T0 + timedelta(minutes=i), RunReason.SCHEDULE, "n", Overlap.ALLOW, T0
+        )
         assert run is not None
         store.finish_run(run.id, RunStatus.SUCCEEDED, T0 + timedelta(minutes=i))
     cutoff = T0 + timedelta(minutes=20)
@@ -418,8 +441,9 @@ def test_threads_that_end_do_not_keep_their_connections(store: Store) -> None:
 
 def test_enqueue_many_adds_new_keys_once_and_counts_them(store: Store) -> None:
     store.enqueue("job", "a", T0, tenant="t1")
-    added = store.enqueue_many("job", [("a", 1, "t1"), ("b", 2, "t1"), ("c", 3, "t2"),
-                                       ("b", 9, "t1")], T0)
+    added = store.enqueue_many(
+        "job", [("a", 1, "t1"), ("b", 2, "t1"), ("c", 3, "t2"), ("b", 9, "t1")], T0
+    )
     assert added == 2
     assert store.get_item("job", "b").payload == 2  # type: ignore[union-attr]
     assert {c.tenant: c.pending for c in store.tenant_counts("job")} == {"t1": 2, "t2": 1}
@@ -443,8 +467,12 @@ def test_processes_starting_together_on_a_new_database_all_open_it(tmp_path: Pat
     for attempt in range(8):
         path = tmp_path / f"try-{attempt}" / "cronsole.db"
         at = str(time.time() + 1.0)
-        openers = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(path), at],
-                                    stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        openers = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT, str(path), at], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
         results = [(p.wait(60), p.stderr.read() if p.stderr else "") for p in openers]
         assert all(code == 0 for code, _ in results), results
 
@@ -477,7 +505,11 @@ def test_postgres_claims_skip_what_another_node_has_locked(pg_address: str) -> N
         claimed = store.claim_items("job", "n2", None, T0, limit=10)
         assert sorted(i.key for i in claimed) == ["t2-1", "t2-2"]
     assert sorted(i.key for i in store.claim_items("job", "n3", None, T0, limit=10)) == [
-        "t1-0", "t1-1", "t1-2", "t2-0"]
+        "t1-0",
+        "t1-1",
+        "t1-2",
+        "t2-0",
+    ]
     store.close()
 
 
@@ -515,6 +547,9 @@ def test_a_finished_run_gives_back_the_claims_it_still_holds(store: Store) -> No
     assert store.release_run_claims(7, T0, "released: outcome unrecorded") == 2
     assert store.release_run_claims(7, T0, "again") == 0
     assert {i.key: i.status for i in store.list_items(job="job")} == {
-        "k0": ItemStatus.DONE, "k1": ItemStatus.FAILED, "k2": ItemStatus.FAILED}
+        "k0": ItemStatus.DONE,
+        "k1": ItemStatus.FAILED,
+        "k2": ItemStatus.FAILED,
+    }
     [counts] = store.tenant_counts("job")
     assert (counts.claimed, counts.failed, counts.done) == (0, 2, 1)

@@ -22,7 +22,8 @@ def sweepable(ctx: JobContext) -> None:
 
 
 def test_a_run_whose_items_were_taken_over_ends_partial_with_the_count(
-        workspace: Workspace, clock: FrozenClock) -> None:
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     workspace.write(JOBS)
     engine = workspace.engine(clock)
     engine.start_node("host")
@@ -32,6 +33,9 @@ def test_a_run_whose_items_were_taken_over_ends_partial_with_the_count(
     assert run.error == "4 items taken over by another node"
     assert run.processed == 0
     # the sweep charged the one whose work had started and gave the others back
-    assert sorted((i.key, i.status, i.attempts) for i in engine.store.list_items("sweepable")) \
-        == [("a", ItemStatus.FAILED, 1), ("b", ItemStatus.PENDING, 0),
-            ("c", ItemStatus.PENDING, 0), ("d", ItemStatus.PENDING, 0)]
+    assert sorted((i.key, i.status, i.attempts) for i in engine.store.list_items("sweepable")) == [
+        ("a", ItemStatus.FAILED, 1),
+        ("b", ItemStatus.PENDING, 0),
+        ("c", ItemStatus.PENDING, 0),
+        ("d", ItemStatus.PENDING, 0),
+    ]

@@ -21,8 +21,13 @@ def test_logs_follow_prints_new_records_until_interrupted(workspace: Workspace) 
     workspace.write(JOBS)
     env = {**workspace.env(), "SIDE_EFFECTS": str(workspace.root / "side.txt")}
     SQLiteStore.open(workspace.db).close()
-    follower = subprocess.Popen([CRONSOLE, "logs", "--follow"], env=env,
-                                cwd=workspace.root, stdout=subprocess.PIPE, text=True)
+    follower = subprocess.Popen(
+        [CRONSOLE, "logs", "--follow"],
+        env=env,
+        cwd=workspace.root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.5)
     store = SQLiteStore.open(workspace.db)
     store.add_logs([(T0, "WARNING", "tick", None, "x", "disk \x1b[31m almost full")])
@@ -34,9 +39,10 @@ def test_logs_follow_prints_new_records_until_interrupted(workspace: Workspace) 
     assert follower.wait(10) == 0
 
 
-def test_cancel_a_queued_run_and_retry_through_the_scheduler(workspace: Workspace,
-                                                             procs: list[Proc]) -> None:
-    workspace.write(JOBS, '[jobs.tick]\nenabled = false\n')
+def test_cancel_a_queued_run_and_retry_through_the_scheduler(
+    workspace: Workspace, procs: list[Proc]
+) -> None:
+    workspace.write(JOBS, "[jobs.tick]\nenabled = false\n")
     store = SQLiteStore.open(workspace.db)
     queued = store.queue_run("slow", T0, RunReason.BACKFILL, T0)
     store.close()
@@ -60,32 +66,52 @@ def test_init_asks_on_a_terminal(tmp_path: Path) -> None:
     socket = f"cronsole-init-{time.monotonic_ns()}"
 
     def tmux(*args: str) -> str:
-        return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True,
-                              check=True, timeout=10).stdout
+        return subprocess.run(
+            ["tmux", "-L", socket, *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout
 
-    tmux("new-session", "-d", "-s", "i", "-x", "100", "-y", "30",
-         f"{CRONSOLE} init {target}; sleep 30")
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "i",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        f"{CRONSOLE} init {target}; sleep 30",
+    )
     try:
+
         def wait_screen(text: str) -> None:
             try:
                 _wait(lambda: text in tmux("capture-pane", "-p", "-t", "i"))
             except AssertionError:
-                raise AssertionError(f"{text!r} not shown; the screen shows:\n"
-                                     + tmux("capture-pane", "-p", "-t", "i")) from None
+                raise AssertionError(
+                    f"{text!r} not shown; the screen shows:\n"
+                    + tmux("capture-pane", "-p", "-t", "i")
+                ) from None
 
         wait_screen("enable batch-check?")
         tmux("send-keys", "-t", "i", "y", "Enter")
         wait_screen("schedule of batch-check")
         tmux("send-keys", "-t", "i", "C-u", "every 15m", "Enter")
-        for name in ("hourly-rollup", "invoice-ingest", "nightly-entities", "retention",
-                     "stale-sweeper", "tenant-health", "tenant-queue"):
+        for name in (
+            "hourly-rollup",
+            "invoice-ingest",
+            "nightly-entities",
+            "retention",
+            "stale-sweeper",
+            "tenant-health",
+            "tenant-queue",
+        ):
             wait_screen(f"enable {name}?")
             tmux("send-keys", "-t", "i", "n", "Enter")
         _wait(target.exists)
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
     text = target.read_text()
-    assert '[jobs.batch-check]' in text and 'schedule = "every 15m"' in text
+    assert "[jobs.batch-check]" in text and 'schedule = "every 15m"' in text
     assert "[jobs.tenant-queue]" not in text
 
 

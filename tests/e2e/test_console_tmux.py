@@ -22,18 +22,35 @@ GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
 
 
 class Terminal:
-    def __init__(self, socket: str, cwd: Path, env: dict[str, str], size: str = "100x30",
-                 args: str = "") -> None:
+    def __init__(
+        self, socket: str, cwd: Path, env: dict[str, str], size: str = "100x30", args: str = ""
+    ) -> None:
         if shutil.which("tmux") is None:
             pytest.fail("tmux is required for this test (.ci/run installs it)")
         self.socket, self.cwd, self.env = socket, cwd, env
         width, height = size.split("x")
-        self.tmux("new-session", "-d", "-s", "t", "-x", width, "-y", height,
-                  f"{CRONSOLE} {args}; echo EXITED=$?; sleep 60")
+        self.tmux(
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            width,
+            "-y",
+            height,
+            f"{CRONSOLE} {args}; echo EXITED=$?; sleep 60",
+        )
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], cwd=self.cwd, env=self.env,
-                              capture_output=True, text=True, check=True, timeout=10).stdout
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
 
     def screen(self, colours: bool = False) -> str:
         return self.tmux("capture-pane", "-p", *(["-e"] if colours else []), "-t", "t")
@@ -77,8 +94,11 @@ def demo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     folder = tmp_path / "demo"
     create_demo(folder, 3, datetime.now(UTC))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRONSOLE_", "TMUX"))}
-    env.update(XDG_STATE_HOME=str(tmp_path / "xdg"), XDG_CONFIG_HOME=str(tmp_path / "xdg"),
-               TERM="xterm-256color")
+    env.update(
+        XDG_STATE_HOME=str(tmp_path / "xdg"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+        TERM="xterm-256color",
+    )
     return folder, env
 
 
@@ -89,8 +109,9 @@ def terminal(demo: tuple[Path, dict[str, str]]) -> Iterator[Terminal]:
     term.close()
 
 
-def test_the_console_in_a_real_terminal(terminal: Terminal,
-                                        demo: tuple[Path, dict[str, str]]) -> None:
+def test_the_console_in_a_real_terminal(
+    terminal: Terminal, demo: tuple[Path, dict[str, str]]
+) -> None:
     terminal.wait_for("invoice-ingest", "HOSTING", "1 Jobs")
     terminal.keys("2")
     terminal.wait_for("[bold]evil[/bold]\\x1b[31m", "acme", "WARN")  # literally, full width
@@ -101,8 +122,9 @@ def test_the_console_in_a_real_terminal(terminal: Terminal,
     terminal.keys("maintenance", "Enter")
     terminal.wait_for("paused batch-check")
     conn = sqlite3.connect(demo[0] / "state" / "cronsole.db")
-    assert conn.execute("SELECT paused, pause_reason FROM jobs WHERE name = 'batch-check'"
-                        ).fetchone() == (1, "maintenance")
+    assert conn.execute(
+        "SELECT paused, pause_reason FROM jobs WHERE name = 'batch-check'"
+    ).fetchone() == (1, "maintenance")
     conn.close()
     terminal.quit()
 
@@ -125,18 +147,25 @@ def test_no_color_is_honoured(demo: tuple[Path, dict[str, str]]) -> None:
 def live_roles(folder: Path) -> list[str]:
     conn = sqlite3.connect(folder / "state" / "cronsole.db")
     try:
-        return sorted(r[0] for r in conn.execute(
-            "SELECT role FROM nodes WHERE stopped_at IS NULL").fetchall())
+        return sorted(
+            r[0] for r in conn.execute("SELECT role FROM nodes WHERE stopped_at IS NULL").fetchall()
+        )
     finally:
         conn.close()
 
 
 @pytest.mark.slow
 def test_a_console_beside_the_service_observes_it_and_says_when_it_is_gone(
-        demo: tuple[Path, dict[str, str]]) -> None:
+    demo: tuple[Path, dict[str, str]],
+) -> None:
     folder, env = demo
-    service = subprocess.Popen([CRONSOLE, "--no-tui"], cwd=folder, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    service = subprocess.Popen(
+        [CRONSOLE, "--no-tui"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -161,7 +190,8 @@ def test_a_console_beside_the_service_observes_it_and_says_when_it_is_gone(
 
 @pytest.mark.slow
 def test_a_console_hosting_inside_ssh_says_what_closing_the_session_does(
-        demo: tuple[Path, dict[str, str]]) -> None:
+    demo: tuple[Path, dict[str, str]],
+) -> None:
     folder, env = demo
     ssh = {**env, "SSH_CONNECTION": "127.0.0.1 50000 127.0.0.1 22"}
     term = Terminal(f"cronsole-ssh-{os.getpid()}", folder, ssh, "120x30", args="--host")

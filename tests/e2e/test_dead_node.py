@@ -17,7 +17,7 @@ from tests.procs import Proc, cli, query, start_host, wait_for
 
 @pytest.fixture
 def ws(workspace: Workspace) -> Workspace:
-    workspace.write(JOBS, '[jobs.tick]\nenabled = false\n')
+    workspace.write(JOBS, "[jobs.tick]\nenabled = false\n")
     return workspace
 
 
@@ -27,7 +27,8 @@ def hosts(ws: Workspace) -> list[str]:
 
 
 def test_a_killed_scheduler_is_seen_dead_at_once_and_its_run_abandoned(
-        ws: Workspace, procs: list[Proc]) -> None:
+    ws: Workspace, procs: list[Proc]
+) -> None:
     first, second = start_host(ws, procs), start_host(ws, procs)
     start_slow_run(ws)
     [(node,)] = query(ws, "SELECT node FROM runs WHERE job = 'slow'")
@@ -36,8 +37,7 @@ def test_a_killed_scheduler_is_seen_dead_at_once_and_its_run_abandoned(
     owner.signal(signal.SIGKILL)
     owner.wait(5)
     # node_timeout is 30 s: both waits below end long before the heartbeat could go stale
-    wait_for(lambda: query(ws, "SELECT status FROM runs WHERE job = 'slow'")
-             == [("abandoned",)], 5)
+    wait_for(lambda: query(ws, "SELECT status FROM runs WHERE job = 'slow'") == [("abandoned",)], 5)
     assert node not in hosts(ws) and len(hosts(ws)) == 1
     assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
     survivor.signal(signal.SIGTERM)

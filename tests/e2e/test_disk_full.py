@@ -37,8 +37,11 @@ def small_disk(workspace: Workspace) -> Iterator[Path]:
     to about 4 MB before a checkpoint), with an empty filler file made in advance."""
     state = workspace.root / "state"
     state.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(state)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(state)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"a tmpfs cannot be mounted here: {mounted.stderr.strip()}")
     (state / "filler").touch()
@@ -59,13 +62,15 @@ def fill(folder: Path) -> Path:
 
 
 def runs(ws: Workspace) -> list[tuple[object, ...]]:
-    return query(ws, "SELECT id, status FROM runs WHERE job = 'slow' AND status != 'skipped' "
-                     "ORDER BY id")
+    return query(
+        ws, "SELECT id, status FROM runs WHERE job = 'slow' AND status != 'skipped' ORDER BY id"
+    )
 
 
 @pytest.mark.scenario("F4")
 def test_an_outcome_that_met_a_full_disk_is_stored_when_space_returns(
-        workspace: Workspace, small_disk: Path, procs: list[Proc]) -> None:
+    workspace: Workspace, small_disk: Path, procs: list[Proc]
+) -> None:
     workspace.write(JOBS)
     host = start_host(workspace, procs)
     wait_for(lambda: [s for _, s in runs(workspace)].count("succeeded") >= 1, 20)
@@ -85,8 +90,12 @@ def test_an_outcome_that_met_a_full_disk_is_stored_when_space_returns(
     filler.unlink()  # space returns
     wait_for(lambda: dict(runs(workspace))[stuck] != "running", 15)
     assert dict(runs(workspace))[stuck] == "succeeded"  # its own outcome, not abandoned
-    wait_for(lambda: [s for i, s in runs(workspace)
-                      if int(str(i)) > int(str(stuck))].count("succeeded") >= 1, 20)
+    wait_for(
+        lambda: (
+            [s for i, s in runs(workspace) if int(str(i)) > int(str(stuck))].count("succeeded") >= 1
+        ),
+        20,
+    )
     assert json.loads(cli(workspace, "health", "--json").stdout)["stuck"] == []
     host.signal(signal.SIGTERM)
     assert host.wait(30) == 0
@@ -107,7 +116,8 @@ def slow(ctx: JobContext) -> None:
 
 
 def test_a_scheduler_whose_start_meets_a_full_disk_leaves_no_run_running(
-        workspace: Workspace, procs: list[Proc]) -> None:
+    workspace: Workspace, procs: list[Proc]
+) -> None:
     """The write that fails comes after the catch-up run has started (the fault point
     refuses it as a full disk would: which write a real full disk hits first is chance)."""
     workspace.write(CATCHING_UP)
@@ -120,9 +130,10 @@ def test_a_scheduler_whose_start_meets_a_full_disk_leaves_no_run_running(
     procs.append(failing)
     assert failing.wait(30) == 1
     assert failing.text().splitlines()[-1] == (
-        "cronsole: database or disk is full (fault injected at after_catch_up)")
-    assert query(workspace, "SELECT status, error FROM runs WHERE reason = 'catch-up' "
-                            "AND status != 'missed'") == [
-        ("interrupted", "interrupted: the scheduler failed to start")]
+        "cronsole: database or disk is full (fault injected at after_catch_up)"
+    )
+    assert query(
+        workspace, "SELECT status, error FROM runs WHERE reason = 'catch-up' AND status != 'missed'"
+    ) == [("interrupted", "interrupted: the scheduler failed to start")]
     assert query(workspace, "SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
     assert query(workspace, "SELECT count(*) FROM nodes WHERE stopped_at IS NULL") == [(0,)]

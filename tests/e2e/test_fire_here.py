@@ -20,18 +20,26 @@ def chatty(ctx: JobContext) -> None:
 
 
 def test_a_run_fired_here_keeps_its_records_in_the_store_and_the_log_file(
-        workspace: Workspace) -> None:
+    workspace: Workspace,
+) -> None:
     workspace.write(JOBS)
     done = cli(workspace, "fire", "chatty", "--here")
     assert done.returncode == 0, done.stderr
     [(run_id,)] = query(workspace, "SELECT id FROM runs WHERE job = 'chatty'")
-    stored = [m for (m,) in query(workspace, "SELECT message FROM logs WHERE run_id = ? "
-                                             "ORDER BY id", run_id)]
+    stored = [
+        m
+        for (m,) in query(
+            workspace, "SELECT message FROM logs WHERE run_id = ? ORDER BY id", run_id
+        )
+    ]
     assert "counted 42 invoices" in stored and "one was late" in stored
     assert any(m.startswith("succeeded in") for m in stored)
-    lines = [json.loads(line) for line in
-             (workspace.root / "logs" / "cronsole.log").read_text().splitlines()]
-    assert {"counted 42 invoices", "one was late"} <= {r["message"] for r in lines
-                                                       if r["run_id"] == run_id}
+    lines = [
+        json.loads(line)
+        for line in (workspace.root / "logs" / "cronsole.log").read_text().splitlines()
+    ]
+    assert {"counted 42 invoices", "one was late"} <= {
+        r["message"] for r in lines if r["run_id"] == run_id
+    }
     assert "counted 42 invoices" in cli(workspace, "logs", "--run", str(run_id)).stdout
     assert "counted" not in done.stderr  # crontab mails what a run prints: only its outcome

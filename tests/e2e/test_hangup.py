@@ -31,8 +31,7 @@ def ws(workspace: Workspace) -> Workspace:
 def stopped_gracefully(ws: Workspace, signal_name: str) -> None:
     """The slow run is interrupted, no item is left claimed, the node says it stopped, and
     the log file names the signal."""
-    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes WHERE stopped_at IS NULL")
-             == [(0,)], 40)
+    wait_for(lambda: query(ws, "SELECT count(*) FROM nodes WHERE stopped_at IS NULL") == [(0,)], 40)
     [(status, processed)] = query(ws, "SELECT status, processed FROM runs WHERE job = 'slow'")
     assert status == "interrupted" and 0 < processed < 40
     assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
@@ -68,8 +67,9 @@ def sshd(tmp_path: Path) -> Iterator[tuple[int, Path]]:
             raise AssertionError(f"{SSHD} is missing: .ci/run installs openssh-server")
         pytest.skip(f"{SSHD} is not installed (apt-get install openssh-server)")
     for name in ("host_key", "user_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                        str(tmp_path / name)], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True
+        )
     shutil.copy(tmp_path / "user_key.pub", tmp_path / "authorized_keys")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -78,10 +78,13 @@ def sshd(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {tmp_path / 'host_key'}\n"
         f"AuthorizedKeysFile {tmp_path / 'authorized_keys'}\nPidFile {tmp_path / 'sshd.pid'}\n"
         "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n")
+        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+    )
     Path("/run/sshd").mkdir(exist_ok=True)  # its privilege separation directory
-    server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(tmp_path / "sshd_config")],
-                              stderr=(tmp_path / "sshd.log").open("w"))
+    server = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(tmp_path / "sshd_config")],
+        stderr=(tmp_path / "sshd.log").open("w"),
+    )
     wait_for(lambda: _listening(port), 10)
     yield port, tmp_path / "user_key"
     server.terminate()
@@ -95,16 +98,34 @@ def _listening(port: int) -> bool:
 
 @pytest.mark.slow
 def test_a_dropped_ssh_connection_stops_the_service_gracefully(
-        ws: Workspace, sshd: tuple[int, Path]) -> None:
+    ws: Workspace, sshd: tuple[int, Path]
+) -> None:
     port, key = sshd
     client = subprocess.Popen(
-        ["ssh", "-tt", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
-         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         f"{os.environ.get('USER', 'root')}@127.0.0.1", remote_command(ws, "--no-tui")],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            "ssh",
+            "-tt",
+            "-i",
+            str(key),
+            "-p",
+            str(port),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            f"{os.environ.get('USER', 'root')}@127.0.0.1",
+            remote_command(ws, "--no-tui"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        wait_for(lambda: query(ws, "SELECT count(*) FROM nodes WHERE stopped_at IS NULL")
-                 == [(1,)], 30)
+        wait_for(
+            lambda: query(ws, "SELECT count(*) FROM nodes WHERE stopped_at IS NULL") == [(1,)], 30
+        )
         start_slow_run(ws)
         client.kill()  # the connection drops: sshd hangs up the session
     finally:
@@ -116,11 +137,18 @@ def test_a_dropped_ssh_connection_stops_the_service_gracefully(
 @pytest.mark.slow
 def test_a_console_whose_terminal_closes_stops_its_runs_gracefully(ws: Workspace) -> None:
     session = f"hup-{os.getpid()}-{time.monotonic_ns()}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                    remote_command(ws)], check=True)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", remote_command(ws)],
+        check=True,
+    )
     try:
-        wait_for(lambda: query(ws, "SELECT count(*) FROM nodes WHERE role = 'host' AND "
-                                   "stopped_at IS NULL") == [(1,)], 30)
+        wait_for(
+            lambda: (
+                query(ws, "SELECT count(*) FROM nodes WHERE role = 'host' AND stopped_at IS NULL")
+                == [(1,)]
+            ),
+            30,
+        )
         start_slow_run(ws)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)  # SIGHUP

@@ -35,8 +35,9 @@ def batch(ctx: JobContext) -> None:
 
 
 @pytest.mark.slow
-def test_a_resumed_node_does_not_redo_the_items_taken_over(workspace: Workspace,
-                                                           procs: list[Proc]) -> None:
+def test_a_resumed_node_does_not_redo_the_items_taken_over(
+    workspace: Workspace, procs: list[Proc]
+) -> None:
     workspace.write(JOBS, 'node_timeout = "4s"\ngrace_period = "5s"\n')
     first = start_host(workspace, procs)
     second = start_host(workspace, procs)
@@ -47,11 +48,17 @@ def test_a_resumed_node_does_not_redo_the_items_taken_over(workspace: Workspace,
     paused, other = (first, second) if first.popen.pid == pid else (second, first)
     paused.signal(signal.SIGSTOP)
     try:
-        wait_for(lambda: query(workspace, "SELECT status FROM runs WHERE job = 'batch'")
-                 == [("abandoned",)], 20)  # the other node saw it gone
+        wait_for(
+            lambda: (
+                query(workspace, "SELECT status FROM runs WHERE job = 'batch'") == [("abandoned",)]
+            ),
+            20,
+        )  # the other node saw it gone
         assert cli(workspace, "fire", "batch").returncode == 0  # and does what is left
-        wait_for(lambda: query(workspace, "SELECT count(*) FROM items WHERE status = 'done'")
-                 == [(60,)], 40)
+        wait_for(
+            lambda: query(workspace, "SELECT count(*) FROM items WHERE status = 'done'") == [(60,)],
+            40,
+        )
     finally:
         paused.signal(signal.SIGCONT)
     time.sleep(3)  # room for the resumed node to (wrongly) go on with its old claims

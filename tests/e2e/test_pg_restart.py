@@ -23,8 +23,11 @@ from tests.procs import Proc, cli, query, start_host, wait_for
 
 pytestmark = pytest.mark.slow
 
-BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=None,
-          key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    default=None,
+    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+)
 
 JOBS = '''
 import time
@@ -66,8 +69,17 @@ class Cluster:
         self.start()
 
     def start(self) -> None:
-        self.run(str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "log"),
-                 "-w", "-o", f"-p {self.port} -k {self.data} -c fsync=off", "start")
+        self.run(
+            str(BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.data / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.data} -c fsync=off",
+            "start",
+        )
 
     def stop(self) -> None:
         self.run(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
@@ -87,13 +99,15 @@ def cluster() -> Iterator[Cluster]:
 
 
 def test_runs_started_after_a_server_restart_do_not_fail_for_it(
-        tmp_path: Path, cluster: Cluster, procs: list[Proc]) -> None:
+    tmp_path: Path, cluster: Cluster, procs: list[Proc]
+) -> None:
     ws = Workspace(tmp_path / "ws", database=cluster.url)
     ws.root.mkdir()
     ws.write(JOBS)
     host = start_host(ws, procs)
-    wait_for(lambda: query(ws, "SELECT count(*) FROM runs WHERE status = 'succeeded'")[0][0]
-             >= 4, 30)  # every thread of the host now holds a connection
+    wait_for(
+        lambda: query(ws, "SELECT count(*) FROM runs WHERE status = 'succeeded'")[0][0] >= 4, 30
+    )  # every thread of the host now holds a connection
     cluster.stop()
     time.sleep(2)  # ticks come and go while the server is down
     cluster.start()
@@ -101,16 +115,21 @@ def test_runs_started_after_a_server_restart_do_not_fail_for_it(
     time.sleep(1)  # the first tick after the server returned
 
     def after() -> list[tuple[object, ...]]:
-        return query(ws, "SELECT id, status, error FROM runs WHERE created_at > ? "
-                         "AND status NOT IN ('running', 'queued') ORDER BY id",
-                     back.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        return query(
+            ws,
+            "SELECT id, status, error FROM runs WHERE created_at > ? "
+            "AND status NOT IN ('running', 'queued') ORDER BY id",
+            back.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        )
 
     wait_for(lambda: len(after()) >= 8, 40)
     assert [r for r in after() if r[1] != "succeeded"] == []
     # the host's own loop lived through the outage: it still applies operator commands
     assert cli(ws, "pause", "busy", "--reason", "after the restart").returncode == 0
-    wait_for(lambda: query(ws, "SELECT status FROM commands ORDER BY id DESC LIMIT 1")
-             == [("applied",)], 10)
+    wait_for(
+        lambda: query(ws, "SELECT status FROM commands ORDER BY id DESC LIMIT 1") == [("applied",)],
+        10,
+    )
     host.signal(signal.SIGTERM)
     assert host.wait(30) == 0
     assert "Traceback" not in host.text()

@@ -41,14 +41,19 @@ def notify_socket(tmp_path: Path) -> Iterator[tuple[str, socket.socket]]:
 
 def start(ws: Workspace, *args: str, **env: str) -> subprocess.Popen[bytes]:
     log = (ws.root / "service.log").open("wb")
-    return subprocess.Popen([CRONSOLE, "--no-tui", *args],
-                            env={**ws.env(), "SIDE_EFFECTS": str(ws.root / "side.txt"), **env},
-                            cwd=ws.root, stdout=log, stderr=log)
+    return subprocess.Popen(
+        [CRONSOLE, "--no-tui", *args],
+        env={**ws.env(), "SIDE_EFFECTS": str(ws.root / "side.txt"), **env},
+        cwd=ws.root,
+        stdout=log,
+        stderr=log,
+    )
 
 
 def test_sd_notify_ready_watchdog_status_and_stopping(
-        workspace: Workspace, notify_socket: tuple[str, socket.socket]) -> None:
-    workspace.write(JOBS, '[jobs.tick]\nenabled = false\n')
+    workspace: Workspace, notify_socket: tuple[str, socket.socket]
+) -> None:
+    workspace.write(JOBS, "[jobs.tick]\nenabled = false\n")
     path, sock = notify_socket
     proc = start(workspace, "--log-format", "json", NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
     try:
@@ -77,21 +82,34 @@ def test_metrics_healthz_and_readyz_over_loopback(workspace: Workspace) -> None:
     proc = start(workspace, "--log-format", "json", "--metrics-addr", f"127.0.0.1:{port}")
     base = f"http://127.0.0.1:{port}"
     try:
+
         def scraped() -> dict[str, list[tuple[dict[str, str], float]]]:
             body = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
-            return {family.name: [(s.labels, s.value) for s in family.samples]
-                    for family in text_string_to_metric_families(body)}
+            return {
+                family.name: [(s.labels, s.value) for s in family.samples]
+                for family in text_string_to_metric_families(body)
+            }
 
-        wait_for(lambda: _ok(scraped) and any(
-            labels.get("job") == "tick" for labels, _ in scraped().get("cronsole_runs", [])))
+        wait_for(
+            lambda: (
+                _ok(scraped)
+                and any(
+                    labels.get("job") == "tick" for labels, _ in scraped().get("cronsole_runs", [])
+                )
+            )
+        )
         families = scraped()
         assert families["cronsole_scheduler_up"] == [({}, 1.0)]
         assert ({"job": "tick"}, 0.0) in families["cronsole_job_stuck"]
-        assert any(labels == {"job": "tick", "status": "succeeded"} and value >= 1
-                   for labels, value in families["cronsole_runs"])
+        assert any(
+            labels == {"job": "tick", "status": "succeeded"} and value >= 1
+            for labels, value in families["cronsole_runs"]
+        )
         assert "cronsole_run_duration_seconds" in families
-        assert any(labels.get("job") == "tick"
-                   for labels, _ in families["cronsole_last_success_timestamp_seconds"])
+        assert any(
+            labels.get("job") == "tick"
+            for labels, _ in families["cronsole_last_success_timestamp_seconds"]
+        )
         for path in ("/healthz", "/readyz"):
             body = json.loads(urllib.request.urlopen(base + path, timeout=5).read())
             assert body["ok"] is True
@@ -109,15 +127,22 @@ def _ok(scrape: object) -> bool:
 
 
 def test_lines_carry_syslog_priorities_when_stderr_is_the_journal(workspace: Workspace) -> None:
-    workspace.write(JOBS, '[jobs.tick]\nenabled = false\n')
+    workspace.write(JOBS, "[jobs.tick]\nenabled = false\n")
     log_path = workspace.root / "journal.log"
     log_path.touch()
     info = os.stat(log_path)
     with log_path.open("ab") as log:
-        proc = subprocess.Popen([CRONSOLE, "--no-tui"], cwd=workspace.root, stdout=log,
-                                stderr=log, env={**workspace.env(),
-                                                 "SIDE_EFFECTS": str(workspace.root / "s"),
-                                                 "JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"})
+        proc = subprocess.Popen(
+            [CRONSOLE, "--no-tui"],
+            cwd=workspace.root,
+            stdout=log,
+            stderr=log,
+            env={
+                **workspace.env(),
+                "SIDE_EFFECTS": str(workspace.root / "s"),
+                "JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}",
+            },
+        )
         wait_for(lambda: "cronsole started" in log_path.read_text())
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
@@ -129,8 +154,13 @@ def test_lines_carry_syslog_priorities_when_stderr_is_the_journal(workspace: Wor
 @pytest.mark.parametrize("addr", ["9464", "127.0.0.1:http", "127.0.0.1:70000"])
 def test_a_bad_metrics_address_is_refused(workspace: Workspace, addr: str) -> None:
     workspace.write(JOBS)
-    result = subprocess.run([CRONSOLE, "--no-tui", "--metrics-addr", addr], cwd=workspace.root,
-                            env={**workspace.env(), "SIDE_EFFECTS": "x"}, capture_output=True,
-                            text=True, timeout=30)
+    result = subprocess.run(
+        [CRONSOLE, "--no-tui", "--metrics-addr", addr],
+        cwd=workspace.root,
+        env={**workspace.env(), "SIDE_EFFECTS": "x"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2 and "bad --metrics-addr" in result.stderr
     assert not workspace.db.exists()

@@ -30,8 +30,9 @@ class FakeBatchAPI(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def fail_next(self, prefix: str, status: int, body: bytes = b"{}",
-                  headers: dict[str, str] | None = None) -> None:
+    def fail_next(
+        self, prefix: str, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None
+    ) -> None:
         """Answer the next request under `prefix` so; the headers X-Test-Delay (seconds) and
         X-Test-Truncate make it slow or cut short instead of being sent."""
         self.failures.append((prefix, status, dict(headers or {}), body))
@@ -83,8 +84,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b'{"id": "file-in-1", "object": "file"}')
         if method == "POST" and self.path == "/v1/batches":
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            batch = {"id": "batch_new", "status": "validating",
-                     "input_file_id": body["input_file_id"]}
+            batch = {
+                "id": "batch_new",
+                "status": "validating",
+                "input_file_id": body["input_file_id"],
+            }
             self.server.batches["batch_new"] = batch
             return self._send(200, json.dumps(batch).encode())
         return self._send(404, b"{}")
@@ -111,9 +115,11 @@ def serving() -> Iterator[FakeBatchAPI]:
 def batch_config(api: FakeBatchAPI, key_env: str = "TEST_BATCH_KEY", **settings: object) -> str:
     """The config tables of the batch checker on this server (plus settings given)."""
     extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
-    return ("[jobs.batch-check]\n[jobs.batch-check.settings]\nprovider = \"openai\"\n"
-            f"base_url = \"{api.url}\"\napi_key_env = \"{key_env}\"\n"
-            f"output_dir = \"results\"\n{extra}")
+    return (
+        '[jobs.batch-check]\n[jobs.batch-check.settings]\nprovider = "openai"\n'
+        f'base_url = "{api.url}"\napi_key_env = "{key_env}"\n'
+        f'output_dir = "results"\n{extra}'
+    )
 
 
 def track_submitted(address: str, *batch_ids: str) -> None:
@@ -121,6 +127,9 @@ def track_submitted(address: str, *batch_ids: str) -> None:
     store = open_store(address)
     now = datetime.now(UTC)
     at = (now - timedelta(hours=1)).isoformat()
-    store.put_records("batch", [Record(b, {"submitted_at": at, "polls": 0}, at=at,
-                                           status="submitted") for b in batch_ids], now)
+    store.put_records(
+        "batch",
+        [Record(b, {"submitted_at": at, "polls": 0}, at=at, status="submitted") for b in batch_ids],
+        now,
+    )
     store.close()

@@ -23,8 +23,9 @@ KEY = "sk-test-0123456789abcdefSECRET"
 
 
 @pytest.fixture
-def engine(workspace: Workspace, clock: FrozenClock, api: FakeBatchAPI,
-           monkeypatch: pytest.MonkeyPatch) -> Engine:
+def engine(
+    workspace: Workspace, clock: FrozenClock, api: FakeBatchAPI, monkeypatch: pytest.MonkeyPatch
+) -> Engine:
     monkeypatch.setenv("TEST_BATCH_KEY", KEY)
     workspace.configure(f"""
 [jobs.batch-check]
@@ -44,8 +45,18 @@ stuck_after_hours = 6
 
 def track(engine: Engine, batch_id: str, hours_ago: float = 1) -> None:
     at = (T0 - timedelta(hours=hours_ago)).isoformat()
-    engine.store.put_records("batch", [Record(batch_id, {
-        "provider": "openai", "submitted_at": at, "polls": 0}, at=at, status="submitted")], T0)
+    engine.store.put_records(
+        "batch",
+        [
+            Record(
+                batch_id,
+                {"provider": "openai", "submitted_at": at, "polls": 0},
+                at=at,
+                status="submitted",
+            )
+        ],
+        T0,
+    )
 
 
 def png() -> str:
@@ -55,12 +66,21 @@ def png() -> str:
 
 
 def complete(api: FakeBatchAPI, batch_id: str) -> None:
-    api.batches[batch_id] = {"id": batch_id, "status": "completed",
-                             "output_file_id": f"out-{batch_id}"}
-    lines = [{"custom_id": "../../etc/passwd", "response": {"status_code": 200, "body": {
-        "choices": [{"message": {"content": "hi"}}]}}},
-             {"custom_id": "img", "response": {"status_code": 200,
-                                               "body": {"data": [{"b64_json": png()}]}}}]
+    api.batches[batch_id] = {
+        "id": batch_id,
+        "status": "completed",
+        "output_file_id": f"out-{batch_id}",
+    }
+    lines = [
+        {
+            "custom_id": "../../etc/passwd",
+            "response": {"status_code": 200, "body": {"choices": [{"message": {"content": "hi"}}]}},
+        },
+        {
+            "custom_id": "img",
+            "response": {"status_code": 200, "body": {"data": [{"b64_json": png()}]}},
+        },
+    ]
     api.files[f"out-{batch_id}"] = "\n".join(json.dumps(x) for x in lines).encode() + b"\nnot json"
 
 
@@ -72,7 +92,8 @@ def batch(engine: Engine, batch_id: str) -> Record:
 
 @pytest.mark.scenario("S3")
 def test_a_completed_batch_is_downloaded_with_metadata_and_webp(
-        engine: Engine, api: FakeBatchAPI, workspace: Workspace) -> None:
+    engine: Engine, api: FakeBatchAPI, workspace: Workspace
+) -> None:
     complete(api, "batch_a")
     track(engine, "batch_a")
     run = run_job(engine, "batch-check")
@@ -96,7 +117,8 @@ def test_a_completed_batch_is_downloaded_with_metadata_and_webp(
 
 @pytest.mark.scenario("F7")
 def test_the_key_never_reaches_the_database_or_the_logs(
-        engine: Engine, api: FakeBatchAPI, workspace: Workspace) -> None:
+    engine: Engine, api: FakeBatchAPI, workspace: Workspace
+) -> None:
     complete(api, "batch_a")
     track(engine, "batch_a")
     api.fail_next("/v1/batches/batch_b", 401, b'{"error": "bad key"}')
@@ -108,8 +130,7 @@ def test_the_key_never_reaches_the_database_or_the_logs(
 
 
 @pytest.mark.scenario("F7")
-def test_500_and_429_are_retried_honouring_retry_after(engine: Engine,
-                                                       api: FakeBatchAPI) -> None:
+def test_500_and_429_are_retried_honouring_retry_after(engine: Engine, api: FakeBatchAPI) -> None:
     complete(api, "batch_a")
     track(engine, "batch_a")
     api.fail_next("/v1/batches/batch_a", 500)
@@ -121,8 +142,7 @@ def test_500_and_429_are_retried_honouring_retry_after(engine: Engine,
 
 
 @pytest.mark.scenario("F7")
-def test_attempts_are_bounded_and_other_batches_carry_on(engine: Engine,
-                                                         api: FakeBatchAPI) -> None:
+def test_attempts_are_bounded_and_other_batches_carry_on(engine: Engine, api: FakeBatchAPI) -> None:
     complete(api, "batch_ok")
     track(engine, "batch_ok")
     track(engine, "batch_down")
@@ -139,7 +159,8 @@ def test_attempts_are_bounded_and_other_batches_carry_on(engine: Engine,
 @pytest.mark.scenario("F7")
 @pytest.mark.scenario("B7")
 def test_invalid_json_and_unknown_status_are_recorded_with_a_sample(
-        engine: Engine, api: FakeBatchAPI) -> None:
+    engine: Engine, api: FakeBatchAPI
+) -> None:
     track(engine, "batch_bad")
     track(engine, "batch_odd")
     api.fail_next("/v1/batches/batch_bad", 200, b"<html>\x1b[2J oops</html>")
@@ -152,13 +173,17 @@ def test_invalid_json_and_unknown_status_are_recorded_with_a_sample(
 
 @pytest.mark.scenario("B7")
 def test_missing_fields_and_a_huge_body_are_recorded_with_a_bounded_sample(
-        engine: Engine, api: FakeBatchAPI) -> None:
+    engine: Engine, api: FakeBatchAPI
+) -> None:
     for name in ("batch_noid", "batch_nofile", "batch_huge", "batch_fine"):
         track(engine, name)
     api.fail_next("/v1/batches/batch_noid", 200, b'{"status": "completed"}')
     api.batches["batch_nofile"] = {"id": "batch_nofile", "status": "completed"}
-    api.fail_next("/v1/batches/batch_huge", 200,
-                  json.dumps({"id": "batch_huge", "status": "x" * 5_000_000}).encode())
+    api.fail_next(
+        "/v1/batches/batch_huge",
+        200,
+        json.dumps({"id": "batch_huge", "status": "x" * 5_000_000}).encode(),
+    )
     complete(api, "batch_fine")
     run = run_job(engine, "batch-check")
     assert (run.processed, run.failed) == (1, 3)
@@ -171,13 +196,15 @@ def test_missing_fields_and_a_huge_body_are_recorded_with_a_bounded_sample(
 
 @pytest.mark.scenario("F7")
 def test_slow_and_truncated_responses_time_out_retry_and_are_recorded(
-        engine: Engine, api: FakeBatchAPI) -> None:
+    engine: Engine, api: FakeBatchAPI
+) -> None:
     for name in ("batch_slow", "batch_cut", "batch_fine"):
         track(engine, name)
     for _ in range(3):  # every attempt (attempts = 3) is too slow, or cut short
         api.fail_next("/v1/batches/batch_slow", 200, b"{}", {"X-Test-Delay": "3"})
-        api.fail_next("/v1/batches/batch_cut", 200, b'{"id": "batch_cut", "sta',
-                      {"X-Test-Truncate": "1"})
+        api.fail_next(
+            "/v1/batches/batch_cut", 200, b'{"id": "batch_cut", "sta', {"X-Test-Truncate": "1"}
+        )
     complete(api, "batch_fine")
     run = run_job(engine, "batch-check")
     assert (run.processed, run.failed) == (1, 2)
@@ -189,8 +216,9 @@ def test_slow_and_truncated_responses_time_out_retry_and_are_recorded(
 
 
 @pytest.mark.scenario("F7")
-def test_refused_connections_are_recorded(engine: Engine, workspace: Workspace,
-                                          clock: FrozenClock) -> None:
+def test_refused_connections_are_recorded(
+    engine: Engine, workspace: Workspace, clock: FrozenClock
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again at once: nothing listens here
@@ -231,18 +259,22 @@ def test_output_over_the_size_cap_is_refused(engine: Engine, api: FakeBatchAPI) 
 def test_submit_uploads_and_tracks(engine: Engine, api: FakeBatchAPI, tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
     requests.write_text('{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions"}\n')
-    assert engine.action("batch-check", "submit", [str(requests)]) == \
-        "submitted requests.jsonl as batch_new (validating)"
+    assert (
+        engine.action("batch-check", "submit", [str(requests)])
+        == "submitted requests.jsonl as batch_new (validating)"
+    )
     assert batch(engine, "batch_new").data["source"] == "requests.jsonl"
     assert [(m, p) for m, p, _ in api.seen] == [("POST", "/v1/files"), ("POST", "/v1/batches")]
 
 
-def test_the_folder_provider_reads_an_inbox(workspace: Workspace, clock: FrozenClock,
-                                            tmp_path: Path) -> None:
+def test_the_folder_provider_reads_an_inbox(
+    workspace: Workspace, clock: FrozenClock, tmp_path: Path
+) -> None:
     from cronsole.jobs.demo import write_batches
 
-    workspace.configure('[jobs.batch-check]\n[jobs.batch-check.settings]\n'
-                        'inbox = "inbox"\noutput_dir = "out"\n')
+    workspace.configure(
+        '[jobs.batch-check]\n[jobs.batch-check.settings]\ninbox = "inbox"\noutput_dir = "out"\n'
+    )
     engine = workspace.engine(clock, builtin=True)
     import random
 
@@ -250,10 +282,15 @@ def test_the_folder_provider_reads_an_inbox(workspace: Workspace, clock: FrozenC
     for batch_id in ("batch_demo_done", "batch_demo_running", "batch_demo_failed"):
         track(engine, batch_id)
     run_job(engine, "batch-check")
-    statuses = {b: batch(engine, b).status for b in ("batch_demo_done", "batch_demo_running",
-                                                     "batch_demo_failed")}
-    assert statuses == {"batch_demo_done": "downloaded", "batch_demo_running": "in_progress",
-                        "batch_demo_failed": "failed"}
+    statuses = {
+        b: batch(engine, b).status
+        for b in ("batch_demo_done", "batch_demo_running", "batch_demo_failed")
+    }
+    assert statuses == {
+        "batch_demo_done": "downloaded",
+        "batch_demo_running": "in_progress",
+        "batch_demo_failed": "failed",
+    }
     requests = tmp_path / "r.jsonl"
     requests.write_text("{}\n")
     assert engine.action("batch-check", "submit", [str(requests)]).startswith("submitted r.jsonl")

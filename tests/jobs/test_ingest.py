@@ -57,7 +57,8 @@ def test_oldest_first_at_most_batch_size_per_tick(engine: Engine, workspace: Wor
     first = run_job(engine, "invoice-ingest")
     assert first.processed == 3 and first.status is RunStatus.SUCCEEDED
     assert sorted(d["path"] for d in documents(engine).values()) == [
-        f"invoices/{company(f'sales/inv-{n}.pdf')}" for n in range(3)]
+        f"invoices/{company(f'sales/inv-{n}.pdf')}" for n in range(3)
+    ]
     run_job(engine, "invoice-ingest")
     run_job(engine, "invoice-ingest")
     assert len(documents(engine)) == 7
@@ -65,21 +66,27 @@ def test_oldest_first_at_most_batch_size_per_tick(engine: Engine, workspace: Wor
 
 
 def test_a_document_has_company_period_type_hash_and_image_size(
-        engine: Engine, workspace: Workspace) -> None:
+    engine: Engine, workspace: Workspace
+) -> None:
     path = add(workspace, company("purchase/scan.png"), age=100, data=b"")
     Image.new("RGB", (31, 17), (1, 2, 3)).save(path)
     os.utime(path, (T0.timestamp() - 100,) * 2)
     run_job(engine, "invoice-ingest")
     [doc] = documents(engine).values()
     assert (doc["company"], doc["eik"], doc["period"], doc["type"]) == (
-        "Acme Ltd", "131468980", PERIOD, "purchase")
+        "Acme Ltd",
+        "131468980",
+        PERIOD,
+        "purchase",
+    )
     assert (doc["media_type"], doc["width"], doc["height"]) == ("image/png", 31, 17)
     assert doc["size"] == path.stat().st_size and len(str(doc["sha256"])) == 64
 
 
 @pytest.mark.scenario("B2")
-def test_files_still_being_written_wait_for_the_next_tick(engine: Engine,
-                                                          workspace: Workspace) -> None:
+def test_files_still_being_written_wait_for_the_next_tick(
+    engine: Engine, workspace: Workspace
+) -> None:
     add(workspace, company("sales/old.pdf"), age=100)
     add(workspace, company("sales/fresh.pdf"), age=-5)  # written moments ago (after T0)
     run_job(engine, "invoice-ingest")
@@ -90,8 +97,9 @@ def test_files_still_being_written_wait_for_the_next_tick(engine: Engine,
 
 
 @pytest.mark.scenario("B2")
-def test_a_vanished_file_is_recorded_vanished_not_failed(engine: Engine,
-                                                         workspace: Workspace) -> None:
+def test_a_vanished_file_is_recorded_vanished_not_failed(
+    engine: Engine, workspace: Workspace
+) -> None:
     files = [add(workspace, company(f"sales/v{n}.pdf"), age=500 - n) for n in range(5)]
     run_job(engine, "invoice-ingest", batch_size="1")  # queues all, processes one
     files[1].unlink()
@@ -103,7 +111,8 @@ def test_a_vanished_file_is_recorded_vanished_not_failed(engine: Engine,
 
 @pytest.mark.scenario("S3")
 def test_symlinks_are_never_followed_and_nothing_leaves_the_root(
-        engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
+    engine: Engine, workspace: Workspace, tmp_path: Path
+) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
     add(workspace, company("sales/real.pdf"), age=100)
@@ -113,7 +122,8 @@ def test_symlinks_are_never_followed_and_nothing_leaves_the_root(
     outside.mkdir(parents=True)
     (outside / "x.pdf").write_text("x")
     (workspace.root / "storage" / "invoices" / "Evil Co-123456789").symlink_to(
-        tmp_path / "elsewhere")
+        tmp_path / "elsewhere"
+    )
     run_job(engine, "invoice-ingest")
     assert [d["path"].rsplit("/", 1)[-1] for d in documents(engine).values()] == ["real.pdf"]
 
@@ -127,14 +137,16 @@ def test_hostile_names_are_recorded_literally(engine: Engine, workspace: Workspa
 
 
 @pytest.mark.scenario("F12")
-def test_a_failing_file_is_isolated_recorded_and_retried(engine: Engine,
-                                                         workspace: Workspace) -> None:
+def test_a_failing_file_is_isolated_recorded_and_retried(
+    engine: Engine, workspace: Workspace
+) -> None:
     (workspace.root / "picky.py").write_text(
         "from pathlib import Path\n"
         "def check(path, doc):\n"
         "    if 'bad' in path.name and not Path(path.parent, 'fixed').exists():\n"
         "        raise ValueError('unreadable scan')\n"
-        "    return {'checked': True}\n")
+        "    return {'checked': True}\n"
+    )
     names = [f"f{n:03d}.pdf" for n in range(99)]
     names.insert(50, "bad.pdf")
     for n, name in enumerate(names):
@@ -157,7 +169,8 @@ def test_the_time_budget_stops_taking_files(engine: Engine, workspace: Workspace
         "import sys\n"
         "def tick(path, doc):\n"
         "    sys.modules['tests.conftest'].CLOCK.advance(20)\n"
-        "    return {}\n")
+        "    return {}\n"
+    )
     import tests.conftest as shared
 
     shared.CLOCK = engine.clock  # type: ignore[attr-defined]
@@ -171,11 +184,13 @@ def test_the_time_budget_stops_taking_files(engine: Engine, workspace: Workspace
     nxt = run_job(engine, "invoice-ingest", batch_size="6")  # the next tick resumes after it
     assert (nxt.status, nxt.processed) == (RunStatus.SUCCEEDED, 4)
     assert sorted(documents(engine)) == sorted(
-        f"invoices/{company(f'sales/s{n}.pdf')}" for n in range(6))
+        f"invoices/{company(f'sales/s{n}.pdf')}" for n in range(6)
+    )
 
 
 def test_changing_the_period_resets_the_watermark_and_bad_periods_are_refused(
-        engine: Engine, workspace: Workspace) -> None:
+    engine: Engine, workspace: Workspace
+) -> None:
     add(workspace, company("sales/a.pdf"), age=100)
     run_job(engine, "invoice-ingest")
     assert engine.store.get_watermark("invoice-ingest") is not None

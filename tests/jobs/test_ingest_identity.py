@@ -25,7 +25,8 @@ def engine(workspace: Workspace, clock: FrozenClock) -> Engine:
 
 
 def test_a_back_dated_file_copied_in_after_the_watermark_passed_is_ingested(
-        engine: Engine, workspace: Workspace) -> None:
+    engine: Engine, workspace: Workspace
+) -> None:
     for n in range(3):
         add(workspace, company(f"sales/inv-{n}.pdf"), age=1000 - n)
     assert run_job(engine, "invoice-ingest").processed == 3
@@ -40,7 +41,8 @@ def test_a_back_dated_file_copied_in_after_the_watermark_passed_is_ingested(
 
 
 def test_a_file_replaced_with_its_old_mtime_is_ingested_again(
-        engine: Engine, workspace: Workspace) -> None:
+    engine: Engine, workspace: Workspace
+) -> None:
     path = add(workspace, company("sales/inv.pdf"), age=1000, data=b"%PDF first\n")
     run_job(engine, "invoice-ingest")
     first = documents(engine)[f"invoices/{company('sales/inv.pdf')}"]["sha256"]
@@ -54,7 +56,8 @@ def test_a_file_replaced_with_its_old_mtime_is_ingested_again(
 
 
 def test_a_backslash_in_a_name_is_a_character_not_a_folder(
-        engine: Engine, workspace: Workspace) -> None:
+    engine: Engine, workspace: Workspace
+) -> None:
     add(workspace, company("sales/win\\name.pdf"), age=100)
     run_job(engine, "invoice-ingest")
     [doc] = documents(engine).values()
@@ -63,7 +66,8 @@ def test_a_backslash_in_a_name_is_a_character_not_a_folder(
 
 
 def test_a_name_spelling_escapes_and_the_bytes_it_spells_are_two_files(
-        engine: Engine, workspace: Workspace) -> None:
+    engine: Engine, workspace: Workspace
+) -> None:
     literal = add(workspace, company("sales/bad\\xff\\xfe.pdf"), age=200, data=b"%PDF text\n")
     folder = os.fsencode(literal.parent)
     with open(folder + b"/bad\xff\xfe.pdf", "wb") as handle:  # a real non-UTF-8 name
@@ -75,8 +79,9 @@ def test_a_name_spelling_escapes_and_the_bytes_it_spells_are_two_files(
     assert {i.status for i in items} == {ItemStatus.DONE}
     docs = documents(engine)
     assert len(docs) == 2
-    assert sorted(d["size"] for d in docs.values()) == sorted([len(b"%PDF bytes\n"),
-                                                                len(b"%PDF text\n")])
+    assert sorted(d["size"] for d in docs.values()) == sorted(
+        [len(b"%PDF bytes\n"), len(b"%PDF text\n")]
+    )
     assert {d["status"] for d in docs.values()} == {"ok"}
 
 
@@ -88,7 +93,7 @@ def decode_key(key: str) -> bytes:
             out += b"\\"
             n += 2
         elif key[n] == "\\" and key[n + 1] == "x":
-            out.append(int(key[n + 2:n + 4], 16))
+            out.append(int(key[n + 2 : n + 4], 16))
             n += 4
         else:
             out += key[n].encode()
@@ -100,8 +105,21 @@ def test_path_keys_decode_back_to_the_bytes_of_the_name() -> None:
     """Injective: every name's key decodes to that name's bytes, for random byte names
     heavy in backslashes, `x`, hex digits and bytes that are not UTF-8."""
     rng = random.Random(15)
-    alphabet = [b"\\", b"x", b"f", b"0", b"a", b"/", b"\xff", b"\xfe", b"\xc3", b"\xa9",
-                "é".encode(), "€".encode(), b" "]
+    alphabet = [
+        b"\\",
+        b"x",
+        b"f",
+        b"0",
+        b"a",
+        b"/",
+        b"\xff",
+        b"\xfe",
+        b"\xc3",
+        b"\xa9",
+        "é".encode(),
+        "€".encode(),
+        b" ",
+    ]
     for _ in range(5000):
         name = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 12)))
         assert decode_key(path_key(os.fsdecode(name))) == name, name

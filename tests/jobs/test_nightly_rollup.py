@@ -29,9 +29,12 @@ timezone = "Europe/Sofia"
 
 def seed_prices(engine: Engine, symbols: list[str], days: int = 40) -> None:
     engine.store.put_records("entity", [Record(s, {"name": s}) for s in symbols], T0)
-    rows = [Record(f"{s}|{d}", {"close": 100.0 + n + i}, grp=s, at=str(d))
-            for i, s in enumerate(symbols) for n in range(days)
-            for d in [(NIGHT - timedelta(days=days - 1 - n)).date()]]
+    rows = [
+        Record(f"{s}|{d}", {"close": 100.0 + n + i}, grp=s, at=str(d))
+        for i, s in enumerate(symbols)
+        for n in range(days)
+        for d in [(NIGHT - timedelta(days=days - 1 - n)).date()]
+    ]
     engine.store.put_records("price", rows, T0)
 
 
@@ -64,15 +67,18 @@ def test_a_failing_entity_never_stops_the_others(engine: Engine) -> None:
 def test_a_stopped_night_leaves_the_rest_pending_for_the_next_run(engine: Engine) -> None:
     seed_prices(engine, [f"S{n:02d}" for n in range(30)])
     engine.store.put_records("entity", [Record("AAA-BROKEN", {})], T0)  # fails first
-    run = engine.store.insert_run("nightly-entities", NIGHT, RunReason.SCHEDULE,
-                                  engine.node_id, Overlap.SKIP, T0)
+    run = engine.store.insert_run(
+        "nightly-entities", NIGHT, RunReason.SCHEDULE, engine.node_id, Overlap.SKIP, T0
+    )
     assert run is not None
-    engine.hub.subscribe(lambda e: engine.runner.cancel(run.id, interrupt=True)
-                         if isinstance(e, ItemFailed) else None)
+    engine.hub.subscribe(
+        lambda e: (
+            engine.runner.cancel(run.id, interrupt=True) if isinstance(e, ItemFailed) else None
+        )
+    )
     stopped = engine.runner.execute(engine.jobs["nightly-entities"], run)
     assert stopped.status is RunStatus.INTERRUPTED
-    pending = engine.store.list_items(job="nightly-entities", status=ItemStatus.PENDING,
-                                      limit=100)
+    pending = engine.store.list_items(job="nightly-entities", status=ItemStatus.PENDING, limit=100)
     assert len(pending) >= 30 - 4 - stopped.processed - 1 and len(pending) > 0
     assert len(pending) + stopped.processed + stopped.failed == 31
     engine.clock.advance(60)  # type: ignore[attr-defined]
@@ -82,11 +88,17 @@ def test_a_stopped_night_leaves_the_rest_pending_for_the_next_run(engine: Engine
 
 def calls(engine: Engine, hours: list[int], per_hour: int = 4, status: str = "done") -> None:
     """Model calls at 09:00 + h (T0 is 09:00 UTC)."""
-    rows = [Record(f"c{h}-{n}-{status}", {"tokens_in": 10, "tokens_out": 5, "images": 1,
-                                          "credits": 0.5},
-                   grp=f"user-{n % 2}", at=(T0 + timedelta(hours=h, minutes=n)).isoformat(),
-                   status=status)
-            for h in hours for n in range(per_hour)]
+    rows = [
+        Record(
+            f"c{h}-{n}-{status}",
+            {"tokens_in": 10, "tokens_out": 5, "images": 1, "credits": 0.5},
+            grp=f"user-{n % 2}",
+            at=(T0 + timedelta(hours=h, minutes=n)).isoformat(),
+            status=status,
+        )
+        for h in hours
+        for n in range(per_hour)
+    ]
     engine.store.put_records("model_call", rows, T0)
 
 
@@ -120,19 +132,35 @@ def test_hours_beyond_the_catch_up_window_are_counted_as_missed(engine: Engine) 
 def test_a_backfill_run_recomputes_just_its_hour(engine: Engine) -> None:
     calls(engine, [2])
     engine.store.set_state("hourly-rollup", "last_hour", "2026-03-03T00:00", T0)
-    run = run_job(engine, "hourly-rollup", reason=RunReason.BACKFILL,
-                  at=T0 + timedelta(hours=3, minutes=5))
+    run = run_job(
+        engine, "hourly-rollup", reason=RunReason.BACKFILL, at=T0 + timedelta(hours=3, minutes=5)
+    )
     assert run.summary == {"hours": ["2026-03-02T11:00"], "rows": 2}
     assert engine.store.get_state("hourly-rollup", "last_hour") == "2026-03-03T00:00"
 
 
 @pytest.mark.scenario("F10")
 def test_the_sweeper_fails_stuck_calls_once_with_reason_and_duration(engine: Engine) -> None:
-    engine.store.put_records("model_call", [
-        Record("stuck", {}, grp="u", at=(T0 - timedelta(minutes=45)).isoformat(),
-               status="processing"),
-        Record("young", {}, grp="u", at=(T0 - timedelta(minutes=10)).isoformat(),
-               status="processing")], T0)
+    engine.store.put_records(
+        "model_call",
+        [
+            Record(
+                "stuck",
+                {},
+                grp="u",
+                at=(T0 - timedelta(minutes=45)).isoformat(),
+                status="processing",
+            ),
+            Record(
+                "young",
+                {},
+                grp="u",
+                at=(T0 - timedelta(minutes=10)).isoformat(),
+                status="processing",
+            ),
+        ],
+        T0,
+    )
     run = run_job(engine, "stale-sweeper")
     assert run.summary == {"swept": 1}
     stuck = engine.store.get_record("model_call", "stuck")

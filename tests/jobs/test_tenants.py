@@ -27,7 +27,8 @@ def engine(workspace: Workspace, clock: FrozenClock) -> Engine:
         "def evaluate(item):\n"
         "    if item.tenant == 'hangs':\n"
         "        RELEASE.wait(30)\n"
-        "    return score(item)\n")
+        "    return score(item)\n"
+    )
     workspace.configure("""
 [jobs.tenant-queue]
 max_attempts = 1
@@ -49,9 +50,14 @@ chunk_size = 7
 
 def enqueue(engine: Engine, tenant: str, count: int, cases: list[object] | None = None) -> None:
     for n in range(count):
-        engine.store.enqueue("tenant-queue", f"{tenant}-{n}", T0, tenant=tenant,
-                             payload={"suite": "s", "cases": CASES if cases is None else cases},
-                             max_attempts=1)
+        engine.store.enqueue(
+            "tenant-queue",
+            f"{tenant}-{n}",
+            T0,
+            tenant=tenant,
+            payload={"suite": "s", "cases": CASES if cases is None else cases},
+            max_attempts=1,
+        )
 
 
 @pytest.mark.scenario("L4")
@@ -61,13 +67,19 @@ def test_each_tenant_gets_at_most_its_share_per_tick(engine: Engine) -> None:
         enqueue(engine, tenant, 3)
     run = run_job(engine, "tenant-queue")
     assert run.summary["tenants"] == {
-        "a": {"done": 3, "failed": 0, "timed_out": 0}, "b": {"done": 3, "failed": 0,
-                                                            "timed_out": 0},
+        "a": {"done": 3, "failed": 0, "timed_out": 0},
+        "b": {"done": 3, "failed": 0, "timed_out": 0},
         "big": {"done": 5, "failed": 0, "timed_out": 0},
-        "c": {"done": 3, "failed": 0, "timed_out": 0}}
+        "c": {"done": 3, "failed": 0, "timed_out": 0},
+    }
     done = engine.store.get_item("tenant-queue", "a-0")
-    assert done is not None and done.result == {"suite": "s", "cases": 2, "passed": 1,
-                                                "failed": 1, "accuracy": 0.5}
+    assert done is not None and done.result == {
+        "suite": "s",
+        "cases": 2,
+        "passed": 1,
+        "failed": 1,
+        "accuracy": 0.5,
+    }
 
 
 def test_a_failing_tenant_never_blocks_the_others(engine: Engine) -> None:
@@ -99,8 +111,7 @@ def test_a_hanging_tenant_times_out_and_its_late_result_is_refused(engine: Engin
 
 
 @pytest.mark.scenario("F11")
-def test_an_always_failing_and_a_hanging_tenant_leave_the_others_complete(
-        engine: Engine) -> None:
+def test_an_always_failing_and_a_hanging_tenant_leave_the_others_complete(engine: Engine) -> None:
     import sys
 
     if "evals" in sys.modules:  # an earlier test released the hang; hang again
@@ -116,7 +127,8 @@ def test_an_always_failing_and_a_hanging_tenant_leave_the_others_complete(
     assert run.summary["tenants"] == {
         **{t: {"done": 3, "failed": 0, "timed_out": 0} for t in ("alpha", "beta", "gamma")},
         "broken": {"done": 0, "failed": 3, "timed_out": 0},
-        "hangs": {"done": 0, "failed": 0, "timed_out": 2}}
+        "hangs": {"done": 0, "failed": 0, "timed_out": 2},
+    }
     dead = engine.store.list_items(job="tenant-queue", status=ItemStatus.DEAD)
     assert {i.tenant for i in dead} == {"broken", "hangs"} and all(i.error for i in dead)
     assert engine.store.retry_items("tenant-queue", T0) == 5  # every failure can be retried
@@ -130,7 +142,10 @@ def test_health_grades_tenants_and_stores_the_report(engine: Engine) -> None:
     assert run.summary == {"overall": "CRIT", "tenants": 3, "unhealthy": 2}
     report = engine.store.get_control(health_key("tenant-queue"))
     assert [(t["tenant"], t["status"], t["pending"]) for t in report["tenants"]] == [
-        ("swamped", "CRIT", 41), ("busy", "WARN", 21), ("calm", "OK", 3)]
+        ("swamped", "CRIT", 41),
+        ("busy", "WARN", 21),
+        ("calm", "OK", 3),
+    ]
     assert report["tenants"][0]["oldest_pending_age"] == 1.0
 
 
@@ -138,12 +153,12 @@ def test_health_grades_tenants_and_stores_the_report(engine: Engine) -> None:
 def test_retention_archives_old_history_in_chunks_and_resumes(engine: Engine) -> None:
     old = T0 - timedelta(days=100)
     for n in range(20):
-        run = engine.store.insert_run("tenant-queue", old + timedelta(minutes=n),
-                                      RunReason.SCHEDULE, "n", Overlap.ALLOW, old)
+        run = engine.store.insert_run(
+            "tenant-queue", old + timedelta(minutes=n), RunReason.SCHEDULE, "n", Overlap.ALLOW, old
+        )
         assert run is not None
         engine.store.finish_run(run.id, RunStatus.SUCCEEDED, old + timedelta(minutes=n))
-    recent = engine.store.insert_run("tenant-queue", T0, RunReason.SCHEDULE, "n",
-                                     Overlap.ALLOW, T0)
+    recent = engine.store.insert_run("tenant-queue", T0, RunReason.SCHEDULE, "n", Overlap.ALLOW, T0)
     assert recent is not None
     engine.store.finish_run(recent.id, RunStatus.SUCCEEDED, T0)
     engine.store.archive_chunk("runs", T0 - timedelta(days=90), 7, T0)  # an interrupted pass
@@ -154,16 +169,21 @@ def test_retention_archives_old_history_in_chunks_and_resumes(engine: Engine) ->
     assert run_job(engine, "retention").summary["runs"] == 0
 
 
-def test_archived_runs_and_their_items_read_back(engine: Engine, workspace: Workspace,
-                                                 capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_archived_runs_and_their_items_read_back(
+    engine: Engine,
+    workspace: Workspace,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """`run ID` and `runs --archived` read what retention moved to the archive."""
     old = T0 - timedelta(days=100)
-    run = engine.store.insert_run("tenant-queue", old, RunReason.SCHEDULE, engine.node_id,
-                                  Overlap.ALLOW, old)
+    run = engine.store.insert_run(
+        "tenant-queue", old, RunReason.SCHEDULE, engine.node_id, Overlap.ALLOW, old
+    )
     assert run is not None
-    engine.store.enqueue_many("tenant-queue", [("inv-1", None, "acme"), ("inv-2", None, "acme")],
-                              old)
+    engine.store.enqueue_many(
+        "tenant-queue", [("inv-1", None, "acme"), ("inv-2", None, "acme")], old
+    )
     for item in engine.store.claim_items("tenant-queue", engine.node_id, run.id, old, 2):
         engine.store.complete_item(item, old)
     engine.store.finish_run(run.id, RunStatus.SUCCEEDED, old)
@@ -174,17 +194,21 @@ def test_archived_runs_and_their_items_read_back(engine: Engine, workspace: Work
     shown = json.loads(out)
     assert code == 0 and shown["archived"] is True and shown["status"] == "succeeded"
     assert sorted((i["key"], i["status"]) for i in shown["items"]) == [
-        ("inv-1", "done"), ("inv-2", "done")]
+        ("inv-1", "done"),
+        ("inv-2", "done"),
+    ]
     code, out, _ = tui_run(capsys, "run", str(run.id))
     assert code == 0 and out.splitlines()[0].endswith("(archived)")
     code, out, _ = tui_run(capsys, "runs", "--archived", "--job", "tenant-queue", "--json")
     assert code == 0 and [r["id"] for r in json.loads(out)] == [run.id]
-    assert json.loads(tui_run(capsys, "runs", "--archived", "--job", "retention",
-                              "--json")[1]) == []
+    assert (
+        json.loads(tui_run(capsys, "runs", "--archived", "--job", "retention", "--json")[1]) == []
+    )
 
 
 def test_health_grades_failures_and_age_too_and_says_which_set_the_grade(
-        engine: Engine, clock: FrozenClock) -> None:
+    engine: Engine, clock: FrozenClock
+) -> None:
     """A tenant whose every item fails is not OK although its backlog is empty; one whose
     oldest item waits too long is not OK although it is small."""
     enqueue(engine, "broken", 3, cases=[])  # every evaluation of these fails
@@ -199,7 +223,13 @@ def test_health_grades_failures_and_age_too_and_says_which_set_the_grade(
     assert graded == {
         "broken": ("CRIT", "100% of the last day's items failed (> 50%)"),
         "slow": ("WARN", "oldest pending 2h > 1h"),
-        "fine": ("OK", ""), "fresh": ("OK", "")}
+        "fine": ("OK", ""),
+        "fresh": ("OK", ""),
+    }
     assert {t["tenant"]: t["failure_rate"] for t in report["tenants"]} == {
-        "broken": 1.0, "fine": 0.0, "slow": None, "fresh": None}
+        "broken": 1.0,
+        "fine": 0.0,
+        "slow": None,
+        "fresh": None,
+    }
     assert report["thresholds"]["failure_crit"] == 0.5

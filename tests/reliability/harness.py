@@ -62,20 +62,24 @@ class Final:
 def final_state(ws: Workspace, job: str = "invoice-ingest") -> Final:
     return Final(
         ledger=query(ws, "SELECT key, status FROM items WHERE job = ? ORDER BY key", job),
-        documents=query(ws, "SELECT key, status, json_extract(data, '$.sha256')"
-                            " FROM records WHERE collection = 'document' ORDER BY key"),
-        watermark=query(ws, "SELECT value FROM job_state WHERE job = ? AND key = 'watermark'",
-                        job),
+        documents=query(
+            ws,
+            "SELECT key, status, json_extract(data, '$.sha256')"
+            " FROM records WHERE collection = 'document' ORDER BY key",
+        ),
+        watermark=query(ws, "SELECT value FROM job_state WHERE job = ? AND key = 'watermark'", job),
     )
 
 
 def done(ws: Workspace, job: str, count: int) -> bool:
-    return query(ws, "SELECT count(*) FROM items WHERE job = ? AND status = 'done'",
-                 job) == [(count,)]
+    return query(ws, "SELECT count(*) FROM items WHERE job = ? AND status = 'done'", job) == [
+        (count,)
+    ]
 
 
-def run_to_completion(ws: Workspace, procs: list[Proc], job: str, items: int,
-                      env: dict[str, str] | None = None) -> None:
+def run_to_completion(
+    ws: Workspace, procs: list[Proc], job: str, items: int, env: dict[str, str] | None = None
+) -> None:
     """Start a host, wait until `items` items are done, stop it with SIGTERM (exit 0)."""
     proc = start_host(ws, procs, env=env)
     wait_for(lambda: done(ws, job, items), timeout=60)
@@ -100,8 +104,11 @@ def check_invariants(ws: Workspace, effects: list[str] | None = None) -> None:
     for job, value in query(ws, "SELECT job, value FROM job_state WHERE key = 'watermark'"):
         mark = json.loads(str(value))
         committed = query(
-            ws, "SELECT max(json_extract(payload, '$.at')) FROM items WHERE job = ?"
-                " AND status IN ('done', 'failed', 'dead')", job)[0][0]
+            ws,
+            "SELECT max(json_extract(payload, '$.at')) FROM items WHERE job = ?"
+            " AND status IN ('done', 'failed', 'dead')",
+            job,
+        )[0][0]
         assert committed is not None and mark["at"] <= committed, (job, mark, committed)
     if effects is not None:
         counts = Counter(effects)

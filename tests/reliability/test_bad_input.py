@@ -44,8 +44,9 @@ def put(ws: Workspace, name: str, data: bytes, age: float) -> Path:
 
 
 @pytest.mark.scenario("B2")
-def test_replaced_empty_and_growing_files_follow_the_policy(workspace: Workspace,
-                                                            clock: FrozenClock) -> None:
+def test_replaced_empty_and_growing_files_follow_the_policy(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     engine = ingest(workspace, clock)
     put(workspace, "empty.pdf", b"", age=100)
     replaced = put(workspace, "replaced.pdf", b"%PDF first", age=90)
@@ -105,8 +106,7 @@ def host(workspace: Workspace, clock: FrozenClock) -> Host:
 
 
 @pytest.mark.scenario("B8")
-def test_commands_at_bad_moments_are_idempotent_audited_and_never_concurrent(
-        host: Host) -> None:
+def test_commands_at_bad_moments_are_idempotent_audited_and_never_concurrent(host: Host) -> None:
     commands, store = host.commands, host.engine.store
     resumed = commands.resume("blocking")  # not paused
     assert resumed.status is CommandStatus.APPLIED and "not paused" in str(resumed.result)
@@ -123,8 +123,10 @@ def test_commands_at_bad_moments_are_idempotent_audited_and_never_concurrent(
 
     # the console and the CLI pause the same job at the same moment
     other = Commands(host.engine)
-    threads = [threading.Thread(target=c.pause, args=("blocking",), kwargs={"reason": who})
-               for c, who in ((commands, "console"), (other, "cli"))]
+    threads = [
+        threading.Thread(target=c.pause, args=("blocking",), kwargs={"reason": who})
+        for c, who in ((commands, "console"), (other, "cli"))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -143,22 +145,30 @@ def test_commands_at_bad_moments_are_idempotent_audited_and_never_concurrent(
 
 
 @pytest.mark.scenario("B9")
-def test_vanished_entities_empty_and_odd_tenants_are_handled(workspace: Workspace,
-                                                             clock: FrozenClock) -> None:
+def test_vanished_entities_empty_and_odd_tenants_are_handled(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     workspace.configure("[jobs.nightly-entities]\n[jobs.tenant-queue]\n[jobs.tenant-health]\n")
     engine = workspace.engine(clock, builtin=True)
     days = [(T0 - timedelta(days=d)).date().isoformat() for d in range(1, 4)]
     for symbol in ("AAA", "GONE"):
         engine.store.put_records("entity", [Record(symbol, {})], T0)
-        engine.store.put_records("price", [Record(f"{symbol}|{d}", {"close": 5 + n}, grp=symbol,
-                                                  at=d) for n, d in enumerate(days)], T0)
+        engine.store.put_records(
+            "price",
+            [
+                Record(f"{symbol}|{d}", {"close": 5 + n}, grp=symbol, at=d)
+                for n, d in enumerate(days)
+            ],
+            T0,
+        )
     engine.store.put_records("entity", [Record("AAA", {"again": True})], T0)  # a duplicate
     first = run_job(engine, "nightly-entities", at=T0)
     assert (first.processed, first.failed) == (2, 0)
     with engine.store._db.write() as c:  # type: ignore[attr-defined]  # GONE vanishes
         c.execute("DELETE FROM records WHERE collection = 'entity' AND key = 'GONE'")
-    engine.store.enqueue("nightly-entities", f"{days[0]}:GONE",
-                         T0, payload={"symbol": "GONE", "day": days[0]})
+    engine.store.enqueue(
+        "nightly-entities", f"{days[0]}:GONE", T0, payload={"symbol": "GONE", "day": days[0]}
+    )
     again = run_job(engine, "nightly-entities", at=T0 + timedelta(days=1))
     assert again.status is RunStatus.PARTIAL
     [gone] = engine.store.list_items(job="nightly-entities", status=ItemStatus.FAILED)

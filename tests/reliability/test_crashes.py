@@ -54,8 +54,8 @@ POINTS = [
 @pytest.mark.scenario("F1")
 @pytest.mark.parametrize(("point", "nth", "repeats"), POINTS)
 def test_kill_9_at_each_fault_point_then_restart_matches_the_golden_run(
-        workspace: Workspace, procs: list[Proc], golden: Final, point: str, nth: int,
-        repeats: bool) -> None:
+    workspace: Workspace, procs: list[Proc], golden: Final, point: str, nth: int, repeats: bool
+) -> None:
     ws = ingest_workspace(workspace)
     crash_at(ws, procs, f"{point}=kill@{nth}")
     before = Counter(ingest_effects(ws))
@@ -95,7 +95,8 @@ def test_fault_points_act_only_when_configured_and_only_at_their_pass() -> None:
 
 @pytest.mark.scenario("F13")
 def test_a_pause_mid_batch_survives_a_restart_and_resume_continues_from_the_watermark(
-        workspace: Workspace, procs: list[Proc]) -> None:
+    workspace: Workspace, procs: list[Proc]
+) -> None:
     ws = ingest_workspace(workspace, files=20)
     slow = {"CRONSOLE_TEST_FAULTS": "after_side_effect=sleep:0.3@1+"}
     host = start_host(ws, procs, env=slow)
@@ -111,7 +112,8 @@ def test_a_pause_mid_batch_survives_a_restart_and_resume_continues_from_the_wate
     runs_before = run_count(ws)
     time.sleep(3)
     assert query(ws, "SELECT paused, pause_reason FROM jobs WHERE name = 'invoice-ingest'") == [
-        (1, "mid-batch")]
+        (1, "mid-batch")
+    ]
     assert run_count(ws) == runs_before and done_count(ws) == done_before  # still paused
     assert cli(ws, "resume", "invoice-ingest").returncode == 0
     wait_for(lambda: done_count(ws) == 20, 60)

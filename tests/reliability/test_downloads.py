@@ -32,9 +32,13 @@ def fire_here(ws: Workspace, faults: str = "") -> int:
 def results(ws: Workspace) -> dict[str, str]:
     """Every file under results/: name → content hash (metadata files by name only)."""
     root = ws.root / "results"
-    return {p.relative_to(root).as_posix(): "" if p.name.endswith(".meta.json") else
-            hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): ""
+        if p.name.endswith(".meta.json")
+        else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def downloads(api: FakeBatchAPI) -> int:
@@ -44,8 +48,8 @@ def downloads(api: FakeBatchAPI) -> int:
 @pytest.mark.scenario("F6")
 @pytest.mark.parametrize("point", ["after_download_write", "after_rename"])
 def test_a_crash_mid_download_repeats_it_once_and_leaves_no_partial_files(
-        workspace: Workspace, tmp_path_factory: pytest.TempPathFactory, api: FakeBatchAPI,
-        point: str) -> None:
+    workspace: Workspace, tmp_path_factory: pytest.TempPathFactory, api: FakeBatchAPI, point: str
+) -> None:
     golden = batch_workspace(Workspace(tmp_path_factory.mktemp("golden")), api)
     assert fire_here(golden) == 0
     expected = results(golden)
@@ -55,8 +59,12 @@ def test_a_crash_mid_download_repeats_it_once_and_leaves_no_partial_files(
     before = downloads(api)
     assert fire_here(ws, f"{point}=kill@3") == -signal.SIGKILL
     partial = [p.name for p in (ws.root / "results").rglob("*") if p.is_file()]
-    assert all(name.startswith(".") and name.endswith(".part") or name in
-               {n.rsplit("/", 1)[-1] for n in expected} for name in partial), partial
+    assert all(
+        name.startswith(".")
+        and name.endswith(".part")
+        or name in {n.rsplit("/", 1)[-1] for n in expected}
+        for name in partial
+    ), partial
     assert any(name.endswith(".part") for name in partial) == (point == "after_download_write")
 
     assert fire_here(ws) == 0

@@ -51,15 +51,19 @@ def batch(ctx: JobContext) -> None:
 
 
 def runs(ws: Workspace, job: str) -> list[tuple[object, ...]]:
-    return query(ws, "SELECT id, status, error FROM runs WHERE job = ? AND reason = 'schedule'"
-                     " ORDER BY id", job)
+    return query(
+        ws,
+        "SELECT id, status, error FROM runs WHERE job = ? AND reason = 'schedule' ORDER BY id",
+        job,
+    )
 
 
 @pytest.mark.sqlite_only  # holds SQLite's file lock; PostgreSQL's lock_timeout is alike
 @pytest.mark.slow
 @pytest.mark.scenario("F3")
 def test_a_lock_held_past_the_busy_timeout_rolls_the_batch_back_and_the_next_tick_retries(
-        workspace: Workspace, procs: list[Proc]) -> None:
+    workspace: Workspace, procs: list[Proc]
+) -> None:
     workspace.write(BATCH_JOBS)
     host = start_host(workspace, procs)
     wait_for(lambda: len([r for r in runs(workspace, "batch") if r[1] == "succeeded"]) >= 2)
@@ -67,9 +71,19 @@ def test_a_lock_held_past_the_busy_timeout_rolls_the_batch_back_and_the_next_tic
     wait_for(lambda: any(r[1] == "failed" for r in runs(workspace, "batch")), 30)
     [(failed_id, _, error)] = [r for r in runs(workspace, "batch") if r[1] == "failed"]
     assert "database is locked" in str(error) and "rolled back" in str(error)
-    wait_for(lambda: len([r for r in runs(workspace, "batch")
-                          if r[1] == "succeeded" and int(str(r[0])) > int(str(failed_id))]) >= 3,
-             30)
+    wait_for(
+        lambda: (
+            len(
+                [
+                    r
+                    for r in runs(workspace, "batch")
+                    if r[1] == "succeeded" and int(str(r[0])) > int(str(failed_id))
+                ]
+            )
+            >= 3
+        ),
+        30,
+    )
     assert host.popen.poll() is None  # the process survived
     host.signal(signal.SIGTERM)
     assert host.wait(20) == 0
@@ -97,7 +111,8 @@ def bulky(ctx: JobContext) -> None:
 @pytest.mark.sqlite_only  # fills the file's page budget
 @pytest.mark.scenario("F4")
 def test_a_full_database_rolls_back_says_so_and_recovers_when_space_returns(
-        workspace: Workspace, clock: FrozenClock) -> None:
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     workspace.write(RECORDS_JOB)
     engine = workspace.engine(clock)
     conn = engine.store._db.get()  # type: ignore[attr-defined]  # this thread's connection
@@ -128,8 +143,9 @@ def limit_file_size() -> None:
 @pytest.mark.slow
 @pytest.mark.scenario("F5")
 def test_an_unwritable_log_file_costs_one_notice_and_no_job_outcome(
-        workspace: Workspace, procs: list[Proc]) -> None:
-    workspace.write(JOBS, 'log_max_bytes = 100_000_000\n')
+    workspace: Workspace, procs: list[Proc]
+) -> None:
+    workspace.write(JOBS, "log_max_bytes = 100_000_000\n")
     log_file = workspace.root / "logs" / "cronsole.log"
     log_file.parent.mkdir(mode=0o700)
     log_file.write_text("x" * 120 + "\n")
@@ -145,8 +161,9 @@ def test_an_unwritable_log_file_costs_one_notice_and_no_job_outcome(
     assert output.count("cannot write the log file") == 1
     assert "Traceback" not in output and "Logging error" not in output
     assert log_file.stat().st_size <= LIMIT
-    succeeded = query(workspace, "SELECT count(*) FROM runs WHERE job = 'tick'"
-                                 " AND status = 'succeeded'")[0][0]
+    succeeded = query(
+        workspace, "SELECT count(*) FROM runs WHERE job = 'tick' AND status = 'succeeded'"
+    )[0][0]
     assert int(str(succeeded)) >= 6  # outcomes commit without the log file
     check_invariants(workspace)
 

@@ -43,8 +43,9 @@ def rss_kib(pid: int) -> int:
 
 @pytest.mark.sqlite_only  # measures the file; the pruning is the shared SQL
 @pytest.mark.scenario("L6")
-def test_a_log_flood_keeps_files_database_and_memory_bounded(workspace: Workspace,
-                                                             procs: list[Proc]) -> None:
+def test_a_log_flood_keeps_files_database_and_memory_bounded(
+    workspace: Workspace, procs: list[Proc]
+) -> None:
     workspace.write(FLOOD, BOUNDS)
     host = start_host(workspace, procs)
     assert cli(workspace, "fire", "flood").returncode == 0
@@ -56,8 +57,7 @@ def test_a_log_flood_keeps_files_database_and_memory_bounded(workspace: Workspac
         # A notice of dropped records is the newest row for at least one flush (0.5 s), then
         # may be pruned with the rows around it; so it is looked for while the flood runs.
         notices.update(query(workspace, "SELECT id FROM logs WHERE message LIKE '%dropped%'"))
-        return query(workspace, "SELECT status FROM runs WHERE job = 'flood'") == [
-            ("succeeded",)]
+        return query(workspace, "SELECT status FROM runs WHERE job = 'flood'") == [("succeeded",)]
 
     wait_for(finished, 240)
     files = sorted((workspace.root / "logs").glob("cronsole.log*"))
@@ -74,7 +74,8 @@ def test_a_log_flood_keeps_files_database_and_memory_bounded(workspace: Workspac
 
 @pytest.mark.scenario("L6")
 async def test_the_console_answers_keys_during_a_log_flood(
-        workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(logging.getLogger("cronsole"), "level", logging.INFO)  # as the shells
     workspace.write(FLOOD, BOUNDS)
     host = workspace.host()
@@ -83,8 +84,9 @@ async def test_the_console_answers_keys_during_a_log_flood(
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("4")
-        run = host.engine.store.queue_run("flood", host.engine.clock.now(), RunReason.MANUAL,
-                                          host.engine.clock.now())
+        run = host.engine.store.queue_run(
+            "flood", host.engine.clock.now(), RunReason.MANUAL, host.engine.clock.now()
+        )
         assert run is not None
         host.start_queued("flood")
         eventually(lambda: host.engine.runner.active() != [])

@@ -40,22 +40,25 @@ def noisy(ctx: JobContext) -> None:
 
 
 def processor_source() -> str:
-    return ("def check(path, doc):\n"
-            "    raise ValueError('cannot read ' + str(path.name))\n")
+    return "def check(path, doc):\n    raise ValueError('cannot read ' + str(path.name))\n"
 
 
 @pytest.fixture
 def hostile(workspace: Workspace, api: FakeBatchAPI, procs: list[Proc]) -> Workspace:
     """A workspace whose every data path carries the corpus, after one run of everything."""
     ws = workspace
-    ws.write(JOBS, """
+    ws.write(
+        JOBS,
+        """
 [jobs.invoice-ingest]
 [jobs.invoice-ingest.settings]
 period = "2026-11"
 settle_seconds = 0
 processor = "picky:check"
 [jobs.tenant-queue]
-""" + batch_config(api, attempts=1))
+"""
+        + batch_config(api, attempts=1),
+    )
     (ws.root / "picky.py").write_text(processor_source())
     folder = ws.root / "storage/invoices/Acme-123456789/2026/11/invoice"
     folder.mkdir(parents=True)
@@ -68,8 +71,13 @@ processor = "picky:check"
     store = ws.store()
     now = datetime.now(UTC)
     for name, text in CORPUS.items():
-        store.enqueue("tenant-queue", f"{name}-item", now, tenant=f"{name} {text}",
-                      payload={"suite": text, "cases": []})
+        store.enqueue(
+            "tenant-queue",
+            f"{name}-item",
+            now,
+            tenant=f"{name} {text}",
+            payload={"suite": text, "cases": []},
+        )
     store.close()
     track_submitted(ws.address, "batch_status", "batch_json")
     api.batches["batch_status"] = {"id": "batch_status", "status": ALL}
@@ -101,8 +109,17 @@ def test_the_cli_and_the_log_file_show_every_hostile_string_literally(hostile: W
     for run in runs:
         shown(hostile, "run", str(run["id"]))
         shown(hostile, "run", str(run["id"]), "--failed")
-    for args in (("runs",), ("status",), ("health",), ("jobs",), ("audit",), ("batches",),
-                 ("job", "noisy"), ("job", "invoice-ingest"), ("logs", "--limit", "500")):
+    for args in (
+        ("runs",),
+        ("status",),
+        ("health",),
+        ("jobs",),
+        ("audit",),
+        ("batches",),
+        ("job", "noisy"),
+        ("job", "invoice-ingest"),
+        ("logs", "--limit", "500"),
+    ):
         shown(hostile, *args)
     tenants = shown(hostile, "tenants")
     assert "[@click=app.quit]quit[/]" in tenants and "\\x1b]0;owned\\x07" in tenants
@@ -111,8 +128,11 @@ def test_the_cli_and_the_log_file_show_every_hostile_string_literally(hostile: W
     failed = shown(hostile, "run", str(next(r["id"] for r in runs if r["job"] == "noisy")))
     assert "\\u202egnp.exe" in failed and "\\x9b31m" in failed
     # the host's catch-up run or the fired one met the files first: the other found no news
-    ingest = "".join(shown(hostile, "run", str(r["id"]), "--failed") for r in runs
-                     if r["job"] == "invoice-ingest")
+    ingest = "".join(
+        shown(hostile, "run", str(r["id"]), "--failed")
+        for r in runs
+        if r["job"] == "invoice-ingest"
+    )
     assert "scan-\\udcff\\udcfe-\\x1b[31m.pdf" in ingest  # the non-UTF-8 name, escaped
     batches = shown(hostile, "batches")
     assert "batch_status" in batches and "batch_json" in batches
@@ -134,8 +154,7 @@ def texts(app: CronsoleApp) -> Iterator[Text]:
 
 @pytest.mark.scenario("S1")
 @pytest.mark.scenario("S2")
-async def test_every_console_widget_shows_the_hostile_data_literally(
-        hostile: Workspace) -> None:
+async def test_every_console_widget_shows_the_hostile_data_literally(hostile: Workspace) -> None:
     app = CronsoleApp(hostile.engine(builtin=True), None)
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)

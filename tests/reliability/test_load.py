@@ -28,8 +28,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.scenario("L1")
 @pytest.mark.timeout(300)
-def test_draining_20000_files_holds_the_batch_cap_every_tick(workspace: Workspace,
-                                                              clock: FrozenClock) -> None:
+def test_draining_20000_files_holds_the_batch_cap_every_tick(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     workspace.configure("""
 [jobs.invoice-ingest]
 [jobs.invoice-ingest.settings]
@@ -57,26 +58,34 @@ settle_seconds = 0
     assert processed == [2500] * 8  # the cap, every tick, until drained
     assert marks == sorted(marks) and len(set(marks)) == len(marks)  # strictly monotonic
     assert engine.store.tenant_counts("invoice-ingest")[0].done == 20_000
-    assert query(workspace, "SELECT count(*), count(DISTINCT key) FROM items") == [
-        (20_000, 20_000)]
+    assert query(workspace, "SELECT count(*), count(DISTINCT key) FROM items") == [(20_000, 20_000)]
     assert query(workspace, "SELECT count(*) FROM records WHERE collection = 'document'") == [
-        (20_000,)]
+        (20_000,)
+    ]
     check_invariants(workspace)
 
 
 @pytest.mark.scenario("L3")
 def test_a_nightly_run_of_1000_entities_holds_5_in_flight_and_isolates_2_percent(
-        workspace: Workspace, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    workspace.configure("[jobs.nightly-entities]\n[jobs.nightly-entities.settings]\n"
-                        "concurrency = 5\n")
+    workspace: Workspace, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace.configure(
+        "[jobs.nightly-entities]\n[jobs.nightly-entities.settings]\nconcurrency = 5\n"
+    )
     engine = workspace.engine(clock, builtin=True)
     symbols = [f"S{n:04d}" for n in range(1000)]
     failing = set(symbols[::50])  # 20 entities, 2 %, with a single price: too few
     engine.store.put_records("entity", [Record(s, {}) for s in symbols], T0)
     days = [(T0 - timedelta(days=d)).date().isoformat() for d in range(1, 6)]
-    engine.store.put_records("price", [
-        Record(f"{s}|{d}", {"close": 10 + n}, grp=s, at=d) for s in symbols
-        for n, d in enumerate(days[:1] if s in failing else days)], T0)
+    engine.store.put_records(
+        "price",
+        [
+            Record(f"{s}|{d}", {"close": 10 + n}, grp=s, at=d)
+            for s in symbols
+            for n, d in enumerate(days[:1] if s in failing else days)
+        ],
+        T0,
+    )
 
     lock, in_flight, peak = threading.Lock(), [0], [0]
     original = nightly.summarise
@@ -104,8 +113,9 @@ def test_a_nightly_run_of_1000_entities_holds_5_in_flight_and_isolates_2_percent
 
 
 @pytest.mark.scenario("L4")
-def test_one_big_tenant_never_crowds_out_24_small_ones(workspace: Workspace,
-                                                       clock: FrozenClock) -> None:
+def test_one_big_tenant_never_crowds_out_24_small_ones(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     workspace.configure("[jobs.tenant-queue]\n[jobs.tenant-queue.settings]\nper_tenant = 5\n")
     engine = workspace.engine(clock, builtin=True)
     case = {"suite": "s", "cases": [{"expected": 1, "output": 1}]}
@@ -114,8 +124,7 @@ def test_one_big_tenant_never_crowds_out_24_small_ones(workspace: Workspace,
     small = [f"t{n:02d}" for n in range(24)]
     for tenant in small:
         for n in range(3):
-            engine.store.enqueue("tenant-queue", f"{tenant}-{n}", T0, tenant=tenant,
-                                 payload=case)
+            engine.store.enqueue("tenant-queue", f"{tenant}-{n}", T0, tenant=tenant, payload=case)
     first = run_job(engine, "tenant-queue")
     assert first.processed == 5 + 24 * 3
     per_tenant = {t: c["done"] for t, c in first.summary["tenants"].items()}
@@ -136,18 +145,24 @@ def fill_history(db: Path) -> None:
         conn.executemany(
             "INSERT INTO runs (job, reason, status, scheduled_for, created_at, finished_at)"
             " VALUES ('old', 'schedule', 'succeeded', ?, ?, ?)",
-            ((f"2000-{n:09d}", old, recent if n % 1000 == 0 else old)
-             for n in range(OLD_RUNS)))
+            ((f"2000-{n:09d}", old, recent if n % 1000 == 0 else old) for n in range(OLD_RUNS)),
+        )
         conn.executemany(
             "INSERT INTO items (job, tenant, key, status, created_at, updated_at)"
             " VALUES ('q', ?, ?, 'done', ?, ?)",
-            ((f"t{n % 10}", f"k{n}", old, recent if n % 1000 == 0 else old)
-             for n in range(OLD_ITEMS)))
+            (
+                (f"t{n % 10}", f"k{n}", old, recent if n % 1000 == 0 else old)
+                for n in range(OLD_ITEMS)
+            ),
+        )
         conn.executemany(
             "INSERT INTO tenant_counts (job, queue, tenant, done) VALUES ('q', 'default', ?, ?)",
-            ((f"t{n}", OLD_ITEMS // 10) for n in range(10)))
-        conn.executemany("INSERT INTO logs (at, level, message) VALUES (?, 'INFO', 'x')",
-                         ((recent if n % 1000 == 0 else old,) for n in range(OLD_LOGS)))
+            ((f"t{n}", OLD_ITEMS // 10) for n in range(10)),
+        )
+        conn.executemany(
+            "INSERT INTO logs (at, level, message) VALUES (?, 'INFO', 'x')",
+            ((recent if n % 1000 == 0 else old,) for n in range(OLD_LOGS)),
+        )
     conn.close()
 
 
@@ -155,22 +170,29 @@ def fill_history(db: Path) -> None:
 @pytest.mark.scenario("L7")
 @pytest.mark.timeout(300)
 def test_retention_over_half_a_million_rows_resumes_after_a_kill_without_duplicates(
-        workspace: Workspace) -> None:
-    workspace.configure("log_keep_rows = 1_000_000\n"  # retention, not pruning, under test
-                        "[jobs.retention]\n[jobs.retention.settings]\nkeep_days = 90\n"
-                        "chunk_size = 5000\n")
+    workspace: Workspace,
+) -> None:
+    workspace.configure(
+        "log_keep_rows = 1_000_000\n"  # retention, not pruning, under test
+        "[jobs.retention]\n[jobs.retention.settings]\nkeep_days = 90\n"
+        "chunk_size = 5000\n"
+    )
     SQLiteStore.open(workspace.db).close()
     fill_history(workspace.db)
-    killed = cli(workspace, "fire", "retention", "--here",
-                 env={FAULTS: "mid_archive_chunk=kill@7"})
+    killed = cli(workspace, "fire", "retention", "--here", env={FAULTS: "mid_archive_chunk=kill@7"})
     assert killed.returncode == -9
     assert query(workspace, "SELECT count(*) FROM archive") == [(6 * 5000,)]
     for _ in range(5):
         finished = cli(workspace, "fire", "retention", "--here", timeout=240)
         assert finished.returncode == 0, finished.stderr
-        if json.loads(str(query(workspace, "SELECT summary FROM runs WHERE job = 'retention'"
-                                           " ORDER BY id DESC LIMIT 1")[0][0])) == {
-                "runs": 0, "items": 0, "commands": 0, "logs": 0}:
+        if json.loads(
+            str(
+                query(
+                    workspace,
+                    "SELECT summary FROM runs WHERE job = 'retention' ORDER BY id DESC LIMIT 1",
+                )[0][0]
+            )
+        ) == {"runs": 0, "items": 0, "commands": 0, "logs": 0}:
             break
     cutoff = iso(datetime.now(UTC) - timedelta(days=90))
     remaining = {
@@ -178,17 +200,27 @@ def test_retention_over_half_a_million_rows_resumes_after_a_kill_without_duplica
         "items": query(workspace, "SELECT count(*) FROM items WHERE job = 'q'")[0][0],
         "logs": query(workspace, "SELECT count(*) FROM logs WHERE message = 'x'")[0][0],
     }
-    assert remaining == {"runs": OLD_RUNS // 1000, "items": OLD_ITEMS // 1000,
-                         "logs": OLD_LOGS // 1000}  # the recent ones stay
-    archived = dict(query(workspace, "SELECT kind, count(*) FROM archive"
-                                     " WHERE kind IN ('runs', 'items', 'logs') GROUP BY kind"))
+    assert remaining == {
+        "runs": OLD_RUNS // 1000,
+        "items": OLD_ITEMS // 1000,
+        "logs": OLD_LOGS // 1000,
+    }  # the recent ones stay
+    archived = dict(
+        query(
+            workspace,
+            "SELECT kind, count(*) FROM archive"
+            " WHERE kind IN ('runs', 'items', 'logs') GROUP BY kind",
+        )
+    )
     assert archived["runs"] >= OLD_RUNS - OLD_RUNS // 1000  # plus the retention runs
     assert archived["items"] + remaining["items"] == OLD_ITEMS
     assert archived["logs"] + remaining["logs"] <= OLD_LOGS
-    assert query(workspace, "SELECT count(*) FROM runs WHERE job = 'old' AND finished_at < ?",
-                 cutoff) == [(0,)]
+    assert query(
+        workspace, "SELECT count(*) FROM runs WHERE job = 'old' AND finished_at < ?", cutoff
+    ) == [(0,)]
     assert query(workspace, "SELECT sum(done) FROM tenant_counts WHERE job = 'q'") == [
-        (remaining["items"],)]
+        (remaining["items"],)
+    ]
     check_invariants(workspace)
 
 
@@ -222,17 +254,25 @@ def test_four_writing_processes_never_see_locked_and_lose_no_update(tmp_path: Pa
     SQLiteStore.open(db).close()
     script = tmp_path / "writer.py"
     script.write_text(textwrap.dedent(WRITER))
-    writers = [subprocess.Popen([sys.executable, str(script), str(db), f"w{n}", "300"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for n in range(4)]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(db), f"w{n}", "300"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
     outputs = [w.communicate(timeout=120) for w in writers]
     assert [w.returncode for w in writers] == [0] * 4, [err for _, err in outputs]
     assert not any("locked" in err for _, err in outputs)
     assert sum(int(out) for out, _ in outputs) == 1200  # every item completed by exactly one
     conn = sqlite3.connect(db)
-    assert conn.execute("SELECT count(*), sum(attempts) FROM items WHERE status = 'done'"
-                        ).fetchone() == (1200, 1200)
-    assert conn.execute("SELECT sum(done), sum(pending), sum(claimed) FROM tenant_counts"
-                        ).fetchone() == (1200, 0, 0)
+    assert conn.execute(
+        "SELECT count(*), sum(attempts) FROM items WHERE status = 'done'"
+    ).fetchone() == (1200, 1200)
+    assert conn.execute(
+        "SELECT sum(done), sum(pending), sum(claimed) FROM tenant_counts"
+    ).fetchone() == (1200, 0, 0)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()

@@ -46,8 +46,11 @@ ITEMS = TENANTS * PER_TENANT
 
 
 def effects(ws: Workspace, kind: str) -> list[tuple[str, int]]:
-    return [(line.split()[1], int(line.split()[2])) for line in side_effects(ws)
-            if line.startswith(kind + " ")]
+    return [
+        (line.split()[1], int(line.split()[2]))
+        for line in side_effects(ws)
+        if line.startswith(kind + " ")
+    ]
 
 
 def done(ws: Workspace) -> int:
@@ -56,14 +59,14 @@ def done(ws: Workspace) -> int:
 
 @pytest.mark.scenario("F9")
 def test_three_nodes_share_ticks_and_items_and_survive_a_kill_9(
-        pg_workspace: Workspace, procs: list[Proc]) -> None:
+    pg_workspace: Workspace, procs: list[Proc]
+) -> None:
     ws = pg_workspace
     ws.write(JOBS, 'grace_period = "20s"\n')
     store = open_store(ws.database)
     now = datetime.now().astimezone()
     for t in range(TENANTS):
-        store.enqueue_many("work", [(f"t{t}-{n}", None, f"t{t}") for n in range(PER_TENANT)],
-                           now)
+        store.enqueue_many("work", [(f"t{t}-{n}", None, f"t{t}") for n in range(PER_TENANT)], now)
     store.close()
     for _ in range(3):
         start_host(ws, procs)
@@ -75,25 +78,30 @@ def test_three_nodes_share_ticks_and_items_and_survive_a_kill_9(
     assert victim.wait(5) == -signal.SIGKILL
     killed_at = len(effects(ws, "tick"))
     start_host(ws, procs)  # restarted: a new node id on the same database
-    wait_for(lambda: len(effects(ws, "tick")) >= max(30, killed_at + 15)
-             and done(ws) == ITEMS, 120)
+    wait_for(lambda: len(effects(ws, "tick")) >= max(30, killed_at + 15) and done(ws) == ITEMS, 120)
     for proc in procs[1:]:
         proc.signal(signal.SIGTERM)
     assert [proc.wait(40) for proc in procs[1:]] == [0, 0, 0]
 
     # ticks: exactly one run row per tick, none lost, none run twice
     assert max(Counter(at for at, _ in effects(ws, "tick")).values()) == 1
-    rows = query(ws, "SELECT scheduled_for, status, node FROM runs WHERE job = 'tick'"
-                     " AND reason = 'schedule' ORDER BY scheduled_for")
+    rows = query(
+        ws,
+        "SELECT scheduled_for, status, node FROM runs WHERE job = 'tick'"
+        " AND reason = 'schedule' ORDER BY scheduled_for",
+    )
     assert len(rows) == len({r[0] for r in rows}) >= 30
     times = [datetime.fromisoformat(str(r[0])) for r in rows]
-    assert all(b - a == timedelta(seconds=1) for a, b in zip(times, times[1:], strict=False)), \
+    assert all(b - a == timedelta(seconds=1) for a, b in zip(times, times[1:], strict=False)), (
         "a tick was lost"
+    )
     # a tick that fell due while the killed process's run was still "running" (until a
     # survivor noticed the pid was gone) was skipped, and says why
     assert {r[1] for r in rows} <= {"succeeded", "abandoned", "skipped"}
-    assert all("is still running" in str(e) for (e,) in query(
-        ws, "SELECT error FROM runs WHERE job = 'tick' AND status = 'skipped'"))
+    assert all(
+        "is still running" in str(e)
+        for (e,) in query(ws, "SELECT error FROM runs WHERE job = 'tick' AND status = 'skipped'")
+    )
     assert len({r[2] for r in rows}) >= 3, "the ticks were not shared between the nodes"
 
     # items: every one done; only what the killed node had in flight ran twice
@@ -102,8 +110,16 @@ def test_three_nodes_share_ticks_and_items_and_survive_a_kill_9(
     assert set(ran) == {f"t{t}-{n}" for t in range(TENANTS) for n in range(PER_TENANT)}
     twice = [key for key, n in ran.items() if n > 1]
     assert max(ran.values()) <= 2
-    in_flight = int(str(query(ws, "SELECT count(*) FROM runs WHERE job = 'work' AND node = ?"
-                                  " AND status = 'abandoned'", victim_node)[0][0]))
+    in_flight = int(
+        str(
+            query(
+                ws,
+                "SELECT count(*) FROM runs WHERE job = 'work' AND node = ?"
+                " AND status = 'abandoned'",
+                victim_node,
+            )[0][0]
+        )
+    )
     assert len(twice) <= in_flight, (twice, in_flight)  # one item in flight per run at most
     victim_pid = victim.popen.pid
     for key in twice:
@@ -141,7 +157,8 @@ def slowly(ctx: JobContext) -> None:
 
 
 def test_a_lost_database_connection_costs_at_most_a_statement_and_the_node_reconnects(
-        pg_workspace: Workspace, procs: list[Proc]) -> None:
+    pg_workspace: Workspace, procs: list[Proc]
+) -> None:
     """Every connection of the node is cut mid-run, as a server restart cuts them. An idle
     connection is replaced before its next statement; only a statement in flight at the cut
     fails, and then the run says so."""
@@ -153,19 +170,31 @@ def test_a_lost_database_connection_costs_at_most_a_statement_and_the_node_recon
     assert cli(ws, "fire", "slowly").returncode == 0
     wait_for(lambda: len(side_effects(ws)) >= 5, 30)
     with psycopg.connect(ws.database, autocommit=True) as admin:
-        cut = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                            " WHERE application_name = %s", (f"cronsole[{host.popen.pid}]",)
-                            ).fetchall()
+        cut = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (f"cronsole[{host.popen.pid}]",),
+        ).fetchall()
     assert cut, "the node had no connection to cut"
-    wait_for(lambda: query(ws, "SELECT status FROM runs WHERE job = 'slowly'")[0][0]
-             not in ("running", "queued"), 30)
+    wait_for(
+        lambda: (
+            query(ws, "SELECT status FROM runs WHERE job = 'slowly'")[0][0]
+            not in ("running", "queued")
+        ),
+        30,
+    )
     [(status, failed)] = query(ws, "SELECT status, failed FROM runs WHERE job = 'slowly'")
-    assert status == "succeeded" or (status in ("partial", "failed")
-                                      and int(str(failed)) >= 1)  # said, not hidden
+    assert status == "succeeded" or (
+        status in ("partial", "failed") and int(str(failed)) >= 1
+    )  # said, not hidden
     assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
     ticked = len(query(ws, "SELECT id FROM runs WHERE job = 'tick' AND status = 'succeeded'"))
-    wait_for(lambda: len(query(ws, "SELECT id FROM runs WHERE job = 'tick'"
-                                   " AND status = 'succeeded'")) >= ticked + 3, 20)
+    wait_for(
+        lambda: (
+            len(query(ws, "SELECT id FROM runs WHERE job = 'tick' AND status = 'succeeded'"))
+            >= ticked + 3
+        ),
+        20,
+    )
     assert host.popen.poll() is None  # the node reconnected by itself and goes on
 
     # a retry later takes what was not recorded: every item done, at most one done twice

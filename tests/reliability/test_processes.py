@@ -25,7 +25,8 @@ def ticks_run(ws: Workspace) -> list[str]:
 @pytest.mark.scenario("F9")
 @pytest.mark.parametrize("processes", [2, 3])
 def test_processes_share_ticks_exactly_once_and_survive_a_kill(
-        workspace: Workspace, procs: list[Proc], processes: int) -> None:
+    workspace: Workspace, procs: list[Proc], processes: int
+) -> None:
     workspace.write(JOBS)
     for _ in range(processes):
         start_host(workspace, procs)
@@ -41,17 +42,25 @@ def test_processes_share_ticks_exactly_once_and_survive_a_kill(
 
     ran = Counter(ticks_run(workspace))
     assert max(ran.values()) == 1, "a tick ran twice"
-    rows = query(workspace, "SELECT scheduled_for, status, node FROM runs WHERE job = 'tick'"
-                            " AND reason = 'schedule' ORDER BY scheduled_for")
+    rows = query(
+        workspace,
+        "SELECT scheduled_for, status, node FROM runs WHERE job = 'tick'"
+        " AND reason = 'schedule' ORDER BY scheduled_for",
+    )
     assert len(rows) == len({r[0] for r in rows}) >= 20  # one row per tick
     times = [datetime.fromisoformat(str(r[0])) for r in rows]
-    assert all(b - a == timedelta(seconds=1) for a, b in zip(times, times[1:], strict=False)), \
+    assert all(b - a == timedelta(seconds=1) for a, b in zip(times, times[1:], strict=False)), (
         "a tick was lost"
+    )
     # a tick that fell due while the killed process's run was still "running" (until a
     # survivor noticed the pid was gone) was skipped, and says why
     assert {r[1] for r in rows} <= {"succeeded", "abandoned", "skipped"}
-    assert all("is still running" in str(e) for (e,) in query(
-        workspace, "SELECT error FROM runs WHERE job = 'tick' AND status = 'skipped'"))
+    assert all(
+        "is still running" in str(e)
+        for (e,) in query(
+            workspace, "SELECT error FROM runs WHERE job = 'tick' AND status = 'skipped'"
+        )
+    )
     victim_node = query(workspace, "SELECT id FROM nodes WHERE pid = ?", victim.popen.pid)[0][0]
     last = rows[-10:]  # the last ten ticks came after the kill
     assert all(r[2] != victim_node for r in last), "the killed process cannot have run them"
@@ -74,20 +83,32 @@ def nightly_workspace(ws: Workspace) -> Workspace:
     symbols = [f"SYM{n:03d}" for n in range(ENTITIES)]
     store.put_records("entity", [Record(s, {"name": s}) for s in symbols], now)
     days = [(now - timedelta(days=d)).date().isoformat() for d in range(10)]
-    store.put_records("price", [Record(f"{s}|{d}", {"close": 100 + n}, grp=s, at=d)
-                                for s in symbols for n, d in enumerate(days)], now)
+    store.put_records(
+        "price",
+        [
+            Record(f"{s}|{d}", {"close": 100 + n}, grp=s, at=d)
+            for s in symbols
+            for n, d in enumerate(days)
+        ],
+        now,
+    )
     store.close()
     return ws
 
 
 def counts(ws: Workspace) -> dict[str, int]:
-    return {str(k): int(str(v)) for k, v in query(
-        ws, "SELECT status, count(*) FROM items WHERE job = 'nightly-entities' GROUP BY status")}
+    return {
+        str(k): int(str(v))
+        for k, v in query(
+            ws, "SELECT status, count(*) FROM items WHERE job = 'nightly-entities' GROUP BY status"
+        )
+    }
 
 
 @pytest.mark.scenario("F2")
 def test_sigterm_on_a_nightly_run_finishes_the_entities_in_flight_and_nothing_more(
-        workspace: Workspace, procs: list[Proc]) -> None:
+    workspace: Workspace, procs: list[Proc]
+) -> None:
     ws = nightly_workspace(workspace)
     # every entity takes 0.4 s after its summary is written, so five are always in flight
     host = start_host(ws, procs, env={FAULTS: "after_side_effect=sleep:0.4@1+"})
@@ -101,8 +122,9 @@ def test_sigterm_on_a_nightly_run_finishes_the_entities_in_flight_and_nothing_mo
     assert done_at_signal <= left["done"] <= done_at_signal + 5  # only those in flight finished
     assert left.get("claimed", 0) == 0
     assert left["pending"] == ENTITIES - left["done"]  # the rest waits for the next run
-    [(status, processed)] = query(ws, "SELECT status, processed FROM runs"
-                                      " WHERE job = 'nightly-entities'")
+    [(status, processed)] = query(
+        ws, "SELECT status, processed FROM runs WHERE job = 'nightly-entities'"
+    )
     assert status == "interrupted" and processed == left["done"]
     check_invariants(ws)
 
@@ -112,17 +134,23 @@ def test_sigterm_on_a_nightly_run_finishes_the_entities_in_flight_and_nothing_mo
     assert result.returncode == 0, result.stdout + result.stderr
     assert counts(ws) == {"done": ENTITIES}
     assert query(ws, "SELECT count(*) FROM records WHERE collection = 'entity_summary'") == [
-        (ENTITIES,)]
+        (ENTITIES,)
+    ]
 
 
 @pytest.mark.scenario("F2")
 def test_a_second_sigterm_on_a_nightly_run_exits_143_within_two_seconds(
-        workspace: Workspace, procs: list[Proc]) -> None:
+    workspace: Workspace, procs: list[Proc]
+) -> None:
     ws = nightly_workspace(workspace)
     host = start_host(ws, procs, env={FAULTS: "after_side_effect=sleep:60@1+"})
     assert cli(ws, "fire", "nightly-entities").returncode == 0
-    wait_for(lambda: query(ws, "SELECT count(*) FROM records WHERE collection ="
-                               " 'entity_summary'") == [(5,)], 30)
+    wait_for(
+        lambda: (
+            query(ws, "SELECT count(*) FROM records WHERE collection = 'entity_summary'") == [(5,)]
+        ),
+        30,
+    )
     host.signal(signal.SIGTERM)
     time.sleep(0.5)
     assert host.popen.poll() is None  # inside the 30 s grace period, five entities in flight
@@ -130,7 +158,6 @@ def test_a_second_sigterm_on_a_nightly_run_exits_143_within_two_seconds(
     started = time.monotonic()
     assert host.wait(5) == 143
     assert time.monotonic() - started < 2
-    assert query(ws, "SELECT status FROM runs WHERE job = 'nightly-entities'") == [
-        ("interrupted",)]
+    assert query(ws, "SELECT status FROM runs WHERE job = 'nightly-entities'") == [("interrupted",)]
     assert counts(ws).get("done", 0) == 0
     check_invariants(ws)

@@ -29,7 +29,8 @@ KEY = "sk-live-SECRETSECRETSECRET-9f3a"
 @pytest.mark.slow
 @pytest.mark.scenario("S5")
 def test_the_api_key_appears_nowhere_but_its_last_four_characters(
-        workspace: Workspace, api: FakeBatchAPI, procs: list[Proc]) -> None:
+    workspace: Workspace, api: FakeBatchAPI, procs: list[Proc]
+) -> None:
     workspace.configure(batch_config(api, "CRONSOLE_TEST_KEY", attempts=2, retry_base=0.01))
     track_submitted(workspace.address, "ok", "denied", "boom")
     complete(api, "ok")
@@ -44,8 +45,15 @@ def test_the_api_key_appears_nowhere_but_its_last_four_characters(
     assert all(auth == f"Bearer {KEY}" for _, _, auth in api.seen)  # it was used
 
     outputs = [host.text()]
-    for args in (("config", "show"), ("batches",), ("logs", "--limit", "500"), ("runs",),
-                 ("run", "1", "--failed"), ("status", "--json"), ("doctor",)):
+    for args in (
+        ("config", "show"),
+        ("batches",),
+        ("logs", "--limit", "500"),
+        ("runs",),
+        ("run", "1", "--failed"),
+        ("status", "--json"),
+        ("doctor",),
+    ):
         result = cli(workspace, *args, env=env)
         outputs += [result.stdout, result.stderr]
     assert "bad key ****9f3a" in "".join(outputs)  # the echoed key, masked
@@ -63,14 +71,14 @@ def test_the_api_key_appears_nowhere_but_its_last_four_characters(
 @pytest.mark.scenario("S6")
 @pytest.mark.parametrize("umask", [0o022, 0o002])
 def test_state_and_log_files_are_private_whatever_the_umask(
-        workspace: Workspace, procs: list[Proc], umask: int) -> None:
+    workspace: Workspace, procs: list[Proc], umask: int
+) -> None:
     workspace.write(JOBS, "[jobs.tick]\n")
     host = Proc(workspace, "--no-tui", preexec=lambda: os.umask(umask) and None)
     procs.append(host)
     wait_for(lambda: len(side_effects(workspace)) >= 2, 30)
     state, logs = workspace.root / "state", workspace.root / "logs"
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [*state.iterdir(),
-                                                              *logs.iterdir()]}
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [*state.iterdir(), *logs.iterdir()]}
     host.signal(signal.SIGTERM)
     assert host.wait(20) == 0
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
@@ -80,12 +88,15 @@ def test_state_and_log_files_are_private_whatever_the_umask(
 
 
 @pytest.mark.scenario("S4")
-@pytest.mark.parametrize("argv", [
-    ("runs", "--job", "x' OR '1'='1"),
-    ("runs", "--status", "failed' OR 1=1 --"),
-    ("logs", "--job", "nightly; DROP TABLE runs"),
-    ("run", "1 OR 1=1"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("runs", "--job", "x' OR '1'='1"),
+        ("runs", "--status", "failed' OR 1=1 --"),
+        ("logs", "--job", "nightly; DROP TABLE runs"),
+        ("run", "1 OR 1=1"),
+    ],
+)
 def test_operator_input_never_becomes_sql(workspace: Workspace, argv: tuple[str, ...]) -> None:
     workspace.write(JOBS)
     workspace.store().close()
@@ -96,8 +107,9 @@ def test_operator_input_never_becomes_sql(workspace: Workspace, argv: tuple[str,
 
 
 @pytest.mark.scenario("S4")
-def test_names_in_config_are_checked_and_values_bound(workspace: Workspace,
-                                                      clock: FrozenClock) -> None:
+def test_names_in_config_are_checked_and_values_bound(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     bad = workspace.configure('[jobs."x\\"; DROP TABLE runs; --"]\n')
     result = cli(workspace, "-c", str(bad), "jobs")
     assert result.returncode == 2 and "unknown job" in result.stderr
@@ -138,11 +150,13 @@ def test_no_shell_no_pickle_and_no_markup_from_data_anywhere_in_the_source() -> 
             if func in ("os.system", "os.popen", "eval", "exec") or func.startswith("os.spawn"):
                 problems.append(f"{path}:{call.lineno}: {func}")
             for kw in call.keywords:
-                if kw.arg == "shell" and not (isinstance(kw.value, ast.Constant)
-                                              and kw.value.value is False):
+                if kw.arg == "shell" and not (
+                    isinstance(kw.value, ast.Constant) and kw.value.value is False
+                ):
                     problems.append(f"{path}:{call.lineno}: shell=")
-                if kw.arg == "markup" and not (isinstance(kw.value, ast.Constant)
-                                               and kw.value.value is False):
+                if kw.arg == "markup" and not (
+                    isinstance(kw.value, ast.Constant) and kw.value.value is False
+                ):
                     problems.append(f"{path}:{call.lineno}: markup enabled")
             if func.endswith("from_markup") or func.endswith("render_markup"):
                 if not all(isinstance(a, ast.Constant) for a in call.args):
@@ -153,7 +167,8 @@ def test_no_shell_no_pickle_and_no_markup_from_data_anywhere_in_the_source() -> 
 @pytest.mark.sqlite_only  # tampers through sqlite3; the refusal is in the shared row code
 @pytest.mark.scenario("S8")
 def test_tampered_rows_are_refused_with_a_logged_error(
-        workspace: Workspace, caplog: pytest.LogCaptureFixture) -> None:
+    workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
     workspace.write(JOBS)
     assert cli(workspace, "fire", "tick", "--here").returncode == 0
     assert cli(workspace, "fire", "tick", "--here").returncode == 0

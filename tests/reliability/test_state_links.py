@@ -24,7 +24,8 @@ pytestmark = pytest.mark.sqlite_only  # files: PostgreSQL keeps the data in its 
 
 
 def test_a_database_link_to_a_missing_file_is_refused_not_created_at_its_target(
-        workspace: Workspace) -> None:
+    workspace: Workspace,
+) -> None:
     workspace.write(JOBS)
     target = workspace.root / "elsewhere" / "victim.db"
     target.parent.mkdir()
@@ -33,8 +34,10 @@ def test_a_database_link_to_a_missing_file_is_refused_not_created_at_its_target(
     for argv in (("--no-tui",), ("pause", "quiet"), ("fire", "quiet", "--here")):
         done = cli(workspace, *argv, timeout=20)
         assert done.returncode == 4, (argv, done.stderr)
-        assert done.stderr == (f"cronsole: {workspace.db}: is a symbolic link; cronsole does "
-                               "not follow links for the files it keeps (give the real path)\n")
+        assert done.stderr == (
+            f"cronsole: {workspace.db}: is a symbolic link; cronsole does "
+            "not follow links for the files it keeps (give the real path)\n"
+        )
     assert not target.exists()
 
 
@@ -65,11 +68,14 @@ def test_a_linked_log_file_is_refused_and_its_target_left_alone(workspace: Works
 
 
 def test_a_log_dir_that_is_a_file_is_bad_config_said_before_anything_is_made(
-        workspace: Workspace) -> None:
+    workspace: Workspace,
+) -> None:
     workspace.write(JOBS)
     (workspace.root / "logs").write_text("not a folder\n")
     for argv in (("config", "check"), ("--no-tui",)):
         done = cli(workspace, *argv, timeout=20)
         assert (done.returncode, done.stderr) == (
-            2, f"cronsole: log_dir {workspace.root / 'logs'}: not a folder\n"), argv
+            2,
+            f"cronsole: log_dir {workspace.root / 'logs'}: not a folder\n",
+        ), argv
     assert not workspace.db.exists() and not os.path.exists(workspace.root / "state")

@@ -51,19 +51,31 @@ def beat(engine: Engine, clock: FrozenClock, seconds: float) -> None:
     engine.store.heartbeat(engine.node_id, clock.now())
 
 
-def test_ticks_skipped_behind_a_run_make_its_job_stuck(engine: Engine,
-                                                       clock: FrozenClock) -> None:
+def test_ticks_skipped_behind_a_run_make_its_job_stuck(engine: Engine, clock: FrozenClock) -> None:
     run_id = hold(engine, "minutely")
     for minute in (1, 2):
         beat(engine, clock, 60)
-        engine.store.insert_run("minutely", T0 + timedelta(minutes=minute), RunReason.SCHEDULE,
-                                engine.node_id, Overlap.SKIP, clock.now())
+        engine.store.insert_run(
+            "minutely",
+            T0 + timedelta(minutes=minute),
+            RunReason.SCHEDULE,
+            engine.node_id,
+            Overlap.SKIP,
+            clock.now(),
+        )
     assert stuck(engine) == []  # two skipped ticks: a long run, not yet a stuck one
     beat(engine, clock, 60)
-    engine.store.insert_run("minutely", T0 + timedelta(minutes=3), RunReason.SCHEDULE,
-                            engine.node_id, Overlap.SKIP, clock.now())
-    assert stuck(engine) == [("minutely", run_id,
-                              f"run #{run_id} has had 3 or more ticks skipped behind it")]
+    engine.store.insert_run(
+        "minutely",
+        T0 + timedelta(minutes=3),
+        RunReason.SCHEDULE,
+        engine.node_id,
+        Overlap.SKIP,
+        clock.now(),
+    )
+    assert stuck(engine) == [
+        ("minutely", run_id, f"run #{run_id} has had 3 or more ticks skipped behind it")
+    ]
     snap = take_snapshot(engine, logs=0, runs=0)
     assert snap.health == "CRIT"
     assert {j.name: j.state for j in snap.jobs}["minutely"] == "stuck"
@@ -74,18 +86,21 @@ def test_a_run_far_past_its_timeout_is_stuck(engine: Engine, clock: FrozenClock)
     beat(engine, clock, 600 + 29)
     assert stuck(engine) == []  # its runner closes it at 10 min; give that half a minute
     beat(engine, clock, 2)
-    assert stuck(engine) == [("bounded", run_id, f"run #{run_id} is running past its "
-                                                 "timeout (10m)")]
+    assert stuck(engine) == [
+        ("bounded", run_id, f"run #{run_id} is running past its timeout (10m)")
+    ]
 
 
-def test_a_run_whose_node_stopped_writing_is_stuck(workspace: Workspace, engine: Engine,
-                                                   clock: FrozenClock) -> None:
+def test_a_run_whose_node_stopped_writing_is_stuck(
+    workspace: Workspace, engine: Engine, clock: FrozenClock
+) -> None:
     run_id = hold(engine, "bounded")
     clock.advance(59)  # node_timeout (30 s) and half a minute for recovery to close it
     assert stuck(engine) == []
     clock.advance(2)
-    assert stuck(engine) == [("bounded", run_id, f"run #{run_id}: its node {engine.node_id} "
-                                                 "has not written for 1m1s")]
+    assert stuck(engine) == [
+        ("bounded", run_id, f"run #{run_id}: its node {engine.node_id} has not written for 1m1s")
+    ]
     beat(engine, clock, 0)
     assert stuck(engine) == []
 

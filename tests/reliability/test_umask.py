@@ -29,16 +29,26 @@ def umask_000() -> object:
 
 
 def test_init_writes_a_config_no_one_else_can_change(tmp_path: Path) -> None:
-    done = subprocess.run([CRONSOLE, "init", str(tmp_path / "cronsole.toml")], cwd=tmp_path,
-                          capture_output=True, text=True, preexec_fn=lambda: os.umask(0) and None)
+    done = subprocess.run(
+        [CRONSOLE, "init", str(tmp_path / "cronsole.toml")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.umask(0) and None,
+    )
     assert done.returncode == 0, done.stderr
     assert mode(tmp_path / "cronsole.toml") == 0o644
 
 
 def test_batch_result_folders_and_files_are_not_writable_by_others(
-        tmp_path: Path, umask_000: object) -> None:
-    line = json.dumps({"custom_id": "a/b", "response": {"status_code": 200, "body": {
-        "id": "resp-1", "output_text": "hello"}}}).encode()
+    tmp_path: Path, umask_000: object
+) -> None:
+    line = json.dumps(
+        {
+            "custom_id": "a/b",
+            "response": {"status_code": 200, "body": {"id": "resp-1", "output_text": "hello"}},
+        }
+    ).encode()
     folder = tmp_path / "results" / "2026" / "batch-1"
     write_results([line], folder, "batch-1", T0)
     made = [tmp_path / "results", tmp_path / "results" / "2026", folder]
@@ -49,9 +59,11 @@ def test_batch_result_folders_and_files_are_not_writable_by_others(
 
 def test_init_into_a_folder_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
     target = tmp_path / "etc" / "cronsole" / "cronsole.toml"
-    done = subprocess.run([CRONSOLE, "init", str(target)], cwd=tmp_path, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [CRONSOLE, "init", str(target)], cwd=tmp_path, capture_output=True, text=True
+    )
     assert done.returncode == 2
-    assert done.stderr == (f"cronsole: {target.parent}: no such folder (create it first: "
-                           f"mkdir -p {target.parent})\n")
+    assert done.stderr == (
+        f"cronsole: {target.parent}: no such folder (create it first: mkdir -p {target.parent})\n"
+    )
     assert not (tmp_path / "etc").exists()

@@ -46,14 +46,25 @@ def test_jobs_json_shape(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0
     jobs = {j["name"]: j for j in json.loads(out)}
     nightly = jobs["nightly"]
-    assert {"name", "schedule", "description", "timezone", "next_run", "paused", "pause_reason",
-            "pause_until", "settings", "last_status"} <= set(nightly)
+    assert {
+        "name",
+        "schedule",
+        "description",
+        "timezone",
+        "next_run",
+        "paused",
+        "pause_reason",
+        "pause_until",
+        "settings",
+        "last_status",
+    } <= set(nightly)
     assert nightly["description"] == "At 02:30 (Europe/Sofia)"
     assert nightly["settings"] == {"batch_size": 10} and nightly["last_status"] is None
 
 
 def test_fire_here_runs_in_process_and_exits_with_the_outcome(
-        cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "fire", "nightly", "--here", "--set", "batch_size=4")
     assert code == 0 and "succeeded" in out
     code, out, err = run(capsys, "fire", "broken", "--here")
@@ -62,12 +73,28 @@ def test_fire_here_runs_in_process_and_exits_with_the_outcome(
     code, out, _ = run(capsys, "runs", "--json")
     runs = json.loads(out)
     assert [(r["job"], r["status"], r["processed"]) for r in runs] == [
-        ("broken", "failed", 0), ("nightly", "succeeded", 4)]
-    assert {"id", "job", "reason", "status", "scheduled_for", "started_at", "finished_at", "node",
-            "total", "processed", "failed", "error"} <= set(runs[0])
+        ("broken", "failed", 0),
+        ("nightly", "succeeded", 4),
+    ]
+    assert {
+        "id",
+        "job",
+        "reason",
+        "status",
+        "scheduled_for",
+        "started_at",
+        "finished_at",
+        "node",
+        "total",
+        "processed",
+        "failed",
+        "error",
+    } <= set(runs[0])
     code, out, _ = run(capsys, "jobs", "--json")
     assert {j["name"]: j["last_status"] for j in json.loads(out)} == {
-        "broken": "failed", "nightly": "succeeded"}
+        "broken": "failed",
+        "nightly": "succeeded",
+    }
 
 
 def test_pause_and_resume_are_audited(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,12 +110,16 @@ def test_pause_and_resume_are_audited(cli: Workspace, capsys: pytest.CaptureFixt
     audit = store.list_commands()
     store.close()
     assert [(c.action, c.status.value) for c in audit] == [
-        ("resume", "applied"), ("resume", "applied"), ("pause", "applied")]
+        ("resume", "applied"),
+        ("resume", "applied"),
+        ("pause", "applied"),
+    ]
     assert audit[2].reason == "disk swap"
 
 
-def test_set_changes_settings_from_now_on(cli: Workspace,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_set_changes_settings_from_now_on(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "set", "nightly", "batch_size=3")
     assert (code, out) == (0, "batch_size → 3\n")
     _, out, _ = run(capsys, "jobs", "--json")
@@ -97,32 +128,39 @@ def test_set_changes_settings_from_now_on(cli: Workspace,
     assert code == 2 and "expected a whole number" in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (("fire", "nope"), "unknown job 'nope'"),
-    (("pause", "nightly", "--for", "soon"), "bad --for 'soon'"),
-    (("pause", "nightly", "--for", "-1h"), "must not be negative"),
-    (("fire", "nightly", "--here", "--set", "batch_size=-1"), "below the minimum 1"),
-    (("fire", "nightly", "--set", "batch_size"), "write key=value"),
-    (("runs", "--limit", "-3"), "--limit"),
-    (("runs", "--job", "nope"), "unknown job 'nope'"),
-    (("jobs", "--bogus"), "No such option: --bogus"),
-    (("pause",), "name one job, or give --all"),
-    (("set", "nightly", "colour=red"), "unknown setting"),
-    (("run", "99999999999999999999999"), "less than or equal to 9223372036854775807"),
-    (("cancel", "99999999999999999999999"), "less than or equal to 9223372036854775807"),
-    (("logs", "--run", "99999999999999999999999"), "less than or equal to"),
-    (("pause", "nightly", "--for", "99999999999d"), "at most 3650d"),
-    (("backfill", "nightly", "--from", "0001-01-01", "--to", "0001-01-02"),
-     "bad --from '0001-01-01': give a date from 1970 to 8999"),
-    (("backfill", "nightly", "--from", "2026-01-01", "--to", "9999-12-31T23:59+00:00"),
-     "give a date from 1970 to 8999"),
-    (("runs", "--since", "0001-01-01"), "bad --since '0001-01-01': give a date from 1970"),
-    (("schedule", "0 3 * * *", "--from", "9999-12-31"), "give a date from 1970 to 8999"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("fire", "nope"), "unknown job 'nope'"),
+        (("pause", "nightly", "--for", "soon"), "bad --for 'soon'"),
+        (("pause", "nightly", "--for", "-1h"), "must not be negative"),
+        (("fire", "nightly", "--here", "--set", "batch_size=-1"), "below the minimum 1"),
+        (("fire", "nightly", "--set", "batch_size"), "write key=value"),
+        (("runs", "--limit", "-3"), "--limit"),
+        (("runs", "--job", "nope"), "unknown job 'nope'"),
+        (("jobs", "--bogus"), "No such option: --bogus"),
+        (("pause",), "name one job, or give --all"),
+        (("set", "nightly", "colour=red"), "unknown setting"),
+        (("run", "99999999999999999999999"), "less than or equal to 9223372036854775807"),
+        (("cancel", "99999999999999999999999"), "less than or equal to 9223372036854775807"),
+        (("logs", "--run", "99999999999999999999999"), "less than or equal to"),
+        (("pause", "nightly", "--for", "99999999999d"), "at most 3650d"),
+        (
+            ("backfill", "nightly", "--from", "0001-01-01", "--to", "0001-01-02"),
+            "bad --from '0001-01-01': give a date from 1970 to 8999",
+        ),
+        (
+            ("backfill", "nightly", "--from", "2026-01-01", "--to", "9999-12-31T23:59+00:00"),
+            "give a date from 1970 to 8999",
+        ),
+        (("runs", "--since", "0001-01-01"), "bad --since '0001-01-01': give a date from 1970"),
+        (("schedule", "0 3 * * *", "--from", "9999-12-31"), "give a date from 1970 to 8999"),
+    ],
+)
 @pytest.mark.scenario("B4")
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(
-        cli: Workspace, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
-        message: str) -> None:
+    cli: Workspace, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
     run(capsys, "resume", "nightly")  # create the database first, so "unchanged" can be checked
     before = cli.digest()
     code, out, err = run(capsys, *argv)
@@ -131,30 +169,37 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
     assert cli.digest() == before
 
 
-def test_fire_without_a_running_scheduler_says_so(cli: Workspace,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_fire_without_a_running_scheduler_says_so(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "fire", "nightly")
     assert code == 1 and "no scheduler is running" in err
 
 
 @pytest.mark.scenario("B5")
-def test_bad_config_exits_2_and_writes_nothing(cli: Workspace,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    (cli.root / "cronsole.toml").write_text('[cronsole]\ndatabase = "state/cronsole.db"\n'
-                                            'modules = ["wsjobs.py"]\n[jobs.nightly]\n'
-                                            'schedule = "99 * * * *"\n')
+def test_bad_config_exits_2_and_writes_nothing(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (cli.root / "cronsole.toml").write_text(
+        '[cronsole]\ndatabase = "state/cronsole.db"\n'
+        'modules = ["wsjobs.py"]\n[jobs.nightly]\n'
+        'schedule = "99 * * * *"\n'
+    )
     for argv in (("jobs",), ("config", "check"), ("--no-tui",)):
         code, _, err = run(capsys, *argv)
         assert code == 2
-        assert err == f"cronsole: {cli.root / 'cronsole.toml'}:5: job nightly: bad schedule " \
-                      "'99 * * * *': minute value 99 is out of range 0-59\n"
+        assert (
+            err == f"cronsole: {cli.root / 'cronsole.toml'}:5: job nightly: bad schedule "
+            "'99 * * * *': minute value 99 is out of range 0-59\n"
+        )
     assert not (cli.root / "state").exists()
 
 
 @pytest.mark.sqlite_only
 @pytest.mark.scenario("B6")
-def test_a_corrupt_database_exits_4_untouched(cli: Workspace,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_corrupt_database_exits_4_untouched(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     cli.db.parent.mkdir(parents=True)
     cli.db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
     before = cli.digest()
@@ -168,15 +213,20 @@ def test_a_corrupt_database_exits_4_untouched(cli: Workspace,
 @pytest.mark.sqlite_only
 @pytest.mark.scenario("B6")
 def test_a_page_damaged_after_opening_is_reported_in_one_line(
-        cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The open check no longer reads the whole file: damage deeper in is met by the query."""
     store = cli.store()
     for minute in range(3000):
         store.queue_run("nightly", T0 + timedelta(minutes=minute), RunReason.MANUAL, T0)
     store.close()
     conn = sqlite3.connect(cli.db)
-    pages = [row[0] for row in conn.execute(
-        "SELECT pageno FROM dbstat WHERE name = 'runs' AND pagetype = 'leaf'")]
+    pages = [
+        row[0]
+        for row in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'runs' AND pagetype = 'leaf'"
+        )
+    ]
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

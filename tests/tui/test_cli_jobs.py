@@ -20,10 +20,23 @@ def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 
 def test_batches_lists_tracked_batches(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     store = cli.store()
-    store.put_records("batch", [Record("batch_1", {"provider": "folder", "polls": 2,
-                                                   "submitted_at": T0.isoformat(), "stuck": True,
-                                                   "error": "\x1b[2J boom"},
-                                       status="in_progress")], T0)
+    store.put_records(
+        "batch",
+        [
+            Record(
+                "batch_1",
+                {
+                    "provider": "folder",
+                    "polls": 2,
+                    "submitted_at": T0.isoformat(),
+                    "stuck": True,
+                    "error": "\x1b[2J boom",
+                },
+                status="in_progress",
+            )
+        ],
+        T0,
+    )
     store.close()
     code, out, _ = run(capsys, "batches", "--json")
     assert code == 0 and json.loads(out)[0]["id"] == "batch_1"
@@ -31,8 +44,7 @@ def test_batches_lists_tracked_batches(cli: Workspace, capsys: pytest.CaptureFix
     assert "STUCK \\x1b[2J boom" in out and "\x1b" not in out
 
 
-def test_batches_submit(cli: Workspace, capsys: pytest.CaptureFixture[str],
-                        tmp_path: Path) -> None:
+def test_batches_submit(cli: Workspace, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     requests = tmp_path / "r.jsonl"
     requests.write_text("{}\n")
     code, out, _ = run(capsys, "batches", "submit", str(requests))
@@ -43,9 +55,9 @@ def test_batches_submit(cli: Workspace, capsys: pytest.CaptureFixture[str],
     assert code == 2 and "give one .jsonl file" in err
 
 
-def test_demo_refuses_a_folder_that_is_not_a_demo(cli: Workspace,
-                                                  capsys: pytest.CaptureFixture[str],
-                                                  tmp_path: Path) -> None:
+def test_demo_refuses_a_folder_that_is_not_a_demo(
+    cli: Workspace, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "thesis.tex").write_text("precious")

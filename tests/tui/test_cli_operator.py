@@ -31,7 +31,7 @@ def hourly(ctx: JobContext[Opts]) -> None:
 
 @pytest.fixture
 def cli(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    workspace.write(JOBS, "[jobs.hourly.settings]\nperiod = \"2025-03\"\n")
+    workspace.write(JOBS, '[jobs.hourly.settings]\nperiod = "2025-03"\n')
     return enter(workspace, monkeypatch)
 
 
@@ -50,8 +50,9 @@ def seed_tenants(ws: Workspace, pending: dict[str, int]) -> None:
     opened.close()
 
 
-def test_health_exit_code_follows_the_threshold(cli: Workspace,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_health_exit_code_follows_the_threshold(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     seed_tenants(cli, {"calm": 20})
     code, out, _ = run(capsys, "health", "--json")
     assert code == 0 and json.loads(out)["overall"] == "OK"
@@ -59,14 +60,14 @@ def test_health_exit_code_follows_the_threshold(cli: Workspace,
     code, out, _ = run(capsys, "health", "--json")
     report = json.loads(out)
     assert code == 3 and report["overall"] == "WARN"
-    assert {t["tenant"]: t["status"] for t in report["tenants"]} == {"busy": "WARN",
-                                                                     "calm": "OK"}
+    assert {t["tenant"]: t["status"] for t in report["tenants"]} == {"busy": "WARN", "calm": "OK"}
     code, out, _ = run(capsys, "tenants", "--json")
     assert code == 0 and {t["tenant"] for t in json.loads(out)} == {"busy", "calm"}
 
 
-def test_status_is_degraded_without_a_scheduler(cli: Workspace,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_is_degraded_without_a_scheduler(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     store(cli).close()  # a database no scheduler has used yet
     code, out, _ = run(capsys, "status", "--json")
     report = json.loads(out)
@@ -105,42 +106,57 @@ def test_job_and_run_details(cli: Workspace, capsys: pytest.CaptureFixture[str])
 def test_logs_and_audit(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "pause", "hourly", "--reason", "migration")
     opened = store(cli)
-    opened.add_logs([(T0, "INFO", "hourly", 1, "x", "quiet"),
-                     (T0, "ERROR", "hourly", 1, "x", "loud \x1b]0;t\x07")])
+    opened.add_logs(
+        [
+            (T0, "INFO", "hourly", 1, "x", "quiet"),
+            (T0, "ERROR", "hourly", 1, "x", "loud \x1b]0;t\x07"),
+        ]
+    )
     opened.close()
     code, out, _ = run(capsys, "logs", "--job", "hourly", "--level", "error")
     assert code == 0 and "loud \\x1b]0;t\\x07" in out and "quiet" not in out
     assert run(capsys, "logs", "--level", "chatty")[0] == 2
     code, out, _ = run(capsys, "audit", "--since", "1h", "--json")
     [entry] = json.loads(out)
-    assert (entry["action"], entry["reason"], entry["status"]) == ("pause", "migration",
-                                                                   "applied")
+    assert (entry["action"], entry["reason"], entry["status"]) == ("pause", "migration", "applied")
     assert run(capsys, "audit", "--since", "yesterday-ish")[0] == 2
 
 
 @pytest.mark.scenario("B4")
-def test_period_backfill_dry_run_and_bad_input(cli: Workspace,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_period_backfill_dry_run_and_bad_input(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "period", "hourly", "2025-04")
     assert (code, out) == (0, "period → 2025-04 (watermark reset)\n")
     before = cli.digest()
-    code, out, _ = run(capsys, "backfill", "hourly", "--from", "2026-01-01T00:00+00:00",
-                       "--to", "2026-01-01T02:00+00:00", "--dry-run")
+    code, out, _ = run(
+        capsys,
+        "backfill",
+        "hourly",
+        "--from",
+        "2026-01-01T00:00+00:00",
+        "--to",
+        "2026-01-01T02:00+00:00",
+        "--dry-run",
+    )
     assert code == 0 and out.splitlines()[-1] == "3 run(s) would be created"
-    for argv in (("period", "hourly", "2025-13"), ("backfill", "hourly", "--from", "soon",
-                                                   "--to", "later", "--dry-run"),
-                 ("cancel", "999"), ("retry", "999")):
+    for argv in (
+        ("period", "hourly", "2025-13"),
+        ("backfill", "hourly", "--from", "soon", "--to", "later", "--dry-run"),
+        ("cancel", "999"),
+        ("retry", "999"),
+    ):
         code, _, err = run(capsys, *argv)
         assert code == 2 and err.count("\n") == 1, argv
     assert cli.digest() == before
-    code, _, err = run(capsys, "backfill", "hourly", "--from", "2026-01-01", "--to",
-                       "2026-01-02")
+    code, _, err = run(capsys, "backfill", "hourly", "--from", "2026-01-01", "--to", "2026-01-02")
     assert code == 1 and "no scheduler is running" in err
 
 
 @pytest.mark.scenario("S5")
-def test_config_show_gives_sources_and_masks_secrets(cli: Workspace,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_show_gives_sources_and_masks_secrets(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "config", "show")
     assert code == 0
     assert f"settings.period = '2025-03'  # {cli.root / 'cronsole.toml'}:6" in out
@@ -148,31 +164,43 @@ def test_config_show_gives_sources_and_masks_secrets(cli: Workspace,
     assert "abcdefgh" not in out
 
 
-def test_init_writes_a_starter_config_that_checks(cli: Workspace, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_writes_a_starter_config_that_checks(
+    cli: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "new.toml"
-    code, out, _ = run(capsys, "init", str(target), "--enable", "tenant-queue",
-                       "--schedule", "batch-check=every 15m")
+    code, out, _ = run(
+        capsys,
+        "init",
+        str(target),
+        "--enable",
+        "tenant-queue",
+        "--schedule",
+        "batch-check=every 15m",
+    )
     assert code == 0 and target.exists()
     text = target.read_text()
     assert "[jobs.tenant-queue]" in text and 'schedule = "every 15m"' in text
     assert run(capsys, "-c", str(target), "config", "check")[0] == 0
-    for argv in (("init", str(target)), ("init", str(tmp_path / "b.toml"), "--enable", "nope"),
-                 ("init", str(tmp_path / "c.toml"), "--schedule", "batch-check=every 1m")):
+    for argv in (
+        ("init", str(target)),
+        ("init", str(tmp_path / "b.toml"), "--enable", "nope"),
+        ("init", str(tmp_path / "c.toml"), "--schedule", "batch-check=every 1m"),
+    ):
         code, _, err = run(capsys, *argv)
         assert code == 2 and err.count("\n") == 1, argv
     assert not (tmp_path / "b.toml").exists() and not (tmp_path / "c.toml").exists()
 
 
-def test_doctor_passes_on_a_healthy_workspace(cli: Workspace,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_passes_on_a_healthy_workspace(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "doctor")
     assert code == 0 and out.count("ok  ") == 5 and "WARN" not in out
 
 
 def test_doctor_warns_when_the_environment_overrides_the_config_file(
-        cli: Workspace, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    cli: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The service unit once set CRONSOLE_DB, silently beating `database =` on every host."""
     cli.write(JOBS, '[jobs.hourly]\nschedule = "0 * * * *"\n')
     monkeypatch.setenv("CRONSOLE_DB", str(cli.root / "elsewhere.db"))
@@ -183,15 +211,22 @@ def test_doctor_warns_when_the_environment_overrides_the_config_file(
     assert warned == [
         f"WARN  environment: CRONSOLE_DB overrides database at {cli.root / 'cronsole.toml'}:2",
         "WARN  environment: CRONSOLE_JOB_HOURLY_SCHEDULE overrides the schedule at "
-        f"{cli.root / 'cronsole.toml'}:6"]
+        f"{cli.root / 'cronsole.toml'}:6",
+    ]
 
 
 def test_runs_since(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     opened = store(cli)
     now = datetime.now(UTC)
     for hours in (30, 1):
-        opened.insert_run("hourly", now - timedelta(hours=hours), RunReason.SCHEDULE, "n",
-                          Overlap.ALLOW, now - timedelta(hours=hours))
+        opened.insert_run(
+            "hourly",
+            now - timedelta(hours=hours),
+            RunReason.SCHEDULE,
+            "n",
+            Overlap.ALLOW,
+            now - timedelta(hours=hours),
+        )
     opened.close()
     code, out, _ = run(capsys, "runs", "--since", "2h", "--json")
     assert code == 0 and len(json.loads(out)) == 1
@@ -203,18 +238,29 @@ def test_shell_completion_scripts_are_offered(capsys: pytest.CaptureFixture[str]
 
     cronsole = str(Path(sys.executable).with_name("cronsole"))
     # typer picks the shell from the parent process: bash here (zsh and fish are typer's own)
-    out = subprocess.run([cronsole, "--show-completion"], capture_output=True, text=True,
-                         timeout=30)
+    out = subprocess.run(
+        [cronsole, "--show-completion"], capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 0 and "_cronsole_completion" in out.stdout
-    completed = subprocess.run([cronsole], capture_output=True, text=True, timeout=30,
-                               env={"_CRONSOLE_COMPLETE": "complete_bash", "COMP_WORDS":
-                                    "cronsole hea", "COMP_CWORD": "1", "PATH": "/usr/bin"})
+    completed = subprocess.run(
+        [cronsole],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={
+            "_CRONSOLE_COMPLETE": "complete_bash",
+            "COMP_WORDS": "cronsole hea",
+            "COMP_CWORD": "1",
+            "PATH": "/usr/bin",
+        },
+    )
     assert "health" in completed.stdout
 
 
 @pytest.mark.scenario("L5")
 async def test_a_backlog_over_the_threshold_degrades_health_in_the_cli_and_the_console(
-        cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cronsole.tui.app import CronsoleApp
     from cronsole.tui.widgets.status import StatusLine
     from tests.tui.test_console import settle
@@ -238,28 +284,47 @@ async def test_a_backlog_over_the_threshold_degrades_health_in_the_cli_and_the_c
     assert "health ✔ OK" in await header()
 
 
-def test_the_level_filter_applies_before_the_limit(cli: Workspace,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_level_filter_applies_before_the_limit(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     """22 warnings among 200 info lines: `--limit 50` shows all 22, not those of the last 50."""
     opened = store(cli)
-    opened.add_logs([(T0, "WARNING" if n % 9 == 0 else "INFO", "hourly", 1, "x", f"line {n}")
-                     for n in range(198)])
+    opened.add_logs(
+        [
+            (T0, "WARNING" if n % 9 == 0 else "INFO", "hourly", 1, "x", f"line {n}")
+            for n in range(198)
+        ]
+    )
     opened.close()
     code, out, _ = run(capsys, "logs", "--level", "warning", "--limit", "50")
     assert code == 0
     assert [line.rsplit(" ", 1)[1] for line in out.splitlines()] == [
-        str(n) for n in range(0, 198, 9)]
+        str(n) for n in range(0, 198, 9)
+    ]
 
 
-READERS = (("jobs",), ("runs",), ("status",), ("health",), ("tenants",), ("job", "hourly"),
-           ("run", "1"), ("logs",), ("audit",), ("batches",))
+READERS = (
+    ("jobs",),
+    ("runs",),
+    ("status",),
+    ("health",),
+    ("tenants",),
+    ("job", "hourly"),
+    ("run", "1"),
+    ("logs",),
+    ("audit",),
+    ("batches",),
+)
 
 
 @pytest.mark.sqlite_only  # the mistyped path is a file path
 @pytest.mark.parametrize("argv", READERS, ids=lambda a: a[0])
 def test_a_reading_command_on_a_database_that_does_not_exist_creates_none(
-        workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]) -> None:
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: tuple[str, ...],
+) -> None:
     workspace.write(JOBS)
     enter(workspace, monkeypatch)
     typo = workspace.root / "stat" / "cronsole.db"  # a mistyped --db
@@ -270,15 +335,20 @@ def test_a_reading_command_on_a_database_that_does_not_exist_creates_none(
     assert not workspace.db.exists()
 
 
-def test_logs_config_show_and_doctor_speak_json(cli: Workspace,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_logs_config_show_and_doctor_speak_json(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     opened = store(cli)
     opened.add_logs([(T0, "WARNING", "hourly", 7, "x", "disk \x1b[2J low")])
     opened.close()
     code, out, _ = run(capsys, "logs", "--json")
     [entry] = [e for e in json.loads(out) if e["run_id"] == 7]
-    assert code == 0 and (entry["level"], entry["job"], entry["message"]) == (
-        "WARNING", "hourly", "disk \x1b[2J low") and "\x1b" not in out  # escaped, not raw
+    assert (
+        code == 0
+        and (entry["level"], entry["job"], entry["message"])
+        == ("WARNING", "hourly", "disk \x1b[2J low")
+        and "\x1b" not in out
+    )  # escaped, not raw
     code, out, _ = run(capsys, "config", "show", "--json")
     shown = json.loads(out)
     assert code == 0 and shown["settings"]["database"]["value"] == cli.address
@@ -287,36 +357,60 @@ def test_logs_config_show_and_doctor_speak_json(cli: Workspace,
     code, out, _ = run(capsys, "doctor", "--json")
     report = json.loads(out)
     assert code == 0 and report["ok"] is True and report["warnings"] == []
-    assert [c["check"] for c in report["checks"]] == ["database", "permissions", "webp",
-                                                      "time zones", "clock"]
+    assert [c["check"] for c in report["checks"]] == [
+        "database",
+        "permissions",
+        "webp",
+        "time zones",
+        "clock",
+    ]
 
 
 def test_the_watermark_is_shown_set_and_reset_with_the_audit(
-        cli: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     opened = store(cli)
     opened.advance_watermark("hourly", Watermark("0001764547200.000000", "a/b.pdf"), T0)
     opened.close()
     code, out, _ = run(capsys, "job", "hourly")
     assert code == 0 and "  watermark        0001764547200.000000  key a/b.pdf\n" in out
     assert json.loads(run(capsys, "job", "hourly", "--json")[1])["watermark"] == {
-        "at": "0001764547200.000000", "key": "a/b.pdf"}
-    code, out, _ = run(capsys, "watermark", "hourly", "--set", "0001700000000.000000",
-                       "--reason", "re-read November")  # backwards: only an operator may
-    assert (code, out) == (0, "watermark of hourly set to '0001700000000.000000' (was "
-                              "'0001764547200.000000' 'a/b.pdf')\n")
+        "at": "0001764547200.000000",
+        "key": "a/b.pdf",
+    }
+    code, out, _ = run(
+        capsys,
+        "watermark",
+        "hourly",
+        "--set",
+        "0001700000000.000000",
+        "--reason",
+        "re-read November",
+    )  # backwards: only an operator may
+    assert (code, out) == (
+        0,
+        "watermark of hourly set to '0001700000000.000000' (was "
+        "'0001764547200.000000' 'a/b.pdf')\n",
+    )
     assert json.loads(run(capsys, "watermark", "hourly", "--json")[1])["watermark"] == {
-        "at": "0001700000000.000000", "key": ""}
+        "at": "0001700000000.000000",
+        "key": "",
+    }
     code, out, _ = run(capsys, "watermark", "hourly", "--reset")
     assert (code, out) == (0, "watermark of hourly reset (was '0001700000000.000000')\n")
     assert run(capsys, "watermark", "hourly")[1] == "hourly: no watermark\n"
     assert "  watermark        none\n" in run(capsys, "job", "hourly")[1]
     audit = json.loads(run(capsys, "audit", "--json")[1])
     assert [(a["action"], a["reason"]) for a in audit[:2]] == [
-        ("watermark", None), ("watermark", "re-read November")]
+        ("watermark", None),
+        ("watermark", "re-read November"),
+    ]
     before = cli.digest()
-    for argv, message in ((("--set", "x", "--reset"), "not both"),
-                          (("--key", "k"), "--key goes with --set"),
-                          (("--set", " "), "give the position, or use --reset")):
+    for argv, message in (
+        (("--set", "x", "--reset"), "not both"),
+        (("--key", "k"), "--key goes with --set"),
+        (("--set", " "), "give the position, or use --reset"),
+    ):
         code, _, err = run(capsys, "watermark", "hourly", *argv)
         assert code == 2 and message in err and err.count("\n") == 1
     assert run(capsys, "watermark", "nope", "--reset")[0] == 2

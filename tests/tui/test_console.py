@@ -73,8 +73,14 @@ async def test_the_main_screen_lists_jobs_and_switches_panes(host: Host) -> None
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         assert set(jobs_table(app).rows_by_key) == {"ingest", "nightly"}
-        for key, tab in (("2", "tenants"), ("3", "runs"), ("4", "logs"), ("5", "audit"),
-                         ("6", "nodes"), ("1", "jobs")):
+        for key, tab in (
+            ("2", "tenants"),
+            ("3", "runs"),
+            ("4", "logs"),
+            ("5", "audit"),
+            ("6", "nodes"),
+            ("1", "jobs"),
+        ):
             await pilot.press(key)
             assert app.screen.query_one(TabbedContent).active == tab
 
@@ -200,8 +206,10 @@ async def test_runs_open_their_screen_and_can_be_cancelled_and_retried(host: Hos
         await pilot.press("R")  # the run failed no item: nothing to retry, no run started
         await settle(app, pilot)
         [retry] = store.list_commands(limit=1)
-        assert (retry.action, retry.result) == ("retry", f"nothing to retry: run #{run.id} has "
-                                                         "no failed items left")
+        assert (retry.action, retry.result) == (
+            "retry",
+            f"nothing to retry: run #{run.id} has no failed items left",
+        )
         assert RunReason.RETRY not in [r.reason for r in store.list_runs(job="ingest")]
         await pilot.press("escape", "1", "enter")
         assert isinstance(app.screen, JobScreen)
@@ -235,8 +243,9 @@ async def test_y_copies_the_selected_id_and_the_palette_finds_actions(host: Host
     assert [r.job for r in host.engine.store.list_runs()] == ["nightly"]
 
 
-async def test_an_observing_console_cannot_fire_without_a_scheduler(workspace: Workspace,
-                                                                  clock: FrozenClock) -> None:
+async def test_an_observing_console_cannot_fire_without_a_scheduler(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     workspace.write(JOBS)
     engine = workspace.engine(clock)
     app = CronsoleApp(engine, None)
@@ -294,15 +303,22 @@ async def test_b_previews_then_queues_a_backfill(host: Host) -> None:
         await pilot.press("enter")
         await settle(app, pilot)
     runs = host.engine.store.list_runs(job="nightly")
-    assert sorted(f"{r.scheduled_for:%m-%d}" for r in runs if r.reason is RunReason.BACKFILL) \
-        == ["02-27", "02-28", "03-01"]
+    assert sorted(f"{r.scheduled_for:%m-%d}" for r in runs if r.reason is RunReason.BACKFILL) == [
+        "02-27",
+        "02-28",
+        "03-01",
+    ]
 
 
 async def test_log_keys_follow_wrap_and_level(host: Host) -> None:
     from cronsole.tui.widgets.logpane import LogPane
 
-    host.engine.store.add_logs([(T0, level, "nightly", None, "x", f"{level} line")
-                                for level in ("DEBUG", "INFO", "WARNING", "ERROR")])
+    host.engine.store.add_logs(
+        [
+            (T0, level, "nightly", None, "x", f"{level} line")
+            for level in ("DEBUG", "INFO", "WARNING", "ERROR")
+        ]
+    )
     app = app_for(host)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
@@ -311,12 +327,15 @@ async def test_log_keys_follow_wrap_and_level(host: Host) -> None:
         assert len(pane.lines) == 4 and pane.follow
         await pilot.press("f", "w", "l", "l")
         assert not pane.follow and pane.wrap and pane.min_level == "WARNING"
-        assert [line.text.split(": ", 1)[1] for line in pane.lines] == ["WARNING line",
-                                                                        "ERROR line"]
+        assert [line.text.split(": ", 1)[1] for line in pane.lines] == [
+            "WARNING line",
+            "ERROR line",
+        ]
 
 
 async def test_a_failing_store_read_is_reported_not_fatal(
-        host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import cronsole.tui.app as console
 
     app = app_for(host)
@@ -353,8 +372,9 @@ async def test_new_runs_appear_on_top_and_the_cursor_stays_put(host: Host) -> No
         assert table.selected_key == "1"
 
 
-async def test_a_refresh_repaints_only_the_cells_that_changed(host: Host,
-                                                              clock: FrozenClock) -> None:
+async def test_a_refresh_repaints_only_the_cells_that_changed(
+    host: Host, clock: FrozenClock
+) -> None:
     app = app_for(host)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
@@ -394,7 +414,8 @@ def test_countdowns_show_seconds_only_in_the_last_minute() -> None:
 
 
 async def test_the_progress_panel_shows_runs_in_flight_and_stays_still_when_idle(
-        host: Host) -> None:
+    host: Host,
+) -> None:
     from rich.console import Console
 
     from cronsole.tui.widgets.progress import ProgressPanel
@@ -422,8 +443,7 @@ async def test_the_progress_panel_shows_runs_in_flight_and_stays_still_when_idle
         assert repaints == []  # nothing moved, nothing redrawn
 
 
-async def test_a_pane_filled_while_in_view_draws_its_rows_at_their_full_width(
-        host: Host) -> None:
+async def test_a_pane_filled_while_in_view_draws_its_rows_at_their_full_width(host: Host) -> None:
     gate().set()  # type: ignore[attr-defined]
     for minute in (1, 2):
         host.claim_ticks("nightly", [T0 + timedelta(minutes=minute)])
@@ -439,8 +459,7 @@ async def test_a_pane_filled_while_in_view_draws_its_rows_at_their_full_width(
             assert " nightly  schedule  " in line, line
 
 
-async def test_a_table_is_sized_to_its_rows_before_it_draws_and_widens_for_longer_cells(
-        ) -> None:
+async def test_a_table_is_sized_to_its_rows_before_it_draws_and_widens_for_longer_cells() -> None:
     from textual.app import App, ComposeResult
 
     class One(App[None]):
@@ -462,14 +481,16 @@ async def test_a_table_is_sized_to_its_rows_before_it_draws_and_widens_for_longe
 
 
 async def test_the_nodes_pane_shows_every_live_node_and_runs_name_theirs(
-        host: Host, clock: FrozenClock) -> None:
+    host: Host, clock: FrozenClock
+) -> None:
     from cronsole.core.models import Node
 
     store = host.engine.store
     store.register_node(Node(host.engine.node_id, "host", "here", 1, T0, T0, "0.1"))
     store.register_node(Node("other-7", "host", "db-2", 4242, T0, clock.now(), "0.1"))
-    store.register_node(Node("gone-1", "host", "db-3", 1, T0, T0 - timedelta(hours=1),
-                             "0.1"))  # stopped beating an hour ago: not live
+    store.register_node(
+        Node("gone-1", "host", "db-3", 1, T0, T0 - timedelta(hours=1), "0.1")
+    )  # stopped beating an hour ago: not live
     gate().set()  # type: ignore[attr-defined]
     host.claim_ticks("nightly", [T0 + timedelta(minutes=1)])
     host.engine.runner.wait_idle(5)
@@ -496,8 +517,9 @@ async def test_e_sets_or_resets_the_watermark_of_a_job_without_a_period(host: Ho
     app = app_for(host)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        jobs_table(app).move_cursor(row=[r.key.value for r in jobs_table(app).ordered_rows]
-                                    .index("nightly"))
+        jobs_table(app).move_cursor(
+            row=[r.key.value for r in jobs_table(app).ordered_rows].index("nightly")
+        )
         await pilot.press("e")
         form = app.screen
         assert isinstance(form, FormModal)

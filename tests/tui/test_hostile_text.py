@@ -19,8 +19,10 @@ from cronsole.tui.widgets.tables import LiveTable
 from tests.conftest import T0, Workspace
 from tests.tui.test_console import JOBS, settle
 
-EVIL = "[bold red]evil[/] [@click=app.quit]x[/] [link=https://evil.example]y[/link]" \
-       "\x1b]0;owned\x07\x1b[2J\x9b31m\r\x08\u202egnp.exe\u200b"
+EVIL = (
+    "[bold red]evil[/] [@click=app.quit]x[/] [link=https://evil.example]y[/link]"
+    "\x1b]0;owned\x07\x1b[2J\x9b31m\r\x08\u202egnp.exe\u200b"
+)
 ESCAPED = "\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\x0d\\x08\\u202egnp.exe\\u200b"
 
 
@@ -29,8 +31,9 @@ def seed(workspace: Workspace, clock: FrozenClock) -> CronsoleApp:
     host = workspace.host(clock)
     store = host.engine.store
     store.enqueue("ingest", EVIL, T0, tenant=EVIL)
-    run = store.insert_run("nightly", T0 - timedelta(minutes=1), RunReason.SCHEDULE, "n",
-                           Overlap.SKIP, T0)
+    run = store.insert_run(
+        "nightly", T0 - timedelta(minutes=1), RunReason.SCHEDULE, "n", Overlap.SKIP, T0
+    )
     assert run is not None
     store.claim_items("ingest", "n", run.id, T0, limit=1)
     [item] = store.list_items(job="ingest")
@@ -58,8 +61,9 @@ def assert_literal(found: list[Text]) -> None:
 @pytest.mark.scenario("S1")
 @pytest.mark.scenario("S2")
 @pytest.mark.scenario("S9")
-async def test_tables_logs_and_screens_show_data_literally(workspace: Workspace,
-                                                           clock: FrozenClock) -> None:
+async def test_tables_logs_and_screens_show_data_literally(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     app = seed(workspace, clock)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)

@@ -37,8 +37,13 @@ def test_json_lines_carry_the_run_and_the_escaped_message() -> None:
 
 @pytest.fixture
 def logger(tmp_path: Path) -> Iterator[logging.Logger]:
-    settings = Settings(config_path=None, database=str(tmp_path / "c.db"),
-                        log_dir=tmp_path / "logs", log_max_bytes=2000, log_backups=2)
+    settings = Settings(
+        config_path=None,
+        database=str(tmp_path / "c.db"),
+        log_dir=tmp_path / "logs",
+        log_max_bytes=2000,
+        log_backups=2,
+    )
     logsetup.configure(settings, "json", "info", stderr=False)
     found = logging.getLogger("cronsole")
     yield found
@@ -50,7 +55,8 @@ def logger(tmp_path: Path) -> Iterator[logging.Logger]:
 @pytest.mark.scenario("L6")
 @pytest.mark.scenario("S6")
 def test_the_log_file_rotates_within_its_bound_and_stays_private(
-        logger: logging.Logger, tmp_path: Path) -> None:
+    logger: logging.Logger, tmp_path: Path
+) -> None:
     for n in range(200):
         logger.info("line %d %s", n, "x" * 50)
     files = sorted(p.name for p in (tmp_path / "logs").iterdir())

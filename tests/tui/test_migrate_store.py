@@ -12,8 +12,19 @@ from tests.procs import query
 from tests.tui.conftest import enter, run
 from tests.tui.test_cli import JOBS
 
-TABLES = ("jobs", "job_state", "control", "nodes", "runs", "items", "tenant_counts", "commands",
-          "logs", "records", "archive")
+TABLES = (
+    "jobs",
+    "job_state",
+    "control",
+    "nodes",
+    "runs",
+    "items",
+    "tenant_counts",
+    "commands",
+    "logs",
+    "records",
+    "archive",
+)
 
 
 def fill(ws: Workspace) -> None:
@@ -21,8 +32,9 @@ def fill(ws: Workspace) -> None:
     store.ensure_jobs(["nightly", "broken"], T0)
     store.set_paused("nightly", True, T0, reason="maintenance \x1b[31m", by="op")
     for minute in range(30):
-        store.insert_run("nightly", T0 + timedelta(minutes=minute), RunReason.SCHEDULE, "n1",
-                         Overlap.ALLOW, T0)
+        store.insert_run(
+            "nightly", T0 + timedelta(minutes=minute), RunReason.SCHEDULE, "n1", Overlap.ALLOW, T0
+        )
     store.enqueue_many("nightly", [(f"k{n}", {"n": n}, f"t{n % 3}") for n in range(2500)], T0)
     [item] = store.claim_items("nightly", "n1", 1, T0, limit=1)
     store.complete_item(item, T0, result={"ok": True})
@@ -39,8 +51,11 @@ def counts(address: str, ws: Workspace) -> dict[str, int]:
 
 
 def test_sqlite_to_postgres_and_back_copies_every_row(
-        workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], pg_address: str) -> None:
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    pg_address: str,
+) -> None:
     target = pg_address
     workspace.write(JOBS)
     enter(workspace, monkeypatch)
@@ -56,8 +71,9 @@ def test_sqlite_to_postgres_and_back_copies_every_row(
     assert paused is not None and paused.paused and paused.pause_reason == "maintenance \x1b[31m"
     assert moved.get_item("nightly", "k0") is not None
     assert moved.get_record("entity", "scan-\\udcff") is not None
-    new = moved.insert_run("nightly", T0 + timedelta(days=1), RunReason.MANUAL, "n2",
-                           Overlap.ALLOW, T0)
+    new = moved.insert_run(
+        "nightly", T0 + timedelta(days=1), RunReason.MANUAL, "n2", Overlap.ALLOW, T0
+    )
     assert new is not None and new.id == 31  # the id sequence goes on after the copied ids
     moved.close()
 
@@ -70,8 +86,11 @@ def test_sqlite_to_postgres_and_back_copies_every_row(
 
 
 def test_a_target_with_data_or_a_live_node_is_refused_and_untouched(
-        workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], pg_address: str) -> None:
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    pg_address: str,
+) -> None:
     target = pg_address
     workspace.write(JOBS)
     enter(workspace, monkeypatch)

@@ -21,8 +21,9 @@ from tests.tui.test_console import JOBS, settle
 
 
 @pytest.fixture
-def app(workspace: Workspace, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch,
-        tmp_path: Path) -> CronsoleApp:
+def app(
+    workspace: Workspace, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> CronsoleApp:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.setattr(socket, "gethostname", lambda: "ops-host")  # shown in the status line
@@ -34,8 +35,14 @@ def app(workspace: Workspace, clock: FrozenClock, monkeypatch: pytest.MonkeyPatc
         for k in range(n * 12 + 2):
             store.enqueue("ingest", f"{tenant}-{k}", T0 - timedelta(minutes=k), tenant=tenant)
     for minute in (10, 5):
-        run = store.insert_run("nightly", T0 - timedelta(minutes=minute), RunReason.SCHEDULE,
-                               "node", Overlap.SKIP, T0 - timedelta(minutes=minute))
+        run = store.insert_run(
+            "nightly",
+            T0 - timedelta(minutes=minute),
+            RunReason.SCHEDULE,
+            "node",
+            Overlap.SKIP,
+            T0 - timedelta(minutes=minute),
+        )
         assert run is not None
         store.update_run_progress(run.id, total=20, processed=18, failed=2)
         store.finish_run(run.id, RunStatus.PARTIAL, T0 - timedelta(minutes=minute - 1))

@@ -23,8 +23,7 @@ from ..widgets.progress import progress_cells
 
 
 class DetailScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("y", "copy_id", "Copy id")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("y", "copy_id", "Copy id")]
 
     def __init__(self, engine: Engine, key: str) -> None:
         super().__init__()
@@ -64,8 +63,10 @@ def section(title: str) -> Text:
 
 
 class RunScreen(DetailScreen):
-    BINDINGS = [Binding("R", "app.retry_run", "Retry failed"),
-                Binding("x", "app.cancel_run", "Cancel")]
+    BINDINGS = [
+        Binding("R", "app.retry_run", "Retry failed"),
+        Binding("x", "app.cancel_run", "Cancel"),
+    ]
 
     def read(self) -> RunDetail | None:
         return run_detail(self.engine, int(self.key))
@@ -73,8 +74,11 @@ class RunScreen(DetailScreen):
     def render_detail(self, detail: RunDetail) -> Table:
         run, now = detail.run, self.engine.clock.now()
         out = Table.grid(padding=(0, 1))
-        out.add_row(Text(f"Run #{run.id}", style="bold"), literal(run.job, style="bold"),
-                    status(run.status.value))
+        out.add_row(
+            Text(f"Run #{run.id}", style="bold"),
+            literal(run.job, style="bold"),
+            status(run.status.value),
+        )
         out.add_row("reason", run.reason.value, f"tick {run.scheduled_for.astimezone():%c}")
         out.add_row("node", literal(run.node), f"started {ago(run.started_at, now)}")
         out.add_row("progress", progress_cells(run, now), "")
@@ -85,8 +89,11 @@ class RunScreen(DetailScreen):
         out.add_row(section("Items (failed first)"), "", "")
         failed_ids = {i.id for i in detail.failed}
         for item in detail.failed + [i for i in detail.items if i.id not in failed_ids]:
-            out.add_row(literal(item.key, 60), status(item.status.value),
-                        literal(item.error or "", 200, style="red"))
+            out.add_row(
+                literal(item.key, 60),
+                status(item.status.value),
+                literal(item.error or "", 200, style="red"),
+            )
         out.add_row(section("Log"), "", "")
         for entry in detail.logs:
             out.add_row(format_entry(entry), "", "")
@@ -119,10 +126,14 @@ class JobScreen(DetailScreen):
             out.add_row(literal(key), literal(json.dumps(value, default=str)))
         out.add_row(section("Recent runs"), "")
         for run in detail.runs[:15]:
-            out.add_row(f"#{run.id} {run.reason.value} {ago(run.finished_at, now)}",
-                        Text.assemble(status(run.status.value), " ", progress_cells(run, now)))
+            out.add_row(
+                f"#{run.id} {run.reason.value} {ago(run.finished_at, now)}",
+                Text.assemble(status(run.status.value), " ", progress_cells(run, now)),
+            )
         out.add_row(section("Audit"), "")
         for command in detail.commands[:15]:
-            out.add_row(f"{command.created_at.astimezone():%m-%d %H:%M} {command.action}",
-                        literal(f"{command.who}: {command.reason or ''} → {command.result or ''}"))
+            out.add_row(
+                f"{command.created_at.astimezone():%m-%d %H:%M} {command.action}",
+                literal(f"{command.who}: {command.reason or ''} → {command.result or ''}"),
+            )
         return out

@@ -11,9 +11,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = [
-    ("?  f1", "this help"), ("ctrl+p  :", "command palette: every action by name"),
-    ("1 2 3 4 5 6", "Jobs, Tenants, Runs, Logs, Audit, Nodes"), ("j k g G ↑ ↓", "move"),
-    ("/  esc", "filter the table or log; esc clears"), ("enter  esc", "open details / go back"),
+    ("?  f1", "this help"),
+    ("ctrl+p  :", "command palette: every action by name"),
+    ("1 2 3 4 5 6", "Jobs, Tenants, Runs, Logs, Audit, Nodes"),
+    ("j k g G ↑ ↓", "move"),
+    ("/  esc", "filter the table or log; esc clears"),
+    ("enter  esc", "open details / go back"),
     ("t  T", "fire the selected job now / with setting overrides"),
     ("p  r", "pause (reason, optional duration) / resume the selected job"),
     ("P", "pause or resume the whole scheduler"),
@@ -22,13 +25,20 @@ KEYS = [
     ("x  R", "cancel the selected run / retry its failed items"),
     ("space", "mark rows; the next action applies to all marked"),
     ("y", "copy the selected id (OSC 52 works over SSH)"),
-    ("f  w  l", "logs: follow, wrap, minimum level"), ("q  ctrl+q", "quit (stops gracefully)"),
+    ("f  w  l", "logs: follow, wrap, minimum level"),
+    ("q  ctrl+q", "quit (stops gracefully)"),
 ]
 PANES = [
-    ("Jobs", "schedule in English with its zone, next fire countdown, state, queue "
-             "(pending/running/failed items), period, last run, progress"),
-    ("Tenants", "backlog per tenant, worst first: pending, running, failed in 24 h, oldest "
-                "pending, health as a word"),
+    (
+        "Jobs",
+        "schedule in English with its zone, next fire countdown, state, queue "
+        "(pending/running/failed items), period, last run, progress",
+    ),
+    (
+        "Tenants",
+        "backlog per tenant, worst first: pending, running, failed in 24 h, oldest "
+        "pending, health as a word",
+    ),
     ("Runs", "recent runs: reason, tick, status, duration, processed/failed/total, node"),
     ("Logs", "live tail of job and engine records"),
     ("Audit", "who did what, when and why"),

@@ -56,5 +56,7 @@ class MainScreen(Screen[None]):
         width, height = event.size
         banner = self.query_one("#too-small", Static)
         banner.set_class(width >= MIN_WIDTH and height >= MIN_HEIGHT, "hidden")
-        banner.update(f"Terminal too small: {width}x{height}. cronsole needs at least "
-                      f"{MIN_WIDTH}x{MIN_HEIGHT}.")
+        banner.update(
+            f"Terminal too small: {width}x{height}. cronsole needs at least "
+            f"{MIN_WIDTH}x{MIN_HEIGHT}."
+        )

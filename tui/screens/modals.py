@@ -21,8 +21,11 @@ Check = Callable[[Values], str]  # the effect, in words; raises CronsoleError/Va
 
 
 class ConfirmModal(ModalScreen[bool]):
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n", "answer(False)", "No"),
-                Binding("escape", "answer(False)", "Cancel")]
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "Cancel"),
+    ]
 
     def __init__(self, question: str, detail: str = "") -> None:
         super().__init__()
@@ -68,8 +71,12 @@ class FormModal(ModalScreen[Values | None]):
             yield Label(Text(visible(self.title_text), style="bold"))
             for field in self.fields:
                 yield Label(field.label)
-                yield Input(value=field.value, placeholder=field.placeholder, id=field.name,
-                            select_on_focus=False)
+                yield Input(
+                    value=field.value,
+                    placeholder=field.placeholder,
+                    id=field.name,
+                    select_on_focus=False,
+                )
             yield Static("", id="effect")
             with Horizontal(classes="buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary")
@@ -100,7 +107,8 @@ class FormModal(ModalScreen[Values | None]):
         self.valid, self.checked = valid, values
         lines = [visible(line, 400) for line in effect.splitlines()[:30]]  # each line escaped
         self.query_one("#effect", Static).update(
-            Text("\n".join(lines), style="" if valid else "bold red"))
+            Text("\n".join(lines), style="" if valid else "bold red")
+        )
 
     def on_input_submitted(self) -> None:
         self.submit()

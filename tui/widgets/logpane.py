@@ -36,9 +36,10 @@ class LogPane(RichLog):
         Binding("G", "scroll_end", "Bottom", show=False),
     ]
 
-    def __init__(self, keep: int = 5000, **kwargs: object) -> None:
-        super().__init__(max_lines=keep, wrap=False, markup=False, highlight=False,
-                         auto_scroll=True, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, keep: int = 5000, *, id: str | None = None) -> None:
+        super().__init__(
+            max_lines=keep, wrap=False, markup=False, highlight=False, auto_scroll=True, id=id
+        )
         self.keep = keep
         self.follow = True
         self.min_level = "DEBUG"
@@ -46,14 +47,15 @@ class LogPane(RichLog):
         self.entries: list[LogEntry] = []
 
     def add_entries(self, entries: list[LogEntry]) -> None:
-        self.entries = (self.entries + entries)[-self.keep:]
+        self.entries = (self.entries + entries)[-self.keep :]
         self._write([entry for entry in entries if self._wanted(entry)])
 
     def _write(self, entries: list[LogEntry]) -> None:
         """One write per batch: each RichLog.write measures, scrolls and lays out again."""
         if entries:
-            self.write(Text("\n").join(format_entry(entry) for entry in entries),
-                       scroll_end=self.follow)
+            self.write(
+                Text("\n").join(format_entry(entry) for entry in entries), scroll_end=self.follow
+            )
 
     def _wanted(self, entry: LogEntry) -> bool:
         rank = LEVELS.index(entry.level) if entry.level in LEVELS else len(LEVELS)

@@ -57,9 +57,11 @@ class ProgressPanel(Static):
         grid.add_column(ratio=3)
         grid.add_column(ratio=4, no_wrap=True)
         for run in running[:6]:
-            bar = ProgressBar(total=float(run.total or 1),
-                              completed=float(run.processed + run.failed) if run.total else 0.0,
-                              pulse=run.total is None)
+            bar = ProgressBar(
+                total=float(run.total or 1),
+                completed=float(run.processed + run.failed) if run.total else 0.0,
+                pulse=run.total is None,
+            )
             grid.add_row(literal(f"#{run.id} {run.job}"), bar, progress_cells(run, now))
         extra = len(running) - 6
         return Group(grid, Text(f" … and {extra} more", style="dim")) if extra > 0 else grid

@@ -25,7 +25,8 @@ def shorter(path: str) -> str:
         parts = urlsplit(path)
         schema = re.search(r"search_path(?:%3D|=)(\w+)", parts.query)
         return f"pg {parts.hostname}/{parts.path.lstrip('/')}" + (
-            f" ({schema.group(1)})" if schema else "")
+            f" ({schema.group(1)})" if schema else ""
+        )
     try:
         return str(Path(path).relative_to(Path.cwd()))
     except ValueError:
@@ -76,6 +77,7 @@ class StatusLine(Static):
         line.append_text(literal(f"  on {self.host}  ", 30))
         path = self.database if len(self.database) <= 28 else "…" + self.database[-27:]
         return line.append_text(literal(path, 40, style="dim"))
+
 
 class StatusClock(Static):
     """The time of the last read, ticking each second: it shows the console is live, and

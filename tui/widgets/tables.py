@@ -91,8 +91,7 @@ class LiveTable(DataTable[Text | str]):
         if cell_len(str(value)) > self.columns[ColumnKey(column)].content_width:
             self._updated_cells.add(CellKey(RowKey(key), ColumnKey(column)))  # widen when idle
             self._require_update_dimensions = True
-        self.refresh_coordinate(Coordinate(self.get_row_index(key),
-                                           self.get_column_index(column)))
+        self.refresh_coordinate(Coordinate(self.get_row_index(key), self.get_column_index(column)))
 
     def measure(self) -> None:
         """Size the columns to the rows added since the table was last idle, now, not when

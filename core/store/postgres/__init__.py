@@ -56,8 +56,10 @@ class PostgresStore(SQLStore):
 
     def _after_copy(self, c: Conn) -> None:
         for table in ("runs", "items", "item_attempts", "commands", "logs"):
-            c.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                      f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
+            c.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+            )
 
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     JSON_TEXT = "(data::json->>'{field}')"
@@ -73,21 +75,29 @@ def migrate(c: PgConn, create: bool) -> None:
     c.execute("SELECT pg_advisory_lock(hashtext('cronsole-migrate:' || current_schema()))")
     try:
         with c.raw.transaction():
-            tables = {r[0] for r in c.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            ).fetchall()}
+            tables = {
+                r[0]
+                for r in c.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                ).fetchall()
+            }
             if "cronsole_migrations" not in tables:
                 if tables & set(TABLES):
                     raise StoreUnusable("not a cronsole database (it holds other tables)")
                 if not create:
-                    raise StoreUnusable("no cronsole schema here (start cronsole once to "
-                                        "create it)")
-                c.execute("CREATE TABLE cronsole_migrations (name text PRIMARY KEY,"
-                          " applied_at timestamptz NOT NULL DEFAULT now())")
+                    raise StoreUnusable(
+                        "no cronsole schema here (start cronsole once to create it)"
+                    )
+                c.execute(
+                    "CREATE TABLE cronsole_migrations (name text PRIMARY KEY,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                )
             applied = {r[0] for r in c.execute("SELECT name FROM cronsole_migrations").fetchall()}
             if applied - KNOWN:
-                raise StoreUnusable(f"the database was written by a newer cronsole (schema "
-                                    f"{sorted(applied - KNOWN)[-1]}); upgrade cronsole to use it")
+                raise StoreUnusable(
+                    f"the database was written by a newer cronsole (schema "
+                    f"{sorted(applied - KNOWN)[-1]}); upgrade cronsole to use it"
+                )
             for name, statements in MIGRATIONS:
                 if name not in applied:
                     c.raw.execute(statements)

@@ -52,14 +52,14 @@ def rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
         row = Row(values)
         row.names = names
         return row
+
     return make
 
 
 def _storable(params: Sequence[Any]) -> tuple[Any, ...]:
     """Text stored as the SQLite store stores it (lone surrogates as \\udcNN escapes), and a
     NUL, which PostgreSQL text cannot hold, as the four characters \\x00."""
-    return tuple(storable(v).replace("\x00", "\\x00") if isinstance(v, str) else v
-                 for v in params)
+    return tuple(storable(v).replace("\x00", "\\x00") if isinstance(v, str) else v for v in params)
 
 
 def reason(exc: Exception) -> str:
@@ -118,8 +118,13 @@ class Connections:
 
     def connect(self) -> PgConn:
         try:
-            raw = psycopg.connect(self.url, autocommit=True, row_factory=rows,
-                                  connect_timeout=10, application_name=f"cronsole[{os.getpid()}]")
+            raw = psycopg.connect(
+                self.url,
+                autocommit=True,
+                row_factory=rows,
+                connect_timeout=10,
+                application_name=f"cronsole[{os.getpid()}]",
+            )
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"cannot connect: {reason(exc)}") from None
         raw.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
@@ -171,11 +176,13 @@ class Connections:
         try:
             with conn.raw.transaction():
                 if exclusive:
-                    conn.execute("SELECT pg_advisory_xact_lock(hashtext('cronsole:' ||"
-                                 " current_schema()))")
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(hashtext('cronsole:' || current_schema()))"
+                    )
                 yield conn
         except psycopg.OperationalError as exc:  # at commit: the server went away
-            raise StoreUnavailable(f"{redacted(self.url)}: write rolled back: "
-                                   f"{reason(exc)}") from exc
+            raise StoreUnavailable(
+                f"{redacted(self.url)}: write rolled back: {reason(exc)}"
+            ) from exc
         finally:
             self._local.depth = 0

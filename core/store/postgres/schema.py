@@ -74,6 +74,5 @@ CREATE TABLE item_attempts (
     outcome {T} NOT NULL, error {T}, at {T} NOT NULL);
 CREATE INDEX item_attempts_run ON item_attempts (run_id, id);
 """
-MIGRATIONS: list[tuple[str, str]] = [("0001_initial", INITIAL),
-                                     ("0003_item_history", ITEM_HISTORY)]
+MIGRATIONS: list[tuple[str, str]] = [("0001_initial", INITIAL), ("0003_item_history", ITEM_HISTORY)]
 KNOWN = {name for name, _ in MIGRATIONS}

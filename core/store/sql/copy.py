@@ -8,8 +8,20 @@ from ...errors import UsageError
 from . import Conn, Database, Row
 
 # parents before children is not needed (no foreign keys); this is the order rows are copied
-TABLES = ("jobs", "job_state", "control", "nodes", "runs", "items", "item_attempts",
-          "tenant_counts", "commands", "logs", "records", "archive")
+TABLES = (
+    "jobs",
+    "job_state",
+    "control",
+    "nodes",
+    "runs",
+    "items",
+    "item_attempts",
+    "tenant_counts",
+    "commands",
+    "logs",
+    "records",
+    "archive",
+)
 CHUNK = 1000
 
 
@@ -27,25 +39,29 @@ class CopyMixin:
     def _after_copy(self, c: Conn) -> None:
         """Bring id counters past the copied ids (PostgreSQL's identity sequences)."""
 
-    def copy_into(self, target: CopyMixin,
-                  progress: Callable[[str, int], None] = lambda table, rows: None
-                  ) -> dict[str, int]:
+    def copy_into(
+        self, target: CopyMixin, progress: Callable[[str, int], None] = lambda table, rows: None
+    ) -> dict[str, int]:
         """Copy every row into `target`, which must hold none, in one transaction there: an
         interrupted copy leaves the target empty. Returns the rows copied per table."""
         copied: dict[str, int] = {}
         with target._db.write() as c:
             for table in TABLES:
                 if c.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
-                    raise UsageError(f"{target.describe()}: already holds data ({table}); "
-                                     "copy into a new, empty database")
+                    raise UsageError(
+                        f"{target.describe()}: already holds data ({table}); "
+                        "copy into a new, empty database"
+                    )
             for table in TABLES:
                 copied[table] = 0
                 for chunk in self._rows(table):
                     columns = list(chunk[0].keys())
                     names = ", ".join(f'"{name}"' for name in columns)
                     marks = ", ".join("?" for _ in columns)
-                    c.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})",
-                                  [tuple(row[name] for name in columns) for row in chunk])
+                    c.executemany(
+                        f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                        [tuple(row[name] for name in columns) for row in chunk],
+                    )
                     copied[table] += len(chunk)
                     progress(table, copied[table])
             target._after_copy(c)

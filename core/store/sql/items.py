@@ -37,13 +37,23 @@ def _count(c: Conn, job: str, queue: str, tenant: str, **delta: int) -> None:
     )
 
 
-def _attempted(c: Conn, item: Item, attempt: int, outcome: ItemStatus, error: str | None,
-               now: datetime) -> None:
+def _attempted(
+    c: Conn, item: Item, attempt: int, outcome: ItemStatus, error: str | None, now: datetime
+) -> None:
     c.execute(
         "INSERT INTO item_attempts (item_id, job, key, tenant, run_id, attempt, outcome, error,"
         " at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (item.id, item.job, item.key, item.tenant, item.run_id, attempt, outcome.value, error,
-         iso(now)),
+        (
+            item.id,
+            item.job,
+            item.key,
+            item.tenant,
+            item.run_id,
+            attempt,
+            outcome.value,
+            error,
+            iso(now),
+        ),
     )
 
 
@@ -55,21 +65,29 @@ class ItemsMixin:
         """The claim's transaction: a write, alone among writers (SQLite)."""
         return self._db.write()
 
-    def _advance_watermark(
-        self, c: Conn, job: str, mark: Watermark, now: datetime
-    ) -> None:
+    def _advance_watermark(self, c: Conn, job: str, mark: Watermark, now: datetime) -> None:
         raise NotImplementedError  # provided by MiscMixin
 
     def enqueue(
-        self, job: str, key: str, now: datetime, payload: Any = None, tenant: str = "",
-        queue: str = "default", max_attempts: int = 5,
+        self,
+        job: str,
+        key: str,
+        now: datetime,
+        payload: Any = None,
+        tenant: str = "",
+        queue: str = "default",
+        max_attempts: int = 5,
     ) -> bool:
         """Add an item unless its key is already in the ledger; True when it was added."""
         return self.enqueue_many(job, [(key, payload, tenant)], now, queue, max_attempts) == 1
 
     def enqueue_many(
-        self, job: str, entries: Sequence[tuple[str, Any, str]], now: datetime,
-        queue: str = "default", max_attempts: int = 5,
+        self,
+        job: str,
+        entries: Sequence[tuple[str, Any, str]],
+        now: datetime,
+        queue: str = "default",
+        max_attempts: int = 5,
     ) -> int:
         added: Counter[str] = Counter()
         with self._db.write() as c:
@@ -88,8 +106,15 @@ class ItemsMixin:
         return sum(added.values())
 
     def claim_items(
-        self, job: str, node: str, run_id: int | None, now: datetime, limit: int,
-        per_tenant: int | None = None, queue: str = "default", start: int | None = None,
+        self,
+        job: str,
+        node: str,
+        run_id: int | None,
+        now: datetime,
+        limit: int,
+        per_tenant: int | None = None,
+        queue: str = "default",
+        start: int | None = None,
         reserved: bool = False,
     ) -> list[Item]:
         """Claim up to `limit` due items, at most `per_tenant` from any tenant, longest-waiting
@@ -109,24 +134,35 @@ class ItemsMixin:
                 if room <= 0:
                     break
                 take = min(room, per_tenant) if per_tenant else room
-                claimed += self._claim_tenant(c, job, queue, row["tenant"], node, run_id, now,
-                                              take, reserved)
+                claimed += self._claim_tenant(
+                    c, job, queue, row["tenant"], node, run_id, now, take, reserved
+                )
             if claimed and start != 0:  # None: every item claimed starts now
                 self._start(c, claimed if start is None else claimed[:start], now)
             return claimed
 
     def _start(self, c: Conn, items: Sequence[Item], now: datetime) -> None:
         """Mark claimed items started: from now on a crash charges their attempt."""
-        c.executemany("UPDATE items SET started_at = ? WHERE id = ? AND claim_token = ?",
-                      [(iso(now), item.id, item.claim_token) for item in items])
+        c.executemany(
+            "UPDATE items SET started_at = ? WHERE id = ? AND claim_token = ?",
+            [(iso(now), item.id, item.claim_token) for item in items],
+        )
 
     def start_items(self, items: Sequence[Item], now: datetime) -> None:
         with self._db.write() as c:
             self._start(c, items, now)
 
     def _claim_tenant(
-        self, c: Conn, job: str, queue: str, tenant: str, node: str,
-        run_id: int | None, now: datetime, take: int, reserved: bool = False,
+        self,
+        c: Conn,
+        job: str,
+        queue: str,
+        tenant: str,
+        node: str,
+        run_id: int | None,
+        now: datetime,
+        take: int,
+        reserved: bool = False,
     ) -> list[Item]:
         claimed: list[Item] = []
         only = "reserved_for = ?" if reserved else "reserved_for IS NULL"
@@ -140,8 +176,21 @@ class ItemsMixin:
                 " started_at = NULL, updated_at = ? WHERE id IN (SELECT id FROM items"
                 " WHERE job = ? AND queue = ? AND tenant = ? AND status = ? AND not_before <= ?"
                 f" AND {only} ORDER BY id LIMIT ?{self.SKIP_LOCKED}) RETURNING *",
-                (node, uuid.uuid4().hex, iso(now), iso(now), run_id, iso(now), job, queue,
-                 tenant, status, iso(now), *mine, take - len(claimed)),
+                (
+                    node,
+                    uuid.uuid4().hex,
+                    iso(now),
+                    iso(now),
+                    run_id,
+                    iso(now),
+                    job,
+                    queue,
+                    tenant,
+                    status,
+                    iso(now),
+                    *mine,
+                    take - len(claimed),
+                ),
             ).fetchall()
             if rows:
                 _count(c, job, queue, tenant, **{status: -len(rows)}, claimed=len(rows))
@@ -158,7 +207,11 @@ class ItemsMixin:
         return to_item(c.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone())
 
     def _settle(
-        self, c: Conn, item: Item, status: ItemStatus, now: datetime,
+        self,
+        c: Conn,
+        item: Item,
+        status: ItemStatus,
+        now: datetime,
         **columns: Any,
     ) -> None:
         """Move a claimed item on, only if our claim still holds (compare-and-set). A failure
@@ -179,7 +232,11 @@ class ItemsMixin:
             _attempted(c, item, item.attempts, status, columns.get("error"), now)
 
     def complete_item(
-        self, item: Item, now: datetime, result: Any = None, watermark: Watermark | None = None,
+        self,
+        item: Item,
+        now: datetime,
+        result: Any = None,
+        watermark: Watermark | None = None,
         start_next: Item | None = None,
     ) -> None:
         with self._db.write() as c:
@@ -187,16 +244,19 @@ class ItemsMixin:
             if start_next is not None:
                 self._start(c, [start_next], now)
             if item.run_id is not None:
-                c.execute(
-                    "UPDATE runs SET processed = processed + 1 WHERE id = ?", (item.run_id,)
-                )
+                c.execute("UPDATE runs SET processed = processed + 1 WHERE id = ?", (item.run_id,))
             if watermark is not None:
                 self._advance_watermark(c, item.job, watermark, now)
                 fault("before_watermark_commit")
 
     def fail_item(
-        self, item: Item, now: datetime, error: str, retry_at: datetime | None,
-        watermark: Watermark | None = None, start_next: Item | None = None,
+        self,
+        item: Item,
+        now: datetime,
+        error: str,
+        retry_at: datetime | None,
+        watermark: Watermark | None = None,
+        start_next: Item | None = None,
     ) -> ItemStatus:
         """Record a failure: retried after `retry_at` while attempts remain, else dead."""
         retry = retry_at is not None and item.attempts < item.max_attempts
@@ -220,8 +280,9 @@ class ItemsMixin:
     def _give_back(self, c: Conn, item: Item, now: datetime) -> None:
         self._settle(c, item, ItemStatus.PENDING, now, attempts=item.attempts - 1)
 
-    def _lost_claim(self, c: Conn, row: Row, item: Item, status: ItemStatus, error: str,
-                    now: datetime) -> None:
+    def _lost_claim(
+        self, c: Conn, row: Row, item: Item, status: ItemStatus, error: str, now: datetime
+    ) -> None:
         """A claim whose run will not report (dead node, stale, unrecorded end): given back
         when its work never started, else settled as `status`, the attempt counted."""
         if row["started_at"] is None:
@@ -229,22 +290,33 @@ class ItemsMixin:
         else:
             self._settle(c, item, status, now, error=error, not_before="")
 
-    RUN_FAILED = ("status IN ('failed', 'dead') AND id IN (SELECT item_id FROM item_attempts"
-                  " WHERE run_id = ? AND outcome IN ('failed', 'dead'))")
+    RUN_FAILED = (
+        "status IN ('failed', 'dead') AND id IN (SELECT item_id FROM item_attempts"
+        " WHERE run_id = ? AND outcome IN ('failed', 'dead'))"
+    )
 
     def run_attempts(self, run_id: int, limit: int = 300) -> list[Attempt]:
-        rows = self._db.get().execute(
-            "SELECT * FROM item_attempts WHERE run_id = ? ORDER BY id LIMIT ?", (run_id, limit),
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT * FROM item_attempts WHERE run_id = ? ORDER BY id LIMIT ?",
+                (run_id, limit),
+            )
+            .fetchall()
+        )
         return valid(to_attempt, rows)
 
     def failed_of_run(self, run_id: int) -> int:
-        row = self._db.get().execute(
-            f"SELECT count(*) AS n FROM items WHERE {self.RUN_FAILED}", (run_id,)).fetchone()
+        row = (
+            self._db.get()
+            .execute(f"SELECT count(*) AS n FROM items WHERE {self.RUN_FAILED}", (run_id,))
+            .fetchone()
+        )
         return int(row["n"])
 
-    def retry_items(self, job: str, now: datetime, run_id: int | None = None,
-                    reserve_for: int | None = None) -> int:
+    def retry_items(
+        self, job: str, now: datetime, run_id: int | None = None, reserve_for: int | None = None
+    ) -> int:
         """Operator retry: failed and dead items (all of the job's, or those that failed in
         run #run_id and were not done since) become pending, their attempts kept and one more
         allowed, reserved for the retry run `reserve_for` when given."""
@@ -263,8 +335,7 @@ class ItemsMixin:
                 )
                 if cursor.rowcount != 1:
                     continue  # claimed meanwhile by a node that does not wait for writers
-                _count(c, row["job"], row["queue"], row["tenant"],
-                       **{row["status"]: -1}, pending=1)
+                _count(c, row["job"], row["queue"], row["tenant"], **{row["status"]: -1}, pending=1)
                 moved += 1
             return moved
 
@@ -279,11 +350,11 @@ class ItemsMixin:
         if not nodes:
             return 0
         marks = ", ".join("?" for _ in nodes)
-        return self._release_claimed(f"status = 'claimed' AND claim_owner IN ({marks})", nodes,
-                                     now, why)
+        return self._release_claimed(
+            f"status = 'claimed' AND claim_owner IN ({marks})", nodes, now, why
+        )
 
-    def _release_claimed(self, where: str, params: Sequence[Any], now: datetime,
-                         why: str) -> int:
+    def _release_claimed(self, where: str, params: Sequence[Any], now: datetime, why: str) -> int:
         with self._db.write() as c:
             rows = c.execute(f"SELECT * FROM items WHERE {where}", tuple(params)).fetchall()
             moved = 0
@@ -306,10 +377,10 @@ class ItemsMixin:
             swept = []
             for row in rows:
                 item = to_item(row)
-                status = ItemStatus.FAILED if item.attempts < item.max_attempts \
-                    else ItemStatus.DEAD
-                self._lost_claim(c, row, item, status,
-                                 f"stale: no heartbeat since {row['heartbeat_at']}", now)
+                status = ItemStatus.FAILED if item.attempts < item.max_attempts else ItemStatus.DEAD
+                self._lost_claim(
+                    c, row, item, status, f"stale: no heartbeat since {row['heartbeat_at']}", now
+                )
                 swept.append(self._item(c, item.id))
                 fault("mid_sweep")
             return swept
@@ -322,40 +393,54 @@ class ItemsMixin:
             )
 
     def get_item(self, job: str, key: str) -> Item | None:
-        row = self._db.get().execute(
-            "SELECT * FROM items WHERE job = ? AND key = ?", (job, key)
-        ).fetchone()
+        row = (
+            self._db.get()
+            .execute("SELECT * FROM items WHERE job = ? AND key = ?", (job, key))
+            .fetchone()
+        )
         return to_item(row) if row else None
 
     def known_keys(self, job: str, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
         conn = self._db.get()
         for start in range(0, len(keys), 500):
-            chunk = list(keys[start:start + 500])
+            chunk = list(keys[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
-            found.update(row[0] for row in conn.execute(
-                f"SELECT key FROM items WHERE job = ? AND key IN ({marks})", (job, *chunk)
-            ).fetchall())
+            found.update(
+                row[0]
+                for row in conn.execute(
+                    f"SELECT key FROM items WHERE job = ? AND key IN ({marks})", (job, *chunk)
+                ).fetchall()
+            )
         return found
 
     def list_items(
-        self, job: str | None = None, run_id: int | None = None,
-        status: ItemStatus | None = None, limit: int = 100,
+        self,
+        job: str | None = None,
+        run_id: int | None = None,
+        status: ItemStatus | None = None,
+        limit: int = 100,
     ) -> list[Item]:
         body, params = where(("job", job), ("run_id", run_id), ("status", status))
-        rows = self._db.get().execute(
-            f"SELECT * FROM items WHERE {body} ORDER BY id LIMIT ?", (*params, limit)
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(f"SELECT * FROM items WHERE {body} ORDER BY id LIMIT ?", (*params, limit))
+            .fetchall()
+        )
         return valid(to_item, rows)
 
     def outcomes_since(self, job: str, since: datetime) -> dict[str, tuple[int, int]]:
         """Through the (job, status, updated_at) index."""
-        rows = self._db.get().execute(
-            "SELECT tenant, status = 'done' AS ok, count(*) AS n FROM items WHERE job = ?"
-            " AND status IN ('done', 'failed', 'dead') AND updated_at >= ?"
-            " GROUP BY tenant, status = 'done'",
-            (job, iso(since)),
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT tenant, status = 'done' AS ok, count(*) AS n FROM items WHERE job = ?"
+                " AND status IN ('done', 'failed', 'dead') AND updated_at >= ?"
+                " GROUP BY tenant, status = 'done'",
+                (job, iso(since)),
+            )
+            .fetchall()
+        )
         found: dict[str, tuple[int, int]] = {}
         for r in rows:
             done, failed = found.get(r["tenant"], (0, 0))
@@ -382,11 +467,15 @@ class ItemsMixin:
 
     def tenant_counts(self, job: str | None = None) -> list[TenantCounts]:
         where, params = ("WHERE job = ?", (job,)) if job else ("", ())
-        rows = self._db.get().execute(
-            "SELECT job, tenant, CAST(sum(pending) AS BIGINT) AS pending,"
-            " CAST(sum(claimed) AS BIGINT) AS claimed, CAST(sum(done) AS BIGINT) AS done,"
-            " CAST(sum(failed) AS BIGINT) AS failed, CAST(sum(dead) AS BIGINT) AS dead"
-            f" FROM tenant_counts {where} GROUP BY job, tenant ORDER BY job, tenant",
-            params,
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT job, tenant, CAST(sum(pending) AS BIGINT) AS pending,"
+                " CAST(sum(claimed) AS BIGINT) AS claimed, CAST(sum(done) AS BIGINT) AS done,"
+                " CAST(sum(failed) AS BIGINT) AS failed, CAST(sum(dead) AS BIGINT) AS dead"
+                f" FROM tenant_counts {where} GROUP BY job, tenant ORDER BY job, tenant",
+                params,
+            )
+            .fetchall()
+        )
         return valid(to_counts, rows)

@@ -32,8 +32,13 @@ class JobsMixin:
         return to_job_state(row) if row else None
 
     def set_paused(
-        self, name: str, paused: bool, now: datetime, reason: str | None = None,
-        until: datetime | None = None, by: str | None = None,
+        self,
+        name: str,
+        paused: bool,
+        now: datetime,
+        reason: str | None = None,
+        until: datetime | None = None,
+        by: str | None = None,
     ) -> bool:
         """Set or clear a pause; False when nothing changed (resume of a running job)."""
         with self._db.write() as c:
@@ -45,8 +50,14 @@ class JobsMixin:
             c.execute(
                 "UPDATE jobs SET paused = ?, pause_reason = ?, pause_until = ?, paused_by = ?,"
                 " updated_at = ? WHERE name = ?",
-                (int(paused), reason if paused else None, maybe_iso(until) if paused else None,
-                 by if paused else None, iso(now), name),
+                (
+                    int(paused),
+                    reason if paused else None,
+                    maybe_iso(until) if paused else None,
+                    by if paused else None,
+                    iso(now),
+                    name,
+                ),
             )
             return paused or bool(before and before["paused"])
 
@@ -92,15 +103,19 @@ class StateMixin:
     _db: Database
 
     def get_state(self, job: str, key: str, default: Any = None) -> Any:
-        row = self._db.get().execute(
-            "SELECT value FROM job_state WHERE job = ? AND key = ?", (job, key)
-        ).fetchone()
+        row = (
+            self._db.get()
+            .execute("SELECT value FROM job_state WHERE job = ? AND key = ?", (job, key))
+            .fetchone()
+        )
         return loads(row["value"]) if row else default
 
     def all_state(self, job: str) -> dict[str, Any]:
-        rows = self._db.get().execute(
-            "SELECT key, value FROM job_state WHERE job = ? ORDER BY key", (job,)
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute("SELECT key, value FROM job_state WHERE job = ? ORDER BY key", (job,))
+            .fetchall()
+        )
         return {r["key"]: loads(r["value"]) for r in rows}
 
     def set_state(self, job: str, key: str, value: Any, now: datetime) -> None:
@@ -111,9 +126,7 @@ class StateMixin:
         with self._db.write() as c:
             c.execute("DELETE FROM job_state WHERE job = ? AND key = ?", (job, key))
 
-    def _put_state(
-        self, c: Conn, job: str, key: str, value: Any, now: datetime
-    ) -> None:
+    def _put_state(self, c: Conn, job: str, key: str, value: Any, now: datetime) -> None:
         c.execute(
             "INSERT INTO job_state (job, key, value, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (job, key) DO UPDATE SET value = excluded.value,"
@@ -129,9 +142,7 @@ class StateMixin:
         with self._db.write() as c:
             self._advance_watermark(c, job, mark, now)
 
-    def _advance_watermark(
-        self, c: Conn, job: str, mark: Watermark, now: datetime
-    ) -> None:
+    def _advance_watermark(self, c: Conn, job: str, mark: Watermark, now: datetime) -> None:
         """Move the cursor forward only; called inside the transaction of the item outcome."""
         row = c.execute(
             "SELECT value FROM job_state WHERE job = ? AND key = 'watermark'", (job,)
@@ -149,8 +160,15 @@ class NodesMixin:
             c.execute(
                 "INSERT INTO nodes (id, role, hostname, pid, started_at, heartbeat_at, version)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (node.id, node.role, node.hostname, node.pid, iso(node.started_at),
-                 iso(node.heartbeat_at), node.version),
+                (
+                    node.id,
+                    node.role,
+                    node.hostname,
+                    node.pid,
+                    iso(node.started_at),
+                    iso(node.heartbeat_at),
+                    node.version,
+                ),
             )
 
     def heartbeat(self, node: str, now: datetime) -> list[int]:
@@ -179,9 +197,14 @@ class NodesMixin:
         return valid(to_node, rows)
 
     def last_stopped_host(self) -> Node | None:
-        rows = self._db.get().execute(
-            "SELECT * FROM nodes WHERE role = 'host' AND stopped_at IS NOT NULL"
-            " ORDER BY stopped_at DESC LIMIT 1").fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT * FROM nodes WHERE role = 'host' AND stopped_at IS NOT NULL"
+                " ORDER BY stopped_at DESC LIMIT 1"
+            )
+            .fetchall()
+        )
         found = valid(to_node, rows)
         return found[0] if found else None
 
@@ -210,8 +233,15 @@ class CommandsMixin:
     _db: Database
 
     def add_command(
-        self, action: str, who: str, origin: str, now: datetime, job: str | None = None,
-        run_id: int | None = None, args: dict[str, Any] | None = None, reason: str | None = None,
+        self,
+        action: str,
+        who: str,
+        origin: str,
+        now: datetime,
+        job: str | None = None,
+        run_id: int | None = None,
+        args: dict[str, Any] | None = None,
+        reason: str | None = None,
     ) -> Command:
         with self._db.write() as c:
             row = c.execute(
@@ -222,9 +252,13 @@ class CommandsMixin:
         return to_command(row)
 
     def pending_commands(self, limit: int = 50) -> list[Command]:
-        rows = self._db.get().execute(
-            "SELECT * FROM commands WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT * FROM commands WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,)
+            )
+            .fetchall()
+        )
         return valid(to_command, rows)
 
     def claim_command(self, command_id: int, node: str, now: datetime) -> bool:
@@ -238,7 +272,11 @@ class CommandsMixin:
             return cursor.rowcount == 1
 
     def finish_command(
-        self, command_id: int, status: CommandStatus, result: str, now: datetime,
+        self,
+        command_id: int,
+        status: CommandStatus,
+        result: str,
+        now: datetime,
         run_id: int | None = None,
     ) -> Command:
         with self._db.write() as c:
@@ -251,26 +289,32 @@ class CommandsMixin:
         return to_command(row)
 
     def get_command(self, command_id: int) -> Command | None:
-        row = self._db.get().execute(
-            "SELECT * FROM commands WHERE id = ?", (command_id,)
-        ).fetchone()
+        row = (
+            self._db.get().execute("SELECT * FROM commands WHERE id = ?", (command_id,)).fetchone()
+        )
         return to_command(row) if row else None
 
-    def list_commands(self, job: str | None = None, limit: int = 50,
-                      since: datetime | None = None) -> list[Command]:
+    def list_commands(
+        self, job: str | None = None, limit: int = 50, since: datetime | None = None
+    ) -> list[Command]:
         first, start = ("created_at >= ?", (iso(since),)) if since else ("1 = 1", ())
         body, params = where(("job", job), first=first, params=start)
-        rows = self._db.get().execute(
-            f"SELECT * FROM commands WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                f"SELECT * FROM commands WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
+            )
+            .fetchall()
+        )
         return valid(to_command, rows)
 
 
 class LogsMixin:
     _db: Database
 
-    def add_logs(self, entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]]
-                 ) -> None:
+    def add_logs(
+        self, entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]]
+    ) -> None:
         """Append (at, level, job, run_id, logger, message) rows in one transaction."""
         with self._db.write() as c:
             c.executemany(
@@ -280,17 +324,22 @@ class LogsMixin:
             )
 
     def recent_logs(
-        self, job: str | None = None, run_id: int | None = None, after_id: int = 0,
-        limit: int = 200, levels: Sequence[str] | None = None,
+        self,
+        job: str | None = None,
+        run_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 200,
+        levels: Sequence[str] | None = None,
     ) -> list[LogEntry]:
-        body, params = where(("job", job), ("run_id", run_id), first="id > ?",
-                             params=(after_id,))
+        body, params = where(("job", job), ("run_id", run_id), first="id > ?", params=(after_id,))
         if levels is not None:
             body += f" AND level IN ({', '.join('?' for _ in levels) or 'NULL'})"
             params += list(levels)
-        rows = self._db.get().execute(
-            f"SELECT * FROM logs WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(f"SELECT * FROM logs WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit))
+            .fetchall()
+        )
         return valid(to_log, reversed(rows))
 
     def prune_logs(self, keep: int) -> int:

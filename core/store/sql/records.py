@@ -25,8 +25,14 @@ ARCHIVABLE = {
 
 @checked("record")
 def _record(row: Row) -> Record:
-    return Record(key=row["key"], data=loads(row["data"]), grp=row["grp"], at=row["at"],
-                  status=row["status"], updated_at=when(row["updated_at"]))
+    return Record(
+        key=row["key"],
+        data=loads(row["data"]),
+        grp=row["grp"],
+        at=row["at"],
+        status=row["status"],
+        updated_at=when(row["updated_at"]),
+    )
 
 
 class RecordsMixin:
@@ -41,51 +47,76 @@ class RecordsMixin:
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, key) DO UPDATE SET"
                 " grp = excluded.grp, at = excluded.at, status = excluded.status,"
                 " data = excluded.data, updated_at = excluded.updated_at",
-                [(collection, r.key, r.grp, r.at, r.status, dumps(r.data), iso(now))
-                 for r in records],
+                [
+                    (collection, r.key, r.grp, r.at, r.status, dumps(r.data), iso(now))
+                    for r in records
+                ],
             )
 
     def get_record(self, collection: str, key: str) -> Record | None:
-        row = self._db.get().execute(
-            "SELECT * FROM records WHERE collection = ? AND key = ?", (collection, key)
-        ).fetchone()
+        row = (
+            self._db.get()
+            .execute("SELECT * FROM records WHERE collection = ? AND key = ?", (collection, key))
+            .fetchone()
+        )
         return _record(row) if row else None
 
     def query_records(
-        self, collection: str, grp: str | None = None, status: str | None = None,
-        at_from: str | None = None, at_to: str | None = None, limit: int = 1000,
+        self,
+        collection: str,
+        grp: str | None = None,
+        status: str | None = None,
+        at_from: str | None = None,
+        at_to: str | None = None,
+        limit: int = 1000,
         newest_first: bool = False,
     ) -> list[Record]:
-        body, params = where(("grp", grp), ("status", status), first="collection = ?",
-                             params=(collection,))
+        body, params = where(
+            ("grp", grp), ("status", status), first="collection = ?", params=(collection,)
+        )
         for clause, value in (("at >= ?", at_from), ("at < ?", at_to)):
             if value is not None:
                 body += f" AND {clause}"
                 params.append(value)
         order = "DESC" if newest_first else "ASC"
-        rows = self._db.get().execute(
-            f"SELECT * FROM records WHERE {body} ORDER BY at {order}, key LIMIT ?",
-            (*params, limit),
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                f"SELECT * FROM records WHERE {body} ORDER BY at {order}, key LIMIT ?",
+                (*params, limit),
+            )
+            .fetchall()
+        )
         return valid(_record, rows)
 
     def record_groups(self, collection: str, at_from: str) -> list[str]:
         """Distinct groups with a record at or after `at_from` (e.g. users active this week)."""
-        rows = self._db.get().execute(
-            "SELECT DISTINCT grp FROM records WHERE collection = ? AND at >= ? ORDER BY grp",
-            (collection, at_from),
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT DISTINCT grp FROM records WHERE collection = ? AND at >= ? ORDER BY grp",
+                (collection, at_from),
+            )
+            .fetchall()
+        )
         return [r["grp"] for r in rows]
 
     def count_records(self, collection: str, status: str | None = None) -> int:
         body, params = where(("status", status), first="collection = ?", params=(collection,))
-        row = self._db.get().execute(
-            f"SELECT count(*) AS n FROM records WHERE {body}", params
-        ).fetchone()
+        row = (
+            self._db.get()
+            .execute(f"SELECT count(*) AS n FROM records WHERE {body}", params)
+            .fetchone()
+        )
         return int(row["n"])
 
     def sweep_records(
-        self, collection: str, status: str, before: str, new_status: str, now: datetime,
+        self,
+        collection: str,
+        status: str,
+        before: str,
+        new_status: str,
+        now: datetime,
         change: Callable[[Record], Any],
     ) -> list[Record]:
         """Move records in `status` whose `at` is before the cutoff to `new_status`, with data
@@ -139,9 +170,11 @@ class RecordsMixin:
         )
 
     def archived_run(self, run_id: int) -> Run | None:
-        row = self._db.get().execute(
-            "SELECT data FROM archive WHERE kind = 'runs' AND id = ?", (str(run_id),)
-        ).fetchone()
+        row = (
+            self._db.get()
+            .execute("SELECT data FROM archive WHERE kind = 'runs' AND id = ?", (str(run_id),))
+            .fetchone()
+        )
         found = valid(to_run, [loads(row["data"])]) if row else []
         return found[0] if found else None
 
@@ -150,22 +183,32 @@ class RecordsMixin:
         if job is not None:
             body += f" AND {self.JSON_TEXT.format(field='job')} = ?"
             params.append(job)
-        rows = self._db.get().execute(
-            f"SELECT data FROM archive WHERE {body} ORDER BY CAST(id AS BIGINT) DESC LIMIT ?",
-            (*params, limit),
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                f"SELECT data FROM archive WHERE {body} ORDER BY CAST(id AS BIGINT) DESC LIMIT ?",
+                (*params, limit),
+            )
+            .fetchall()
+        )
         return valid(to_run, [loads(r["data"]) for r in rows])
 
     def archived_items(self, run_id: int, limit: int = 300) -> list[Item]:
-        rows = self._db.get().execute(
-            "SELECT data FROM archive WHERE kind = 'items' AND "
-            f"{self.JSON_TEXT.format(field='run_id')} = ? ORDER BY CAST(id AS BIGINT) LIMIT ?",
-            (str(run_id), limit),
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT data FROM archive WHERE kind = 'items' AND "
+                f"{self.JSON_TEXT.format(field='run_id')} = ? ORDER BY CAST(id AS BIGINT) LIMIT ?",
+                (str(run_id), limit),
+            )
+            .fetchall()
+        )
         return valid(to_item, [loads(r["data"]) for r in rows])
 
     def count_archived(self, kind: str) -> int:
-        row = self._db.get().execute(
-            "SELECT count(*) AS n FROM archive WHERE kind = ?", (kind,)
-        ).fetchone()
+        row = (
+            self._db.get()
+            .execute("SELECT count(*) AS n FROM archive WHERE kind = ?", (kind,))
+            .fetchone()
+        )
         return int(row["n"])

@@ -40,8 +40,14 @@ class RunsMixin:
     _db: Database
 
     def insert_run(
-        self, job: str, scheduled_for: datetime, reason: RunReason, node: str,
-        overlap: Overlap, now: datetime, overrides: dict[str, Any] | None = None,
+        self,
+        job: str,
+        scheduled_for: datetime,
+        reason: RunReason,
+        node: str,
+        overlap: Overlap,
+        now: datetime,
+        overrides: dict[str, Any] | None = None,
     ) -> Run | None:
         with self._db.write() as c:
             active = c.execute(
@@ -52,13 +58,26 @@ class RunsMixin:
             status, error = _decide(overlap, active)
             started = iso(now) if status is RunStatus.RUNNING else None
             finished = iso(now) if status is RunStatus.SKIPPED else None
-            return _inserted(c.execute(
-                "INSERT INTO runs (job, reason, status, scheduled_for, node, created_at,"
-                " started_at, heartbeat_at, finished_at, error, overrides)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *",
-                (job, reason, status, iso(scheduled_for), node, iso(now), started, started,
-                 finished, error, dumps(overrides or {})),
-            ))
+            return _inserted(
+                c.execute(
+                    "INSERT INTO runs (job, reason, status, scheduled_for, node, created_at,"
+                    " started_at, heartbeat_at, finished_at, error, overrides)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *",
+                    (
+                        job,
+                        reason,
+                        status,
+                        iso(scheduled_for),
+                        node,
+                        iso(now),
+                        started,
+                        started,
+                        finished,
+                        error,
+                        dumps(overrides or {}),
+                    ),
+                )
+            )
 
     def _fetch_run(self, c: Conn, run_id: int | None) -> Run:
         row = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -69,45 +88,62 @@ class RunsMixin:
     ) -> Run | None:
         """Insert a queued run for a tick (backfill); None when the tick already has a run."""
         with self._db.write() as c:
-            return _inserted(c.execute(
-                "INSERT INTO runs (job, reason, status, scheduled_for, created_at)"
-                " VALUES (?, ?, 'queued', ?, ?) ON CONFLICT DO NOTHING RETURNING *",
-                (job, reason, iso(scheduled_for), iso(now)),
-            ))
+            return _inserted(
+                c.execute(
+                    "INSERT INTO runs (job, reason, status, scheduled_for, created_at)"
+                    " VALUES (?, ?, 'queued', ?, ?) ON CONFLICT DO NOTHING RETURNING *",
+                    (job, reason, iso(scheduled_for), iso(now)),
+                )
+            )
 
     def runs_at(self, job: str, ticks: list[datetime]) -> dict[datetime, int]:
         """Which of these ticks already have a run (through the unique tick index)."""
         found: dict[datetime, int] = {}
         for start in range(0, len(ticks), 500):
-            chunk = {iso(t): t for t in ticks[start:start + 500]}
+            chunk = {iso(t): t for t in ticks[start : start + 500]}
             marks = ", ".join("?" for _ in chunk)
-            rows = self._db.get().execute(
-                f"SELECT id, scheduled_for FROM runs WHERE job = ? AND scheduled_for IN ({marks})",
-                (job, *chunk),
-            ).fetchall()
+            rows = (
+                self._db.get()
+                .execute(
+                    "SELECT id, scheduled_for FROM runs"
+                    f" WHERE job = ? AND scheduled_for IN ({marks})",
+                    (job, *chunk),
+                )
+                .fetchall()
+            )
             found.update({chunk[r["scheduled_for"]]: r["id"] for r in rows})
         return found
 
-    def record_missed(
-        self, job: str, ticks: list[datetime], now: datetime, why: str
-    ) -> Run | None:
+    def record_missed(self, job: str, ticks: list[datetime], now: datetime, why: str) -> Run | None:
         """One `missed` row standing for ticks that will never run, with their count and span."""
         summary = {"count": len(ticks), "first": iso(ticks[0]), "last": iso(ticks[-1])}
         with self._db.write() as c:
-            return _inserted(c.execute(
-                "INSERT INTO runs (job, reason, status, scheduled_for, created_at, finished_at,"
-                " error, summary, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING RETURNING *",
-                (job, RunReason.CATCH_UP, RunStatus.MISSED, iso(ticks[0]), iso(now), iso(now),
-                 why, dumps(summary), len(ticks)),
-            ))
+            return _inserted(
+                c.execute(
+                    "INSERT INTO runs (job, reason, status, scheduled_for, created_at, finished_at,"
+                    " error, summary, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING RETURNING *",
+                    (
+                        job,
+                        RunReason.CATCH_UP,
+                        RunStatus.MISSED,
+                        iso(ticks[0]),
+                        iso(now),
+                        iso(now),
+                        why,
+                        dumps(summary),
+                        len(ticks),
+                    ),
+                )
+            )
 
     def start_queued_run(self, job: str, node: str, now: datetime, allow: bool) -> Run | None:
         """Move the oldest queued run of a job to running, unless one runs (and overlap forbids)."""
         with self._db.write() as c:
-            if not allow and c.execute(
-                f"SELECT 1 FROM runs WHERE {RUNNING} AND job = ?", (job,)
-            ).fetchone():
+            if (
+                not allow
+                and c.execute(f"SELECT 1 FROM runs WHERE {RUNNING} AND job = ?", (job,)).fetchone()
+            ):
                 return None
             row = c.execute(
                 f"SELECT id FROM runs WHERE {QUEUED} AND job = ? ORDER BY id LIMIT 1",
@@ -123,19 +159,22 @@ class RunsMixin:
             return self._fetch_run(c, row["id"])
 
     def queued_jobs(self) -> list[str]:
-        rows = self._db.get().execute(
-            f"SELECT DISTINCT job FROM runs WHERE {QUEUED}"
-        ).fetchall()
+        rows = self._db.get().execute(f"SELECT DISTINCT job FROM runs WHERE {QUEUED}").fetchall()
         return [r["job"] for r in rows]
 
     def finish_run(
-        self, run_id: int, status: RunStatus, now: datetime, error: str | None = None,
-        summary: dict[str, Any] | None = None, left: int = 0,
+        self,
+        run_id: int,
+        status: RunStatus,
+        now: datetime,
+        error: str | None = None,
+        summary: dict[str, Any] | None = None,
+        left: int = 0,
     ) -> bool:
         """Close a running run; False when it was no longer running (abandoned by a sweep)."""
         with self._db.write() as c:
             cursor = c.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, error = ?, summary = ?, \"left\" = ?"
+                'UPDATE runs SET status = ?, finished_at = ?, error = ?, summary = ?, "left" = ?'
                 " WHERE id = ? AND status = 'running'",
                 (status, iso(now), error, dumps(summary or {}), left, run_id),
             )
@@ -148,7 +187,11 @@ class RunsMixin:
             return True
 
     def update_run_progress(
-        self, run_id: int, total: int | None = None, processed: int = 0, failed: int = 0,
+        self,
+        run_id: int,
+        total: int | None = None,
+        processed: int = 0,
+        failed: int = 0,
         skipped: int = 0,
     ) -> None:
         with self._db.write() as c:
@@ -163,34 +206,47 @@ class RunsMixin:
         return to_run(row) if row else None
 
     def list_runs(
-        self, job: str | None = None, status: RunStatus | None = None,
-        since: datetime | None = None, limit: int = 50,
+        self,
+        job: str | None = None,
+        status: RunStatus | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
     ) -> list[Run]:
         first, start = ("created_at >= ?", (iso(since),)) if since else ("1 = 1", ())
         body, params = where(("job", job), ("status", status), first=first, params=start)
-        rows = self._db.get().execute(
-            f"SELECT * FROM runs WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit)
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(f"SELECT * FROM runs WHERE {body} ORDER BY id DESC LIMIT ?", (*params, limit))
+            .fetchall()
+        )
         return valid(to_run, rows)
 
     def active_runs(self) -> list[Run]:
-        rows = self._db.get().execute(
-            f"SELECT * FROM runs WHERE status IN {ACTIVE} ORDER BY id"
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(f"SELECT * FROM runs WHERE status IN {ACTIVE} ORDER BY id")
+            .fetchall()
+        )
         return valid(to_run, rows)
 
     def skipped_after(self, job: str, run_id: int, limit: int) -> int:
-        rows = self._db.get().execute(  # the (job, id) index, read from run_id on
-            "SELECT 1 FROM runs WHERE job = ? AND id > ? AND status = 'skipped' LIMIT ?",
-            (job, run_id, limit),
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute(  # the (job, id) index, read from run_id on
+                "SELECT 1 FROM runs WHERE job = ? AND id > ? AND status = 'skipped' LIMIT ?",
+                (job, run_id, limit),
+            )
+            .fetchall()
+        )
         return len(rows)
 
     def last_runs(self) -> dict[str, Run]:
         """The latest finished run of each job (kept on the job row, so no history scan)."""
-        rows = self._db.get().execute(
-            "SELECT runs.* FROM jobs JOIN runs ON runs.id = jobs.last_run_id"
-        ).fetchall()
+        rows = (
+            self._db.get()
+            .execute("SELECT runs.* FROM jobs JOIN runs ON runs.id = jobs.last_run_id")
+            .fetchall()
+        )
         return {run.job: run for run in valid(to_run, rows)}
 
     def request_cancel(self, run_id: int, now: datetime) -> Run | None:

@@ -15,8 +15,15 @@ from .runs import RunsMixin
 
 
 class SQLStore(
-    JobsMixin, StateMixin, RunsMixin, ItemsMixin, NodesMixin, CommandsMixin, LogsMixin,
-    RecordsMixin, CopyMixin,
+    JobsMixin,
+    StateMixin,
+    RunsMixin,
+    ItemsMixin,
+    NodesMixin,
+    CommandsMixin,
+    LogsMixin,
+    RecordsMixin,
+    CopyMixin,
 ):
     _db: Database
 

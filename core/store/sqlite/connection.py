@@ -26,15 +26,16 @@ def refuse_links(*paths: Path) -> None:
     """One line naming the first of these that is a symbolic link (dangling ones too)."""
     for path in paths:
         if path.is_symlink():
-            raise StateFileUnsafe(f"{path}: is a symbolic link; cronsole does not follow "
-                                  "links for the files it keeps (give the real path)")
+            raise StateFileUnsafe(
+                f"{path}: is a symbolic link; cronsole does not follow "
+                "links for the files it keeps (give the real path)"
+            )
 
 
 def check_file(path: Path) -> None:
     """Refuse anything but an empty file or a whole cronsole database, touching nothing; the
     database and its sidecars must not be symbolic links."""
-    refuse_links(path, *(path.with_name(path.name + end) for end in ("-wal", "-shm",
-                                                                     "-journal")))
+    refuse_links(path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal")))
     if not path.exists() or path.stat().st_size == 0:
         return
     _check_header(path)
@@ -83,8 +84,12 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
             raise StoreUnusable(f"{path}: not a cronsole database (it holds other tables)")
         return
     if "_sqlite_migrations" in tables:
-        applied = {r[0] for r in conn.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'cronsole'")}
+        applied = {
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'cronsole'"
+            )
+        }
         if applied - KNOWN:
             raise StoreUnusable(
                 f"{path}: the database was written by a newer cronsole "
@@ -189,8 +194,9 @@ class Connections:
             self._all = [(t, c) for t, c in self._all if t.is_alive()]
 
     def _open(self) -> StorableText:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                               factory=StorableText)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, factory=StorableText
+        )
         conn.row_factory = sqlite3.Row
         conn.path = self.path
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -249,8 +255,9 @@ def migrate(connections: Connections) -> None:
     conn.execute("COMMIT")
 
 
-def _when_unlocked(statement: Callable[[], object],
-                   seconds: float = BUSY_TIMEOUT_MS / 1000) -> None:
+def _when_unlocked(
+    statement: Callable[[], object], seconds: float = BUSY_TIMEOUT_MS / 1000
+) -> None:
     """Switching to WAL needs the file to itself and does not wait for it: retry a while."""
     deadline = time.monotonic() + seconds
     while True:

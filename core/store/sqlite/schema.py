@@ -19,9 +19,20 @@ def _table(db: Database, name: str) -> Table:
 @migrations(name="0001_initial")
 def initial(db: Database) -> None:
     _table(db, "jobs").create(
-        {"name": str, "paused": int, "pause_reason": str, "pause_until": str, "paused_by": str,
-         "settings": str, "last_tick": str, "last_run_id": int, "updated_at": str},
-        pk="name", not_null={"paused", "settings"}, defaults={"paused": 0, "settings": "{}"},
+        {
+            "name": str,
+            "paused": int,
+            "pause_reason": str,
+            "pause_until": str,
+            "paused_by": str,
+            "settings": str,
+            "last_tick": str,
+            "last_run_id": int,
+            "updated_at": str,
+        },
+        pk="name",
+        not_null={"paused", "settings"},
+        defaults={"paused": 0, "settings": "{}"},
     )
     _table(db, "job_state").create(
         {"job": str, "key": str, "value": str, "updated_at": str}, pk=("job", "key")
@@ -30,22 +41,46 @@ def initial(db: Database) -> None:
     _create_runs(db)
     _create_items(db)
     _table(db, "tenant_counts").create(
-        {"job": str, "queue": str, "tenant": str, "pending": int, "claimed": int, "done": int,
-         "failed": int, "dead": int, "last_claim_at": str},
+        {
+            "job": str,
+            "queue": str,
+            "tenant": str,
+            "pending": int,
+            "claimed": int,
+            "done": int,
+            "failed": int,
+            "dead": int,
+            "last_claim_at": str,
+        },
         pk=("job", "queue", "tenant"),
         defaults={"pending": 0, "claimed": 0, "done": 0, "failed": 0, "dead": 0},
         not_null={"pending", "claimed", "done", "failed", "dead"},
     )
     _create_commands(db)
     _table(db, "nodes").create(
-        {"id": str, "role": str, "hostname": str, "pid": int, "started_at": str,
-         "heartbeat_at": str, "version": str, "stopped_at": str},
+        {
+            "id": str,
+            "role": str,
+            "hostname": str,
+            "pid": int,
+            "started_at": str,
+            "heartbeat_at": str,
+            "version": str,
+            "stopped_at": str,
+        },
         pk="id",
     )
     logs = _table(db, "logs")
     logs.create(
-        {"id": int, "at": str, "level": str, "job": str, "run_id": int, "logger": str,
-         "message": str},
+        {
+            "id": int,
+            "at": str,
+            "level": str,
+            "job": str,
+            "run_id": int,
+            "logger": str,
+            "message": str,
+        },
         pk="id",
     )
     logs.create_index(["run_id", "id"])
@@ -55,14 +90,38 @@ def initial(db: Database) -> None:
 def _create_runs(db: Database) -> None:
     runs = _table(db, "runs")
     runs.create(
-        {"id": int, "job": str, "reason": str, "status": str, "scheduled_for": str, "node": str,
-         "created_at": str, "started_at": str, "finished_at": str, "heartbeat_at": str,
-         "total": int, "processed": int, "failed": int, "skipped": int, "left": int,
-         "error": str, "summary": str, "overrides": str, "cancel_requested": int},
+        {
+            "id": int,
+            "job": str,
+            "reason": str,
+            "status": str,
+            "scheduled_for": str,
+            "node": str,
+            "created_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "heartbeat_at": str,
+            "total": int,
+            "processed": int,
+            "failed": int,
+            "skipped": int,
+            "left": int,
+            "error": str,
+            "summary": str,
+            "overrides": str,
+            "cancel_requested": int,
+        },
         pk="id",
         not_null={"job", "reason", "status", "scheduled_for"},
-        defaults={"processed": 0, "failed": 0, "skipped": 0, "left": 0, "cancel_requested": 0,
-                  "summary": "{}", "overrides": "{}"},
+        defaults={
+            "processed": 0,
+            "failed": 0,
+            "skipped": 0,
+            "left": 0,
+            "cancel_requested": 0,
+            "summary": "{}",
+            "overrides": "{}",
+        },
     )
     runs.create_index(["job", "scheduled_for"], unique=True)
     runs.create_index(["job", "id"])
@@ -74,14 +133,36 @@ def _create_runs(db: Database) -> None:
 def _create_items(db: Database) -> None:
     items = _table(db, "items")
     items.create(
-        {"id": int, "job": str, "queue": str, "tenant": str, "key": str, "status": str,
-         "attempts": int, "max_attempts": int, "not_before": str, "claim_owner": str,
-         "claim_token": str, "claimed_at": str, "heartbeat_at": str, "run_id": int,
-         "payload": str, "result": str, "error": str, "created_at": str, "updated_at": str},
+        {
+            "id": int,
+            "job": str,
+            "queue": str,
+            "tenant": str,
+            "key": str,
+            "status": str,
+            "attempts": int,
+            "max_attempts": int,
+            "not_before": str,
+            "claim_owner": str,
+            "claim_token": str,
+            "claimed_at": str,
+            "heartbeat_at": str,
+            "run_id": int,
+            "payload": str,
+            "result": str,
+            "error": str,
+            "created_at": str,
+            "updated_at": str,
+        },
         pk="id",
         not_null={"job", "queue", "tenant", "key", "status", "attempts", "not_before"},
-        defaults={"attempts": 0, "max_attempts": 5, "not_before": "", "queue": "default",
-                  "tenant": ""},
+        defaults={
+            "attempts": 0,
+            "max_attempts": 5,
+            "not_before": "",
+            "queue": "default",
+            "tenant": "",
+        },
     )
     items.create_index(["job", "key"], unique=True)
     items.create_index(["job", "queue", "tenant", "status", "not_before"])
@@ -94,15 +175,27 @@ def _create_items(db: Database) -> None:
 def _create_commands(db: Database) -> None:
     commands = _table(db, "commands")
     commands.create(
-        {"id": int, "created_at": str, "who": str, "origin": str, "action": str, "job": str,
-         "run_id": int, "args": str, "reason": str, "status": str, "applied_by": str,
-         "applied_at": str, "result": str},
-        pk="id", not_null={"action", "status"}, defaults={"args": "{}"},
+        {
+            "id": int,
+            "created_at": str,
+            "who": str,
+            "origin": str,
+            "action": str,
+            "job": str,
+            "run_id": int,
+            "args": str,
+            "reason": str,
+            "status": str,
+            "applied_by": str,
+            "applied_at": str,
+            "result": str,
+        },
+        pk="id",
+        not_null={"action", "status"},
+        defaults={"args": "{}"},
     )
     commands.create_index(["job", "id"])
     db.execute("CREATE INDEX commands_pending ON commands(id) WHERE status = 'pending'")
-
-
 
 
 @migrations(name="0002_records_and_archive")
@@ -110,9 +203,17 @@ def records_and_archive(db: Database) -> None:
     """Generic record collections for jobs' own data, and the archive that retention fills."""
     records = _table(db, "records")
     records.create(
-        {"collection": str, "key": str, "grp": str, "at": str, "status": str, "data": str,
-         "updated_at": str},
-        pk=("collection", "key"), not_null={"grp", "at", "status"},
+        {
+            "collection": str,
+            "key": str,
+            "grp": str,
+            "at": str,
+            "status": str,
+            "data": str,
+            "updated_at": str,
+        },
+        pk=("collection", "key"),
+        not_null={"grp", "at", "status"},
         defaults={"grp": "", "at": "", "status": ""},
     )
     records.create_index(["collection", "grp", "at"])
@@ -134,9 +235,20 @@ def item_history(db: Database) -> None:
     db.execute("ALTER TABLE items ADD COLUMN reserved_for INTEGER")
     attempts = _table(db, "item_attempts")
     attempts.create(
-        {"id": int, "item_id": int, "job": str, "key": str, "tenant": str, "run_id": int,
-         "attempt": int, "outcome": str, "error": str, "at": str},
-        pk="id", not_null={"item_id", "job", "key", "attempt", "outcome", "at"},
+        {
+            "id": int,
+            "item_id": int,
+            "job": str,
+            "key": str,
+            "tenant": str,
+            "run_id": int,
+            "attempt": int,
+            "outcome": str,
+            "error": str,
+            "at": str,
+        },
+        pk="id",
+        not_null={"item_id", "job", "key", "attempt", "outcome", "at"},
     )
     attempts.create_index(["run_id", "id"])  # a run's ledger, the failures a retry takes;
     # ids grow with time, so retention's oldest-first scan needs no index on `at`

@@ -101,6 +101,7 @@ class Runner:
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._workers = Workers()
+        self._follow_ups = 0  # starts a finished run asked for (the host's queued run) not yet made
         # outcomes the store refused: run id -> (job, the write, whether to log the outcome)
         self._unstored: dict[int, tuple[str, Callable[[], None], bool]] = {}
 
@@ -185,8 +186,24 @@ class Runner:
             self.cancel(run.id, interrupt=True)
 
     def wait_idle(self, timeout: float) -> bool:
+        """Wait until no run is in flight and no follow-up start is pending."""
         with self._idle:
-            return self._idle.wait_for(lambda: not self._active, timeout=timeout)
+            return self._idle.wait_for(
+                lambda: not self._active and not self._follow_ups, timeout=timeout
+            )
+
+    def follow_up(self) -> Callable[[], None]:
+        """Count a start a finished run asked for (made on another thread) as in flight until
+        the returned function is called; call it once, whether or not a run started."""
+        with self._idle:
+            self._follow_ups += 1
+
+        def finished() -> None:
+            with self._idle:
+                self._follow_ups -= 1
+                self._idle.notify_all()
+
+        return finished
 
     def _execute(self, job: Job, active: ActiveRun) -> Run:
         run = active.run

@@ -228,8 +228,16 @@ class Host:
         self.engine.runner.start(job, run)
 
     def _after_run(self, run: Run) -> None:
-        if not self.stopping:
-            self._claims.submit(self._guarded, self.start_queued, run.job)
+        """Start the run queued behind this one; until then the runner counts it as busy."""
+        if self.stopping:
+            return
+        finished = self.engine.runner.follow_up()
+        try:
+            future = self._claims.submit(self._guarded, self.start_queued, run.job)
+        except RuntimeError:  # the claim thread is shut down: the host is stopping
+            finished()
+            return
+        future.add_done_callback(lambda _: finished())  # also when cancelled at shutdown
 
     def start_queued(self, name: str) -> None:
         job = self.engine.jobs.get(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -244,6 +245,27 @@ def test_overlap_queue_runs_the_queued_tick_when_the_first_ends(host: Host) -> N
             == expected
         )
     )
+
+
+def test_wait_idle_covers_the_queued_run_a_finished_run_starts(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queued run starts on the host's claim thread after the first run ends; waiting for
+    the runner to be idle must include that start (a slow store makes the gap wide)."""
+    store = host.engine.store
+    slow_start = store.start_queued_run
+
+    def start_queued_run(*args: object, **kwargs: object) -> object:
+        time.sleep(0.3)
+        return slow_start(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "start_queued_run", start_queued_run)
+    for minute in range(2):
+        host.claim_ticks("patient", [T0 + timedelta(minutes=minute)])
+    gate().set()  # type: ignore[attr-defined]
+    assert host.engine.runner.wait_idle(10)
+    statuses = [r.status for r in sorted(store.list_runs(job="patient"), key=lambda r: r.id)]
+    assert statuses == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]
 
 
 def test_retry_resets_failed_items_of_a_run_and_runs_again(host: Host) -> None:

@@ -237,9 +237,10 @@ def test_shell_completion_scripts_are_offered(capsys: pytest.CaptureFixture[str]
     import sys
 
     cronsole = str(Path(sys.executable).with_name("cronsole"))
-    # typer picks the shell from the parent process: bash here (zsh and fish are typer's own)
+    # named, not detected: typer would guess the shell from the parent processes, which a
+    # detached test run does not have (zsh and fish are typer's own)
     out = subprocess.run(
-        [cronsole, "--show-completion"], capture_output=True, text=True, timeout=30
+        [cronsole, "--show-completion", "bash"], capture_output=True, text=True, timeout=30
     )
     assert out.returncode == 0 and "_cronsole_completion" in out.stdout
     completed = subprocess.run(

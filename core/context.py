@@ -19,6 +19,7 @@ from .events import EventHub, ItemFailed, RunProgressed
 from .faults import fault
 from .models import Item, ItemStatus, Record, Run, RunReason, Watermark
 from .registry import Job
+from .retry import RANDOM, backoff
 from .store import Store
 
 T = TypeVar("T")
@@ -54,8 +55,10 @@ class JobContext(Generic[S]):
         log: logging.LoggerAdapter[logging.Logger],
         base_dir: Path,
         lapses: Callable[[], int] = lambda: 0,
+        rng: random.Random = RANDOM,
     ) -> None:
         self.job, self.run, self.settings = job, run, settings
+        self.rng = rng  # the random source of item backoff (the runner's)
         self.lapses = lapses  # how often this node was gone longer than node_timeout
         self.base_dir = base_dir  # the config file's folder: relative paths start here
         self.store, self.clock, self.hub, self.node = store, clock, hub, node
@@ -386,10 +389,9 @@ class Ledger:
         ctx.hub.publish(ItemFailed(now, ctx.job.name, ctx.run.id, item.key, error))
 
     def backoff(self, attempts: int) -> float:
-        """Exponential backoff with jitter: base·2^(n-1), capped, times 0.5–1.0."""
+        """The wait before an item that failed `attempts` times is tried again."""
         job = self._ctx.job
-        delay = min(job.retry_cap, job.retry_base * 2.0 ** max(0, attempts - 1))
-        return float(delay * random.uniform(0.5, 1.0))
+        return backoff(attempts, job.retry_base, job.retry_cap, rng=self._ctx.rng)
 
     def release(self, item: Item) -> None:
         self._ctx.store.release_item(item, self._ctx.clock.now())

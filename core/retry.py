@@ -1,4 +1,5 @@
-"""Bounded retries with exponential backoff and jitter, honouring a server's Retry-After."""
+"""The one backoff (item retries, HTTP retries, store writes) and bounded retries that honour a
+server's Retry-After."""
 
 from __future__ import annotations
 
@@ -18,9 +19,17 @@ class Retryable(Exception):
         self.after = after
 
 
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """base·2^(attempt-1), capped, times a random 0.5–1.0 (so clients do not stampede)."""
-    return float(min(cap, base * 2.0 ** max(0, attempt - 1)) * random.uniform(0.5, 1.0))
+RANDOM = random.Random()  # the source unless one is given (tests give a seeded one)
+
+
+def backoff(
+    attempt: int, base: float, cap: float, spread: float = 0.5, rng: random.Random = RANDOM
+) -> float:
+    """The wait after failed try `attempt` (1 for the first): base·2^(attempt-1), capped at
+    `cap`, times a factor drawn between 1 - spread and 1 so that clients do not stampede
+    (`spread=0`: the curve itself)."""
+    delay = min(cap, base * 2.0 ** max(0, attempt - 1))
+    return float(delay * (1.0 - spread * rng.random()))
 
 
 def with_retries(
@@ -30,6 +39,7 @@ def with_retries(
     cap: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
     give_up: Callable[[], bool] = lambda: False,
+    rng: random.Random = RANDOM,
 ) -> T:
     """Call until it succeeds, raises something not Retryable, or attempts run out (then the
     last Retryable is raised). `give_up` is checked before each wait (cancellation)."""
@@ -39,6 +49,6 @@ def with_retries(
         except Retryable as exc:
             if attempt == attempts or give_up():
                 raise
-            delay = backoff_delay(attempt, base, cap)
+            delay = backoff(attempt, base, cap, rng=rng)
             sleep(min(cap, max(delay, exc.after or 0.0)))
     raise AssertionError("unreachable")

@@ -20,6 +20,7 @@ from .errors import CronsoleError, StoreWriteFailed
 from .events import EventHub, RunFinished, RunStarted
 from .models import Run, RunReason, RunStatus
 from .registry import Job
+from .retry import RANDOM, backoff
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class Runner:
         self.base_dir = base_dir
         self.lapses: Callable[[], int] = lambda: 0  # the engine's, once it beats
         self.on_finished = on_finished
+        # start jitter and item backoff draw from it (tests give a seeded one)
+        self.rng: random.Random = RANDOM
         self._active: dict[int, ActiveRun] = {}
         # Re-entrant: a second SIGTERM's handler asks for the active runs on the main thread,
         # which may already hold this lock.
@@ -322,7 +325,7 @@ class Runner:
             except StoreWriteFailed as exc:
                 log.warning("store write failed (attempt %d of %d): %s", attempt + 1, attempts, exc)
                 if attempt + 1 < attempts:
-                    time.sleep(min(0.25 * 2**attempt, 8.0))
+                    time.sleep(backoff(attempt + 1, 0.25, 8.0, spread=0))
         return False
 
     def _call(
@@ -343,7 +346,7 @@ class Runner:
         if (
             job.jitter
             and run.reason in JITTERED
-            and active.cancel.wait(random.uniform(0, job.jitter))
+            and active.cancel.wait(self.rng.uniform(0, job.jitter))
         ):
             return self._stopped(active), "stopped before it started", {}, 0
         ctx = JobContext(
@@ -358,6 +361,7 @@ class Runner:
             log=bound,
             base_dir=self.base_dir,
             lapses=self.lapses,
+            rng=self.rng,
         )
         tick = run.scheduled_for.astimezone(job.schedule.tz)
         bound.info("started (%s, tick %s)", run.reason, tick.strftime("%Y-%m-%d %H:%M:%S %Z"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import textwrap
 import time
 import uuid
@@ -25,6 +26,17 @@ from cronsole.jobs import builtin_modules
 from tests.jobs.fake_batch_api import FakeBatchAPI, serving
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class FixedRandom(random.Random):
+    """A random source that always draws `value` (0 the low end, 1 the high end)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:

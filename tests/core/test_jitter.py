@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-import cronsole.core.runner
 from cronsole.core.clock import FrozenClock
 from cronsole.core.models import RunReason, RunStatus
-from tests.conftest import T0, Workspace, run_job
+from tests.conftest import T0, FixedRandom, Workspace, run_job
 
 JOBS = '''
 import time
@@ -38,10 +37,11 @@ class BudgetClock(FrozenClock):
 
 
 @pytest.fixture
-def engine(workspace: Workspace, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(cronsole.core.runner.random, "uniform", lambda low, high: high)
+def engine(workspace: Workspace):  # type: ignore[no-untyped-def]
     workspace.write(JOBS)
-    return workspace.engine(BudgetClock(T0))
+    engine = workspace.engine(BudgetClock(T0))
+    engine.runner.rng = FixedRandom(1.0)  # the longest jitter
+    return engine
 
 
 def seen() -> dict[str, tuple[float, float]]:

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .durations import parse_duration
 from .jobsettings import NoSettings
-from .models import CatchUp, Overlap
+from .policy import Policy
 from .scheduling.triggers import Schedule
 
 ATTRIBUTE = "__cronsole_job__"
@@ -28,15 +27,7 @@ class JobSpec:
     schedule: str
     timezone: str | None = None
     settings: type = NoSettings
-    overlap: Overlap = Overlap.SKIP
-    catch_up: CatchUp = CatchUp.LATEST
-    catch_up_window: float = 86400.0
-    time_budget: float | None = None
-    timeout: float | None = None  # past it the run is `timed_out` and its claims released
-    jitter: float = 0.0
-    max_attempts: int = 5
-    retry_base: float = 30.0
-    retry_cap: float = 3600.0
+    policy: Policy = Policy()
     resets_watermark: tuple[str, ...] = ()
     enabled: bool = True
     description: str = ""
@@ -65,25 +56,21 @@ def job(
     schedule: str,
     timezone: str | None = None,
     settings: type = NoSettings,
-    overlap: Overlap | str = Overlap.SKIP,
-    catch_up: CatchUp | str = CatchUp.LATEST,
-    catch_up_window: str | float = 86400.0,
-    time_budget: str | float | None = None,
-    timeout: str | float | None = None,
-    jitter: str | float = 0.0,
-    max_attempts: int = 5,
-    retry_base: str | float = 30.0,
-    retry_cap: str | float = 3600.0,
     resets_watermark: tuple[str, ...] = (),
     enabled: bool = True,
     schedule_check: Callable[[Schedule], None] | None = None,
     actions: Mapping[str, Action] | None = None,
+    **policy: Any,
 ) -> Callable[[F], F]:
     """Declare a job. The function takes a JobContext; its docstring is the job's description.
 
+    The other keywords are the job's policy (`overlap`, `catch_up`, `catch_up_window`,
+    `time_budget`, `timeout`, `jitter`, `max_attempts`, `retry_base`, `retry_cap`: see
+    `cronsole.core.policy`); durations take seconds or text such as "30s", "5m".
     `enabled=False` keeps a job out of the scheduler unless the config has a table for it
     (how built-in jobs ship); `schedule_check` may refuse a schedule with ValueError;
     `actions` are named operator actions (e.g. "submit") the shells can call."""
+    options = Policy().updated(policy)
 
     def attach(fn: F) -> F:
         job_name = name or fn.__name__.replace("_", "-")
@@ -94,15 +81,7 @@ def job(
             schedule=schedule,
             timezone=timezone,
             settings=settings,
-            overlap=Overlap(overlap),
-            catch_up=CatchUp(catch_up),
-            catch_up_window=parse_duration(catch_up_window, "catch_up_window"),
-            time_budget=None if time_budget is None else parse_duration(time_budget),
-            timeout=None if timeout is None else parse_duration(timeout, "timeout"),
-            jitter=parse_duration(jitter, "jitter"),
-            max_attempts=max_attempts,
-            retry_base=parse_duration(retry_base),
-            retry_cap=parse_duration(retry_cap),
+            policy=options,
             resets_watermark=tuple(resets_watermark),
             enabled=enabled,
             description=(inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " "),

@@ -315,7 +315,7 @@ def _start(
     """Insert the run (queued behind one in flight unless the job allows overlap), let
     `prepare` set it up, then start it."""
     assert self.start_run is not None
-    overlap = Overlap.ALLOW if job.overlap is Overlap.ALLOW else Overlap.QUEUE
+    overlap = Overlap.ALLOW if job.policy.overlap is Overlap.ALLOW else Overlap.QUEUE
     run = self.engine.store.insert_run(
         job.name, self._now, reason, self.engine.node_id, overlap, self._now, overrides
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from .durations import parse_duration
 from .errors import ConfigError, UsageError
-from .models import CatchUp, Overlap
+from .policy import OPTIONS, PolicyError, parse_options
 from .scheduling.triggers import ScheduleError, load_zone
 
 TOP_KEYS = {
@@ -30,19 +30,7 @@ TOP_KEYS = {
     "log_backups",
     "log_keep_rows",
 }
-JOB_KEYS = {
-    "schedule",
-    "timezone",
-    "enabled",
-    "overlap",
-    "catch_up",
-    "catch_up_window",
-    "time_budget",
-    "timeout",
-    "jitter",
-    "max_attempts",
-    "settings",
-}
+JOB_KEYS = {"schedule", "timezone", "enabled", "settings", *OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -52,13 +40,7 @@ class JobConfig:
     schedule: str | None = None
     timezone: str | None = None
     enabled: bool | None = None
-    overlap: Overlap | None = None
-    catch_up: CatchUp | None = None
-    catch_up_window: float | None = None
-    time_budget: float | None = None
-    timeout: float | None = None
-    jitter: float | None = None
-    max_attempts: int | None = None
+    policy: dict[str, Any] = field(default_factory=dict)  # options over the code's, as written
     settings: dict[str, Any] = field(default_factory=dict)
     where: dict[str, str] = field(default_factory=dict)  # key -> "file:line" or env var name
 
@@ -304,30 +286,15 @@ def _job_config(name: str, table: Any, where: _Where) -> JobConfig:
         raise ConfigError(f"jobs.{name} must be a table", where(*path))
     _check_keys(table, JOB_KEYS, path, where)
     values: dict[str, Any] = {"where": {key: where(*path, key) for key in table}}
-    for key, kind in (
-        ("schedule", str),
-        ("timezone", str),
-        ("enabled", bool),
-        ("max_attempts", int),
-    ):
+    for key, kind in (("schedule", str), ("timezone", str), ("enabled", bool)):
         values[key] = _typed(table, key, kind, where, *path)
     if values["timezone"]:
         _zone(values["timezone"], where(*path, "timezone"))
-    for key, enum in (("overlap", Overlap), ("catch_up", CatchUp)):
-        if key in table:
-            values[key] = _choice(table[key], enum, where(*path, key))
-    for key in ("catch_up_window", "time_budget", "timeout", "jitter"):
-        if key in table:
-            values[key] = _duration(table[key], key, where(*path, key))
+    try:
+        values["policy"] = parse_options({k: v for k, v in table.items() if k in OPTIONS})
+    except PolicyError as exc:
+        raise ConfigError(str(exc), where(*path, exc.key)) from None
     values["settings"] = _table(table, "settings", path, where)
     for key in values["settings"]:
         values["where"][f"settings.{key}"] = where(*path, "settings", key)
     return JobConfig(**values)
-
-
-def _choice(value: Any, enum: type[Overlap] | type[CatchUp], location: str) -> Any:
-    try:
-        return enum(value)
-    except ValueError:
-        choices = ", ".join(e.value for e in enum)
-        raise ConfigError(f"{value!r} is not one of {choices}", location) from None

@@ -92,9 +92,9 @@ class JobContext(Generic[S]):
         return self._cancel.wait(seconds)
 
     def time_left(self) -> float:
-        if self.job.time_budget is None:
+        if self.job.policy.time_budget is None:
             return float("inf")
-        return self.job.time_budget - (self.clock.monotonic() - self._started)
+        return self.job.policy.time_budget - (self.clock.monotonic() - self._started)
 
     def item_estimate(self, floor: float = 0.0) -> float:
         """Mean duration of the items so far in this run, never below `floor`."""
@@ -318,7 +318,7 @@ class Ledger:
             payload=payload,
             tenant=tenant,
             queue=queue,
-            max_attempts=ctx.job.max_attempts,
+            max_attempts=ctx.job.policy.max_attempts,
         )
 
     def enqueue_many(self, entries: Iterable[tuple[str, Any, str]], queue: str = "default") -> int:
@@ -329,7 +329,7 @@ class Ledger:
             list(entries),
             ctx.clock.now(),
             queue=queue,
-            max_attempts=ctx.job.max_attempts,
+            max_attempts=ctx.job.policy.max_attempts,
         )
 
     def known(self, keys: Sequence[str]) -> set[str]:
@@ -391,7 +391,7 @@ class Ledger:
     def backoff(self, attempts: int) -> float:
         """The wait before an item that failed `attempts` times is tried again."""
         job = self._ctx.job
-        return backoff(attempts, job.retry_base, job.retry_cap, rng=self._ctx.rng)
+        return backoff(attempts, job.policy.retry_base, job.policy.retry_cap, rng=self._ctx.rng)
 
     def release(self, item: Item) -> None:
         self._ctx.store.release_item(item, self._ctx.clock.now())

@@ -14,7 +14,7 @@ LONGEST = 3650 * 86400.0  # ten years: anything longer is a typo (and overflows 
 
 def parse_duration(value: str | int | float, what: str = "duration") -> float:
     """Seconds in a duration; UsageError naming the bad value otherwise."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise UsageError(f"bad {what} {value!r}: use a number of seconds or e.g. 30s, 5m, 2h")
     if isinstance(value, int | float):
         seconds = float(value)

@@ -17,7 +17,7 @@ from .api import Action, JobSpec, spec_of
 from .config import JobConfig, Settings, env_key
 from .errors import ConfigError, UsageError
 from .jobsettings import SettingError, build_settings
-from .models import CatchUp, Overlap
+from .policy import Policy
 from .scheduling.describe import describe
 from .scheduling.triggers import Schedule, ScheduleError, parse_schedule
 
@@ -42,15 +42,7 @@ class Job:
     schedule: Schedule
     settings_cls: type
     config_settings: dict[str, Any]
-    overlap: Overlap
-    catch_up: CatchUp
-    catch_up_window: float
-    time_budget: float | None
-    timeout: float | None
-    jitter: float
-    max_attempts: int
-    retry_base: float
-    retry_cap: float
+    policy: Policy
     resets_watermark: tuple[str, ...]
     description: str
     module: str
@@ -187,15 +179,7 @@ def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> J
         schedule=schedule,
         settings_cls=spec.settings,
         config_settings=dict(config.settings),
-        overlap=config.overlap or spec.overlap,
-        catch_up=config.catch_up or spec.catch_up,
-        catch_up_window=_pick(config.catch_up_window, spec.catch_up_window),
-        time_budget=_pick(config.time_budget, spec.time_budget),
-        timeout=_pick(config.timeout, spec.timeout),
-        jitter=_pick(config.jitter, spec.jitter),
-        max_attempts=_pick(config.max_attempts, spec.max_attempts),
-        retry_base=spec.retry_base,
-        retry_cap=spec.retry_cap,
+        policy=replace(spec.policy, **config.policy),
         resets_watermark=spec.resets_watermark,
         description=spec.description,
         module=definition.module,
@@ -207,15 +191,7 @@ def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> J
     except SettingError as exc:
         where = config.where.get(f"settings.{exc.key}") or config.where.get("settings")
         raise ConfigError(f"job {spec.name}: {exc}", where) from None
-    if job.max_attempts < 1:
-        raise ConfigError(
-            f"job {spec.name}: max_attempts must be at least 1", config.where.get("max_attempts")
-        )
     return job
-
-
-def _pick(override: Any, default: Any) -> Any:
-    return default if override is None else override
 
 
 def require_job(jobs: dict[str, Job], name: str) -> Job:

@@ -210,12 +210,12 @@ class Runner:
 
     def _execute(self, job: Job, active: ActiveRun) -> Run:
         run = active.run
-        if job.timeout:
+        if job.policy.timeout:
             self._arm(
                 active,
-                job.timeout,
+                job.policy.timeout,
                 RunStatus.TIMED_OUT,
-                f"timed out after {format_duration(job.timeout)}",
+                f"timed out after {format_duration(job.policy.timeout)}",
             )
         try:
             return self._close(job, active)
@@ -344,9 +344,9 @@ class Runner:
         # jitter spreads scheduled starts; an operator's fire, retry or backfill starts now, and
         # the wait is never charged to the time budget (the context's clock starts after it)
         if (
-            job.jitter
+            job.policy.jitter
             and run.reason in JITTERED
-            and active.cancel.wait(self.rng.uniform(0, job.jitter))
+            and active.cancel.wait(self.rng.uniform(0, job.policy.jitter))
         ):
             return self._stopped(active), "stopped before it started", {}, 0
         ctx = JobContext(

@@ -150,11 +150,13 @@ def stuck_runs(
             silent = format_duration((now - beat).total_seconds()) if beat else "ever"
             why = f"run #{run.id}: its node {run.node} has not written for {silent}"
         elif (
-            job.timeout
+            job.policy.timeout
             and run.started_at
-            and now - run.started_at > timedelta(seconds=job.timeout) + STUCK_MARGIN
+            and now - run.started_at > timedelta(seconds=job.policy.timeout) + STUCK_MARGIN
         ):
-            why = f"run #{run.id} is running past its timeout ({format_duration(job.timeout)})"
+            why = (
+                f"run #{run.id} is running past its timeout ({format_duration(job.policy.timeout)})"
+            )
         elif engine.store.skipped_after(run.job, run.id, STUCK_SKIPS) >= STUCK_SKIPS:
             why = f"run #{run.id} has had {STUCK_SKIPS} or more ticks skipped behind it"
         if why:
@@ -353,16 +355,7 @@ def job_detail(engine: Engine, name: str) -> JobDetail | None:
         )
         if v.name == name
     )
-    policy = {
-        "overlap": job.overlap.value,
-        "catch_up": job.catch_up.value,
-        "catch_up_window": format_duration(job.catch_up_window),
-        "time_budget": format_duration(job.time_budget) if job.time_budget else "none",
-        "timeout": format_duration(job.timeout) if job.timeout else "none",
-        "jitter": format_duration(job.jitter) if job.jitter else "none",
-        "max_attempts": job.max_attempts,
-        "module": job.module,
-    }
+    policy = {**job.policy.shown(), "module": job.module}
     return JobDetail(
         view,
         next_fire_times(job.schedule, now, 5),

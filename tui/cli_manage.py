@@ -20,7 +20,8 @@ from cronsole.core.errors import EXIT_FAILURE, UsageError
 from cronsole.core.files import atomic_write
 from cronsole.core.models import Watermark
 from cronsole.core.periods import check_period
-from cronsole.core.registry import require_job
+from cronsole.core.policy import Policy
+from cronsole.core.registry import Job, require_job
 from cronsole.core.text import visible
 from cronsole.jobs import builtin_modules
 
@@ -177,6 +178,18 @@ def _schedule_source(settings: Settings, name: str) -> str:
     )
 
 
+def _policy(settings: Settings, name: str, job: Job) -> dict[str, tuple[Any, str]]:
+    """Each policy option as shown, with where it came from: the config file, the code
+    (a value other than the default), or the default."""
+    config = settings.jobs.get(name)
+    where = config.where if config else {}
+    default = Policy().shown()
+    return {
+        key: (value, where.get(key) or ("default" if value == default[key] else job.module))
+        for key, value in job.policy.shown().items()
+    }
+
+
 def _shown(settings: Settings, key: str) -> Any:
     """A top-level value as shown: a PostgreSQL address without its password."""
     from cronsole.core.store import redacted
@@ -207,6 +220,10 @@ def config_show(ctx: typer.Context, json: JsonFlag = False) -> None:
                         "module": job.module,
                         "schedule": job.schedule.text,
                         "schedule_source": _schedule_source(settings, name),
+                        "policy": {
+                            key: {"value": value, "source": source}
+                            for key, (value, source) in _policy(settings, name, job).items()
+                        },
                         "settings": {
                             key: masked(key, value)
                             for key, value in sorted(vars(job.settings()).items())
@@ -226,6 +243,8 @@ def config_show(ctx: typer.Context, json: JsonFlag = False) -> None:
         where = config.where if config else {}
         print(f"\n[jobs.{name}]  # from {job.module}")
         print(f"schedule = {job.schedule.text!r}  # {_schedule_source(settings, name)}")
+        for key, (value, source) in _policy(settings, name, job).items():
+            print(f"{key} = {value!r}  # {source}")
         for key, value in sorted(vars(job.settings()).items()):
             origin = where.get(f"settings.{key}", "default")
             print(f"settings.{key} = {visible(repr(masked(key, value)))}  # {origin}")

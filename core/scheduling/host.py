@@ -169,7 +169,7 @@ class Host:
             self.engine.hub.publish(TickSkipped(now, name, tick, why))
             return job, None
         run = store.insert_run(
-            name, tick, RunReason.SCHEDULE, self.engine.node_id, job.overlap, now
+            name, tick, RunReason.SCHEDULE, self.engine.node_id, job.policy.overlap, now
         )
         if run is not None:
             mark_claimed(store, job, tick, now)
@@ -244,7 +244,10 @@ class Host:
         if job is None or self.stopping or self.paused_reason(name, self.engine.clock.now()):
             return
         run = self.engine.store.start_queued_run(
-            name, self.engine.node_id, self.engine.clock.now(), allow=job.overlap.value == "allow"
+            name,
+            self.engine.node_id,
+            self.engine.clock.now(),
+            allow=job.policy.overlap.value == "allow",
         )
         if run is not None:
             self.start_run(job, run)
@@ -268,10 +271,15 @@ class Host:
             store.record_tick(job.name, now)
             if self.paused_reason(job.name, now):
                 continue
-            plan = plan_catch_up(job.schedule, job.catch_up, job.catch_up_window, last, now)
+            plan = plan_catch_up(
+                job.schedule, job.policy.catch_up, job.policy.catch_up_window, last, now
+            )
             if plan.missed:
                 store.record_missed(
-                    job.name, plan.missed, now, f"missed while stopped (catch-up {job.catch_up})"
+                    job.name,
+                    plan.missed,
+                    now,
+                    f"missed while stopped (catch-up {job.policy.catch_up})",
                 )
             for tick in plan.run:
                 store.queue_run(job.name, tick, RunReason.CATCH_UP, now)

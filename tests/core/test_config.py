@@ -32,6 +32,8 @@ def load(ws: Workspace, config: str, **env: str) -> object:
         ("[cronsole\n", 5, "TOML syntax"),
         ("colour = 1\n", 5, "unknown key 'cronsole.colour'"),
         ('grace_period = "soon"\n', 5, "bad grace_period 'soon'"),
+        ("node_timeout = [30]\n", 5, "bad node_timeout [30]: use a number of seconds"),
+        ("stale_timeout = {m = 5}\n", 5, "bad stale_timeout {'m': 5}"),
         ('stale_timeout = "-5m"\n', 5, "must not be negative"),
         ("log_backups = 0\n", 5, "positive whole number"),
         ('timezone = "Mars/Olympus"\n', 5, "unknown time zone"),

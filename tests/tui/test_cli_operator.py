@@ -237,10 +237,13 @@ def test_shell_completion_scripts_are_offered(capsys: pytest.CaptureFixture[str]
     import sys
 
     cronsole = str(Path(sys.executable).with_name("cronsole"))
-    # named, not detected: typer would guess the shell from the parent processes, which a
-    # detached test run does not have (zsh and fish are typer's own)
+    # typer finds the shell among the parent processes, which a detached test run may not
+    # have: run it under bash (`; exit` keeps bash from replacing itself with the command)
     out = subprocess.run(
-        [cronsole, "--show-completion", "bash"], capture_output=True, text=True, timeout=30
+        ["bash", "-c", f"'{cronsole}' --show-completion; exit $?"],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert out.returncode == 0 and "_cronsole_completion" in out.stdout
     completed = subprocess.run(

@@ -1,0 +1,145 @@
+"""A job's policy: how its ticks start, how long a run may take, how items are retried.
+
+Each option is written once, here: its type, default, parsing and help. `@job(...)` keywords,
+the `[jobs.NAME]` keys of cronsole.toml, the job view (`cronsole job NAME`, the console's job
+screen) and `config show` all come from this one definition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .durations import format_duration, parse_duration
+from .errors import UsageError
+from .models import CatchUp, Overlap
+
+
+class PolicyError(UsageError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _choice(enum: type[StrEnum]) -> Callable[[Any, str], Any]:
+    def parse(value: Any, key: str) -> Any:
+        try:
+            return enum(value)
+        except ValueError:
+            choices = ", ".join(e.value for e in enum)
+            raise UsageError(f"{key}: {value!r} is not one of {choices}") from None
+
+    return parse
+
+
+def _duration(value: Any, key: str) -> float:
+    return parse_duration(value, key)
+
+
+def _optional_duration(value: Any, key: str) -> float | None:
+    return None if value is None else parse_duration(value, key)
+
+
+def _attempts(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{key} must be a whole number, got {value!r}")
+    if value < 1:
+        raise UsageError(f"{key} must be at least 1")
+    return value
+
+
+def _as_text(value: Any) -> Any:
+    return value.value if isinstance(value, StrEnum) else value
+
+
+def _as_duration(value: float | None) -> str:
+    return format_duration(value) if value else "none"
+
+
+def _option(
+    default: Any, parse: Callable[[Any, str], Any], help: str, show: Callable[[Any], Any] = _as_text
+) -> Any:
+    return field(default=default, metadata={"parse": parse, "show": show, "help": help})
+
+
+@dataclass(frozen=True)
+class Policy:
+    overlap: Overlap = _option(
+        Overlap.SKIP,
+        _choice(Overlap),
+        "a tick while a run is in flight: `skip` it, `queue` one run behind, or `allow` both",
+    )
+    catch_up: CatchUp = _option(
+        CatchUp.LATEST,
+        _choice(CatchUp),
+        "ticks missed while stopped: run the `latest`, `all` inside the window, or `none`",
+    )
+    catch_up_window: float = _option(
+        86400.0,
+        _duration,
+        "how far back `catch_up = all` replays",
+        lambda seconds: format_duration(seconds),
+    )
+    time_budget: float | None = _option(
+        None,
+        _optional_duration,
+        "a run takes no new item once the budget left cannot fit one (`stopped_early`)",
+        _as_duration,
+    )
+    timeout: float | None = _option(
+        None,
+        _optional_duration,
+        "a run still going after this long is closed `timed_out`, its claims released",
+        _as_duration,
+    )
+    jitter: float = _option(
+        0.0,
+        _duration,
+        "a scheduled start waits a random 0..jitter (a fire, retry or backfill does not)",
+        _as_duration,
+    )
+    max_attempts: int = _option(5, _attempts, "tries per item before it is `dead`")
+    retry_base: float = _option(
+        30.0,
+        _duration,
+        "the first wait before a failed item is tried again; it doubles each try",
+        lambda seconds: format_duration(seconds),
+    )
+    retry_cap: float = _option(
+        3600.0,
+        _duration,
+        "the longest wait between tries of an item",
+        lambda seconds: format_duration(seconds),
+    )
+
+    def updated(self, values: Mapping[str, Any]) -> Policy:
+        """This policy with `values` (as written in code or TOML) parsed and applied."""
+        return dataclasses.replace(self, **parse_options(values))
+
+    def shown(self) -> dict[str, Any]:
+        """Each option as an operator reads it (durations as `5m`, unset as `none`)."""
+        return {f.name: f.metadata["show"](getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+OPTIONS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Policy)}
+
+
+def parse_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Each option parsed; PolicyError names the first key that is unknown or bad."""
+    parsed = {}
+    for key, value in values.items():
+        option = OPTIONS.get(key)
+        if option is None:
+            raise PolicyError(key, f"unknown option {key!r} (known: {', '.join(OPTIONS)})")
+        try:
+            parsed[key] = option.metadata["parse"](value, key)
+        except UsageError as exc:
+            raise PolicyError(key, str(exc)) from None
+    return parsed
+
+
+def help_of(key: str) -> str:
+    return str(OPTIONS[key].metadata["help"])

@@ -1,0 +1,129 @@
+"""A job's policy: every option can be set in code and in cronsole.toml, is refused with its
+location when bad, is shown by `config show`, and is documented in the README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cronsole.core.clock import FrozenClock
+from cronsole.core.config import load_settings
+from cronsole.core.engine import load_jobs
+from cronsole.core.errors import ConfigError
+from cronsole.core.models import CatchUp, ItemStatus, Overlap, RunReason
+from cronsole.core.policy import OPTIONS, Policy, help_of
+from tests.conftest import FixedRandom, Workspace, run_job
+from tests.tui.conftest import run
+
+JOBS = """
+from cronsole.core import JobContext, job
+
+@job(schedule="0 * * * *", jitter="2m", retry_base=1)
+def plain(ctx: JobContext) -> None:
+    '''Fails the item named bad.'''
+    ctx.items.enqueue("bad")
+    def handle(item):
+        raise ValueError("no")
+    ctx.items.drain(handle, limit=10)
+"""
+
+# each option as an operator writes it in TOML, and what it means (written out by hand)
+SET = {
+    "overlap": ('"queue"', Overlap.QUEUE),
+    "catch_up": ('"all"', CatchUp.ALL),
+    "catch_up_window": ('"2h"', 7200.0),
+    "time_budget": ('"4m"', 240.0),
+    "timeout": ('"1h30m"', 5400.0),
+    "jitter": ("45", 45.0),
+    "max_attempts": ("3", 3),
+    "retry_base": ('"10s"', 10.0),
+    "retry_cap": ('"5m"', 300.0),
+}
+BAD = {
+    "overlap": ('"sometimes"', "is not one of skip, queue, allow"),
+    "catch_up": ("3", "is not one of latest, all, none"),
+    "catch_up_window": ('"soon"', "bad catch_up_window 'soon'"),
+    "time_budget": ('"-5s"', "must not be negative"),
+    "timeout": ("true", "bad timeout True"),
+    "jitter": ('"nan"', "must be a finite number of seconds"),
+    "max_attempts": ("0", "max_attempts must be at least 1"),
+    "retry_base": ("[1]", "bad retry_base [1]"),
+    "retry_cap": ('"1 fortnight"', "bad retry_cap '1 fortnight'"),
+}
+
+
+def jobs_with(workspace: Workspace, table: str) -> dict[str, object]:
+    workspace.write(JOBS, f"[jobs.plain]\n{table}\n")
+    settings = load_settings(str(workspace.root / "cronsole.toml"), env=workspace.env())
+    return load_jobs(settings)  # type: ignore[return-value]
+
+
+def test_the_tables_cover_every_option() -> None:
+    assert set(SET) == set(BAD) == set(OPTIONS)
+
+
+@pytest.mark.parametrize("key", sorted(SET))
+def test_each_option_set_in_the_config_overrides_the_code(workspace: Workspace, key: str) -> None:
+    text, meant = SET[key]
+    job = jobs_with(workspace, f"{key} = {text}")["plain"]
+    assert getattr(job.policy, key) == meant  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("key", sorted(BAD))
+def test_a_bad_option_is_refused_at_its_line(workspace: Workspace, key: str) -> None:
+    text, message = BAD[key]
+    with pytest.raises(ConfigError) as caught:
+        jobs_with(workspace, f"{key} = {text}")
+    assert str(caught.value).startswith(f"{workspace.root / 'cronsole.toml'}:6: ")
+    assert message in str(caught.value)
+
+
+def test_the_code_keeps_what_the_config_does_not_set(workspace: Workspace) -> None:
+    job = jobs_with(workspace, "max_attempts = 2")["plain"]
+    assert job.policy == Policy(jitter=120.0, retry_base=1.0, max_attempts=2)  # type: ignore[attr-defined]
+
+
+def test_an_unknown_job_option_in_code_is_named(workspace: Workspace) -> None:
+    workspace.write(JOBS.replace('jitter="2m"', 'jiter="2m"'))
+    settings = load_settings(str(workspace.root / "cronsole.toml"), env=workspace.env())
+    with pytest.raises(ConfigError, match="unknown option 'jiter' \\(known: overlap, catch_up"):
+        load_jobs(settings)
+
+
+def test_retry_options_from_the_config_set_an_items_backoff(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
+    workspace.write(JOBS, '[jobs.plain]\nretry_base = "10s"\nretry_cap = "15s"\n')
+    engine = workspace.engine(clock)
+    engine.runner.rng = FixedRandom(0.0)  # the curve itself, no spread
+    waits = []
+    for _ in range(3):
+        run = run_job(engine, "plain", RunReason.MANUAL)
+        item = engine.store.get_item("plain", "bad")
+        assert item is not None and item.status is ItemStatus.FAILED and item.not_before
+        assert run.finished_at is not None
+        waits.append(item.not_before - run.finished_at)
+        engine.clock.advance(3600)  # type: ignore[attr-defined]
+    assert [round(w.total_seconds()) for w in waits] == [10, 15, 15]
+
+
+def test_config_show_lists_each_option_with_its_source(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace.write(JOBS, '[jobs.plain]\noverlap = "queue"\n')
+    code, out, _ = run(capsys, "--config", str(workspace.root / "cronsole.toml"), "config", "show")
+    assert code == 0
+    assert f"overlap = 'queue'  # {workspace.root / 'cronsole.toml'}:6" in out
+    assert "jitter = '2m'  # cronsole_user.wsjobs" in out
+    assert "retry_cap = '1h'  # default" in out
+
+
+def test_the_readme_documents_each_option_with_its_default_and_help() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    shown = Policy().shown()
+    for key in OPTIONS:
+        row = f"| `{key}` | `{shown[key]}` | {help_of(key)} |"
+        assert row in readme, f"README lacks the row for {key}: {row}"
+    assert re.search(r"\| `\[jobs.NAME\]` key \| default \| meaning \|", readme)

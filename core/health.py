@@ -7,7 +7,7 @@ signal set it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -119,8 +119,8 @@ def tenant_health(
     return sorted(found, key=lambda h: (-h.status.rank, -h.pending, h.tenant))
 
 
-def overall(tenants: list[TenantHealth]) -> Health:
-    return max((t.status for t in tenants), key=lambda h: h.rank, default=Health.OK)
+def worst(grades: Iterable[Health]) -> Health:
+    return max(grades, key=lambda h: h.rank, default=Health.OK)
 
 
 def health_key(job: str) -> str:
@@ -134,7 +134,7 @@ def save_health(
     report = {
         "job": job,
         "computed_at": now.isoformat(),
-        "overall": overall(tenants).value,
+        "overall": worst(t.status for t in tenants).value,
         "thresholds": asdict(limits),
         "tenants": [{**asdict(t), "status": t.status.value} for t in tenants],
     }

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from .commands import retry_key
 from .durations import format_duration
 from .engine import Engine
 from .errors import CronsoleError
-from .health import health_key, tenant_health
-from .jobsettings import field_types
+from .health import Health, health_key, tenant_health, worst
+from .jobsettings import as_dict, field_types
 from .models import Attempt, Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus, TenantCounts
 from .periods import current_period
 from .registry import Job
@@ -23,6 +24,17 @@ STUCK_SKIPS = 3  # ticks skipped behind one run before its job counts as stuck
 STUCK_MARGIN = timedelta(seconds=30)  # past a deadline by this much: nobody is closing it
 
 
+class JobState(StrEnum):
+    """A job as every shell shows it, most pressing first."""
+
+    PAUSED = "paused"
+    HELD = "held"  # the whole scheduler is paused
+    STUCK = "stuck"
+    RUNNING = "running"
+    DONE = "done"  # a one-off whose tick has run
+    IDLE = "idle"
+
+
 @dataclass(frozen=True)
 class JobView:
     name: str
@@ -31,7 +43,7 @@ class JobView:
     timezone: str
     next_run: datetime | None
     dst_note: str | None
-    state: str  # idle / running / stuck / paused / held (the whole scheduler is paused)
+    state: JobState
     pause_reason: str | None
     pause_until: datetime | None
     pending: int
@@ -40,7 +52,7 @@ class JobView:
     period: str | None
     last: Run | None
     active: Run | None
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # in force: code, config, operator
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,7 @@ class TenantView:
     running: int
     failed_24h: int
     oldest_pending_age: float | None
-    status: str
+    status: Health
     failure_rate: float | None = None  # of the last day's outcomes
     reason: str = ""  # the signal that set the grade
 
@@ -70,13 +82,13 @@ class Snapshot:
     at: datetime
     jobs: list[JobView]
     tenants: list[TenantView]
-    health: str
     active: list[Run]
     runs: list[Run]
     logs: list[LogEntry]
     commands: list[Command]
     nodes: list[Node]
     paused_all: dict[str, Any] | None
+    health: Health
     last_host_beat: datetime | None = None  # the newest heartbeat of a host, live or not
     last_host_stopped: datetime | None = None  # when that host stopped cleanly, if it did
     stuck: list[Stuck] = field(default_factory=list)
@@ -93,11 +105,8 @@ def take_snapshot(
     """Everything the console shows, read at one moment; `runs` and `commands` bound the two
     history lists (0 skips reading them)."""
     store, now = engine.store, engine.clock.now()
-    registered = store.nodes()
+    registered, every_active, active = _in_flight(engine)
     nodes = [n for n in registered if engine.lives(n)]
-    dead = {n.id for n in registered} - {n.id for n in nodes}
-    every_active = store.active_runs()
-    active = [r for r in every_active if r.node not in dead]  # not live: not shown so
     last_host = max(
         (n for n in registered if n.role == "host"), key=lambda n: n.heartbeat_at, default=None
     )
@@ -109,16 +118,12 @@ def take_snapshot(
     counts = store.tenant_counts()  # read once: queues per job and the tenants pane
     tenants = _tenants(engine, now, counts)
     stuck = stuck_runs(engine, now, every_active, registered)
-    worst = (
-        "CRIT"
-        if stuck
-        else max((t.status for t in tenants), key=("OK", "WARN", "CRIT").index, default="OK")
-    )
+    grade = Health.CRIT if stuck else worst(t.status for t in tenants)
     return Snapshot(
         at=now,
         jobs=_jobs(engine, now, active, paused_all, counts, stuck),
         tenants=tenants,
-        health=worst,
+        health=grade,
         stuck=stuck,
         active=active,
         runs=store.list_runs(limit=runs) if runs else [],
@@ -164,6 +169,24 @@ def stuck_runs(
     return found
 
 
+def job_views(engine: Engine, name: str | None = None) -> list[JobView]:
+    """Every job as the shells show it (or the one named), without the rest of a snapshot."""
+    now, store = engine.clock.now(), engine.store
+    registered, every_active, active = _in_flight(engine)
+    stuck = stuck_runs(engine, now, every_active, registered)
+    counts = store.tenant_counts(job=name)
+    views = _jobs(engine, now, active, store.get_control("paused_all"), counts, stuck)
+    return [v for v in views if name is None or v.name == name]
+
+
+def _in_flight(engine: Engine) -> tuple[list[Node], list[Run], list[Run]]:
+    """The registered nodes, every run in flight, and those whose node lives (shown so)."""
+    registered = engine.store.nodes()
+    dead = {n.id for n in registered if not engine.lives(n)}
+    every_active = engine.store.active_runs()
+    return registered, every_active, [r for r in every_active if r.node not in dead]
+
+
 def _jobs(
     engine: Engine,
     now: datetime,
@@ -187,7 +210,7 @@ def _jobs(
         state = states.get(job.name)
         paused = bool(state and state.paused)
         overrides = state.settings if state else {}
-        settings = {**job.config_settings, **overrides}
+        settings = _settings(job, overrides)
         period = _period(job, overrides, now)
         fire = next_fire(job.schedule, now)
         queue = counts.get(job.name, [0, 0, 0])
@@ -199,17 +222,9 @@ def _jobs(
                 timezone=job.schedule.timezone,
                 next_run=fire.at if fire and not paused and not paused_all else None,
                 dst_note=fire.note if fire else None,
-                state="paused"
-                if paused
-                else "held"
-                if paused_all
-                else "stuck"
-                if job.name in held
-                else "running"
-                if job.name in running
-                else "done"
-                if fire is None and once_done(engine.store, job)
-                else "idle",
+                state=_state(
+                    job, paused, paused_all, job.name in held, job.name in running, fire, engine
+                ),
                 pause_reason=state.pause_reason if state else None,
                 pause_until=state.pause_until if state else None,
                 pending=queue[0],
@@ -222,6 +237,36 @@ def _jobs(
             )
         )
     return views
+
+
+def _state(
+    job: Job,
+    paused: bool,
+    paused_all: object,
+    stuck: bool,
+    running: bool,
+    fire: Fire | None,
+    engine: Engine,
+) -> JobState:
+    if paused:
+        return JobState.PAUSED
+    if paused_all:
+        return JobState.HELD
+    if stuck:
+        return JobState.STUCK
+    if running:
+        return JobState.RUNNING
+    if fire is None and once_done(engine.store, job):
+        return JobState.DONE
+    return JobState.IDLE
+
+
+def _settings(job: Job, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The settings in force, typed; as stored when they no longer check (a changed config)."""
+    try:
+        return as_dict(job.settings(overrides))
+    except CronsoleError:
+        return {**job.config_settings, **overrides}
 
 
 def _period(job: Job, overrides: dict[str, Any], now: datetime) -> str | None:
@@ -258,15 +303,13 @@ def _tenants(engine: Engine, now: datetime, counts: list[TenantCounts]) -> list[
                 t["running"],
                 t["failed_24h"],
                 None if t["oldest_pending_age"] is None else t["oldest_pending_age"] + since,
-                t["status"],
+                Health(t["status"]),
                 t.get("failure_rate"),
                 t.get("reason", ""),
             )
             for t in report["tenants"]
         ]
-    return sorted(
-        found, key=lambda t: (-("OK", "WARN", "CRIT").index(t.status), -t.pending, t.tenant)
-    )
+    return sorted(found, key=lambda t: (-t.status.rank, -t.pending, t.tenant))
 
 
 @dataclass(frozen=True)
@@ -341,20 +384,7 @@ def job_detail(engine: Engine, name: str) -> JobDetail | None:
     if job is None:
         return None
     now = engine.clock.now()
-    active = [r for r in engine.store.active_runs() if r.job == name]
-    stuck = stuck_runs(engine, now, active, engine.store.nodes())
-    view = next(
-        v
-        for v in _jobs(
-            engine,
-            now,
-            active,
-            engine.store.get_control("paused_all"),
-            engine.store.tenant_counts(job=name),
-            stuck,
-        )
-        if v.name == name
-    )
+    [view] = job_views(engine, name)
     policy = {**job.policy.shown(), "module": job.module}
     return JobDetail(
         view,

@@ -2,80 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cronsole.core.clock import SystemClock
 from cronsole.core.config import config_home, state_home
-from cronsole.core.engine import Engine, existing_store, load_jobs
+from cronsole.core.engine import existing_store, load_jobs
 from cronsole.core.errors import UsageError
-from cronsole.core.jobsettings import as_dict
 from cronsole.core.models import RunStatus
-from cronsole.core.registry import Job
-from cronsole.core.scheduling.once import check_past_once, once_done
-from cronsole.core.scheduling.triggers import next_fire_times
+from cronsole.core.scheduling.once import check_past_once
 from cronsole.core.since import parse_since
+from cronsole.core.snapshot import JobState, JobView, job_views
 from cronsole.jobs import builtin_modules
 
 from . import logsetup
 from .output import ago, emit_json, table
-from .shared import JsonFlag, engine_for, progress_text, run_json, settings_for
-
-
-def _job_json(engine: Engine, job: Job, last: dict[str, Any]) -> dict[str, Any]:
-    state = engine.store.job_state(job.name)
-    fires = next_fire_times(job.schedule, engine.clock.now(), 1)
-    paused_all = engine.store.get_control("paused_all")
-    held = bool(paused_all or (state and state.paused))
-    return {
-        "name": job.name,
-        "schedule": job.schedule.text,
-        "description": job.schedule_text,
-        "timezone": job.schedule.timezone,
-        "next_run": fires[0].at if fires and not held else None,
-        "dst_note": fires[0].note if fires else None,
-        "paused": bool(state and state.paused),
-        "pause_reason": state.pause_reason if state else None,
-        "pause_until": state.pause_until if state else None,
-        "scheduler_paused": bool(paused_all),
-        "settings": as_dict(job.settings(state.settings if state else {})),
-        "last_status": last[job.name].status.value if job.name in last else None,
-        "last_run_at": last[job.name].finished_at if job.name in last else None,
-        "done": not fires and once_done(engine.store, job),
-    }
+from .shared import JsonFlag, engine_for, job_json, progress_text, run_json, settings_for
 
 
 def jobs(ctx: typer.Context, json: JsonFlag = False) -> None:
     """List jobs: schedule in English, next fire time, state and last outcome."""
     engine = engine_for(ctx, create=False)
-    last = engine.store.last_runs()
-    rows = [_job_json(engine, job, last) for job in engine.jobs.values()]
+    views = job_views(engine)
     if json:
-        emit_json(rows)
+        emit_json([job_json(view) for view in views])
         return
     now = engine.clock.now()
     table(
         ["job", "schedule", "next", "state", "last"],
         [
             [
-                r["name"],
-                f"{r['schedule']}  ({r['description']})",
-                ago(r["next_run"], now) + (" (DST)" if r["dst_note"] and r["next_run"] else ""),
-                _state(r),
-                r["last_status"],
+                v.name,
+                f"{v.schedule}  ({v.description})",
+                ago(v.next_run, now) + (" (DST)" if v.dst_note and v.next_run else ""),
+                _state(v),
+                v.last.status.value if v.last else None,
             ]
-            for r in rows
+            for v in views
         ],
     )
 
 
-def _state(job: dict[str, Any]) -> str:
-    if job["done"]:
-        return "done (once)"
-    if job["paused"]:
-        return "paused: " + (job["pause_reason"] or "no reason given")
-    return "held: scheduler paused" if job["scheduler_paused"] else "active"
+def _state(view: JobView) -> str:
+    if view.state is JobState.PAUSED:
+        return "paused: " + (view.pause_reason or "no reason given")
+    return {JobState.DONE: "done (once)", JobState.HELD: "held: scheduler paused"}.get(
+        view.state, view.state.value
+    )
 
 
 def runs(

@@ -9,13 +9,21 @@ from typing import Annotated, Any
 import typer
 
 from cronsole.core.errors import EXIT_DEGRADED, UsageError
+from cronsole.core.health import Health
 from cronsole.core.registry import require_job
 from cronsole.core.since import parse_since
-from cronsole.core.snapshot import Snapshot, Stuck, job_detail, run_detail, take_snapshot
+from cronsole.core.snapshot import (
+    JobState,
+    Snapshot,
+    Stuck,
+    job_detail,
+    run_detail,
+    take_snapshot,
+)
 from cronsole.core.text import visible
 
 from .output import ago, emit_json, table
-from .shared import RUN_ID_MAX, JsonFlag, RunIdArgument, engine_for, outcome, run_json
+from .shared import RUN_ID_MAX, JsonFlag, RunIdArgument, engine_for, job_json, outcome, run_json
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 STORED_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # as logging names them
@@ -40,13 +48,13 @@ def status(ctx: typer.Context, json: JsonFlag = False) -> None:
         },
         "jobs": {
             "total": len(snap.jobs),
-            "running": sum(1 for j in snap.jobs if j.state == "running"),
-            "paused": sum(1 for j in snap.jobs if j.state == "paused"),
+            "running": sum(1 for j in snap.jobs if j.state is JobState.RUNNING),
+            "paused": sum(1 for j in snap.jobs if j.state is JobState.PAUSED),
         },
         "health": snap.health,
         "stuck": [vars(s) for s in snap.stuck],
     }
-    report["degraded"] = not hosts or snap.health != "OK"
+    report["degraded"] = not hosts or snap.health is not Health.OK
     if json:
         emit_json(report)
     else:
@@ -85,7 +93,7 @@ def health(ctx: typer.Context, json: JsonFlag = False) -> None:
         _tenant_table(rows)
         _print_stuck(snap.stuck)
         print(f"overall: {snap.health}")
-    raise typer.Exit(0 if snap.health == "OK" else EXIT_DEGRADED)
+    raise typer.Exit(0 if snap.health is Health.OK else EXIT_DEGRADED)
 
 
 def tenants(ctx: typer.Context, json: JsonFlag = False) -> None:
@@ -129,15 +137,9 @@ def job(
         raise UsageError(f"unknown job {name!r} (known: {', '.join(sorted(engine.jobs))})")
     view, now = detail.view, engine.clock.now()
     data = {
-        "name": view.name,
-        "schedule": view.schedule,
-        "description": view.description,
-        "timezone": view.timezone,
-        "state": view.state,
-        "pause_reason": view.pause_reason,
+        **job_json(view),
         "next_fires": [{"at": f.at, "dst_note": f.note} for f in detail.fires],
         "policy": detail.policy,
-        "settings": view.settings,
         "job_state": detail.state,
         "watermark": detail.state.get("watermark"),
         "runs": [run_json(r, now) for r in detail.runs[:10]],

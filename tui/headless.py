@@ -17,7 +17,7 @@ from cronsole.core.engine import Engine, build_engine
 from cronsole.core.registry import Job
 from cronsole.core.scheduling.host import Host
 from cronsole.core.scheduling.triggers import next_fire_times
-from cronsole.core.snapshot import take_snapshot
+from cronsole.core.snapshot import JobState, take_snapshot
 from cronsole.jobs import builtin_modules
 
 from . import logsetup
@@ -84,7 +84,7 @@ def _probe(engine: Engine, host: Host) -> str | None:
     if not host.running:
         return None
     snap = take_snapshot(engine, logs=0, runs=0)
-    running = sum(1 for j in snap.jobs if j.state == "running")
+    running = sum(1 for j in snap.jobs if j.state is JobState.RUNNING)
     paused = " PAUSED ALL" if snap.paused_all else ""
     stuck = f", {len(snap.stuck)} stuck" if snap.stuck else ""
     unstored = engine.runner.unstored()

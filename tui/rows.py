@@ -8,7 +8,7 @@ from datetime import datetime
 from rich.text import Text
 
 from cronsole.core.models import Command, Node, Run
-from cronsole.core.snapshot import JobView, TenantView
+from cronsole.core.snapshot import JobState, JobView, TenantView
 
 from .text import countdown, health, literal, short_ago, status
 from .widgets.progress import progress_cells
@@ -41,17 +41,17 @@ NODE_COLUMNS = ["node", "role", "host", "pid", "heartbeat", "up", "running", "ve
 SPARK = "▁▂▃▄▅▆▇█"
 
 
+STATE_STYLE = {
+    JobState.PAUSED: "bold yellow",
+    JobState.RUNNING: "cyan",
+    JobState.HELD: "yellow",
+    JobState.STUCK: "bold red",
+}
+
+
 def job_row(view: JobView, now: datetime) -> list[Text]:
-    state = Text(
-        view.state,
-        style={
-            "paused": "bold yellow",
-            "running": "cyan",
-            "held": "yellow",
-            "stuck": "bold red",
-        }.get(view.state, ""),
-    )
-    if view.state == "paused":
+    state = Text(view.state.value, style=STATE_STYLE.get(view.state, ""))
+    if view.state is JobState.PAUSED:
         until = f" until {view.pause_until.astimezone():%H:%M}" if view.pause_until else ""
         state.append(literal(f": {view.pause_reason or 'no reason'}{until}", 40))
     nxt = Text(countdown(view.next_run, now))

@@ -13,6 +13,7 @@ from cronsole.core.durations import format_duration
 from cronsole.core.engine import Engine, build_engine
 from cronsole.core.models import Run, RunStatus
 from cronsole.core.progress import progress
+from cronsole.core.snapshot import JobView
 from cronsole.core.text import visible
 from cronsole.jobs import builtin_modules
 
@@ -47,6 +48,30 @@ def engine_for(ctx: typer.Context, create: bool = True) -> Engine:
     engine = build_engine(settings_for(ctx), builtin=builtin_modules(), create=create)
     ctx.call_on_close(engine.close)
     return engine
+
+
+def job_json(view: JobView) -> dict[str, Any]:
+    """A job as `jobs --json`, `job NAME --json` and the README's field list give it."""
+    last = view.last
+    return {
+        "name": view.name,
+        "schedule": view.schedule,
+        "description": view.description,
+        "timezone": view.timezone,
+        "state": view.state.value,
+        "next_run": view.next_run,
+        "dst_note": view.dst_note,
+        "pause_reason": view.pause_reason,
+        "pause_until": view.pause_until,
+        "pending": view.pending,
+        "running": view.running,
+        "failed": view.failed,
+        "period": view.period,
+        "settings": view.settings,
+        "last_status": last.status.value if last else None,
+        "last_run_at": last.finished_at if last else None,
+        "active_run": view.active.id if view.active else None,
+    }
 
 
 def run_json(run: Run, now: datetime) -> dict[str, Any]:

@@ -52,14 +52,33 @@ def test_jobs_json_shape(cli: Workspace, capsys: pytest.CaptureFixture[str]) -> 
         "description",
         "timezone",
         "next_run",
-        "paused",
+        "state",
         "pause_reason",
         "pause_until",
         "settings",
         "last_status",
     } <= set(nightly)
+    assert nightly["state"] == "idle"
     assert nightly["description"] == "At 02:30 (Europe/Sofia)"
     assert nightly["settings"] == {"batch_size": 10} and nightly["last_status"] is None
+
+
+def test_jobs_and_job_give_one_job_view_with_the_same_fields(
+    cli: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`jobs --json` and `job NAME --json` agree field for field, whatever the state."""
+    cli.store().close()  # a database no scheduler has used yet
+    states = []
+    for step in ((), ("pause", "nightly", "--reason", "disk swap"), ("pause", "--all")):
+        if step:
+            assert run(capsys, *step)[0] == 0
+        listed = {j["name"]: j for j in json.loads(run(capsys, "jobs", "--json")[1])}["nightly"]
+        detail = json.loads(run(capsys, "job", "nightly", "--json")[1])
+        assert {key: detail[key] for key in listed} == listed
+        states.append(listed["state"])
+    assert states == ["idle", "paused", "paused"]  # a paused job stays paused under pause --all
+    broken = {j["name"]: j for j in json.loads(run(capsys, "jobs", "--json")[1])}["broken"]
+    assert broken["state"] == "held" and broken["next_run"] is None
 
 
 def test_fire_here_runs_in_process_and_exits_with_the_outcome(
@@ -102,7 +121,8 @@ def test_pause_and_resume_are_audited(cli: Workspace, capsys: pytest.CaptureFixt
     assert code == 0 and out.startswith("paused nightly until ")
     _, out, _ = run(capsys, "jobs", "--json")
     nightly = {j["name"]: j for j in json.loads(out)}["nightly"]
-    assert nightly["paused"] and nightly["pause_reason"] == "disk swap" and nightly["pause_until"]
+    assert nightly["state"] == "paused" and nightly["pause_reason"] == "disk swap"
+    assert nightly["pause_until"]
     assert nightly["next_run"] is None
     assert run(capsys, "resume", "nightly")[1] == "resumed nightly\n"
     assert run(capsys, "resume", "nightly")[1] == "nightly was not paused\n"

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from cronsole.core.engine import Engine
-from cronsole.core.snapshot import JobDetail, RunDetail, job_detail, run_detail
+from cronsole.core.snapshot import JobDetail, JobState, RunDetail, job_detail, run_detail
 
 from ..text import ago, literal, status
 from ..widgets.logpane import format_entry
@@ -107,9 +107,9 @@ class JobScreen(DetailScreen):
     def render_detail(self, detail: JobDetail) -> Table:
         view, now = detail.view, self.engine.clock.now()
         out = Table.grid(padding=(0, 1))
-        out.add_row(Text(view.name, style="bold"), Text(view.state, style="bold"))
+        out.add_row(Text(view.name, style="bold"), Text(view.state.value, style="bold"))
         out.add_row("schedule", literal(f"{view.schedule}  —  {view.description}"))
-        if view.state == "paused":
+        if view.state is JobState.PAUSED:
             until = f"  until {view.pause_until:%Y-%m-%d %H:%M}" if view.pause_until else ""
             out.add_row("paused", literal(f"{view.pause_reason or 'no reason given'}{until}"))
         out.add_row(section("Next fire times"), "")

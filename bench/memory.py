@@ -50,14 +50,14 @@ def slope_per_10min(samples: list[tuple[float, float]]) -> float:
 
 
 def run(repeat: int, quick: bool) -> None:
-    from cronsole.jobs import create_demo
+    from cronsole.tui.demo import create_workspace
 
     minutes = 2.0 if quick else 60.0
     env = dict(os.environ)
     for name, schedule in SCHEDULES.items():
         env["CRONSOLE_JOB_" + name.upper().replace("-", "_") + "_SCHEDULE"] = schedule
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as folder:
-        config = create_demo(Path(folder) / "demo", 7, datetime.now(UTC))
+        config = create_workspace(Path(folder) / "demo", 7, datetime.now(UTC))
         stderr = (Path(folder) / "stderr.log").open("wb")
         proc = subprocess.Popen(
             ["cronsole", "--no-tui", "--config", str(config)],

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import inspect
-import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .jobsettings import NoSettings
+
+if TYPE_CHECKING:
+    from .context import ActionContext
 from .policy import Policy
 from .scheduling.triggers import Schedule
 
@@ -35,19 +36,7 @@ class JobSpec:
     actions: Mapping[str, Action] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ActionContext:
-    """What a job's operator action receives (no run: actions act outside the schedule)."""
-
-    job: str
-    settings: Any
-    store: Any  # the Store; typed loosely to keep this module free of the store package
-    clock: Any
-    base_dir: Path
-    log: logging.Logger
-
-
-Action = Callable[[ActionContext, list[str]], str]
+Action = Callable[["ActionContext", list[str]], str]  # a result line for the operator
 
 
 def job(

@@ -17,6 +17,7 @@ from .clock import Clock
 from .errors import StaleClaim, StoreWriteFailed, TakenOver
 from .events import EventHub, ItemFailed, RunProgressed
 from .faults import fault
+from .health import TenantHealth, Thresholds, save_health, tenant_health
 from .models import Item, ItemStatus, Record, Run, RunReason, Watermark
 from .registry import Job
 from .retry import RANDOM, backoff
@@ -61,7 +62,7 @@ class JobContext(Generic[S]):
         self.rng = rng  # the random source of item backoff (the runner's)
         self.lapses = lapses  # how often this node was gone longer than node_timeout
         self.base_dir = base_dir  # the config file's folder: relative paths start here
-        self.store, self.clock, self.hub, self.node = store, clock, hub, node
+        self._store, self.clock, self.hub, self.node = store, clock, hub, node
         self.log = log
         self._cancel = cancel
         self._started = clock.monotonic()
@@ -73,7 +74,29 @@ class JobContext(Generic[S]):
 
     def records(self, collection: str) -> Records:
         """A collection of this installation's records (documents, stats, tracked batches)."""
-        return Records(self.store, collection, self.clock)
+        return Records(self._store, collection, self.clock)
+
+    def watermark_of(self, job: str) -> Watermark | None:
+        """Another job's watermark (read only): how far that job has got."""
+        return self._store.get_watermark(job)
+
+    def enqueue_for(self, job: str, entries: Iterable[tuple[str, Any, str]]) -> int:
+        """Enqueue (key, payload, tenant) entries on another job's ledger, a producer feeding
+        a consumer; how many were new."""
+        return self._store.enqueue_many(job, list(entries), self.clock.now())
+
+    def grade_tenants(self, job: str, limits: Thresholds) -> list[TenantHealth]:
+        """Grade each tenant of `job` by its backlog, oldest pending item and failure rate
+        over the last day, and keep the report that every shell reads; worst first."""
+        now = self.clock.now()
+        tenants = tenant_health(self._store, job, now, limits)
+        save_health(self._store, job, now, tenants, limits)
+        return tenants
+
+    def archive(self, kind: str, before: datetime, limit: int) -> int:
+        """Move up to `limit` rows of one history kind (runs, items, attempts, commands,
+        logs) older than `before` into the archive, in one transaction; 0 when none are left."""
+        return self._store.archive_chunk(kind, before, limit, self.clock.now())
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -112,21 +135,21 @@ class JobContext(Generic[S]):
 
     @property
     def watermark(self) -> Watermark | None:
-        return self.store.get_watermark(self.job.name)
+        return self._store.get_watermark(self.job.name)
 
     def set_total(self, total: int) -> None:
-        self.store.update_run_progress(self.run.id, total=total)
+        self._store.update_run_progress(self.run.id, total=total)
         self._publish_progress()
 
     def add_progress(self, processed: int = 0, failed: int = 0, skipped: int = 0) -> None:
         """For work outside the ledger; ledger outcomes are counted by the store itself."""
-        self.store.update_run_progress(
+        self._store.update_run_progress(
             self.run.id, processed=processed, failed=failed, skipped=skipped
         )
         self._publish_progress()
 
     def _publish_progress(self) -> None:
-        run = self.store.get_run(self.run.id)
+        run = self._store.get_run(self.run.id)
         if run is not None:
             self.hub.publish(
                 RunProgressed(
@@ -235,6 +258,21 @@ def _label(item: Any) -> str:
     return repr(item.key) if isinstance(item, Item | Record) else repr(item)[:200]
 
 
+@dataclass(frozen=True)
+class ActionContext:
+    """What a job's operator action receives (no run: actions act outside the schedule)."""
+
+    job: str
+    settings: Any
+    clock: Clock
+    base_dir: Path
+    log: logging.Logger
+    _store: Store
+
+    def records(self, collection: str) -> Records:
+        return Records(self._store, collection, self.clock)
+
+
 class Records:
     """One record collection: put, get, range queries and stale sweeps, all through the store."""
 
@@ -311,7 +349,7 @@ class Ledger:
         self, key: str, payload: Any = None, tenant: str = "", queue: str = "default"
     ) -> bool:
         ctx = self._ctx
-        return ctx.store.enqueue(
+        return ctx._store.enqueue(
             ctx.job.name,
             key,
             ctx.clock.now(),
@@ -324,7 +362,7 @@ class Ledger:
     def enqueue_many(self, entries: Iterable[tuple[str, Any, str]], queue: str = "default") -> int:
         """Enqueue (key, payload, tenant) entries in one transaction; how many were new."""
         ctx = self._ctx
-        return ctx.store.enqueue_many(
+        return ctx._store.enqueue_many(
             ctx.job.name,
             list(entries),
             ctx.clock.now(),
@@ -334,7 +372,7 @@ class Ledger:
 
     def known(self, keys: Sequence[str]) -> set[str]:
         """Which of these keys this job's ledger already holds, whatever their state."""
-        return self._ctx.store.known_keys(self._ctx.job.name, keys)
+        return self._ctx._store.known_keys(self._ctx.job.name, keys)
 
     def claim(
         self,
@@ -348,7 +386,7 @@ class Ledger:
         that claims for itself marks the rest with `start()` or an outcome's `start_next`.
         A retry run claims only the items reserved for it."""
         ctx = self._ctx
-        return ctx.store.claim_items(
+        return ctx._store.claim_items(
             ctx.job.name,
             ctx.node,
             ctx.run.id,
@@ -362,7 +400,7 @@ class Ledger:
 
     def start(self, items: Sequence[Item]) -> None:
         """Mark claimed items started, in one transaction."""
-        self._ctx.store.start_items(items, self._ctx.clock.now())
+        self._ctx._store.start_items(items, self._ctx.clock.now())
 
     def complete(
         self,
@@ -372,7 +410,7 @@ class Ledger:
         start_next: Item | None = None,
     ) -> None:
         """Done; `start_next` is marked started in the same transaction."""
-        self._ctx.store.complete_item(item, self._ctx.clock.now(), result, watermark, start_next)
+        self._ctx._store.complete_item(item, self._ctx.clock.now(), result, watermark, start_next)
 
     def fail(
         self,
@@ -385,7 +423,7 @@ class Ledger:
         ctx = self._ctx
         now = ctx.clock.now()
         retry_at = now + timedelta(seconds=self.backoff(item.attempts)) if retry else None
-        ctx.store.fail_item(item, now, error, retry_at, watermark, start_next)
+        ctx._store.fail_item(item, now, error, retry_at, watermark, start_next)
         ctx.hub.publish(ItemFailed(now, ctx.job.name, ctx.run.id, item.key, error))
 
     def backoff(self, attempts: int) -> float:
@@ -394,7 +432,7 @@ class Ledger:
         return backoff(attempts, job.policy.retry_base, job.policy.retry_cap, rng=self._ctx.rng)
 
     def release(self, item: Item) -> None:
-        self._ctx.store.release_item(item, self._ctx.clock.now())
+        self._ctx._store.release_item(item, self._ctx.clock.now())
 
     def _check_still_mine(self, item: Item) -> None:
         """After this node was away (paused, or its heartbeat failing) longer than
@@ -403,7 +441,7 @@ class Ledger:
         if not (self._suspect or self._ctx.lapses() != self._lapses):
             return
         self._suspect = True
-        now = self._ctx.store.get_item(item.job, item.key)
+        now = self._ctx._store.get_item(item.job, item.key)
         if (
             now is None
             or now.status is not ItemStatus.CLAIMED
@@ -451,7 +489,7 @@ class Ledger:
         with self._lock:
             marked = item.id in self._marked
         if not marked:
-            self._ctx.store.start_items([item], self._ctx.clock.now())
+            self._ctx._store.start_items([item], self._ctx.clock.now())
 
     def _settled(self, write: Callable[[Item | None], None]) -> None:
         """An outcome write that also marks the next item started."""

@@ -115,7 +115,7 @@ class Engine:
 
     def action(self, job_name: str, action: str, args: list[str]) -> str:
         """Run a job's named operator action (e.g. submit a batch); its result line."""
-        from .api import ActionContext
+        from .context import ActionContext
         from .errors import UsageError
         from .registry import require_job
 
@@ -126,10 +126,10 @@ class Engine:
         ctx = ActionContext(
             job_name,
             job.settings(state.settings if state else {}),
-            self.store,
             self.clock,
             self.settings.base_dir,
             logging.getLogger(f"cronsole.job.{job_name}"),
+            self.store,
         )
         return job.actions[action](ctx, args)
 

@@ -26,6 +26,11 @@ class Health(StrEnum):
     def rank(self) -> int:
         return ("OK", "WARN", "CRIT").index(self.value)
 
+    @staticmethod
+    def worst(grades: Iterable[Health]) -> Health:
+        """The worst of these grades; OK when there are none."""
+        return max(grades, key=lambda h: h.rank, default=Health.OK)
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -119,10 +124,6 @@ def tenant_health(
     return sorted(found, key=lambda h: (-h.status.rank, -h.pending, h.tenant))
 
 
-def worst(grades: Iterable[Health]) -> Health:
-    return max(grades, key=lambda h: h.rank, default=Health.OK)
-
-
 def health_key(job: str) -> str:
     return f"health:{job}"
 
@@ -134,7 +135,7 @@ def save_health(
     report = {
         "job": job,
         "computed_at": now.isoformat(),
-        "overall": worst(t.status for t in tenants).value,
+        "overall": Health.worst(t.status for t in tenants).value,
         "thresholds": asdict(limits),
         "tenants": [{**asdict(t), "status": t.status.value} for t in tenants],
     }

@@ -12,7 +12,7 @@ from .commands import retry_key
 from .durations import format_duration
 from .engine import Engine
 from .errors import CronsoleError
-from .health import Health, health_key, tenant_health, worst
+from .health import Health, health_key, tenant_health
 from .jobsettings import as_dict, field_types
 from .models import Attempt, Command, Item, ItemStatus, LogEntry, Node, Run, RunStatus, TenantCounts
 from .periods import current_period
@@ -118,7 +118,7 @@ def take_snapshot(
     counts = store.tenant_counts()  # read once: queues per job and the tenants pane
     tenants = _tenants(engine, now, counts)
     stuck = stuck_runs(engine, now, every_active, registered)
-    grade = Health.CRIT if stuck else worst(t.status for t in tenants)
+    grade = Health.CRIT if stuck else Health.worst(t.status for t in tenants)
     return Snapshot(
         at=now,
         jobs=_jobs(engine, now, active, paused_all, counts, stuck),

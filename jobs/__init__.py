@@ -5,8 +5,6 @@ Each ships disabled and is enabled by a `[jobs.NAME]` table in cronsole.toml.
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
 from types import ModuleType
 
 
@@ -16,10 +14,3 @@ def builtin_modules() -> list[ModuleType]:
     from .batches import checker
 
     return [ingest, checker, nightly, rollup, tenants, demo]
-
-
-def create_demo(folder: Path, seed: int, now: datetime) -> Path:
-    """Create the demo workspace; returns its cronsole.toml."""
-    from .demo import create_workspace
-
-    return create_workspace(folder, seed, now)

@@ -26,11 +26,20 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from cronsole.core import Item, JobContext, Watermark, job
-from cronsole.core.files import FoundFile, safe_join, walk_files
-from cronsole.core.periods import check_period, current_period
-from cronsole.core.registry import import_module
-from cronsole.core.text import path_key, printable_path
+from cronsole.core import (
+    FoundFile,
+    Item,
+    JobContext,
+    Watermark,
+    check_period,
+    current_period,
+    import_module,
+    job,
+    path_key,
+    printable_path,
+    safe_join,
+    walk_files,
+)
 
 COMPANY = re.compile(r"^(?P<company>.+)-(?P<eik>\d{9}|\d{13})$")
 Processor = Callable[[Path, dict[str, Any]], dict[str, Any]]

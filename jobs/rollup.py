@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronsole.core import JobContext, job
-from cronsole.core.models import Record, RunReason
-from cronsole.core.windows import floor_to, plan_windows
+from cronsole.core import JobContext, Record, RunReason, floor_to, job, plan_windows
 
 HOUR = timedelta(hours=1)
 FIELDS = ("tokens_in", "tokens_out", "images", "credits")

@@ -16,11 +16,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cronsole.core import Item, JobContext, job
-from cronsole.core.context import error_text
-from cronsole.core.errors import StaleClaim
-from cronsole.core.health import Health, Thresholds, save_health, tenant_health
-from cronsole.core.registry import import_module
+from cronsole.core import (
+    Health,
+    Item,
+    JobContext,
+    StaleClaim,
+    Thresholds,
+    error_text,
+    import_module,
+    job,
+)
 
 Evaluator = Callable[[Item], dict[str, Any]]
 
@@ -188,17 +193,17 @@ def tenant_health_check(ctx: JobContext[HealthSettings]) -> dict[str, Any]:
     """Grade each tenant OK/WARN/CRIT by backlog, oldest pending age and the last day's
     failure rate, and store the report for every shell."""
     settings = ctx.settings
-    tenants = tenant_health(ctx.store, settings.queue_job, ctx.now(), settings.thresholds)
-    report = save_health(ctx.store, settings.queue_job, ctx.now(), tenants, settings.thresholds)
+    tenants = ctx.grade_tenants(settings.queue_job, settings.thresholds)
+    overall = Health.worst(t.status for t in tenants).value
     bad = [t for t in tenants if t.status is not Health.OK]
     if bad:
         ctx.log.warning(
             "tenants %s: %s",
-            report["overall"],
+            overall,
             ", ".join(f"{t.tenant} {t.status} ({t.reason})" for t in bad[:10]),
         )
     ctx.add_progress(processed=len(tenants))
-    return {"overall": report["overall"], "tenants": len(tenants), "unhealthy": len(bad)}
+    return {"overall": overall, "tenants": len(tenants), "unhealthy": len(bad)}
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,7 @@ def retention(ctx: JobContext[RetentionSettings]) -> dict[str, int]:
     for kind in ("runs", "items", "attempts", "commands", "logs"):
         archived[kind] = 0
         while ctx.can_start():
-            moved = ctx.store.archive_chunk(kind, before, ctx.settings.chunk_size, ctx.now())
+            moved = ctx.archive(kind, before, ctx.settings.chunk_size)
             if not moved:
                 break
             archived[kind] += moved

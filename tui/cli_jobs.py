@@ -10,8 +10,8 @@ import typer
 from cronsole.core.config import load_settings
 from cronsole.core.errors import UsageError
 from cronsole.core.text import visible
-from cronsole.jobs import create_demo
 
+from .demo import create_workspace
 from .output import emit_json, table
 from .shared import engine_for, options
 
@@ -38,7 +38,7 @@ def demo(
     elif folder.exists() and any(folder.iterdir()):
         raise UsageError(f"{folder} exists and is not a demo workspace; name an empty folder")
     else:
-        create_demo(folder, seed, SystemClock().now())
+        create_workspace(folder, seed, SystemClock().now())
         print(f"created a demo workspace in {folder} (seed {seed})")
     settings = load_settings(str(config), database=options(ctx).db)
     if no_tui:

@@ -42,4 +42,4 @@ def inbox(ctx: JobContext[InboxSettings]) -> dict[str, int]:
 @job(schedule="* * * * *")
 def heartbeat(ctx: JobContext) -> None:
     """Log that the scheduler is alive."""
-    ctx.log.info("alive; watermark of inbox: %s", ctx.store.get_watermark("inbox"))
+    ctx.log.info("alive; watermark of inbox: %s", ctx.watermark_of("inbox"))

@@ -7,13 +7,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cronsole.core import JobContext, job
-from cronsole.core.api import ActionContext
-from cronsole.core.durations import format_duration
-from cronsole.core.errors import UsageError
-from cronsole.core.models import Record
-from cronsole.core.retry import Retryable
-from cronsole.core.scheduling.triggers import Schedule
+from cronsole.core import (
+    ActionContext,
+    JobContext,
+    Record,
+    Retryable,
+    Schedule,
+    UsageError,
+    format_duration,
+    job,
+)
 
 from .providers import FINAL, FolderProvider, OpenAIProvider, Provider, ProviderError
 from .results import safe_name, write_results
@@ -74,9 +77,7 @@ def submit(ctx: ActionContext, args: list[str]) -> str:
         "polls": 0,
         "source": path.name,
     }
-    ctx.store.put_records(
-        COLLECTION, [Record(remote.id, data, at=now.isoformat(), status=remote.status)], now
-    )
+    ctx.records(COLLECTION).put(remote.id, data, at=now.isoformat(), status=remote.status)
     return f"submitted {path.name} as {remote.id} ({remote.status})"
 
 

@@ -13,9 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from cronsole.core.errors import CronsoleError
-from cronsole.core.files import atomic_write, safe_join
-from cronsole.core.retry import Retryable, with_retries
+from cronsole.core import CronsoleError, Retryable, atomic_write, safe_join, with_retries
 
 FINAL = {"completed", "failed", "expired", "cancelled"}
 KNOWN = FINAL | {"validating", "in_progress", "finalizing", "cancelling", "submitted"}

@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from cronsole.core.files import atomic_write, remove_leftovers
+from cronsole.core import atomic_write, remove_leftovers
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cronsole.jobs import create_demo
+from cronsole.tui.demo import create_workspace
 
 CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
 GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
@@ -92,7 +92,7 @@ class Terminal:
 @pytest.fixture
 def demo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     folder = tmp_path / "demo"
-    create_demo(folder, 3, datetime.now(UTC))
+    create_workspace(folder, 3, datetime.now(UTC))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRONSOLE_", "TMUX"))}
     env.update(
         XDG_STATE_HOME=str(tmp_path / "xdg"),

@@ -270,7 +270,7 @@ def test_submit_uploads_and_tracks(engine: Engine, api: FakeBatchAPI, tmp_path: 
 def test_the_folder_provider_reads_an_inbox(
     workspace: Workspace, clock: FrozenClock, tmp_path: Path
 ) -> None:
-    from cronsole.jobs.demo import write_batches
+    from cronsole.tui.demo import write_batches
 
     workspace.configure(
         '[jobs.batch-check]\n[jobs.batch-check.settings]\ninbox = "inbox"\noutput_dir = "out"\n'

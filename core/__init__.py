@@ -19,7 +19,7 @@ from .jobsettings import NoSettings, SettingError  # noqa: E402
 from .models import CatchUp, Item, Overlap, Record, RunReason, Watermark  # noqa: E402
 from .periods import check_period, current_period  # noqa: E402
 from .policy import Policy  # noqa: E402
-from .registry import import_module  # noqa: E402
+from .registry import load_function  # noqa: E402
 from .retry import Retryable, backoff, with_retries  # noqa: E402
 from .scheduling.triggers import Fire, Schedule, ScheduleError, fire_times  # noqa: E402
 from .text import path_key, printable_path  # noqa: E402
@@ -76,6 +76,6 @@ __all__ = [
     "Retryable",
     "with_retries",
     "backoff",
-    # a user's hook named in settings (a module name or a .py path)
-    "import_module",
+    # a user's hook named in settings ("module:function", the module a name or a .py path)
+    "load_function",
 ]

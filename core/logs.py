@@ -13,6 +13,8 @@ from .store import Store
 from .text import visible
 
 Row = tuple[datetime, str, str | None, int | None, str, str]
+# the levels an operator filters by, lowest first (CRITICAL is stored, and shown with ERROR)
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class Incident:

@@ -17,12 +17,6 @@ class Progress:
     eta_seconds: float | None  # None when the total or the rate is unknown
     left: int
 
-    @property
-    def fraction(self) -> float | None:
-        if not self.total:
-            return None
-        return min(1.0, (self.processed + self.failed) / self.total)
-
 
 def progress(run: Run, now: datetime) -> Progress:
     handled = run.processed + run.failed

@@ -91,6 +91,18 @@ def import_module(name: str, base: Path) -> ModuleType:
         notice.cancel()
 
 
+def load_function(name: str, base: Path) -> Callable[..., Any]:
+    """A function a setting names as "module:function" (a dotted module or a .py path, the
+    config's folder importable); ConfigError saying what is missing otherwise."""
+    module, sep, function = name.partition(":")
+    if not sep or not module or not function:
+        raise ConfigError(f"{name!r}: name a function as module:function")
+    found = getattr(import_module(module, base), function, None)
+    if not callable(found):
+        raise ConfigError(f"{name!r}: module {module!r} has no function {function!r}")
+    return found  # type: ignore[no-any-return]
+
+
 def _import(name: str, base: Path) -> ModuleType:
     try:
         if name.endswith(".py"):

@@ -33,8 +33,8 @@ from cronsole.core import (
     Watermark,
     check_period,
     current_period,
-    import_module,
     job,
+    load_function,
     path_key,
     printable_path,
     safe_join,
@@ -156,14 +156,8 @@ def period_files(root: Path, period: str) -> Iterator[FoundFile]:
 
 
 def load_processor(name: str, base: Path) -> Processor | None:
-    """A processor named "module:function"; the config's folder is importable."""
-    if not name:
-        return None
-    module, _, function = name.partition(":")
-    found = getattr(import_module(module, base), function)
-    if not callable(found):
-        raise ValueError(f"processor {name!r} is not callable")
-    return found  # type: ignore[no-any-return]
+    """A processor named "module:function"; none when the setting is empty."""
+    return load_function(name, base) if name else None
 
 
 def record_document(

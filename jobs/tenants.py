@@ -23,8 +23,8 @@ from cronsole.core import (
     StaleClaim,
     Thresholds,
     error_text,
-    import_module,
     job,
+    load_function,
 )
 
 Evaluator = Callable[[Item], dict[str, Any]]
@@ -67,11 +67,8 @@ def _passes(case: Any) -> bool:
 
 
 def load_evaluator(name: str, base: Path) -> Evaluator:
-    """An evaluator named "module:function"; the config's folder is importable."""
-    if not name:
-        return score
-    module, _, function = name.partition(":")
-    return getattr(import_module(module, base), function)  # type: ignore[no-any-return]
+    """An evaluator named "module:function"; the built-in `score` when the setting is empty."""
+    return load_function(name, base) if name else score
 
 
 @job(name="tenant-queue", schedule="*/5 * * * *", settings=QueueSettings, enabled=False)

@@ -1,1 +1,1 @@
-"""x"""
+"""The shells: the command line, the Textual console and the headless service."""

@@ -22,6 +22,7 @@ from cronsole.core.periods import check_period
 from cronsole.core.snapshot import Snapshot
 from cronsole.core.text import visible
 
+from .screens.details import RunScreen
 from .screens.modals import ConfirmModal, Field, FormModal, Values
 from .widgets.tables import LiveTable
 
@@ -67,9 +68,8 @@ class Actions(App[int]):
         return jobs
 
     def selected_runs(self) -> list[int]:
-        key = getattr(self.screen, "key", None)
-        if key is not None and self.screen.__class__.__name__ == "RunScreen":
-            return [int(key)]
+        if isinstance(self.screen, RunScreen):
+            return [int(self.screen.key)]
         runs = (
             [int(k) for k in self.table("runs").targets()] if self.current_tab() == "runs" else []
         )

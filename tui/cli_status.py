@@ -10,6 +10,7 @@ import typer
 
 from cronsole.core.errors import EXIT_DEGRADED, UsageError
 from cronsole.core.health import Health
+from cronsole.core.logs import LEVELS
 from cronsole.core.registry import require_job
 from cronsole.core.since import parse_since
 from cronsole.core.snapshot import (
@@ -25,8 +26,7 @@ from cronsole.core.text import visible
 from .output import ago, emit_json, table
 from .shared import RUN_ID_MAX, JsonFlag, RunIdArgument, engine_for, job_json, outcome, run_json
 
-LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-STORED_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # as logging names them
+STORED_LEVELS = (*LEVELS, "CRITICAL")  # as logging names them
 
 
 def status(ctx: typer.Context, json: JsonFlag = False) -> None:

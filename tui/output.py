@@ -50,6 +50,7 @@ def _cell(value: Any) -> str:
 
 
 def ago(when: datetime | None, now: datetime) -> str:
+    """ "3 minutes ago", "in 2 hours", "now": for the CLI and the console's detail screens."""
     if when is None:
         return "-"
     return (

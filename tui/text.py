@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import humanize
 from rich.text import Text
 
 from cronsole.core.text import visible
@@ -44,14 +43,6 @@ def health(status: str) -> Text:
 
 def status(value: str) -> Text:
     return Text(value, style=STATUS_STYLE.get(value, ""))
-
-
-def ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "-"
-    if when > now:
-        return "in " + humanize.naturaldelta(when - now)
-    return humanize.naturaldelta(now - when) + " ago"
 
 
 def short_ago(when: datetime | None, now: datetime) -> str:

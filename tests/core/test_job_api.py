@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -241,3 +243,30 @@ def jittery(ctx: JobContext) -> None:
     final = engine.store.get_run(run.id)
     assert final is not None and final.status is RunStatus.CANCELLED
     assert final.error == "stopped before it started"
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("json", "'json': name a function as module:function"),
+        (":dumps", "name a function as module:function"),
+        ("json:nothing", "'json:nothing': module 'json' has no function 'nothing'"),
+        ("json:decoder", "module 'json' has no function 'decoder'"),  # a module, not a function
+        ("no_such_module_here:f", "cannot load job module 'no_such_module_here'"),
+    ],
+)
+def test_a_hook_named_in_settings_that_cannot_be_found_is_said(
+    tmp_path: Path, name: str, message: str
+) -> None:
+    from cronsole.core import load_function
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_function(name, tmp_path)
+
+
+def test_a_hook_named_in_settings_is_found_by_module_or_path(tmp_path: Path) -> None:
+    from cronsole.core import load_function
+
+    (tmp_path / "hooks.py").write_text("def double(n):\n    return n * 2\n")
+    assert load_function("json:dumps", tmp_path)([1]) == "[1]"
+    assert load_function("hooks.py:double", tmp_path)(4) == 8

@@ -24,7 +24,7 @@ RUN = Run(
 
 def test_rate_and_eta_of_a_running_run() -> None:
     done = progress(RUN, T0 + timedelta(seconds=10))
-    assert done.rate == 2.0 and done.eta_seconds == 40.0 and done.fraction == 0.2
+    assert done.rate == 2.0 and done.eta_seconds == 40.0
 
 
 def test_no_eta_without_a_total_or_once_finished() -> None:

@@ -17,7 +17,8 @@ from textual.widgets import Footer, Static
 from cronsole.core.engine import Engine
 from cronsole.core.snapshot import JobDetail, JobState, RunDetail, job_detail, run_detail
 
-from ..text import ago, literal, status
+from ..output import ago
+from ..text import literal, status
 from ..widgets.logpane import format_entry
 from ..widgets.progress import progress_cells
 

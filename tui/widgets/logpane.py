@@ -6,10 +6,10 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import RichLog
 
+from cronsole.core.logs import LEVELS
 from cronsole.core.models import LogEntry
 from cronsole.core.text import visible
 
-LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LEVEL_STYLE = {"WARNING": "yellow", "ERROR": "bold red", "CRITICAL": "bold red"}
 
 

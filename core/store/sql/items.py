@@ -66,7 +66,7 @@ class ItemsMixin:
         return self._db.write()
 
     def _advance_watermark(self, c: Conn, job: str, mark: Watermark, now: datetime) -> None:
-        raise NotImplementedError  # provided by MiscMixin
+        raise NotImplementedError  # provided by StateMixin
 
     def enqueue(
         self,

@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPane
 
-from cronsole.tui.rows import AUDIT_COLUMNS, JOB_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS
+from cronsole.tui.rows import AUDIT_COLUMNS, JOB_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS, names
 
 ROWS = 100
 
@@ -49,10 +49,10 @@ class BareConsole(App[None]):
 
     def on_mount(self) -> None:
         for name, columns in (
-            ("jobs", JOB_COLUMNS),
-            ("tenants", TENANT_COLUMNS),
-            ("runs", RUN_COLUMNS),
-            ("audit", AUDIT_COLUMNS),
+            ("jobs", names(JOB_COLUMNS)),
+            ("tenants", names(TENANT_COLUMNS)),
+            ("runs", names(RUN_COLUMNS)),
+            ("audit", names(AUDIT_COLUMNS)),
         ):
             table = self.query_one(f"#{name}-table", DataTable)
             table.add_columns(*columns)

@@ -25,12 +25,19 @@ from cronsole.core.snapshot import JobView, Snapshot, take_snapshot
 
 from .actions import Actions, RefreshRequested
 from .palette import ConsoleCommands
-from .rows import command_row, job_row, node_row, run_row, tenant_row
+from .rows import (
+    AUDIT_COLUMNS,
+    JOB_COLUMNS,
+    NODE_COLUMNS,
+    RUN_COLUMNS,
+    TENANT_COLUMNS,
+    cells,
+    moving,
+)
 from .screens.details import JobScreen, RunScreen
 from .screens.help import HelpScreen
 from .screens.main import TABS, MainScreen
 from .screens.modals import ConfirmModal
-from .text import countdown, short_ago
 from .widgets.logpane import LogPane
 from .widgets.progress import ProgressPanel
 from .widgets.status import StatusClock, StatusLine
@@ -170,20 +177,24 @@ class CronsoleApp(Actions):
             }
         elif tab == "tenants":
             rows = {
-                f"{t.job}/{t.tenant}": tenant_row(
-                    t, list(self.backlog.get(f"{t.job}/{t.tenant}", [t.pending]))
+                f"{t.job}/{t.tenant}": cells(
+                    TENANT_COLUMNS,
+                    (t, list(self.backlog.get(f"{t.job}/{t.tenant}", [t.pending]))),
+                    now,
                 )
                 for t in snapshot.tenants
             }
         elif tab == "runs":
-            rows = {str(r.id): run_row(r, now) for r in snapshot.runs}
+            rows = {str(r.id): cells(RUN_COLUMNS, r, now) for r in snapshot.runs}
         elif tab == "nodes":
             running = Counter(r.node for r in snapshot.active if r.status is RunStatus.RUNNING)
+            this = self.engine.node_id
             rows = {
-                n.id: node_row(n, self.engine.node_id, running[n.id], now) for n in snapshot.nodes
+                n.id: cells(NODE_COLUMNS, (n, n.id == this, running[n.id]), now)
+                for n in snapshot.nodes
             }
         else:
-            rows = {str(c.id): command_row(c) for c in snapshot.commands}
+            rows = {str(c.id): cells(AUDIT_COLUMNS, c, now) for c in snapshot.commands}
         table = main.query_one(f"#{tab}-table", LiveTable)
         table.show(rows)
         table.measure()
@@ -191,16 +202,11 @@ class CronsoleApp(Actions):
     def _job_row(self, view: JobView, now: datetime) -> Row:
         """The same row object while nothing it shows has changed, which the table skips:
         most refreshes change no job, only the minute of a countdown now and then."""
-        key = (
-            view,
-            countdown(view.next_run, now),
-            short_ago(view.last.finished_at, now) if view.last else "",
-            now if view.active else None,
-        )  # a run's rate and ETA move every second
+        key = (view, moving(JOB_COLUMNS, view, now))
         cached = self.job_rows.get(view.name)
         if cached is not None and cached[0] == key:
             return cached[1]
-        row = job_row(view, now)
+        row = cells(JOB_COLUMNS, view, now)
         self.job_rows[view.name] = (key, row)
         return row
 

@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from ..rows import AUDIT_COLUMNS, JOB_COLUMNS, NODE_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS
+from ..rows import AUDIT_COLUMNS, JOB_COLUMNS, NODE_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS, names
 from ..widgets.logpane import LogPane
 from ..widgets.progress import ProgressPanel
 from ..widgets.status import StatusClock, StatusLine
@@ -32,17 +32,17 @@ class MainScreen(Screen[None]):
             yield StatusClock(id="clock")
         with TabbedContent(id="tabs", initial="jobs"):
             with TabPane("1 Jobs", id="jobs"):
-                yield LiveTable(JOB_COLUMNS, id="jobs-table")
+                yield LiveTable(names(JOB_COLUMNS), id="jobs-table")
             with TabPane("2 Tenants", id="tenants"):
-                yield LiveTable(TENANT_COLUMNS, id="tenants-table")
+                yield LiveTable(names(TENANT_COLUMNS), id="tenants-table")
             with TabPane("3 Runs", id="runs"):
-                yield LiveTable(RUN_COLUMNS, id="runs-table")
+                yield LiveTable(names(RUN_COLUMNS), id="runs-table")
             with TabPane("4 Logs", id="logs"):
                 yield LogPane(id="log")
             with TabPane("5 Audit", id="audit"):
-                yield LiveTable(AUDIT_COLUMNS, id="audit-table")
+                yield LiveTable(names(AUDIT_COLUMNS), id="audit-table")
             with TabPane("6 Nodes", id="nodes"):
-                yield LiveTable(NODE_COLUMNS, id="nodes-table")
+                yield LiveTable(names(NODE_COLUMNS), id="nodes-table")
         yield ProgressPanel(id="progress")
         yield Input(placeholder="filter… (esc clears)", id="filter", classes="hidden")
         yield Footer()

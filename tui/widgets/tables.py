@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, ColumnKey, RowKey
+
+from . import internals
 
 Row = Sequence[Text | str]
 MARK = Text("●", style="bold cyan")
@@ -44,8 +43,7 @@ class LiveTable(DataTable[Text | str]):
         widths = [column.content_width for column in self.columns.values()]
         if widths != self.widths:
             self.widths = widths
-            self._update_count += 1
-            self.refresh()
+            internals.redraw(self)
 
     def show(self, rows: dict[str, Row]) -> None:
         """Make the table show these rows (in this order for new ones), changing only what
@@ -83,24 +81,14 @@ class LiveTable(DataTable[Text | str]):
                 self.set_cell(key, name or "mark", new)
 
     def set_cell(self, key: str, column: str, value: Text | str) -> None:
-        """`update_cell`, repainting only this cell. DataTable.update_cell repaints the whole
-        table, so each refresh rewrote every visible row to the terminal (23 KB/s idle in the
-        console benchmark). The render caches are keyed by `_update_count` (textual 8.2.8)."""
-        self._data[RowKey(key)][ColumnKey(column)] = value
-        self._update_count += 1
-        if cell_len(str(value)) > self.columns[ColumnKey(column)].content_width:
-            self._updated_cells.add(CellKey(RowKey(key), ColumnKey(column)))  # widen when idle
-            self._require_update_dimensions = True
-        self.refresh_coordinate(Coordinate(self.get_row_index(key), self.get_column_index(column)))
+        """`update_cell`, repainting only this cell (see internals.py for why)."""
+        internals.set_cell(self, key, column, value)
 
     def measure(self) -> None:
         """Size the columns to the rows added since the table was last idle, now, not when
-        idle as DataTable does (textual 8.2.8): a table filled as it comes into view would
-        otherwise show a frame at the header widths, names cut to a few letters."""
-        if self._new_rows:
-            self._require_update_dimensions = False
-            new_rows, self._new_rows = self._new_rows, set()
-            self._update_dimensions(new_rows)
+        idle as DataTable does: a table filled as it comes into view would otherwise show a
+        frame at the header widths, names cut to a few letters."""
+        internals.measure_now(self)
 
     def _matches(self, row: Row) -> bool:
         needle = self.filter_text.lower()

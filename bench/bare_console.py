@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPane
 
-from cronsole.tui.rows import AUDIT_COLUMNS, JOB_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS, names
+from cronsole.tui.console.rows import AUDIT_COLUMNS, JOB_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS, names
 
 ROWS = 100
 

@@ -176,7 +176,7 @@ def key_latencies(config: Path, presses: int) -> list[float]:
 
     from cronsole.core.config import load_settings
     from cronsole.core.engine import build_engine
-    from cronsole.tui.app import CronsoleApp
+    from cronsole.tui.console.app import CronsoleApp
 
     engine = build_engine(load_settings(str(config), env={}))
     engine.start_node("observer")

@@ -26,7 +26,7 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 def test_engine_and_headless_cli_do_not_import_textual() -> None:
     code = (
         "import sys; import cronsole.core.scheduling.host, cronsole.core.commands, "
-        "cronsole.tui.headless, cronsole.tui.cli; "
+        "cronsole.tui.service.headless, cronsole.tui.cli; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual',)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

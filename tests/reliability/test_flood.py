@@ -12,8 +12,8 @@ import pytest
 from textual.widgets import TabbedContent
 
 from cronsole.core.models import RunReason
-from cronsole.tui.app import CronsoleApp
-from cronsole.tui.widgets.logpane import LogPane
+from cronsole.tui.console.app import CronsoleApp
+from cronsole.tui.console.widgets.logpane import LogPane
 from tests.conftest import Workspace, eventually
 from tests.procs import Proc, cli, query, start_host, wait_for
 from tests.tui.test_console import settle

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import pytest
 from rich.text import Text
 
-from cronsole.tui.app import CronsoleApp
-from cronsole.tui.screens.details import RunScreen
-from cronsole.tui.widgets.logpane import LogPane
-from cronsole.tui.widgets.tables import LiveTable
+from cronsole.tui.console.app import CronsoleApp
+from cronsole.tui.console.screens.details import RunScreen
+from cronsole.tui.console.widgets.logpane import LogPane
+from cronsole.tui.console.widgets.tables import LiveTable
 from tests.conftest import Workspace
 from tests.hostile import ALL, CORPUS, HUGE, INVALID_UTF8_NAME, assert_inert
 from tests.jobs.fake_batch_api import FakeBatchAPI, batch_config, track_submitted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -265,3 +266,20 @@ def test_config_check_and_paths(cli: Workspace, capsys: pytest.CaptureFixture[st
     found = json.loads(out)
     assert found["config"] == str(cli.root / "cronsole.toml")
     assert found["database"] == cli.address and not cli.created()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("demo", "{folder}", "--no-tui", "--log-format", "bogus"),
+        ("--log-format", "xml", "demo", "{folder}", "--no-tui"),
+        ("--log-level", "loud", "demo", "{folder}", "--no-tui"),
+    ],
+)
+def test_shared_options_are_checked_before_anything_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    folder = tmp_path / "demo"
+    code, out, err = run(capsys, *(a.format(folder=folder) for a in argv))
+    assert code == 2 and "is not one of" in err and err.count("\n") == 1
+    assert not folder.exists()

@@ -265,8 +265,8 @@ def test_shell_completion_scripts_are_offered(capsys: pytest.CaptureFixture[str]
 async def test_a_backlog_over_the_threshold_degrades_health_in_the_cli_and_the_console(
     cli: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cronsole.tui.app import CronsoleApp
-    from cronsole.tui.widgets.status import StatusLine
+    from cronsole.tui.console.app import CronsoleApp
+    from cronsole.tui.console.widgets.status import StatusLine
     from tests.tui.test_console import settle
 
     async def header() -> str:

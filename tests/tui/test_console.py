@@ -13,12 +13,12 @@ from textual.worker import WorkerCancelled, WorkerFailed
 from cronsole.core.clock import FrozenClock
 from cronsole.core.models import RunReason, RunStatus, Watermark
 from cronsole.core.scheduling.host import Host
-from cronsole.tui.app import CronsoleApp
-from cronsole.tui.screens.details import JobScreen, RunScreen
-from cronsole.tui.screens.help import HelpScreen
-from cronsole.tui.screens.modals import ConfirmModal, FormModal
-from cronsole.tui.text import countdown
-from cronsole.tui.widgets.tables import LiveTable
+from cronsole.tui.console.app import CronsoleApp
+from cronsole.tui.console.screens.details import JobScreen, RunScreen
+from cronsole.tui.console.screens.help import HelpScreen
+from cronsole.tui.console.screens.modals import ConfirmModal, FormModal
+from cronsole.tui.console.text import countdown
+from cronsole.tui.console.widgets.tables import LiveTable
 from tests.conftest import T0, Workspace
 
 JOBS = '''
@@ -311,7 +311,7 @@ async def test_b_previews_then_queues_a_backfill(host: Host) -> None:
 
 
 async def test_log_keys_follow_wrap_and_level(host: Host) -> None:
-    from cronsole.tui.widgets.logpane import LogPane
+    from cronsole.tui.console.widgets.logpane import LogPane
 
     host.engine.store.add_logs(
         [
@@ -336,7 +336,7 @@ async def test_log_keys_follow_wrap_and_level(host: Host) -> None:
 async def test_a_failing_store_read_is_reported_not_fatal(
     host: Host, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cronsole.tui.app as console
+    import cronsole.tui.console.app as console
 
     app = app_for(host)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -418,7 +418,7 @@ async def test_the_progress_panel_shows_runs_in_flight_and_stays_still_when_idle
 ) -> None:
     from rich.console import Console
 
-    from cronsole.tui.widgets.progress import ProgressPanel
+    from cronsole.tui.console.widgets.progress import ProgressPanel
 
     def shown(panel: ProgressPanel) -> str:
         console = Console(width=100, record=True, file=io.StringIO(), color_system=None)

@@ -12,10 +12,10 @@ from textual.widgets import Static
 
 from cronsole.core.clock import FrozenClock
 from cronsole.core.models import Overlap, RunReason, RunStatus
-from cronsole.tui.app import CronsoleApp
-from cronsole.tui.screens.details import RunScreen
-from cronsole.tui.widgets.logpane import LogPane
-from cronsole.tui.widgets.tables import LiveTable
+from cronsole.tui.console.app import CronsoleApp
+from cronsole.tui.console.screens.details import RunScreen
+from cronsole.tui.console.widgets.logpane import LogPane
+from cronsole.tui.console.widgets.tables import LiveTable
 from tests.conftest import T0, Workspace
 from tests.tui.test_console import JOBS, settle
 

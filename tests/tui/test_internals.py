@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from cronsole.tui.widgets import internals
-from cronsole.tui.widgets.tables import LiveTable
+from cronsole.tui.console.widgets import internals
+from cronsole.tui.console.widgets.tables import LiveTable
 
 
 class OneTable(App[None]):

@@ -12,7 +12,7 @@ import pytest
 from cronsole.core.health import Health
 from cronsole.core.models import Command, CommandStatus, Node, Run, RunReason, RunStatus
 from cronsole.core.snapshot import JobState, JobView, TenantView
-from cronsole.tui.rows import (
+from cronsole.tui.console.rows import (
     AUDIT_COLUMNS,
     JOB_COLUMNS,
     NODE_COLUMNS,

@@ -15,7 +15,7 @@ import pytest
 
 from cronsole.core.clock import FrozenClock
 from cronsole.core.models import Overlap, RunReason, RunStatus
-from cronsole.tui.app import CronsoleApp
+from cronsole.tui.console.app import CronsoleApp
 from tests.conftest import T0, Workspace
 from tests.tui.test_console import JOBS, settle
 

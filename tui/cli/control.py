@@ -1,4 +1,4 @@
-"""CLI commands that act: fire, pause, resume. Each goes through core's Commands."""
+"""Commands that steer jobs: fire, pause, resume, change settings and the period."""
 
 from __future__ import annotations
 
@@ -14,27 +14,26 @@ from cronsole.core.durations import parse_duration
 from cronsole.core.engine import Engine
 from cronsole.core.errors import CronsoleError, UsageError
 from cronsole.core.jobsettings import parse_assignments
-from cronsole.core.models import Command, CommandStatus, Run
+from cronsole.core.models import Run
+from cronsole.core.periods import check_period
 from cronsole.core.recovery import recover_dead_nodes
 from cronsole.core.registry import require_job
-from cronsole.core.text import visible
 
-from . import logsetup
-from .shared import Reason, engine_for, options, outcome, run_exit_code, settings_for
-
-COMMAND_WAIT_SECONDS = 15.0
-
-
-def _report(command: Command) -> None:
-    """The command's outcome on stdout, or on stderr with exit 1 when it failed."""
-    if command.status is CommandStatus.FAILED:
-        raise CronsoleError(visible(command.result or f"command #{command.id} failed"))
-    if command.status in (CommandStatus.PENDING, CommandStatus.APPLYING):
-        print(f"command #{command.id} ({command.action}) is waiting for the scheduler")
-        return
-    print(visible(command.result or ""))
+from .. import logsetup
+from .app import app
+from .shared import (
+    Reason,
+    await_command,
+    engine_for,
+    options,
+    outcome,
+    report,
+    run_exit_code,
+    settings_for,
+)
 
 
+@app.command("pause")
 def pause(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Argument(help="The job to pause.")] = None,
@@ -54,12 +53,13 @@ def pause(
         raise UsageError("--for applies to one job, not --all")
     commands = Commands(engine_for(ctx))
     if all_jobs:
-        _report(commands.pause_all(reason=reason))
+        report(commands.pause_all(reason=reason))
     else:
         assert job is not None
-        _report(commands.pause(job, reason=reason, duration=seconds))
+        report(commands.pause(job, reason=reason, duration=seconds))
 
 
+@app.command("resume")
 def resume(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Argument(help="The job to resume.")] = None,
@@ -70,13 +70,14 @@ def resume(
     if all_jobs == (job is not None):
         raise UsageError("name one job, or give --all")
     commands = Commands(engine_for(ctx))
-    _report(
+    report(
         commands.resume_all(reason=reason)
         if all_jobs
         else commands.resume(job or "", reason=reason)
     )
 
 
+@app.command("fire")
 def fire(
     ctx: typer.Context,
     job: Annotated[str, typer.Argument(help="The job to run now.")],
@@ -110,21 +111,12 @@ def fire(
             code = _fire_here(engine, job, overrides, reason)
         raise typer.Exit(code)
     command = Commands(engine).fire(job, overrides, reason=reason)
-    command = _await_command(engine, command)
-    _report(command)
+    command = await_command(engine, command)
+    report(command)
     if wait and command.run_id is not None:
         run = _await_run(engine, command.run_id)
         print(outcome(run))
         raise typer.Exit(run_exit_code(run))
-
-
-def _await_command(engine: Engine, command: Command) -> Command:
-    deadline = time.monotonic() + COMMAND_WAIT_SECONDS
-    waiting = (CommandStatus.PENDING, CommandStatus.APPLYING)
-    while command.status in waiting and time.monotonic() < deadline:
-        time.sleep(0.1)
-        command = engine.store.get_command(command.id) or command
-    return command
 
 
 def _await_run(engine: Engine, run_id: int) -> Run:
@@ -156,7 +148,7 @@ def _fire_here(engine: Engine, job: str, overrides: dict[str, str], reason: str 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _report(command)
+    report(command)
     if not finished:
         return 1
     run = finished[0]
@@ -164,6 +156,7 @@ def _fire_here(engine: Engine, job: str, overrides: dict[str, str], reason: str 
     return run_exit_code(run)
 
 
+@app.command("set")
 def set_settings(
     ctx: typer.Context,
     job: Annotated[str, typer.Argument(help="The job whose settings change.")],
@@ -172,4 +165,19 @@ def set_settings(
 ) -> None:
     """Change a job's settings from now on (a period change resets its watermark)."""
     values = parse_assignments(assignments)
-    _report(Commands(engine_for(ctx)).set(job, values, reason=reason))
+    report(Commands(engine_for(ctx)).set(job, values, reason=reason))
+
+
+@app.command("period")
+def period(
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="The job.")],
+    value: Annotated[str, typer.Argument(help="YYYY-MM")],
+    reason: Reason = None,
+) -> None:
+    """Set a job's processing period (its watermark resets when the job says so)."""
+    try:
+        check_period(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    report(Commands(engine_for(ctx)).set(job, {"period": value}, reason=reason))

@@ -1,149 +1,42 @@
-"""CLI commands that manage jobs and the installation: period, backfill, retry, cancel,
-init, config show, doctor, migrate-store."""
+"""Commands that set up and check an installation: init, config, paths, doctor,
+migrate-store and the demo workspace."""
 
 from __future__ import annotations
 
 import os
 import stat
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cronsole.core.clock import parse_moment
-from cronsole.core.commands import Commands
-from cronsole.core.config import Settings, env_key
-from cronsole.core.engine import load_jobs
+from cronsole.core.clock import SystemClock
+from cronsole.core.config import Settings, config_home, env_key, load_settings, state_home
+from cronsole.core.engine import existing_store, load_jobs
 from cronsole.core.errors import EXIT_FAILURE, UsageError
 from cronsole.core.files import atomic_write
-from cronsole.core.models import Watermark
-from cronsole.core.periods import check_period
 from cronsole.core.policy import Policy
-from cronsole.core.registry import Job, require_job
+from cronsole.core.registry import Job
+from cronsole.core.scheduling.once import check_past_once
+from cronsole.core.scheduling.triggers import ScheduleError, parse_schedule
 from cronsole.core.text import visible
 from cronsole.jobs import builtin_modules
 
-from .cli_ops import _await_command, _report
-from .output import emit_json
-from .shared import JsonFlag, Reason, RunIdArgument, engine_for, settings_for
+from .. import logsetup
+from ..demo import create_workspace
+from ..output import emit_json
+from .app import app, config_app
+from .shared import (
+    JsonFlag,
+    LogFormat,
+    LogFormatOption,
+    options,
+    settings_for,
+)
 
 SECRET_WORDS = ("key", "token", "secret", "password")
-
-
-def period(
-    ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job.")],
-    value: Annotated[str, typer.Argument(help="YYYY-MM")],
-    reason: Reason = None,
-) -> None:
-    """Set a job's processing period (its watermark resets when the job says so)."""
-    try:
-        check_period(value)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    _report(Commands(engine_for(ctx)).set(job, {"period": value}, reason=reason))
-
-
-def watermark(
-    ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job.")],
-    set_to: Annotated[
-        str | None,
-        typer.Option(
-            "--set", help="The cursor's position, as the job writes it (see `cronsole job JOB`)."
-        ),
-    ] = None,
-    key: Annotated[
-        str,
-        typer.Option(
-            "--key", help="With --set: the key part of the cursor (ties at the same position)."
-        ),
-    ] = "",
-    reset: Annotated[
-        bool,
-        typer.Option(
-            "--reset",
-            help="Forget it: the job looks from the start (the ledger keeps done work done).",
-        ),
-    ] = False,
-    reason: Reason = None,
-    json: JsonFlag = False,
-) -> None:
-    """Show a job's watermark (where it has got to), or set or reset it (audited)."""
-    if set_to is not None and reset:
-        raise UsageError("give --set or --reset, not both")
-    if key and set_to is None:
-        raise UsageError("--key goes with --set")
-    if set_to is not None and not set_to.strip():
-        raise UsageError("bad --set '': give the position, or use --reset")
-    if set_to is None and not reset:
-        engine = engine_for(ctx, create=False)
-        require_job(engine.jobs, job)
-        mark = engine.store.get_watermark(job)
-        found = {"at": mark.at, "key": mark.key} if mark else None
-        if json:
-            emit_json({"job": job, "watermark": found})
-        else:
-            print(
-                f"{job}: "
-                + (
-                    f"watermark {visible(mark.at, 200)}"
-                    + (f"  key {visible(mark.key, 400)}" if mark.key else "")
-                    if mark
-                    else "no watermark"
-                )
-            )
-        return
-    mark = None if reset else Watermark(set_to or "", key)
-    _report(Commands(engine_for(ctx)).watermark(job, mark, reason=reason))
-
-
-def _when(text: str, option: str) -> datetime:
-    return parse_moment(text, option)
-
-
-def backfill(
-    ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job.")],
-    start: Annotated[str, typer.Option("--from", help="ISO date/time (local unless given).")],
-    end: Annotated[str, typer.Option("--to", help="ISO date/time.")],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="List the runs it would create; change nothing.")
-    ] = False,
-    reason: Reason = None,
-) -> None:
-    """Queue one run per tick of the job's schedule in a range (ticks that ran are skipped)."""
-    engine = engine_for(ctx)
-    commands = Commands(engine)
-    begin, finish = _when(start, "--from"), _when(end, "--to")
-    if dry_run:
-        ticks = commands.backfill_preview(job, begin, finish)
-        for tick in ticks:
-            note = f"already ran as run #{tick.existing_run}" if tick.existing_run else "new"
-            print(f"{tick.at.isoformat()}  {note}")
-        print(f"{sum(1 for t in ticks if not t.existing_run)} run(s) would be created")
-        return
-    _report(_await_command(engine, commands.backfill(job, begin, finish, reason=reason)))
-
-
-def retry(
-    ctx: typer.Context,
-    run_id: RunIdArgument,
-    failed: Annotated[
-        bool, typer.Option("--failed", help="Retry its failed items (the default and only mode).")
-    ] = True,
-    reason: Reason = None,
-) -> None:
-    """Reset a run's failed items and run the job again to retry them."""
-    engine = engine_for(ctx)
-    _report(_await_command(engine, Commands(engine).retry(run_id, reason=reason)))
-
-
-def cancel(ctx: typer.Context, run_id: RunIdArgument, reason: Reason = None) -> None:
-    """Cancel a queued or running run (a running one stops between items)."""
-    _report(Commands(engine_for(ctx)).cancel(run_id, reason=reason))
 
 
 def masked(key: str, value: Any) -> Any:
@@ -200,6 +93,7 @@ def _shown(settings: Settings, key: str) -> Any:
     )
 
 
+@config_app.command("show")
 def config_show(ctx: typer.Context, json: JsonFlag = False) -> None:
     """The effective configuration, each value with where it came from; secrets masked."""
     settings = settings_for(ctx)
@@ -253,6 +147,46 @@ def config_show(ctx: typer.Context, json: JsonFlag = False) -> None:
                 print(f"  # ${value} is {'set: ' + masked('key', secret) if secret else 'not set'}")
 
 
+@config_app.command("check")
+def config_check(ctx: typer.Context) -> None:
+    """Validate the config and job modules without starting or writing anything."""
+    settings = settings_for(ctx)
+    jobs = load_jobs(settings, builtin_modules())
+    logsetup.log_file(settings)  # a log_dir that is a file, a linked log file: said now
+    store = existing_store(settings)
+    try:
+        check_past_once(jobs, store, SystemClock().now())
+    finally:
+        if store is not None:
+            store.close()
+    where = settings.config_path or "defaults (no config file found)"
+    print(f"ok: {where}: {len(jobs)} job(s)")
+    for job in jobs.values():
+        print(f"  {job.name}: {job.schedule.text}  ({job.schedule_text})")
+
+
+@app.command("paths")
+def paths(ctx: typer.Context, json: JsonFlag = False) -> None:
+    """Where cronsole reads its config and keeps its database and logs."""
+    import os
+
+    from cronsole.core.store import redacted
+
+    settings = settings_for(ctx)
+    found = {
+        "config": str(settings.config_path) if settings.config_path else None,
+        "config_search": [str(config_home(os.environ) / "cronsole.toml")],
+        "database": redacted(settings.database),
+        "log_dir": str(settings.log_dir),
+        "state_dir": str(state_home(os.environ)),
+    }
+    if json:
+        emit_json(found)
+        return
+    for key in ("config", "database", "log_dir", "state_dir"):
+        print(f"{key:<10} {found[key] or '(none found; using defaults)'}")
+
+
 STARTER = """# cronsole.toml — written by `cronsole init`. Every key is optional; see the README.
 [cronsole]
 database = "state/cronsole.db"   # relative to this file; created 0700/0600
@@ -263,6 +197,7 @@ grace_period = "30s"             # how long runs in flight get on SIGTERM
 """
 
 
+@app.command("init")
 def init(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("cronsole.toml"),
@@ -277,7 +212,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter cronsole.toml (asks which jobs to enable on a terminal)."""
-    from cronsole.core.scheduling.triggers import ScheduleError, load_zone, parse_schedule
+    from cronsole.core.scheduling.triggers import load_zone
     from cronsole.jobs import builtin_modules
 
     if path.exists() and not force:
@@ -334,6 +269,7 @@ def _choose(
     return {n: pairs.get(n, known[n].schedule if n in known else "") for n in names}
 
 
+@app.command("doctor")
 def doctor(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Check the environment: database, permissions, WebP support, time zones, clock, and
     values the environment overrides."""
@@ -415,7 +351,6 @@ def _check_zones() -> tuple[bool, str, str]:
 
 
 def _check_clock(settings: Settings) -> tuple[bool, str, str]:
-    from datetime import UTC
 
     from cronsole.core.store import open_store
 
@@ -439,6 +374,7 @@ def _check_clock(settings: Settings) -> tuple[bool, str, str]:
     return True, "clock", f"{now:%Y-%m-%d %H:%M:%S} UTC, no node ahead of it"
 
 
+@app.command("migrate-store")
 def migrate_store(
     ctx: typer.Context,
     target: Annotated[
@@ -477,3 +413,38 @@ def migrate_store(
     for table, rows in copied.items():
         print(f"{table:14} {rows:>9,} rows")
     print(f'copied into {redacted(target)}; set database = "..." (or CRONSOLE_DB) to use it')
+
+
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="Where the workspace lives.")] = Path(
+        "cronsole-demo"
+    ),
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the generated data.")] = 1,
+    no_tui: Annotated[bool, typer.Option("--no-tui", help="Run headless.")] = False,
+    log_format: LogFormatOption = LogFormat.AUTO,
+) -> None:
+    """Create a demo workspace (or reuse it) with every job family, and run it."""
+    from cronsole.core.clock import SystemClock
+
+    from ..service import headless
+
+    config = folder / "cronsole.toml"
+    if config.exists():
+        print(f"reusing the demo workspace in {folder}")
+    elif folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"{folder} exists and is not a demo workspace; name an empty folder")
+    else:
+        create_workspace(folder, seed, SystemClock().now())
+        print(f"created a demo workspace in {folder} (seed {seed})")
+    settings = load_settings(str(config), database=options(ctx).db)
+    if no_tui:
+        raise typer.Exit(headless.run(settings, log_format, options(ctx).log_level))
+    from .. import console
+
+    raise typer.Exit(
+        console.run(
+            settings, observe=False, mouse=options(ctx).mouse, log_level=options(ctx).log_level
+        )
+    )

@@ -13,8 +13,14 @@ import typer
 from cronsole.core.errors import EXIT_USAGE, CronsoleError, UsageError
 from cronsole.core.text import visible
 
-from . import cli_jobs, cli_manage, cli_ops, cli_read, cli_schedule, cli_status
-from .shared import Options, settings_for
+from .shared import (
+    LogFormat,
+    LogFormatOption,
+    LogLevel,
+    LogLevelOption,
+    Options,
+    settings_for,
+)
 
 app = typer.Typer(
     name="cronsole",
@@ -58,15 +64,8 @@ def root(
     no_mouse: Annotated[
         bool, typer.Option("--no-mouse", help="Leave the mouse to the terminal (select text).")
     ] = False,
-    log_format: Annotated[
-        str,
-        typer.Option(
-            "--log-format", help="auto (human on a terminal, JSON otherwise), human or json."
-        ),
-    ] = "auto",
-    log_level: Annotated[
-        str, typer.Option("--log-level", help="debug, info, warning, error.")
-    ] = "info",
+    log_format: LogFormatOption = LogFormat.AUTO,
+    log_level: LogLevelOption = LogLevel.INFO,
     metrics_addr: Annotated[
         str | None,
         typer.Option(
@@ -86,14 +85,10 @@ def root(
 
         print(f"cronsole {__version__}")
         raise typer.Exit(0)
-    if log_format not in ("auto", "human", "json"):
-        raise UsageError(f"bad --log-format {log_format!r}: use auto, human or json")
-    if log_level.lower() not in ("debug", "info", "warning", "error"):
-        raise UsageError(f"bad --log-level {log_level!r}: use debug, info, warning or error")
     if ctx.invoked_subcommand is not None:
         return
     if metrics_addr:
-        from .metrics import parse_addr
+        from ..service.metrics import parse_addr
 
         parse_addr(metrics_addr)
         if not no_tui:
@@ -103,47 +98,12 @@ def root(
     if host and (observe or no_tui):
         raise UsageError("--host goes with the console alone (not --observe or --no-tui)")
     if no_tui:
-        from . import headless
+        from ..service import headless
 
         raise typer.Exit(headless.run(settings_for(ctx), log_format, log_level, metrics_addr))
-    from . import console
+    from .. import console
 
     raise typer.Exit(console.run(settings_for(ctx), observe, not no_mouse, log_level, host))
-
-
-app.command("jobs")(cli_read.jobs)
-app.command("runs")(cli_read.runs)
-app.command("paths")(cli_read.paths)
-app.command("schedule")(cli_schedule.schedule)
-app.command("fire")(cli_ops.fire)
-app.command("pause")(cli_ops.pause)
-app.command("resume")(cli_ops.resume)
-app.command("set")(cli_ops.set_settings)
-app.command("demo")(cli_jobs.demo)
-for reader in (
-    cli_status.status,
-    cli_status.health,
-    cli_status.tenants,
-    cli_status.job,
-    cli_status.run,
-    cli_status.logs,
-    cli_status.audit,
-):
-    app.command(reader.__name__)(reader)
-for manager in (
-    cli_manage.period,
-    cli_manage.watermark,
-    cli_manage.backfill,
-    cli_manage.retry,
-    cli_manage.cancel,
-    cli_manage.init,
-    cli_manage.doctor,
-):
-    app.command(manager.__name__)(manager)
-app.command("migrate-store")(cli_manage.migrate_store)
-config_app.command("show")(cli_manage.config_show)
-app.add_typer(cli_jobs.batches_app, name="batches")
-config_app.command("check")(cli_read.config_check)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,7 +130,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

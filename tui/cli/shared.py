@@ -1,9 +1,12 @@
-"""What every CLI command shares: global options, building the engine, exit-code errors."""
+"""What every CLI command shares: global options, building the engine, the JSON views, and
+waiting for a command the scheduler applies."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +14,8 @@ import typer
 from cronsole.core.config import Settings, load_settings
 from cronsole.core.durations import format_duration
 from cronsole.core.engine import Engine, build_engine
-from cronsole.core.models import Run, RunStatus
+from cronsole.core.errors import CronsoleError
+from cronsole.core.models import Command, CommandStatus, Run, RunStatus
 from cronsole.core.progress import progress
 from cronsole.core.snapshot import JobView
 from cronsole.core.text import visible
@@ -23,13 +27,40 @@ Reason = Annotated[str | None, typer.Option("--reason", help="Why (kept in the a
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
+class LogFormat(StrEnum):
+    AUTO = "auto"  # human on a terminal, JSON lines otherwise
+    HUMAN = "human"
+    JSON = "json"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+# shared options, checked by typer once for every command that takes them
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format",
+        case_sensitive=False,
+        help="auto (human on a terminal, JSON otherwise), human or json.",
+    ),
+]
+LogLevelOption = Annotated[
+    LogLevel, typer.Option("--log-level", case_sensitive=False, help="debug, info, warning, error.")
+]
+
+
 @dataclass
 class Options:
     config: str | None = None
     db: str | None = None
     mouse: bool = True
-    log_format: str = "auto"
-    log_level: str = "info"
+    log_format: LogFormat = LogFormat.AUTO
+    log_level: LogLevel = LogLevel.INFO
 
 
 def options(ctx: typer.Context) -> Options:
@@ -127,3 +158,25 @@ def outcome(run: Run) -> str:
 def run_exit_code(run: Run) -> int:
     """0 when the run did its work (a budget stop included), 1 otherwise."""
     return 0 if run.status in OK_STATUSES else 1
+
+
+COMMAND_WAIT_SECONDS = 15.0
+
+
+def report(command: Command) -> None:
+    """The command's outcome on stdout, or on stderr with exit 1 when it failed."""
+    if command.status is CommandStatus.FAILED:
+        raise CronsoleError(visible(command.result or f"command #{command.id} failed"))
+    if command.status in (CommandStatus.PENDING, CommandStatus.APPLYING):
+        print(f"command #{command.id} ({command.action}) is waiting for the scheduler")
+        return
+    print(visible(command.result or ""))
+
+
+def await_command(engine: Engine, command: Command) -> Command:
+    deadline = time.monotonic() + COMMAND_WAIT_SECONDS
+    waiting = (CommandStatus.PENDING, CommandStatus.APPLYING)
+    while command.status in waiting and time.monotonic() < deadline:
+        time.sleep(0.1)
+        command = engine.store.get_command(command.id) or command
+    return command

@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 from cronsole.core.engine import Engine
 from cronsole.core.snapshot import JobDetail, JobState, RunDetail, job_detail, run_detail
 
-from ..output import ago
+from ...output import ago
 from ..text import literal, status
 from ..widgets.logpane import format_entry
 from ..widgets.progress import progress_cells

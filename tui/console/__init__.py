@@ -13,7 +13,7 @@ from cronsole.core.engine import Engine, build_engine
 from cronsole.core.scheduling.host import Host
 from cronsole.jobs import builtin_modules
 
-from . import logsetup
+from .. import logsetup
 
 log = logging.getLogger("cronsole.console")
 

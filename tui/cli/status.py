@@ -1,5 +1,5 @@
-"""Read-only CLI commands for operators and monitoring: status, health, tenants, job, run,
-logs, audit. Exit 3 means degraded (RELIABILITY.md)."""
+"""Read-only commands for operators and monitoring: status, health, tenants, logs, audit.
+Exit 3 means degraded (RELIABILITY.md)."""
 
 from __future__ import annotations
 
@@ -17,18 +17,18 @@ from cronsole.core.snapshot import (
     JobState,
     Snapshot,
     Stuck,
-    job_detail,
-    run_detail,
     take_snapshot,
 )
 from cronsole.core.text import visible
 
-from .output import ago, emit_json, table
-from .shared import RUN_ID_MAX, JsonFlag, RunIdArgument, engine_for, job_json, outcome, run_json
+from ..output import ago, emit_json, table
+from .app import app
+from .shared import RUN_ID_MAX, JsonFlag, engine_for
 
 STORED_LEVELS = (*LEVELS, "CRITICAL")  # as logging names them
 
 
+@app.command("status")
 def status(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Who runs the scheduler, its heartbeat, jobs running or paused, overall health."""
     engine = engine_for(ctx, create=False)
@@ -82,6 +82,7 @@ def _print_stuck(stuck: list[Stuck]) -> None:
         print(f"stuck      {visible(found.job, 60)}: {visible(found.why, 200)}")
 
 
+@app.command("health")
 def health(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Per-tenant backlog health and stuck jobs; exit 0 when OK, 3 on WARN or CRIT (a
     monitoring check)."""
@@ -96,6 +97,7 @@ def health(ctx: typer.Context, json: JsonFlag = False) -> None:
     raise typer.Exit(0 if snap.health is Health.OK else EXIT_DEGRADED)
 
 
+@app.command("tenants")
 def tenants(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Every tenant with a backlog: pending, running, failed in 24 h, oldest pending, health."""
     snap = take_snapshot(engine_for(ctx, create=False), logs=0, runs=0)
@@ -125,90 +127,7 @@ def _tenant_table(rows: list[dict[str, Any]]) -> None:
     )
 
 
-def job(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The job.")],
-    json: JsonFlag = False,
-) -> None:
-    """One job: schedule in English, the next 5 fire times, policy, settings, state, runs."""
-    engine = engine_for(ctx, create=False)
-    detail = job_detail(engine, name)
-    if detail is None:
-        raise UsageError(f"unknown job {name!r} (known: {', '.join(sorted(engine.jobs))})")
-    view, now = detail.view, engine.clock.now()
-    data = {
-        **job_json(view),
-        "next_fires": [{"at": f.at, "dst_note": f.note} for f in detail.fires],
-        "policy": detail.policy,
-        "job_state": detail.state,
-        "watermark": detail.state.get("watermark"),
-        "runs": [run_json(r, now) for r in detail.runs[:10]],
-    }
-    if json:
-        emit_json(data)
-        return
-    print(f"{view.name}: {view.schedule}  ({view.description})  state {view.state}")
-    for fire in detail.fires:
-        print(f"  next  {fire.at:%Y-%m-%d %H:%M:%S %Z}" + (f"  {fire.note}" if fire.note else ""))
-    for key, value in {**detail.policy, **view.settings}.items():
-        print(f"  {key:<16} {visible(str(value), 200)}")
-    if mark := detail.state.get("watermark"):
-        print(
-            f"  {'watermark':<16} {visible(str(mark.get('at')), 200)}"
-            + (f"  key {visible(str(mark.get('key')), 400)}" if mark.get("key") else "")
-        )
-    else:
-        print(f"  {'watermark':<16} none")
-    for run in detail.runs[:10]:
-        print(f"  {outcome(run)}  ({run.reason.value}, {ago(run.finished_at, now)})")
-
-
-def run(
-    ctx: typer.Context,
-    run_id: RunIdArgument,
-    failed: Annotated[bool, typer.Option("--failed", help="Only failed items.")] = False,
-    json: JsonFlag = False,
-) -> None:
-    """One run: its summary and its item ledger (failed items with their errors first)."""
-    engine = engine_for(ctx, create=False)
-    detail = run_detail(engine, run_id)
-    if detail is None:
-        raise UsageError(f"no run #{run_id}")
-    items = (
-        detail.failed
-        if failed
-        else detail.failed + [i for i in detail.items if i not in detail.failed]
-    )
-    if json:
-        emit_json(
-            {
-                **run_json(detail.run, engine.clock.now()),
-                "archived": detail.archived,
-                "retry_of": detail.retry_of,
-                "items": [
-                    {
-                        "key": i.key,
-                        "status": i.status.value,
-                        "tenant": i.tenant,
-                        "attempts": i.attempts,
-                        "error": i.error,
-                    }
-                    for i in items
-                ],
-            }
-        )
-        return
-    print(
-        outcome(detail.run)
-        + ("  (archived)" if detail.archived else "")
-        + (f"  (retry of run #{detail.retry_of})" if detail.retry_of else "")
-    )
-    table(
-        ["item", "status", "attempts", "error"],
-        [[i.key, i.status.value, i.attempts, i.error] for i in items],
-    )
-
-
+@app.command("logs")
 def logs(
     ctx: typer.Context,
     job_name: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
@@ -273,6 +192,7 @@ def logs(
         return
 
 
+@app.command("audit")
 def audit(
     ctx: typer.Context,
     job_name: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,

@@ -20,9 +20,9 @@ from cronsole.core.scheduling.triggers import next_fire_times
 from cronsole.core.snapshot import JobState, take_snapshot
 from cronsole.jobs import builtin_modules
 
-from . import logsetup
+from .. import logsetup
 from .metrics import Metrics, serve
-from .service import Notifier, Watchdog
+from .notify import Notifier, Watchdog
 
 log = logging.getLogger("cronsole.headless")
 

@@ -1,0 +1,54 @@
+"""Remote batches: list the tracked ones, submit new ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cronsole.core.text import visible
+
+from ..output import emit_json, table
+from .app import app
+from .shared import engine_for
+
+batches_app = typer.Typer(help="Remote batches: list tracked ones, submit new ones.")
+app.add_typer(batches_app, name="batches")
+
+
+@batches_app.callback(invoke_without_command=True)
+def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List tracked batches: status, polls, results, errors, stuck flags."""
+    if ctx.invoked_subcommand is not None:
+        return
+    engine = engine_for(ctx, create=False)
+    records = engine.store.query_records("batch", limit=10_000, newest_first=True)
+    rows = [{"id": r.key, "status": r.status, **r.data} for r in records]
+    if json:
+        emit_json(rows)
+        return
+    table(
+        ["batch", "provider", "status", "submitted", "polls", "results", "note"],
+        [
+            [
+                r["id"],
+                r.get("provider"),
+                r["status"],
+                r.get("submitted_at", "")[:19],
+                r.get("polls"),
+                r.get("results"),
+                ("STUCK " if r.get("stuck") else "") + (r.get("error") or ""),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@batches_app.command("submit")
+def submit(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A JSONL file of batch requests.")],
+) -> None:
+    """Submit a JSONL file of requests as a batch, and track it."""
+    print(visible(engine_for(ctx).action("batch-check", "submit", [str(file)])))

@@ -42,6 +42,14 @@ class Store(Protocol):
         end of the block, or none (the scheduler claims ticks due together this way)."""
         ...
 
+    def copy_into(
+        self, target: Store, progress: Callable[[str, int], None] = lambda table, rows: None
+    ) -> dict[str, int]:
+        """Copy every row into `target`, an empty store of either backend, in one transaction
+        there (an interrupted copy leaves it empty); `progress(table, rows)` as it goes. The
+        rows copied per table; UsageError when the target already holds data."""
+        ...
+
     def integrity_ok(self) -> bool:
         """Run the backend's integrity check; True when it reports no damage."""
         ...
@@ -239,9 +247,9 @@ class Store(Protocol):
         reserved: bool = False,
     ) -> list[Item]:
         """Claim up to `limit` due items, at most `per_tenant` from any tenant, longest-waiting
-        first; the first `start` (all: None) marked started; a retry run takes only those
-        reserved for it
-        (`reserved`), other runs never take reserved ones."""
+        tenants first; every query walks an index, so the cost follows tenants, not history.
+        The first `start` (all: None) are marked started in the same transaction. A retry run
+        claims only the items reserved for it (`reserved`); other runs never take reserved ones."""
         ...
 
     def start_items(self, items: Sequence[Item], now: datetime) -> None:
@@ -285,8 +293,9 @@ class Store(Protocol):
     def retry_items(
         self, job: str, now: datetime, run_id: int | None = None, reserve_for: int | None = None
     ) -> int:
-        """Operator retry: failed and dead items (of run #run_id when given) become pending,
-        attempts kept and one more allowed, reserved for the retry run `reserve_for`."""
+        """Operator retry: failed and dead items (all of the job's, or those that failed in
+        run #run_id and were not done since) become pending, their attempts kept and one more
+        allowed, reserved for the retry run `reserve_for` when given."""
         ...
 
     def run_attempts(self, run_id: int, limit: int = 300) -> list[Attempt]:
@@ -295,16 +304,18 @@ class Store(Protocol):
         ...
 
     def release_run_claims(self, run_id: int, now: datetime, why: str) -> int:
-        """Items a finished run still holds become eligible again: `failed` (the attempt
-        counted) when started, `pending` (not counted) when not; how many."""
+        """Items a finished run still holds (their outcome could not be stored) become
+        eligible again: `failed` with the attempt counted when their work had started,
+        `pending` with it given back when it had not; how many."""
         ...
 
     def release_claims(self, nodes: list[str], now: datetime, why: str) -> int:
-        """Items claimed by dead nodes become eligible again (the attempt in flight counts)."""
+        """Items claimed by dead nodes become eligible again, as `release_run_claims` does."""
         ...
 
     def sweep_stale_items(self, cutoff: datetime, now: datetime) -> list[Item]:
-        """Claims whose heartbeat stopped before `cutoff`: released, or dead when out of"""
+        """Claims whose heartbeat stopped before `cutoff`: released, or dead when out of
+        attempts; each exactly once, because the update checks the old claim token."""
         ...
 
     def heartbeat_items(self, node: str, now: datetime) -> None:
@@ -453,7 +464,7 @@ class Store(Protocol):
         ...
 
     def record_groups(self, collection: str, at_from: str) -> list[str]:
-        """Distinct groups with a record at or after `at_from`."""
+        """Distinct groups with a record at or after `at_from` (e.g. users active this week)."""
         ...
 
     def count_records(self, collection: str, status: str | None = None) -> int:
@@ -469,11 +480,14 @@ class Store(Protocol):
         now: datetime,
         change: Callable[[Record], Any],
     ) -> list[Record]:
-        """Move records stuck in `status` since before the cutoff to `new_status`, each once."""
+        """Move records in `status` whose `at` is before the cutoff to `new_status`, with data
+        from `change(record)`; each exactly once (the update re-checks the old status)."""
         ...
 
     def archive_chunk(self, kind: str, before: datetime, limit: int, now: datetime) -> int:
-        """Archive up to `limit` rows of a history kind older than `before`; 0 when done."""
+        """Move up to `limit` rows of a history kind older than `before` into the archive, in one
+        transaction (an interrupted archive resumes where it stopped, with no duplicates); how
+        many, 0 when none are left."""
         ...
 
     def archived_run(self, run_id: int) -> Run | None:

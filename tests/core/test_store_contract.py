@@ -553,3 +553,57 @@ def test_a_finished_run_gives_back_the_claims_it_still_holds(store: Store) -> No
     }
     [counts] = store.tenant_counts("job")
     assert (counts.claimed, counts.failed, counts.done) == (0, 2, 1)
+
+
+def applied_migrations(address: str) -> list[str]:
+    """The migration names a database records, in the order they were applied."""
+    if "://" not in address:
+        with sqlite3.connect(address) as conn:
+            rows = conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'cronsole' ORDER BY id"
+            ).fetchall()
+        return [r[0] for r in rows]
+    import psycopg
+
+    with psycopg.connect(address) as conn:
+        rows = conn.execute("SELECT name FROM cronsole_migrations ORDER BY applied_at, name")
+        return [r[0] for r in rows.fetchall()]
+
+
+def test_both_backends_apply_the_one_migration_list(address: str) -> None:
+    from cronsole.core.store.migrations import NAMES
+
+    open_store(address).close()
+    assert applied_migrations(address) == list(NAMES)
+
+
+def test_the_sqlite_schema_defines_each_listed_migration_in_order() -> None:
+    import sqlite_utils
+
+    from cronsole.core.store.migrations import NAMES
+    from cronsole.core.store.sqlite.schema import migrations
+
+    pending = migrations.pending(sqlite_utils.Database(memory=True))
+    assert [m.name for m in pending] == list(NAMES)
+
+
+def test_a_postgres_database_from_before_the_one_list_is_brought_up_to_it(
+    pg_address: str,
+) -> None:
+    """Such a database recorded 0001_initial with the records and archive tables in it and no
+    0002: opening it applies 0002 over those tables and keeps their rows."""
+    import psycopg
+
+    from cronsole.core.models import Record
+
+    store = open_store(pg_address)
+    store.put_records("batch", [Record("b1", {"n": 1})], T0)
+    store.close()
+    with psycopg.connect(pg_address, autocommit=True) as conn:
+        conn.execute("DELETE FROM cronsole_migrations WHERE name = '0002_records_and_archive'")
+    store = open_store(pg_address)
+    try:
+        assert store.get_record("batch", "b1") is not None
+    finally:
+        store.close()
+    assert "0002_records_and_archive" in applied_migrations(pg_address)

@@ -384,7 +384,6 @@ def migrate_store(
     """Copy every row of this installation's database into a new, empty one (SQLite to
     PostgreSQL, or back). Stop every node first; then point the config at the new one."""
     from cronsole.core.store import open_store, redacted
-    from cronsole.core.store.sql.copy import CopyMixin
 
     settings = settings_for(ctx)
     if "://" not in target:
@@ -404,7 +403,6 @@ def migrate_store(
             )
         destination = open_store(target)
         try:
-            assert isinstance(source, CopyMixin) and isinstance(destination, CopyMixin)
             copied = source.copy_into(destination)
         finally:
             destination.close()

@@ -43,8 +43,8 @@ class PostgresStore(SQLStore):
         return redacted(self.url)
 
     def integrity_ok(self) -> bool:
-        """PostgreSQL checks its pages itself; this reads every table once (a damaged
-        relation raises) and checks the tick rule's unique index is valid."""
+        # PostgreSQL checks its pages itself; this reads every table once (a damaged
+        # relation raises) and checks the tick rule's unique index is valid.
         c = self._db.get()
         for table in TABLES:
             c.execute(f"SELECT count(*) FROM {table}").fetchone()

@@ -3,6 +3,8 @@ shared SQL reads and writes both alike. Text sorts in the "C" collation, as SQLi
 
 from __future__ import annotations
 
+from ..migrations import NAMES
+
 T = 'text COLLATE "C"'
 INITIAL = f"""
 CREATE TABLE jobs (
@@ -33,7 +35,6 @@ CREATE UNIQUE INDEX items_key ON items (job, key);
 CREATE INDEX items_claim ON items (job, queue, tenant, status, not_before);
 CREATE INDEX items_run ON items (run_id, status);
 CREATE INDEX items_claimed ON items (claim_owner, heartbeat_at) WHERE status = 'claimed';
-CREATE INDEX items_updated ON items (job, status, updated_at);
 CREATE TABLE tenant_counts (
     job {T}, queue {T}, tenant {T}, pending bigint NOT NULL DEFAULT 0,
     claimed bigint NOT NULL DEFAULT 0, done bigint NOT NULL DEFAULT 0,
@@ -53,18 +54,21 @@ CREATE TABLE logs (
     run_id bigint, logger {T}, message {T});
 CREATE INDEX logs_run ON logs (run_id, id);
 CREATE INDEX logs_job ON logs (job, id);
-CREATE TABLE records (
-    collection {T}, key {T}, grp {T} NOT NULL DEFAULT '', at {T} NOT NULL DEFAULT '',
-    status {T} NOT NULL DEFAULT '', data {T}, updated_at {T}, PRIMARY KEY (collection, key));
-CREATE INDEX records_grp ON records (collection, grp, at);
-CREATE INDEX records_at ON records (collection, at);
-CREATE INDEX records_status ON records (collection, status, at);
-CREATE TABLE archive (
-    kind {T}, id {T}, data {T}, archived_at {T}, PRIMARY KEY (kind, id));
 """
 
-# (name, statements): applied in order, each once, recorded in cronsole_migrations. The
-# SQLite store's two migrations (0001_initial, 0002_records_and_archive) are one here.
+# 0001 of databases made before the migrations were one list held these tables too: IF NOT
+# EXISTS lets 0002 run on those as on new ones
+RECORDS_AND_ARCHIVE = f"""
+CREATE TABLE IF NOT EXISTS records (
+    collection {T}, key {T}, grp {T} NOT NULL DEFAULT '', at {T} NOT NULL DEFAULT '',
+    status {T} NOT NULL DEFAULT '', data {T}, updated_at {T}, PRIMARY KEY (collection, key));
+CREATE INDEX IF NOT EXISTS records_grp ON records (collection, grp, at);
+CREATE INDEX IF NOT EXISTS records_at ON records (collection, at);
+CREATE INDEX IF NOT EXISTS records_status ON records (collection, status, at);
+CREATE TABLE IF NOT EXISTS archive (
+    kind {T}, id {T}, data {T}, archived_at {T}, PRIMARY KEY (kind, id));
+CREATE INDEX IF NOT EXISTS items_updated ON items (job, status, updated_at);
+"""
 ITEM_HISTORY = f"""
 ALTER TABLE items ADD COLUMN started_at {T};
 ALTER TABLE items ADD COLUMN reserved_for bigint;
@@ -74,5 +78,10 @@ CREATE TABLE item_attempts (
     outcome {T} NOT NULL, error {T}, at {T} NOT NULL);
 CREATE INDEX item_attempts_run ON item_attempts (run_id, id);
 """
-MIGRATIONS: list[tuple[str, str]] = [("0001_initial", INITIAL), ("0003_item_history", ITEM_HISTORY)]
-KNOWN = {name for name, _ in MIGRATIONS}
+STATEMENTS = {
+    "0001_initial": INITIAL,
+    "0002_records_and_archive": RECORDS_AND_ARCHIVE,
+    "0003_item_history": ITEM_HISTORY,
+}
+MIGRATIONS: list[tuple[str, str]] = [(name, STATEMENTS[name]) for name in NAMES]
+KNOWN = set(NAMES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ...errors import UsageError
+from ..base import Store
 from . import Conn, Database, Row
 
 # parents before children is not needed (no foreign keys); this is the order rows are copied
@@ -27,9 +28,7 @@ CHUNK = 1000
 
 class CopyMixin:
     _db: Database
-
-    def describe(self) -> str:
-        raise NotImplementedError  # provided by the store
+    describe: Callable[[], str]  # the backend's
 
     def _rows(self, table: str) -> Iterator[list[Row]]:
         cursor = self._db.get().execute(f"SELECT * FROM {table}")
@@ -40,10 +39,10 @@ class CopyMixin:
         """Bring id counters past the copied ids (PostgreSQL's identity sequences)."""
 
     def copy_into(
-        self, target: CopyMixin, progress: Callable[[str, int], None] = lambda table, rows: None
+        self, target: Store, progress: Callable[[str, int], None] = lambda table, rows: None
     ) -> dict[str, int]:
-        """Copy every row into `target`, which must hold none, in one transaction there: an
-        interrupted copy leaves the target empty. Returns the rows copied per table."""
+        if not isinstance(target, CopyMixin):  # both backends are; another would copy its own way
+            raise UsageError(f"cannot copy into {target.describe()}")
         copied: dict[str, int] = {}
         with target._db.write() as c:
             for table in TABLES:

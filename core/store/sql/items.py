@@ -14,6 +14,7 @@ from ...errors import StaleClaim
 from ...faults import fault
 from ...models import Attempt, Item, ItemStatus, TenantCounts, Watermark
 from . import Conn, Database, Row
+from .misc import advance_watermark_in
 from .rows import dumps, to_attempt, to_counts, to_item, valid, where
 
 STATUSES = tuple(s.value for s in ItemStatus)
@@ -65,9 +66,6 @@ class ItemsMixin:
         """The claim's transaction: a write, alone among writers (SQLite)."""
         return self._db.write()
 
-    def _advance_watermark(self, c: Conn, job: str, mark: Watermark, now: datetime) -> None:
-        raise NotImplementedError  # provided by StateMixin
-
     def enqueue(
         self,
         job: str,
@@ -78,7 +76,6 @@ class ItemsMixin:
         queue: str = "default",
         max_attempts: int = 5,
     ) -> bool:
-        """Add an item unless its key is already in the ledger; True when it was added."""
         return self.enqueue_many(job, [(key, payload, tenant)], now, queue, max_attempts) == 1
 
     def enqueue_many(
@@ -117,10 +114,6 @@ class ItemsMixin:
         start: int | None = None,
         reserved: bool = False,
     ) -> list[Item]:
-        """Claim up to `limit` due items, at most `per_tenant` from any tenant, longest-waiting
-        tenants first; every query walks an index, so the cost follows tenants, not history.
-        The first `start` are marked started in the same transaction. A retry run claims
-        only the items reserved for it (`reserved`); other runs never take reserved ones."""
         with self._claiming() as c:
             tenants = c.execute(
                 "SELECT tenant FROM tenant_counts WHERE job = ? AND queue = ?"
@@ -246,7 +239,7 @@ class ItemsMixin:
             if item.run_id is not None:
                 c.execute("UPDATE runs SET processed = processed + 1 WHERE id = ?", (item.run_id,))
             if watermark is not None:
-                self._advance_watermark(c, item.job, watermark, now)
+                advance_watermark_in(c, item.job, watermark, now)
                 fault("before_watermark_commit")
 
     def fail_item(
@@ -258,7 +251,6 @@ class ItemsMixin:
         watermark: Watermark | None = None,
         start_next: Item | None = None,
     ) -> ItemStatus:
-        """Record a failure: retried after `retry_at` while attempts remain, else dead."""
         retry = retry_at is not None and item.attempts < item.max_attempts
         status = ItemStatus.FAILED if retry else ItemStatus.DEAD
         not_before = iso(retry_at) if retry and retry_at else ""
@@ -269,11 +261,10 @@ class ItemsMixin:
             if item.run_id is not None:
                 c.execute("UPDATE runs SET failed = failed + 1 WHERE id = ?", (item.run_id,))
             if watermark is not None:
-                self._advance_watermark(c, item.job, watermark, now)
+                advance_watermark_in(c, item.job, watermark, now)
         return status
 
     def release_item(self, item: Item, now: datetime) -> None:
-        """Give back an item that was claimed but never started (the attempt is not counted)."""
         with self._db.write() as c:
             self._give_back(c, item, now)
 
@@ -317,9 +308,6 @@ class ItemsMixin:
     def retry_items(
         self, job: str, now: datetime, run_id: int | None = None, reserve_for: int | None = None
     ) -> int:
-        """Operator retry: failed and dead items (all of the job's, or those that failed in
-        run #run_id and were not done since) become pending, their attempts kept and one more
-        allowed, reserved for the retry run `reserve_for` when given."""
         where, params = "job = ? AND status IN ('failed', 'dead')", [job]
         if run_id is not None:
             where, params = f"job = ? AND {self.RUN_FAILED}", [job, str(run_id)]
@@ -340,13 +328,9 @@ class ItemsMixin:
             return moved
 
     def release_run_claims(self, run_id: int, now: datetime, why: str) -> int:
-        """Items a finished run still holds (their outcome could not be stored) become
-        eligible again: `failed` with the attempt counted when their work had started,
-        `pending` with it given back when it had not."""
         return self._release_claimed("run_id = ? AND status = 'claimed'", [run_id], now, why)
 
     def release_claims(self, nodes: list[str], now: datetime, why: str) -> int:
-        """Items claimed by dead nodes become eligible again, as release_run_claims says."""
         if not nodes:
             return 0
         marks = ", ".join("?" for _ in nodes)
@@ -368,8 +352,6 @@ class ItemsMixin:
             return moved
 
     def sweep_stale_items(self, cutoff: datetime, now: datetime) -> list[Item]:
-        """Claims whose heartbeat stopped before `cutoff`: released, or dead when out of
-        attempts; each exactly once, because the update checks the old claim token."""
         with self._db.write() as c:
             rows = c.execute(
                 "SELECT * FROM items WHERE status = 'claimed' AND heartbeat_at < ?", (iso(cutoff),)
@@ -430,7 +412,7 @@ class ItemsMixin:
         return valid(to_item, rows)
 
     def outcomes_since(self, job: str, since: datetime) -> dict[str, tuple[int, int]]:
-        """Through the (job, status, updated_at) index."""
+        # through the (job, status, updated_at) index
         rows = (
             self._db.get()
             .execute(
@@ -448,7 +430,6 @@ class ItemsMixin:
         return found
 
     def oldest_pending(self, job: str) -> dict[str, datetime]:
-        """When the oldest pending item of each tenant was enqueued; one index probe each."""
         c = self._db.get()
         queues = c.execute(
             "SELECT queue, tenant FROM tenant_counts WHERE job = ? AND pending > 0", (job,)

@@ -13,6 +13,25 @@ from .rows import dumps, loads, maybe_iso, to_command, to_job_state, to_log, to_
 from .runs import RUNNING
 
 
+def put_state(c: Conn, job: str, key: str, value: Any, now: datetime) -> None:
+    c.execute(
+        "INSERT INTO job_state (job, key, value, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (job, key) DO UPDATE SET value = excluded.value,"
+        " updated_at = excluded.updated_at",
+        (job, key, dumps(value), iso(now)),
+    )
+
+
+def advance_watermark_in(c: Conn, job: str, mark: Watermark, now: datetime) -> None:
+    """Move the cursor forward only, inside the caller's transaction (the item outcome's)."""
+    row = c.execute(
+        "SELECT value FROM job_state WHERE job = ? AND key = 'watermark'", (job,)
+    ).fetchone()
+    current = loads(row["value"]) if row else None
+    if current is None or Watermark(current["at"], current["key"]) < mark:
+        put_state(c, job, "watermark", {"at": mark.at, "key": mark.key}, now)
+
+
 class JobsMixin:
     _db: Database
 
@@ -40,7 +59,6 @@ class JobsMixin:
         until: datetime | None = None,
         by: str | None = None,
     ) -> bool:
-        """Set or clear a pause; False when nothing changed (resume of a running job)."""
         with self._db.write() as c:
             before = c.execute("SELECT paused FROM jobs WHERE name = ?", (name,)).fetchone()
             c.execute(
@@ -64,7 +82,6 @@ class JobsMixin:
     def set_job_settings(
         self, name: str, settings: dict[str, Any], now: datetime, clear_state: Sequence[str] = ()
     ) -> None:
-        """Replace a job's setting overrides and forget the named state keys, atomically."""
         with self._db.write() as c:
             for key in clear_state:
                 c.execute("DELETE FROM job_state WHERE job = ? AND key = ?", (name, key))
@@ -78,7 +95,6 @@ class JobsMixin:
             )
 
     def record_tick(self, name: str, at: datetime) -> None:
-        """Remember the latest tick considered (claimed, skipped or paused) for catch-up."""
         with self._db.write() as c:
             c.execute(
                 "UPDATE jobs SET last_tick = ? WHERE name = ? AND coalesce(last_tick, '') < ?",
@@ -120,19 +136,11 @@ class StateMixin:
 
     def set_state(self, job: str, key: str, value: Any, now: datetime) -> None:
         with self._db.write() as c:
-            self._put_state(c, job, key, value, now)
+            put_state(c, job, key, value, now)
 
     def delete_state(self, job: str, key: str) -> None:
         with self._db.write() as c:
             c.execute("DELETE FROM job_state WHERE job = ? AND key = ?", (job, key))
-
-    def _put_state(self, c: Conn, job: str, key: str, value: Any, now: datetime) -> None:
-        c.execute(
-            "INSERT INTO job_state (job, key, value, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (job, key) DO UPDATE SET value = excluded.value,"
-            " updated_at = excluded.updated_at",
-            (job, key, dumps(value), iso(now)),
-        )
 
     def get_watermark(self, job: str) -> Watermark | None:
         value = self.get_state(job, "watermark")
@@ -140,16 +148,7 @@ class StateMixin:
 
     def advance_watermark(self, job: str, mark: Watermark, now: datetime) -> None:
         with self._db.write() as c:
-            self._advance_watermark(c, job, mark, now)
-
-    def _advance_watermark(self, c: Conn, job: str, mark: Watermark, now: datetime) -> None:
-        """Move the cursor forward only; called inside the transaction of the item outcome."""
-        row = c.execute(
-            "SELECT value FROM job_state WHERE job = ? AND key = 'watermark'", (job,)
-        ).fetchone()
-        current = loads(row["value"]) if row else None
-        if current is None or Watermark(current["at"], current["key"]) < mark:
-            self._put_state(c, job, "watermark", {"at": mark.at, "key": mark.key}, now)
+            advance_watermark_in(c, job, mark, now)
 
 
 class NodesMixin:
@@ -172,7 +171,6 @@ class NodesMixin:
             )
 
     def heartbeat(self, node: str, now: datetime) -> list[int]:
-        """Beat for the node and its running runs; returns its runs an operator cancelled."""
         with self._db.write() as c:
             c.execute("UPDATE nodes SET heartbeat_at = ? WHERE id = ?", (iso(now), node))
             c.execute(
@@ -209,7 +207,6 @@ class NodesMixin:
         return found[0] if found else None
 
     def abandon_runs(self, nodes: list[str], now: datetime, why: str) -> list[int]:
-        """Runs left `running` (or never started) by dead nodes become `abandoned`."""
         if not nodes:
             return []
         marks = ", ".join("?" for _ in nodes)
@@ -262,7 +259,6 @@ class CommandsMixin:
         return valid(to_command, rows)
 
     def claim_command(self, command_id: int, node: str, now: datetime) -> bool:
-        """Take a pending command for applying; exactly one process wins."""
         with self._db.write() as c:
             cursor = c.execute(
                 "UPDATE commands SET status = 'applying', applied_by = ?, applied_at = ?"
@@ -315,7 +311,6 @@ class LogsMixin:
     def add_logs(
         self, entries: Sequence[tuple[datetime, str, str | None, int | None, str, str]]
     ) -> None:
-        """Append (at, level, job, run_id, logger, message) rows in one transaction."""
         with self._db.write() as c:
             c.executemany(
                 "INSERT INTO logs (at, level, job, run_id, logger, message)"

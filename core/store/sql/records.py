@@ -90,7 +90,6 @@ class RecordsMixin:
         return valid(_record, rows)
 
     def record_groups(self, collection: str, at_from: str) -> list[str]:
-        """Distinct groups with a record at or after `at_from` (e.g. users active this week)."""
         rows = (
             self._db.get()
             .execute(
@@ -119,8 +118,6 @@ class RecordsMixin:
         now: datetime,
         change: Callable[[Record], Any],
     ) -> list[Record]:
-        """Move records in `status` whose `at` is before the cutoff to `new_status`, with data
-        from `change(record)`; each exactly once (the update re-checks the old status)."""
         with self._db.write() as c:
             rows = c.execute(
                 "SELECT * FROM records WHERE collection = ? AND status = ? AND at < ?",
@@ -141,8 +138,6 @@ class RecordsMixin:
             return moved
 
     def archive_chunk(self, kind: str, before: datetime, limit: int, now: datetime) -> int:
-        """Copy up to `limit` rows older than `before` into the archive and delete them, in one
-        transaction: an interrupted archive resumes where it stopped, with no duplicates."""
         table, key, condition = ARCHIVABLE[kind]
         with self._db.write() as c:
             rows = c.execute(

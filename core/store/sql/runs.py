@@ -86,7 +86,6 @@ class RunsMixin:
     def queue_run(
         self, job: str, scheduled_for: datetime, reason: RunReason, now: datetime
     ) -> Run | None:
-        """Insert a queued run for a tick (backfill); None when the tick already has a run."""
         with self._db.write() as c:
             return _inserted(
                 c.execute(
@@ -97,7 +96,6 @@ class RunsMixin:
             )
 
     def runs_at(self, job: str, ticks: list[datetime]) -> dict[datetime, int]:
-        """Which of these ticks already have a run (through the unique tick index)."""
         found: dict[datetime, int] = {}
         for start in range(0, len(ticks), 500):
             chunk = {iso(t): t for t in ticks[start : start + 500]}
@@ -115,7 +113,6 @@ class RunsMixin:
         return found
 
     def record_missed(self, job: str, ticks: list[datetime], now: datetime, why: str) -> Run | None:
-        """One `missed` row standing for ticks that will never run, with their count and span."""
         summary = {"count": len(ticks), "first": iso(ticks[0]), "last": iso(ticks[-1])}
         with self._db.write() as c:
             return _inserted(
@@ -138,7 +135,6 @@ class RunsMixin:
             )
 
     def start_queued_run(self, job: str, node: str, now: datetime, allow: bool) -> Run | None:
-        """Move the oldest queued run of a job to running, unless one runs (and overlap forbids)."""
         with self._db.write() as c:
             if (
                 not allow
@@ -171,7 +167,6 @@ class RunsMixin:
         summary: dict[str, Any] | None = None,
         left: int = 0,
     ) -> bool:
-        """Close a running run; False when it was no longer running (abandoned by a sweep)."""
         with self._db.write() as c:
             cursor = c.execute(
                 'UPDATE runs SET status = ?, finished_at = ?, error = ?, summary = ?, "left" = ?'
@@ -241,7 +236,6 @@ class RunsMixin:
         return len(rows)
 
     def last_runs(self) -> dict[str, Run]:
-        """The latest finished run of each job (kept on the job row, so no history scan)."""
         rows = (
             self._db.get()
             .execute("SELECT runs.* FROM jobs JOIN runs ON runs.id = jobs.last_run_id")
@@ -250,7 +244,6 @@ class RunsMixin:
         return {run.job: run for run in valid(to_run, rows)}
 
     def request_cancel(self, run_id: int, now: datetime) -> Run | None:
-        """Queued runs are cancelled at once; running ones get a flag their runner watches."""
         with self._db.write() as c:
             c.execute(
                 "UPDATE runs SET status = 'cancelled', finished_at = ?, error = 'cancelled'"

@@ -1,5 +1,7 @@
 """The whole store contract in the shared SQL; a backend adds how to open, name and check its
-database, and supplies `_db`."""
+database, and supplies `_db`. The contract itself (what each method promises) is written once,
+in core/store/base.py; the parts here add only notes on how they keep it. The parts share
+helpers as plain functions (misc.put_state, misc.advance_watermark_in), never stubs."""
 
 from __future__ import annotations
 

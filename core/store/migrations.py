@@ -1,0 +1,13 @@
+"""The schema's migrations, in order. Both backends apply exactly these, each once, under these
+names (SQLite in sqlite-utils' `_sqlite_migrations`, PostgreSQL in `cronsole_migrations`); a
+database that records a name not listed here was written by a newer cronsole and is refused.
+A new migration is added here first, then written for each backend."""
+
+from __future__ import annotations
+
+MIGRATIONS = (
+    ("0001_initial", "jobs, job state, control, runs, items, tenant counts, commands, nodes, logs"),
+    ("0002_records_and_archive", "record collections, the retention archive, items by update"),
+    ("0003_item_history", "item_attempts (each failed try), items.started_at and reserved_for"),
+)
+NAMES = tuple(name for name, _ in MIGRATIONS)

@@ -39,6 +39,12 @@ class FixedRandom(random.Random):
         return self.value
 
 
+def frozen(engine: Engine) -> FrozenClock:
+    """The engine's clock, which these tests freeze (to move it by hand)."""
+    assert isinstance(engine.clock, FrozenClock)
+    return engine.clock
+
+
 def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait (bounded) for something another thread does; never a timing assertion."""
     deadline = time.monotonic() + timeout
@@ -138,7 +144,8 @@ class Workspace:
         import psycopg
 
         with psycopg.connect(self.database) as conn:
-            return bool(conn.execute("SELECT to_regclass('cronsole_migrations')").fetchone()[0])
+            row = conn.execute("SELECT to_regclass('cronsole_migrations')").fetchone()
+            return bool(row and row[0])
 
     def stored(self) -> bytes:
         """Everything stored: the SQLite file's bytes (with its WAL), or every PostgreSQL
@@ -211,7 +218,7 @@ def run_job(
     **overrides: object,
 ) -> Run:
     """Run a job now, in this thread, through the real runner; each run its own tick."""
-    engine.clock.advance(1)  # type: ignore[attr-defined]
+    frozen(engine).advance(1)
     run = engine.store.insert_run(
         name,
         at or engine.clock.now(),

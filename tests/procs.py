@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -53,7 +54,7 @@ class Proc:
         return self.output.read_text(errors="replace")
 
 
-def query(ws: Workspace, sql: str, *params: object) -> list[tuple[object, ...]]:
+def query(ws: Workspace, sql: str, *params: object) -> list[tuple[Any, ...]]:
     """A plain read of the workspace's database, with `?` placeholders on either backend."""
     if ws.postgres:  # the same reads in PostgreSQL's words
         sql = re.sub(r"json_extract\((\w+), '\$\.(\w+)'\)", r"(\1::json->>'\2')", sql)

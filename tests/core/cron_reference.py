@@ -15,7 +15,7 @@ clock through zoneinfo and applies the README's rule to what it saw:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,7 @@ def _number(text: str, names: list[str], base: int) -> int:
 
 
 def _predicate(
-    text: str, low: int, high: int, names: list[str] = (), base: int = 0
+    text: str, low: int, high: int, names: Sequence[str] = (), base: int = 0
 ) -> Callable[[int], bool]:
     checks = []
     for element in text.split(","):
@@ -66,7 +66,7 @@ class Reference:
         self.dom = _predicate(fields[2], 1, 31)
         self.month = _predicate(fields[3], 1, 12, MONTHS, 1)
         dow = _predicate(fields[4], 0, 7, DAYS, 0)
-        self.dow = lambda d: dow(d) or (d == 0 and dow(7))
+        self.dow: Callable[[int], bool] = lambda d: dow(d) or (d == 0 and dow(7))
         self.either = not (fields[2].startswith("*") or fields[4].startswith("*"))
         self.fixed = not (fields[0].startswith("*") or fields[1].startswith("*"))
         hours, minutes = [h for h in range(24) if hour(h)], [m for m in range(60) if minute(m)]
@@ -98,8 +98,8 @@ class Reference:
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
         low, high = midnight - timedelta(hours=15), midnight + timedelta(hours=39)
         offsets = {(low + timedelta(hours=h)).astimezone(self.tz).utcoffset() for h in range(55)}
-        if len(offsets) == 1:
-            [offset] = offsets
+        if len(offsets) == 1 and None not in offsets:
+            offset = next(o for o in offsets if o is not None)
             return [midnight.replace(hour=h, minute=m) - offset for h, m in self.times]
         return self._walk(day, low, high)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from cronsole.core.models import CatchUp, CommandStatus, Node, Overlap, RunReaso
 from cronsole.core.scheduling.catchup import plan_catch_up
 from cronsole.core.scheduling.host import Host
 from cronsole.core.scheduling.triggers import parse_schedule
-from tests.conftest import T0, Workspace, eventually
+from tests.conftest import T0, Workspace, eventually, frozen
 
 JOBS = '''
 from __future__ import annotations
@@ -70,8 +71,9 @@ def host(workspace: Workspace, clock: FrozenClock) -> Host:
     return workspace.host(clock)
 
 
-def gate() -> object:
-    return sys.modules["cronsole_user.wsjobs"].GATE
+def gate() -> threading.Event:
+    event: threading.Event = sys.modules["cronsole_user.wsjobs"].GATE
+    return event
 
 
 def test_two_hosts_on_one_database_run_each_tick_once(
@@ -93,7 +95,7 @@ def test_two_hosts_on_one_database_run_each_tick_once(
 def test_an_overlapping_tick_is_skipped_with_its_reason(host: Host) -> None:
     host.claim_ticks("blocking", [T0])
     host.claim_ticks("blocking", [T0 + timedelta(minutes=1)])
-    gate().set()  # type: ignore[attr-defined]
+    gate().set()
     host.engine.runner.wait_idle(5)
     first, skipped = sorted(host.engine.store.list_runs(job="blocking"), key=lambda r: r.id)
     assert first.status is RunStatus.SUCCEEDED
@@ -106,7 +108,7 @@ def test_paused_ticks_start_nothing_and_expired_pauses_resume(host: Host) -> Non
     commands.pause("quick", reason="deploy", duration=600)
     host.claim_ticks("quick", [T0])
     assert host.engine.store.list_runs(job="quick") == []
-    host.engine.clock.advance(601)  # type: ignore[attr-defined]
+    frozen(host.engine).advance(601)
     commands.expire_pauses()
     assert not host.engine.store.job_state("quick").paused  # type: ignore[union-attr]
     audit = host.engine.store.list_commands(job="quick")
@@ -131,7 +133,7 @@ def test_pause_all_stops_every_job(host: Host) -> None:
 def test_catch_up_latest_runs_once_and_counts_the_rest(host: Host) -> None:
     store = host.engine.store
     store.record_tick("quick", T0)
-    host.engine.clock.set(T0 + timedelta(hours=1, minutes=2))  # type: ignore[attr-defined]
+    frozen(host.engine).set(T0 + timedelta(hours=1, minutes=2))
     host.catch_up()
     host.engine.runner.wait_idle(5)
     runs = {r.status: r for r in store.list_runs(job="quick")}
@@ -143,7 +145,7 @@ def test_catch_up_latest_runs_once_and_counts_the_rest(host: Host) -> None:
 def test_catch_up_all_runs_inside_the_window_only(host: Host) -> None:
     store = host.engine.store
     store.record_tick("hourly", T0)
-    host.engine.clock.set(T0 + timedelta(hours=6, minutes=30))  # type: ignore[attr-defined]
+    frozen(host.engine).set(T0 + timedelta(hours=6, minutes=30))
     host.catch_up()
     for _ in range(5):
         host.engine.runner.wait_idle(5)
@@ -158,7 +160,7 @@ def test_catch_up_all_runs_inside_the_window_only(host: Host) -> None:
 
 def test_catch_up_none_only_records(host: Host) -> None:
     host.engine.store.record_tick("forgetful", T0)
-    host.engine.clock.set(T0 + timedelta(hours=3))  # type: ignore[attr-defined]
+    frozen(host.engine).set(T0 + timedelta(hours=3))
     host.catch_up()
     [missed] = host.engine.store.list_runs(job="forgetful")
     assert missed.status is RunStatus.MISSED and missed.summary["count"] == 3
@@ -173,7 +175,7 @@ def test_a_fresh_job_has_nothing_to_catch_up() -> None:
 def test_a_paused_job_replays_nothing_after_downtime(host: Host) -> None:
     host.engine.store.record_tick("quick", T0)
     host.commands.pause("quick")
-    host.engine.clock.set(T0 + timedelta(days=3))  # type: ignore[attr-defined]
+    frozen(host.engine).set(T0 + timedelta(days=3))
     host.catch_up()
     assert host.engine.store.list_runs(job="quick") == []
 
@@ -237,7 +239,7 @@ def test_overlap_queue_runs_the_queued_tick_when_the_first_ends(host: Host) -> N
         host.claim_ticks("patient", [T0 + timedelta(minutes=minute)])
     statuses = [r.status for r in sorted(store.list_runs(job="patient"), key=lambda r: r.id)]
     assert statuses == [RunStatus.RUNNING, RunStatus.QUEUED, RunStatus.SKIPPED]
-    gate().set()  # type: ignore[attr-defined]
+    gate().set()
     expected = [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED, RunStatus.SKIPPED]
     eventually(
         lambda: (
@@ -262,7 +264,7 @@ def test_wait_idle_covers_the_queued_run_a_finished_run_starts(
     monkeypatch.setattr(store, "start_queued_run", start_queued_run)
     for minute in range(2):
         host.claim_ticks("patient", [T0 + timedelta(minutes=minute)])
-    gate().set()  # type: ignore[attr-defined]
+    gate().set()
     assert host.engine.runner.wait_idle(10)
     statuses = [r.status for r in sorted(store.list_runs(job="patient"), key=lambda r: r.id)]
     assert statuses == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]
@@ -274,7 +276,7 @@ def test_retry_resets_failed_items_of_a_run_and_runs_again(host: Host) -> None:
     [first] = host.engine.store.list_runs(job="window")
     assert first.status is RunStatus.PARTIAL and first.failed == 1
     host.engine.store.set_state("window", "healed", True, T0)
-    host.engine.clock.advance(1)  # type: ignore[attr-defined]
+    frozen(host.engine).advance(1)
     command = host.commands.retry(first.id)
     assert command.result is not None and command.result.startswith(
         f"1 failed items of run #{first.id} to retry; run #"
@@ -287,7 +289,7 @@ def test_retry_resets_failed_items_of_a_run_and_runs_again(host: Host) -> None:
 
 def test_backfill_previews_without_writing_then_queues_each_missing_tick(host: Host) -> None:
     store = host.engine.store
-    host.engine.clock.set(T0 + timedelta(hours=4))  # type: ignore[attr-defined]
+    frozen(host.engine).set(T0 + timedelta(hours=4))
     host.claim_ticks("window", [T0 + timedelta(hours=1)])
     host.engine.runner.wait_idle(5)
     preview = host.commands.backfill_preview("window", T0, T0 + timedelta(hours=3))
@@ -331,10 +333,10 @@ def test_the_sweeper_releases_items_whose_heartbeat_stopped(host: Host) -> None:
     store = host.engine.store
     store.enqueue("window", "stuck", T0)
     store.claim_items("window", "gone", None, T0, limit=1)
-    host.engine.clock.advance(29 * 60)  # type: ignore[attr-defined]
+    frozen(host.engine).advance(29 * 60)
     host.sweep()
     assert store.get_item("window", "stuck").status.value == "claimed"  # type: ignore
-    host.engine.clock.advance(2 * 60)  # type: ignore[attr-defined]
+    frozen(host.engine).advance(2 * 60)
     host.sweep()
     item = store.get_item("window", "stuck")
     assert item is not None and item.status.value == "failed"
@@ -409,13 +411,13 @@ def test_overlap_and_three_days_of_downtime(host: Host) -> None:
     assert [r.status for r in store.list_runs(job="blocking", limit=10)].count(
         RunStatus.RUNNING
     ) == 1
-    gate().set()  # type: ignore[attr-defined]
+    gate().set()
     host.engine.runner.wait_idle(5)
     statuses = sorted(r.status.value for r in store.list_runs(job="blocking", limit=10))
     assert statuses == ["skipped", "skipped", "skipped", "succeeded"]
 
     store.record_tick("quick", T0)
-    host.engine.clock.set(T0 + timedelta(days=3))  # type: ignore[attr-defined]
+    frozen(host.engine).set(T0 + timedelta(days=3))
     host.catch_up()
     host.engine.runner.wait_idle(5)
     runs = store.list_runs(job="quick", limit=100)

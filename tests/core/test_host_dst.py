@@ -4,6 +4,8 @@ catch-up and backfill listing the same ticks as `fire_times`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import apscheduler.schedulers.base
@@ -31,7 +33,12 @@ def wild(ctx: JobContext) -> None:
 '''
 
 
-def utc(*hm: tuple[int, int, int]) -> list[datetime]:
+def planned_ahead(scheduler: Any, clock: FrozenClock) -> bool:
+    """APScheduler has planned every job's next run after the clock's time."""
+    return all(job.next_run_time > clock.now() for job in scheduler.get_jobs())
+
+
+def utc(*hm: tuple[int, int, tuple[int, int]]) -> list[datetime]:
     return [datetime(2027, month, day, h, m, tzinfo=UTC) for month, day, (h, m) in hm]
 
 
@@ -78,11 +85,10 @@ def test_the_live_host_fires_the_right_ticks_across_a_dst_change(
     host.start()
     for _ in range(5 * 12 + 1):  # five hours of wall time, in five-minute steps
         clock.advance(300)
-        assert host._scheduler is not None
-        host._scheduler.wakeup()
-        eventually(
-            lambda: all(job.next_run_time > clock.now() for job in host._scheduler.get_jobs())
-        )  # type: ignore[union-attr]
+        scheduler = host._scheduler
+        assert scheduler is not None
+        scheduler.wakeup()
+        eventually(partial(planned_ahead, scheduler, clock))
         eventually(lambda: host.engine.runner.wait_idle(0.01))
     for name, ticks in expected.items():
         runs = host.engine.store.list_runs(job=name, limit=50)
@@ -138,11 +144,10 @@ def test_after_the_clock_steps_back_the_schedule_goes_on_and_says_so_once(
         for _ in range(count):
             clock.advance(60)
             host.watch_clock(clock.now())  # what the host's loop does every 0.5 s
-            assert host._scheduler is not None
-            host._scheduler.wakeup()
-            eventually(
-                lambda: all(job.next_run_time > clock.now() for job in host._scheduler.get_jobs())
-            )  # type: ignore
+            scheduler = host._scheduler
+            assert scheduler is not None
+            scheduler.wakeup()
+            eventually(partial(planned_ahead, scheduler, clock))
             eventually(lambda: host.engine.runner.wait_idle(0.01))
 
     minutes(3)

@@ -14,7 +14,7 @@ from cronsole.core.commands import Commands
 from cronsole.core.engine import Engine
 from cronsole.core.errors import ConfigError, UsageError
 from cronsole.core.models import ItemStatus, Overlap, Run, RunReason, RunStatus
-from tests.conftest import T0, FixedRandom, Workspace, eventually
+from tests.conftest import T0, FixedRandom, Workspace, eventually, frozen
 
 JOBS = '''
 from __future__ import annotations
@@ -81,7 +81,7 @@ def engine(workspace: Workspace, clock: FrozenClock) -> Engine:
 
 
 def run_now(engine: Engine, name: str, **overrides: object) -> Run:
-    engine.clock.advance(1)  # type: ignore[attr-defined]  # each run its own tick
+    frozen(engine).advance(1)  # each run its own tick
     run = engine.store.insert_run(
         name,
         engine.clock.now(),
@@ -104,7 +104,7 @@ def seed(engine: Engine, count: int) -> None:
 def test_batch_cap_is_held_each_run(engine: Engine) -> None:
     seed(engine, 25)
     first = run_now(engine, "ledger")
-    engine.clock.advance(60)  # type: ignore[attr-defined]
+    frozen(engine).advance(60)
     second = run_now(engine, "ledger")
     assert (first.processed, second.processed) == (10, 10)
     assert first.status is RunStatus.SUCCEEDED
@@ -137,9 +137,9 @@ def test_one_failing_item_never_stops_the_others(engine: Engine) -> None:
 def test_a_failed_item_is_retried_after_its_backoff(engine: Engine) -> None:
     seed(engine, 1)
     run_now(engine, "ledger", fail_keys="f000")
-    engine.clock.advance(1)  # type: ignore[attr-defined]
+    frozen(engine).advance(1)
     assert run_now(engine, "ledger").processed == 0  # still backing off
-    engine.clock.advance(60)  # type: ignore[attr-defined]
+    frozen(engine).advance(60)
     again = run_now(engine, "ledger")
     assert again.processed == 1
     item = engine.store.get_item("ledger", "f000")

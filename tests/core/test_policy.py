@@ -14,7 +14,7 @@ from cronsole.core.engine import load_jobs
 from cronsole.core.errors import ConfigError
 from cronsole.core.models import CatchUp, ItemStatus, Overlap, RunReason
 from cronsole.core.policy import OPTIONS, Policy, help_of
-from tests.conftest import FixedRandom, Workspace, run_job
+from tests.conftest import FixedRandom, Workspace, frozen, run_job
 from tests.tui.conftest import run
 
 JOBS = """
@@ -105,7 +105,7 @@ def test_retry_options_from_the_config_set_an_items_backoff(
         assert item is not None and item.status is ItemStatus.FAILED and item.not_before
         assert run.finished_at is not None
         waits.append(item.not_before - run.finished_at)
-        engine.clock.advance(3600)  # type: ignore[attr-defined]
+        frozen(engine).advance(3600)
     assert [round(w.total_seconds()) for w in waits] == [10, 15, 15]
 
 

@@ -10,7 +10,7 @@ from cronsole.core.clock import FrozenClock
 from cronsole.core.models import ItemStatus, RunReason, RunStatus
 from cronsole.core.scheduling.host import Host
 from cronsole.core.snapshot import run_detail
-from tests.conftest import T0, Workspace
+from tests.conftest import T0, Workspace, frozen
 
 JOBS = '''
 from cronsole.core import JobContext, job
@@ -33,7 +33,7 @@ def host(workspace: Workspace, clock: FrozenClock) -> Host:
 
 
 def fire(host: Host, retry_of: int | None = None) -> int:
-    host.engine.clock.advance(1)  # type: ignore[attr-defined]
+    frozen(host.engine).advance(1)
     command = host.commands.retry(retry_of) if retry_of else host.commands.fire("batchy")
     host.engine.runner.wait_idle(5)
     assert command.run_id is not None, command.result
@@ -52,7 +52,7 @@ def test_retry_takes_exactly_the_runs_failed_items_and_keeps_counting(host: Host
     assert store.get_run(first).status is RunStatus.PARTIAL  # type: ignore[union-attr]
     store.enqueue("batchy", "e", T0)  # new work, not the retry's business
     store.set_state("batchy", "bad", ["c"], T0)
-    host.engine.clock.advance(1)  # type: ignore[attr-defined]
+    frozen(host.engine).advance(1)
     command = host.commands.retry(first)
     host.engine.runner.wait_idle(5)
     assert (
@@ -97,11 +97,11 @@ def test_retry_of_a_run_with_no_failed_items_left_starts_nothing(host: Host) -> 
     store.set_state("batchy", "bad", ["b"], T0)
     first = fire(host)
     store.set_state("batchy", "bad", [], T0)
-    host.engine.clock.advance(3600)  # type: ignore[attr-defined]  # past b's backoff
+    frozen(host.engine).advance(3600)  # past b's backoff
     fire(host)  # a normal run takes b again and does it
     assert items(host)["b"] == (ItemStatus.DONE, 2)
     runs = len(store.list_runs(job="batchy"))
-    host.engine.clock.advance(1)  # type: ignore[attr-defined]
+    frozen(host.engine).advance(1)
     command = host.commands.retry(first)
     assert command.result == f"nothing to retry: run #{first} has no failed items left"
     assert len(store.list_runs(job="batchy")) == runs  # no run started

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import zoneinfo
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,14 +66,14 @@ def corpus(size: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     case = [str.lower, str.upper, str.title]
 
-    def value(low: int, high: int, bias: tuple[int, ...], names: list[str], base: int) -> str:
+    def value(low: int, high: int, bias: tuple[int, ...], names: Sequence[str], base: int) -> str:
         v = rng.choice(bias) if bias and rng.random() < 0.5 else rng.randint(low, high)
         if names and rng.random() < 0.3 and v - base < len(names):
             return rng.choice(case)(names[v - base])
         return str(v)
 
     def field(
-        low: int, high: int, bias: tuple[int, ...] = (), names: list[str] = (), base: int = 0
+        low: int, high: int, bias: tuple[int, ...] = (), names: Sequence[str] = (), base: int = 0
     ) -> str:
         def element() -> str:
             kind = rng.choice(["*", "*/n", "v", "a-b", "a-b/n", "a/n"])
@@ -93,7 +94,7 @@ def corpus(size: int, seed: int) -> list[str]:
 
     months = "jan feb mar apr may jun jul aug sep oct nov dec".split()
     days = "sun mon tue wed thu fri sat".split()
-    out = []
+    out: list[str] = []
     while len(out) < size:
         text = " ".join(
             [

@@ -566,8 +566,8 @@ def applied_migrations(address: str) -> list[str]:
     import psycopg
 
     with psycopg.connect(address) as conn:
-        rows = conn.execute("SELECT name FROM cronsole_migrations ORDER BY applied_at, name")
-        return [r[0] for r in rows.fetchall()]
+        found = conn.execute("SELECT name FROM cronsole_migrations ORDER BY applied_at, name")
+        return [r[0] for r in found.fetchall()]
 
 
 def test_both_backends_apply_the_one_migration_list(address: str) -> None:

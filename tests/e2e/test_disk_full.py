@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,7 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-def runs(ws: Workspace) -> list[tuple[object, ...]]:
+def runs(ws: Workspace) -> list[tuple[Any, ...]]:
     return query(
         ws, "SELECT id, status FROM runs WHERE job = 'slow' AND status != 'skipped' ORDER BY id"
     )

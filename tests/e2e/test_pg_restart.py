@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,9 +24,9 @@ from tests.procs import Proc, cli, query, start_host, wait_for
 
 pytestmark = pytest.mark.slow
 
-BIN = max(
+BIN: Path = max(
     Path("/usr/lib/postgresql").glob("*/bin"),
-    default=None,
+    default=Path("/usr/lib/postgresql/none/bin"),
     key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
 )
 
@@ -87,7 +88,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    if BIN is None or not (BIN / "initdb").exists():
+    if not (BIN / "initdb").exists():
         pytest.skip("PostgreSQL's server binaries are not installed")
     root = Path(tempfile.mkdtemp(prefix="cronsole-pg-"))  # outside pytest's root-only folder
     root.chmod(0o755)
@@ -114,7 +115,7 @@ def test_runs_started_after_a_server_restart_do_not_fail_for_it(
     back = datetime.now(UTC)
     time.sleep(1)  # the first tick after the server returned
 
-    def after() -> list[tuple[object, ...]]:
+    def after() -> list[tuple[Any, ...]]:
         return query(
             ws,
             "SELECT id, status, error FROM runs WHERE created_at > ? "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -13,7 +14,7 @@ from cronsole.core.commands import Commands
 from cronsole.core.engine import Engine
 from cronsole.core.errors import UsageError
 from cronsole.core.models import ItemStatus, RunStatus
-from tests.conftest import T0, Workspace, run_job
+from tests.conftest import T0, Workspace, frozen, run_job
 
 PERIOD = "2026-03"
 CONFIG = f"""
@@ -47,7 +48,7 @@ def engine(workspace: Workspace, clock: FrozenClock) -> Engine:
     return workspace.engine(clock, builtin=True)
 
 
-def documents(engine: Engine) -> dict[str, dict[str, object]]:
+def documents(engine: Engine) -> dict[str, dict[str, Any]]:
     return {r.key: r.data for r in engine.store.query_records("document", limit=1000)}
 
 
@@ -91,7 +92,7 @@ def test_files_still_being_written_wait_for_the_next_tick(
     add(workspace, company("sales/fresh.pdf"), age=-5)  # written moments ago (after T0)
     run_job(engine, "invoice-ingest")
     assert [d["path"].rsplit("/", 1)[-1] for d in documents(engine).values()] == ["old.pdf"]
-    engine.clock.advance(60)  # type: ignore[attr-defined]
+    frozen(engine).advance(60)
     run_job(engine, "invoice-ingest")
     assert len(documents(engine)) == 2
 
@@ -157,7 +158,7 @@ def test_a_failing_file_is_isolated_recorded_and_retried(
     assert failed.error == "ValueError: unreadable scan"
     assert engine.store.get_watermark("invoice-ingest").key.endswith("f098.pdf")  # type: ignore
     (workspace.root / "storage" / "invoices" / company("sales/fixed")).write_text("")
-    engine.clock.advance(120)  # type: ignore[attr-defined]
+    frozen(engine).advance(120)
     again = run_job(engine, "invoice-ingest", processor="picky:check", batch_size="100")
     assert (again.processed, again.failed) == (1, 0)
     assert documents(engine)[f"invoices/{company('sales/bad.pdf')}"]["checked"] is True

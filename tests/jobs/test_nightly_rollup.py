@@ -9,9 +9,9 @@ import pytest
 
 from cronsole.core.clock import FrozenClock
 from cronsole.core.engine import Engine
-from cronsole.core.events import ItemFailed
+from cronsole.core.events import Event, ItemFailed
 from cronsole.core.models import ItemStatus, Overlap, Record, RunReason, RunStatus
-from tests.conftest import T0, Workspace, run_job
+from tests.conftest import T0, Workspace, frozen, run_job
 
 NIGHT = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # 02:00 in Europe/Sofia
 
@@ -71,17 +71,18 @@ def test_a_stopped_night_leaves_the_rest_pending_for_the_next_run(engine: Engine
         "nightly-entities", NIGHT, RunReason.SCHEDULE, engine.node_id, Overlap.SKIP, T0
     )
     assert run is not None
-    engine.hub.subscribe(
-        lambda e: (
-            engine.runner.cancel(run.id, interrupt=True) if isinstance(e, ItemFailed) else None
-        )
-    )
+
+    def stop_at_the_first_failure(event: Event) -> None:
+        if isinstance(event, ItemFailed):
+            engine.runner.cancel(run.id, interrupt=True)
+
+    engine.hub.subscribe(stop_at_the_first_failure)
     stopped = engine.runner.execute(engine.jobs["nightly-entities"], run)
     assert stopped.status is RunStatus.INTERRUPTED
     pending = engine.store.list_items(job="nightly-entities", status=ItemStatus.PENDING, limit=100)
     assert len(pending) >= 30 - 4 - stopped.processed - 1 and len(pending) > 0
     assert len(pending) + stopped.processed + stopped.failed == 31
-    engine.clock.advance(60)  # type: ignore[attr-defined]
+    frozen(engine).advance(60)
     again = run_job(engine, "nightly-entities")
     assert again.processed + stopped.processed == 30
 

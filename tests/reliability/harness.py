@@ -10,6 +10,7 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import Workspace
 from tests.procs import Proc, query, side_effects, start_host, wait_for
@@ -54,8 +55,8 @@ def ingest_workspace(ws: Workspace, files: int = INGEST_FILES) -> Workspace:
 class Final:
     """What a run of the workspace leaves behind that must not depend on crashes."""
 
-    ledger: list[tuple[object, ...]]
-    documents: list[tuple[object, ...]]
+    ledger: list[tuple[Any, ...]]
+    documents: list[tuple[Any, ...]]
     watermark: object
 
 

@@ -17,7 +17,7 @@ from cronsole.core.clock import FrozenClock
 from cronsole.core.commands import Commands
 from cronsole.core.models import CommandStatus, ItemStatus, Record, RunStatus
 from cronsole.core.scheduling.host import Host
-from tests.conftest import T0, Workspace, eventually, run_job
+from tests.conftest import T0, Workspace, eventually, frozen, run_job
 from tests.core.test_host import JOBS as HOST_JOBS
 from tests.core.test_host import gate
 from tests.procs import cli, query
@@ -112,7 +112,7 @@ def test_commands_at_bad_moments_are_idempotent_audited_and_never_concurrent(hos
     assert resumed.status is CommandStatus.APPLIED and "not paused" in str(resumed.result)
 
     host.claim_ticks("blocking", [T0])  # a run in flight
-    host.engine.clock.advance(1)  # type: ignore[attr-defined]
+    frozen(host.engine).advance(1)
     fired = commands.fire("blocking")
     commands.apply_pending()
     fired = store.get_command(fired.id) or fired
@@ -134,7 +134,7 @@ def test_commands_at_bad_moments_are_idempotent_audited_and_never_concurrent(hos
     pauses = [c for c in store.list_commands(job="blocking") if c.action == "pause"]
     assert len(pauses) == 2 and all(c.status is CommandStatus.APPLIED for c in pauses)
     assert store.job_state("blocking").paused  # type: ignore[union-attr]
-    gate().set()  # type: ignore[attr-defined]
+    gate().set()
     host.engine.runner.wait_idle(5)
     actions = [c.action for c in store.list_commands(job="blocking")]
     assert sorted(actions) == ["fire", "pause", "pause", "resume"]  # every one audited

@@ -7,6 +7,7 @@ import resource
 import signal
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def batch(ctx: JobContext) -> None:
 '''
 
 
-def runs(ws: Workspace, job: str) -> list[tuple[object, ...]]:
+def runs(ws: Workspace, job: str) -> list[tuple[Any, ...]]:
     return query(
         ws,
         "SELECT id, status, error FROM runs WHERE job = ? AND reason = 'schedule' ORDER BY id",

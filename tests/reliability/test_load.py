@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,8 @@ settle_seconds = 0
         path.write_bytes(b"%%PDF-1.4 invoice %d\n" % n)
         os.utime(path, (1_700_000_000 + n / 7, 1_700_000_000 + n / 7))
     engine = workspace.engine(clock, builtin=True)
-    marks, processed = [], []
+    marks: list[Any] = []
+    processed: list[Any] = []
     while len(processed) < 20:
         run = run_job(engine, "invoice-ingest")
         assert run.status is RunStatus.SUCCEEDED, run.error

@@ -74,7 +74,7 @@ def test_state_and_log_files_are_private_whatever_the_umask(
     workspace: Workspace, procs: list[Proc], umask: int
 ) -> None:
     workspace.write(JOBS, "[jobs.tick]\n")
-    host = Proc(workspace, "--no-tui", preexec=lambda: os.umask(umask) and None)
+    host = Proc(workspace, "--no-tui", preexec=lambda: None if os.umask(umask) else None)
     procs.append(host)
     wait_for(lambda: len(side_effects(workspace)) >= 2, 30)
     state, logs = workspace.root / "state", workspace.root / "logs"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import threading
 from datetime import timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from cronsole.tui.console.screens.help import HelpScreen
 from cronsole.tui.console.screens.modals import ConfirmModal, FormModal
 from cronsole.tui.console.text import countdown
 from cronsole.tui.console.widgets.tables import LiveTable
-from tests.conftest import T0, Workspace
+from tests.conftest import T0, Workspace, frozen
 
 JOBS = '''
 from __future__ import annotations
@@ -114,8 +115,9 @@ async def test_a_bad_duration_is_refused_in_the_form(host: Host) -> None:
     assert not host.engine.store.job_state("ingest").paused  # type: ignore[union-attr]
 
 
-def gate() -> object:
-    return sys.modules["cronsole_user.wsjobs"].GATE
+def gate() -> threading.Event:
+    event: threading.Event = sys.modules["cronsole_user.wsjobs"].GATE
+    return event
 
 
 async def test_t_fires_r_resumes_and_marks_apply_to_every_marked_job(host: Host) -> None:
@@ -200,9 +202,9 @@ async def test_runs_open_their_screen_and_can_be_cancelled_and_retried(host: Hos
         await settle(app, pilot)
         [run] = store.list_runs(job="ingest")
         assert run.cancel_requested or run.status is RunStatus.CANCELLED
-        gate().set()  # type: ignore[attr-defined]
+        gate().set()
         host.engine.runner.wait_idle(5)
-        host.engine.clock.advance(1)  # type: ignore[attr-defined]  # the retry is its own tick
+        frozen(host.engine).advance(1)  # the retry is its own tick
         await pilot.press("R")  # the run failed no item: nothing to retry, no run started
         await settle(app, pilot)
         [retry] = store.list_commands(limit=1)
@@ -224,7 +226,7 @@ async def test_quit_asks_first_when_runs_are_in_flight(host: Host) -> None:
         assert isinstance(app.screen, ConfirmModal)
         await pilot.press("n")
         assert app.is_running and not isinstance(app.screen, ConfirmModal)
-        gate().set()  # type: ignore[attr-defined]
+        gate().set()
         host.engine.runner.wait_idle(5)
         await pilot.press("q")
     assert app.return_code == 0
@@ -285,7 +287,7 @@ async def test_shift_t_fires_with_checked_overrides(host: Host) -> None:
         await settle(app, pilot)
     [run] = host.engine.store.list_runs(job="ingest")
     assert run.overrides == {"period": "2024-12"} and run.reason is RunReason.MANUAL
-    gate().set()  # type: ignore[attr-defined]
+    gate().set()
 
 
 async def test_b_previews_then_queues_a_backfill(host: Host) -> None:
@@ -353,7 +355,7 @@ async def test_a_failing_store_read_is_reported_not_fatal(
 
 
 async def test_new_runs_appear_on_top_and_the_cursor_stays_put(host: Host) -> None:
-    gate().set()  # type: ignore[attr-defined]
+    gate().set()
     app = app_for(host)
     async with app.run_test(size=(100, 30)) as pilot:
         for minute in (1, 2):
@@ -387,7 +389,7 @@ async def test_a_refresh_repaints_only_the_cells_that_changed(
             repainted.append(regions)
             return whole_refresh(*regions, **kwargs)  # type: ignore[arg-type]
 
-        table.refresh = spy  # type: ignore[method-assign]
+        table.refresh = spy  # type: ignore[method-assign, assignment]
         clock.advance(60)
         app.refresh_snapshot()
         await settle(app, pilot)
@@ -431,7 +433,7 @@ async def test_the_progress_panel_shows_runs_in_flight_and_stays_still_when_idle
         await settle(app, pilot)
         panel = app.screen.query_one(ProgressPanel)
         assert "ingest" in shown(panel) and "no run in progress" not in shown(panel)
-        gate().set()  # type: ignore[attr-defined]
+        gate().set()
         host.engine.runner.wait_idle(5)
         app.refresh_snapshot()
         await settle(app, pilot)
@@ -444,7 +446,7 @@ async def test_the_progress_panel_shows_runs_in_flight_and_stays_still_when_idle
 
 
 async def test_a_pane_filled_while_in_view_draws_its_rows_at_their_full_width(host: Host) -> None:
-    gate().set()  # type: ignore[attr-defined]
+    gate().set()
     for minute in (1, 2):
         host.claim_ticks("nightly", [T0 + timedelta(minutes=minute)])
     host.engine.runner.wait_idle(5)
@@ -491,7 +493,7 @@ async def test_the_nodes_pane_shows_every_live_node_and_runs_name_theirs(
     store.register_node(
         Node("gone-1", "host", "db-3", 1, T0, T0 - timedelta(hours=1), "0.1")
     )  # stopped beating an hour ago: not live
-    gate().set()  # type: ignore[attr-defined]
+    gate().set()
     host.claim_ticks("nightly", [T0 + timedelta(minutes=1)])
     host.engine.runner.wait_idle(5)
     app = app_for(host)

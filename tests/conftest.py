@@ -45,13 +45,25 @@ def frozen(engine: Engine) -> FrozenClock:
     return engine.clock
 
 
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait (bounded) for something another thread does; never a timing assertion."""
+def eventually(
+    check: Callable[[], bool],
+    timeout: float = 10.0,
+    every: float = 0.01,
+    passing: tuple[type[BaseException], ...] = (),
+) -> None:
+    """The one polling helper: wait (bounded) for something another thread or process does,
+    never a timing assertion. An exception in `passing` counts as not yet (a database not
+    created yet, say)."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while True:
+        try:
+            if check():
+                return
+        except passing:
+            pass
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout}s")
-        time.sleep(0.01)
+        time.sleep(every)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from tests.conftest import Workspace
+from tests.conftest import Workspace, eventually
 
 CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
 
@@ -68,16 +68,9 @@ def query(ws: Workspace, sql: str, *params: object) -> list[tuple[Any, ...]]:
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Wait (bounded) for another process to get somewhere; never a timing assertion."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
-            pass  # the database (or its schema) may not exist yet
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
+    """`eventually` for another process, whose database (or schema) may not exist yet."""
+    not_yet = (sqlite3.OperationalError, psycopg.errors.UndefinedTable)
+    eventually(check, timeout, every=0.1, passing=not_yet)
 
 
 def side_effects(ws: Workspace) -> list[str]:

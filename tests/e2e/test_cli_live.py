@@ -12,7 +12,7 @@ import pytest
 
 from cronsole.core.models import RunReason
 from cronsole.core.store.sqlite import SQLiteStore
-from tests.conftest import T0, Workspace
+from tests.conftest import T0, Workspace, eventually
 from tests.e2e.test_headless import JOBS
 from tests.procs import CRONSOLE, Proc, cli, query, start_host
 
@@ -85,7 +85,7 @@ def test_init_asks_on_a_terminal(tmp_path: Path) -> None:
 
         def wait_screen(text: str) -> None:
             try:
-                _wait(lambda: text in tmux("capture-pane", "-p", "-t", "i"))
+                eventually(lambda: text in tmux("capture-pane", "-p", "-t", "i"), 15, every=0.1)
             except AssertionError:
                 raise AssertionError(
                     f"{text!r} not shown; the screen shows:\n"
@@ -107,17 +107,9 @@ def test_init_asks_on_a_terminal(tmp_path: Path) -> None:
         ):
             wait_screen(f"enable {name}?")
             tmux("send-keys", "-t", "i", "n", "Enter")
-        _wait(target.exists)
+        eventually(target.exists, 15, every=0.1)
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
     text = target.read_text()
     assert "[jobs.batch-check]" in text and 'schedule = "every 15m"' in text
     assert "[jobs.tenant-queue]" not in text
-
-
-def _wait(check: object, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.1)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from cronsole.tui.demo import create_workspace
+from tests.conftest import eventually
 
 CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
 GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
@@ -62,13 +63,19 @@ class Terminal:
 
     def wait_for(self, *texts: str, timeout: float = 20) -> str:
         """The screen once it shows every text at once (a capture can land mid-frame)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            shown = self.screen()
-            if all(text in shown for text in texts):
-                return shown
-            time.sleep(0.2)
-        raise AssertionError(f"{texts!r} never appeared; the screen shows:\n{self.screen()}")
+        shown = [""]
+
+        def showing() -> bool:
+            shown[0] = self.screen()
+            return all(text in shown[0] for text in texts)
+
+        try:
+            eventually(showing, timeout, every=0.2)
+        except AssertionError:
+            raise AssertionError(
+                f"{texts!r} never appeared; the screen shows:\n{shown[0]}"
+            ) from None
+        return shown[0]
 
     def quit(self, timeout: float = 40) -> None:
         """q, answering the confirmation when runs are in flight; until the shell says so."""
@@ -166,14 +173,9 @@ def test_a_console_beside_the_service_observes_it_and_says_when_it_is_gone(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if live_roles(folder) == ["host"]:
-                break
-        except sqlite3.OperationalError:
-            pass  # not created yet
-        time.sleep(0.2)
+    eventually(
+        lambda: live_roles(folder) == ["host"], 30, every=0.2, passing=(sqlite3.OperationalError,)
+    )
     term = Terminal(f"cronsole-attach-{os.getpid()}", folder, env, "120x30")
     try:
         term.wait_for("OBSERVING", "RUNNING", "already")  # one word: the toast wraps

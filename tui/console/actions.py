@@ -33,6 +33,18 @@ class RefreshRequested(Message):
     """Something changed: read a snapshot soon."""
 
 
+class ActionResult(Message):
+    """One command of an action was sent (or refused): say so."""
+
+    def __init__(self, text: str, failed: bool) -> None:
+        super().__init__()
+        self.text, self.failed = text, failed
+
+
+class ActionsDone(Message):
+    """Every command of an action was sent: clear the marks and read a snapshot."""
+
+
 class Actions(App[int]):
     engine: Engine
     commands: Commands
@@ -89,13 +101,21 @@ class Actions(App[int]):
             try:
                 command = call()
             except CronsoleError as exc:
-                self.call_from_thread(self.toast, f"{describe}: {exc}", True)
+                self.post_message(ActionResult(f"{describe}: {exc}", True))
                 continue
             failed = command.status is CommandStatus.FAILED
             text = command.result or f"{command.action}: waiting for the scheduler"
-            self.call_from_thread(self.toast, text, failed)
+            self.post_message(ActionResult(text, failed))
+        self.post_message(ActionsDone())
+
+    # workers reach the UI one way: they post a message, handled here on the UI thread
+
+    def on_action_result(self, message: ActionResult) -> None:
+        self.toast(message.text, message.failed)
+
+    def on_actions_done(self, message: ActionsDone) -> None:
+        self.clear_marks()
         self.post_message(RefreshRequested())
-        self.call_from_thread(self.clear_marks)
 
     def toast(self, text: str, error: bool = False) -> None:
         self.notify(

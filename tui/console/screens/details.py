@@ -11,6 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -21,6 +22,14 @@ from ...output import ago
 from ..text import literal, status
 from ..widgets.logpane import format_entry
 from ..widgets.progress import progress_cells
+
+
+class DetailRead(Message):
+    """A detail screen's data, read on a worker thread."""
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__()
+        self.detail = detail
 
 
 class DetailScreen(Screen[None]):
@@ -41,8 +50,10 @@ class DetailScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        detail = self.read()
-        self.app.call_from_thread(self.show, detail)
+        self.post_message(DetailRead(self.read()))
+
+    def on_detail_read(self, message: DetailRead) -> None:
+        self.show(message.detail)
 
     def read(self) -> Any:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -53,6 +54,14 @@ class Field:
     label: str
     value: str = ""
     placeholder: str = ""
+
+
+class EffectChecked(Message):
+    """The form's values were checked (on a worker thread): what they would do."""
+
+    def __init__(self, effect: str, valid: bool, values: Values) -> None:
+        super().__init__()
+        self.effect, self.valid, self.values = effect, valid, values
 
 
 class FormModal(ModalScreen[Values | None]):
@@ -101,7 +110,10 @@ class FormModal(ModalScreen[Values | None]):
             effect, valid = self.check(values), True
         except (CronsoleError, ValueError) as exc:
             effect, valid = f"✖ {exc}", False
-        self.app.call_from_thread(self.show_effect, effect, valid, values)
+        self.post_message(EffectChecked(effect, valid, values))
+
+    def on_effect_checked(self, message: EffectChecked) -> None:
+        self.show_effect(message.effect, message.valid, message.values)
 
     def show_effect(self, effect: str, valid: bool, values: Values | None = None) -> None:
         self.valid, self.checked = valid, values

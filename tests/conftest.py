@@ -39,6 +39,11 @@ class FixedRandom(random.Random):
         return self.value
 
 
+def job_module(name: str) -> str:
+    """The source of tests/jobmodules/NAME.py, for Workspace.write."""
+    return (Path(__file__).parent / "jobmodules" / f"{name}.py").read_text()
+
+
 def frozen(engine: Engine) -> FrozenClock:
     """The engine's clock, which these tests freeze (to move it by hand)."""
     assert isinstance(engine.clock, FrozenClock)

@@ -14,64 +14,9 @@ from cronsole.core.commands import Commands
 from cronsole.core.engine import Engine
 from cronsole.core.errors import ConfigError, UsageError
 from cronsole.core.models import ItemStatus, Overlap, Run, RunReason, RunStatus
-from tests.conftest import T0, FixedRandom, Workspace, eventually, frozen
+from tests.conftest import T0, FixedRandom, Workspace, eventually, frozen, job_module
 
-JOBS = '''
-from __future__ import annotations
-import threading, time
-from dataclasses import dataclass, field
-from cronsole.core import JobContext, Watermark, job
-
-@dataclass(frozen=True)
-class Batch:
-    batch_size: int = field(default=10, metadata={"min": 1, "max": 1000})
-    period: str = "2025-01"
-    fail_keys: str = ""
-    step: float = 0.0
-
-    def __post_init__(self) -> None:
-        year, _, month = self.period.partition("-")
-        if not (year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
-            raise ValueError(f"period must be YYYY-MM, got {self.period!r}")
-
-@job(schedule="*/5 * * * *", settings=Batch, time_budget=10, resets_watermark=("period",),
-     retry_base=30)
-def ledger(ctx: JobContext[Batch]) -> dict:
-    """Drains the ledger in batches."""
-    failing = set(ctx.settings.fail_keys.split(","))
-
-    def handle(item):
-        ctx.clock.advance(ctx.settings.step)
-        if item.key in failing:
-            raise RuntimeError(f"cannot process {item.key}")
-        return {"key": item.key}
-
-    out = ctx.items.drain(handle, limit=ctx.settings.batch_size,
-                          watermark=lambda item: Watermark(item.payload, item.key))
-    return {"done": len(out.done), "failed": len(out.failed), "left": len(out.left)}
-
-PEAK = {"now": 0, "max": 0}
-LOCK = threading.Lock()
-
-@job(schedule="0 2 * * *", timezone="Europe/Sofia")
-def nightly(ctx: JobContext) -> None:
-    """Five at a time."""
-    def work(n):
-        with LOCK:
-            PEAK["now"] += 1
-            PEAK["max"] = max(PEAK["max"], PEAK["now"])
-        time.sleep(0.02)
-        with LOCK:
-            PEAK["now"] -= 1
-        if n % 10 == 3:
-            raise ValueError(f"entity {n} has no prices")
-    ctx.run_items(range(40), work, concurrency=5)
-
-@job(schedule="every 1h")
-def broken(ctx: JobContext) -> None:
-    """Always fails."""
-    raise RuntimeError("the remote end is down")
-'''
+JOBS = job_module("api_jobs")
 
 
 @pytest.fixture

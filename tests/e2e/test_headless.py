@@ -8,42 +8,10 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import Workspace
+from tests.conftest import Workspace, job_module
 from tests.procs import Proc, cli, query, side_effects, start_host, wait_for
 
-JOBS = '''
-from __future__ import annotations
-import os, time
-from pathlib import Path
-from cronsole.core import JobContext, job
-
-SIDE = Path(os.environ["SIDE_EFFECTS"])
-
-def mark(text: str) -> None:
-    with SIDE.open("a") as handle:
-        handle.write(text + "\\n")
-
-@job(schedule="every 1s")
-def tick(ctx: JobContext) -> None:
-    """Records each tick it runs."""
-    mark(f"tick {ctx.scheduled_for.isoformat()} {os.getpid()}")
-
-@job(schedule="0 0 1 1 *")
-def slow(ctx: JobContext) -> None:
-    """Forty items of 0.2 s, stopping between items when asked."""
-    for n in range(40):
-        ctx.items.enqueue(f"item-{n}", payload=n)
-    def handle(item):
-        time.sleep(0.2)
-        mark(f"slow {item.key}")
-    ctx.items.drain(handle, limit=40)
-
-@job(schedule="0 0 1 1 *")
-def stubborn(ctx: JobContext) -> None:
-    """Ignores cancellation."""
-    mark("stubborn started")
-    time.sleep(60)
-'''
+JOBS = job_module("headless_jobs")
 
 
 @pytest.fixture

@@ -10,37 +10,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from cronsole.core.store import open_store
-from tests.conftest import Workspace
+from tests.conftest import Workspace, job_module
 from tests.procs import Proc, cli, query, side_effects, start_host, wait_for
 from tests.reliability.harness import check_invariants
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-JOBS = '''
-from __future__ import annotations
-import os, time
-from pathlib import Path
-from cronsole.core import JobContext, job
-
-SIDE = Path(os.environ["SIDE_EFFECTS"])
-
-def mark(text: str) -> None:
-    with SIDE.open("a") as handle:  # one short append: whole lines from every process
-        handle.write(text + "\\n")
-
-@job(schedule="every 1s")
-def tick(ctx: JobContext) -> None:
-    """Records each tick it runs."""
-    mark(f"tick {ctx.scheduled_for.isoformat()} {os.getpid()}")
-
-@job(schedule="every 1s", overlap="allow")
-def work(ctx: JobContext) -> None:
-    """Runs overlap across nodes, so their claims meet: eight items, two per tenant."""
-    def handle(item):
-        time.sleep(0.05)
-        mark(f"work {item.key} {os.getpid()}")
-    ctx.items.drain(handle, limit=8, per_tenant=2)
-'''
+JOBS = job_module("node_jobs")
 TENANTS, PER_TENANT = 12, 25
 ITEMS = TENANTS * PER_TENANT
 

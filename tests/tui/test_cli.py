@@ -10,29 +10,10 @@ from pathlib import Path
 import pytest
 
 from cronsole.core.models import RunReason
-from tests.conftest import T0, Workspace
+from tests.conftest import T0, Workspace, job_module
 from tests.tui.conftest import enter, run
 
-JOBS = '''
-from __future__ import annotations
-from dataclasses import dataclass, field
-from cronsole.core import JobContext, job
-
-@dataclass(frozen=True)
-class Opts:
-    batch_size: int = field(default=10, metadata={"min": 1})
-
-@job(schedule="30 2 * * *", timezone="Europe/Sofia", settings=Opts)
-def nightly(ctx: JobContext[Opts]) -> dict:
-    """Counts to batch_size."""
-    ctx.run_items(range(ctx.settings.batch_size), lambda n: n)
-    return {"counted": ctx.settings.batch_size}
-
-@job(schedule="every 1h")
-def broken(ctx: JobContext) -> None:
-    """Always fails."""
-    raise RuntimeError("\\x1b]0;owned\\x07 remote down")
-'''
+JOBS = job_module("cli_jobs")
 
 
 @pytest.fixture

@@ -20,29 +20,9 @@ from cronsole.tui.console.screens.help import HelpScreen
 from cronsole.tui.console.screens.modals import ConfirmModal, FormModal
 from cronsole.tui.console.text import countdown
 from cronsole.tui.console.widgets.tables import LiveTable
-from tests.conftest import T0, Workspace, frozen
+from tests.conftest import T0, Workspace, frozen, job_module
 
-JOBS = '''
-from __future__ import annotations
-import threading
-from dataclasses import dataclass
-from cronsole.core import JobContext, job
-
-GATE = threading.Event()
-
-@dataclass(frozen=True)
-class Period:
-    period: str = "2025-01"
-
-@job(schedule="*/5 * * * *", settings=Period, resets_watermark=("period",))
-def ingest(ctx: JobContext[Period]) -> None:
-    """Waits for the test, so it is in flight."""
-    GATE.wait(10)
-
-@job(schedule="0 2 * * *", timezone="Europe/Sofia")
-def nightly(ctx: JobContext) -> None:
-    """Does nothing."""
-'''
+JOBS = job_module("console_jobs")
 
 
 @pytest.fixture

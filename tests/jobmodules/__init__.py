@@ -1,0 +1,1 @@
+"""Job modules the tests write into their workspaces: real files, so ruff and mypy check them."""

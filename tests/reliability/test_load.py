@@ -32,16 +32,21 @@ pytestmark = pytest.mark.slow
 def test_draining_20000_files_holds_the_batch_cap_every_tick(
     workspace: Workspace, clock: FrozenClock
 ) -> None:
-    workspace.configure("""
+    # The scenario's 20,000 on SQLite; on PostgreSQL the same eight capped ticks over 4,000
+    # files (the SQL is shared; the PostgreSQL claim and transactions are what this adds, and
+    # eight ticks exercise them as well as 20,000 files would, in a fifth of the time)
+    files = 4_000 if workspace.postgres else 20_000
+    cap = files // 8
+    workspace.configure(f"""
 [jobs.invoice-ingest]
 [jobs.invoice-ingest.settings]
 period = "2026-03"
-batch_size = 2500
+batch_size = {cap}
 settle_seconds = 0
 """)
     folder = workspace.root / "storage/invoices/Acme-123456789/2026/03/invoice"
     folder.mkdir(parents=True)
-    for n in range(20_000):
+    for n in range(files):
         path = folder / f"i{n:05d}.pdf"
         path.write_bytes(b"%%PDF-1.4 invoice %d\n" % n)
         os.utime(path, (1_700_000_000 + n / 7, 1_700_000_000 + n / 7))
@@ -57,12 +62,12 @@ settle_seconds = 0
         mark = engine.store.get_watermark("invoice-ingest")
         assert mark is not None
         marks.append((mark.at, mark.key))
-    assert processed == [2500] * 8  # the cap, every tick, until drained
+    assert processed == [cap] * 8  # the cap, every tick, until drained
     assert marks == sorted(marks) and len(set(marks)) == len(marks)  # strictly monotonic
-    assert engine.store.tenant_counts("invoice-ingest")[0].done == 20_000
-    assert query(workspace, "SELECT count(*), count(DISTINCT key) FROM items") == [(20_000, 20_000)]
+    assert engine.store.tenant_counts("invoice-ingest")[0].done == files
+    assert query(workspace, "SELECT count(*), count(DISTINCT key) FROM items") == [(files, files)]
     assert query(workspace, "SELECT count(*) FROM records WHERE collection = 'document'") == [
-        (20_000,)
+        (files,)
     ]
     check_invariants(workspace)
 

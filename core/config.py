@@ -18,7 +18,7 @@ from .errors import ConfigError, UsageError
 from .policy import OPTIONS, PolicyError, parse_options
 from .scheduling.triggers import ScheduleError, load_zone
 
-TOP_KEYS = {
+TOP_KEYS = (  # in the order `config show` lists them
     "database",
     "log_dir",
     "modules",
@@ -29,7 +29,7 @@ TOP_KEYS = {
     "log_max_bytes",
     "log_backups",
     "log_keep_rows",
-}
+)
 JOB_KEYS = {"schedule", "timezone", "enabled", "settings", *OPTIONS}
 
 
@@ -106,7 +106,7 @@ def load_settings(
     where = _Where(path, lines)
     top = data.get("cronsole", {})
     _check_keys(data, {"cronsole", "jobs"}, (), where)
-    _check_keys(top, TOP_KEYS, ("cronsole",), where)
+    _check_keys(top, set(TOP_KEYS), ("cronsole",), where)
     base = path.parent if path else Path.cwd()
     values, sources = _top_values(top, base, env, where)
     if database:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from cronsole.core.clock import SystemClock
-from cronsole.core.config import Settings, config_home, env_key, load_settings, state_home
+from cronsole.core.config import TOP_KEYS, Settings, config_home, env_key, load_settings, state_home
 from cronsole.core.engine import existing_store, load_jobs
 from cronsole.core.errors import EXIT_FAILURE, UsageError
 from cronsole.core.files import atomic_write
@@ -48,20 +48,6 @@ def masked(key: str, value: Any) -> Any:
     ):
         return "****" + value[-4:] if len(value) > 4 else "****"
     return value
-
-
-TOP = (
-    "database",
-    "log_dir",
-    "modules",
-    "timezone",
-    "grace_period",
-    "stale_timeout",
-    "node_timeout",
-    "log_max_bytes",
-    "log_backups",
-    "log_keep_rows",
-)
 
 
 def _schedule_source(settings: Settings, name: str) -> str:
@@ -107,7 +93,7 @@ def config_show(ctx: typer.Context, json: JsonFlag = False) -> None:
                         "value": _shown(settings, key),
                         "source": settings.sources.get(key, "default"),
                     }
-                    for key in TOP
+                    for key in TOP_KEYS
                 },
                 "jobs": {
                     name: {
@@ -129,7 +115,7 @@ def config_show(ctx: typer.Context, json: JsonFlag = False) -> None:
         )
         return
     print(f"# config: {settings.config_path or 'none found (defaults)'}")
-    for key in TOP:
+    for key in TOP_KEYS:
         value = _shown(settings, key)
         print(f"{key} = {visible(str(value))}  # {settings.sources.get(key, 'default')}")
     for name, job in sorted(jobs.items()):

@@ -20,7 +20,7 @@ from .models import CatchUp, Item, Overlap, Record, RunReason, Watermark  # noqa
 from .periods import check_period, current_period  # noqa: E402
 from .policy import Policy  # noqa: E402
 from .registry import load_function  # noqa: E402
-from .retry import Retryable, backoff, with_retries  # noqa: E402
+from .retry import Retryable, backoff, retry_after, with_retries  # noqa: E402
 from .scheduling.triggers import Fire, Schedule, ScheduleError, fire_times  # noqa: E402
 from .text import path_key, printable_path  # noqa: E402
 from .windows import floor_to, plan_windows  # noqa: E402
@@ -75,6 +75,7 @@ __all__ = [
     # retries of remote calls (the same backoff as items)
     "Retryable",
     "with_retries",
+    "retry_after",
     "backoff",
     # a user's hook named in settings ("module:function", the module a name or a .py path)
     "load_function",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,7 +31,7 @@ OPEN = ["submitted", "validating", "in_progress", "finalizing", "cancelling", "c
 class BatchSettings:
     provider: str = field(default="folder", metadata={"choices": ("folder", "openai")})
     inbox: str = "batches/inbox"
-    base_url: str = "https://api.openai.com"
+    base_url: str = "https://api.openai.com/v1"  # as the OpenAI SDK takes it; a bare host gets /v1
     api_key_env: str = "OPENAI_API_KEY"
     output_dir: str = "batches/results"
     max_output_bytes: int = field(default=100 * 1024 * 1024, metadata={"min": 1})
@@ -38,6 +39,9 @@ class BatchSettings:
     request_timeout: float = field(default=30.0, metadata={"min": 0.1, "max": 600})
     attempts: int = field(default=4, metadata={"min": 1, "max": 10})
     retry_base: float = field(default=1.0, metadata={"min": 0.0, "max": 60})
+    # a server asking to wait longer than this (Retry-After) is left for the next run
+    longest_retry_after: float = field(default=300.0, metadata={"min": 0.0, "max": 86400})
+    download_timeout: float = field(default=600.0, metadata={"min": 1, "max": 86400})
 
 
 def every_5_to_1440_minutes(schedule: Schedule) -> None:
@@ -49,7 +53,10 @@ def every_5_to_1440_minutes(schedule: Schedule) -> None:
         )
 
 
-def make_provider(settings: BatchSettings, base: Path) -> Provider:
+def make_provider(
+    settings: BatchSettings, base: Path, wait: Callable[[float], bool] | None = None
+) -> Provider:
+    """The configured provider; `wait` (a run's `ctx.sleep`) lets a cancel end a retry wait."""
     if settings.provider == "openai":
         return OpenAIProvider(
             settings.base_url,
@@ -57,6 +64,9 @@ def make_provider(settings: BatchSettings, base: Path) -> Provider:
             settings.request_timeout,
             settings.attempts,
             settings.retry_base,
+            settings.longest_retry_after,
+            settings.download_timeout,
+            **({"wait": wait} if wait else {}),
         )
     return FolderProvider((base / settings.inbox).resolve())
 
@@ -91,7 +101,7 @@ def submit(ctx: ActionContext, args: list[str]) -> str:
 )
 def check_batches(ctx: JobContext[BatchSettings]) -> dict[str, int]:
     """Poll submitted batches, download finished results, flag stuck ones."""
-    provider = make_provider(ctx.settings, ctx.base_dir)
+    provider = make_provider(ctx.settings, ctx.base_dir, ctx.sleep)
     tracked = [
         r for status in OPEN for r in ctx.records(COLLECTION).query(status=status, limit=10_000)
     ]

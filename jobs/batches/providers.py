@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
-from cronsole.core import CronsoleError, Retryable, atomic_write, safe_join, with_retries
+from cronsole.core import (
+    CronsoleError,
+    Retryable,
+    atomic_write,
+    format_duration,
+    retry_after,
+    safe_join,
+    with_retries,
+)
 
 FINAL = {"completed", "failed", "expired", "cancelled"}
+RETRIED = {408, 409, 429}  # and every 5xx: timed out, in conflict, too many, the server's fault
 KNOWN = FINAL | {"validating", "in_progress", "finalizing", "cancelling", "submitted"}
 
 
@@ -61,9 +72,24 @@ def parse_batch(payload: Any) -> RemoteBatch:
     return RemoteBatch(payload["id"], status, payload.get("output_file_id"), message)
 
 
+def api_prefix(base_url: str) -> str:
+    """The URL the API's paths (`/files`, `/batches`) follow, taken as the OpenAI spec and SDK
+    take `base_url` (`https://api.openai.com/v1`, or Gemini's `.../v1beta/openai`); a bare
+    host gets `/v1`."""
+    url = base_url.rstrip("/")
+    return url if urlsplit(url).path else url + "/v1"
+
+
+def _no_wait(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
 class OpenAIProvider:
-    """`GET /v1/batches/{id}`, `GET /v1/files/{id}/content`, `POST /v1/files` + `/v1/batches`.
-    The key is read from the environment at call time and never stored or logged."""
+    """`POST /files` + `/batches`, `GET /batches/{id}`, `GET /files/{id}/content`, below the
+    API prefix. The key is read from the environment at call time and never stored or logged.
+    Each request has a total deadline (`timeout`), however slowly the server trickles; waits
+    between tries use `wait`, which returns True to stop (a cancelled run)."""
 
     def __init__(
         self,
@@ -72,9 +98,14 @@ class OpenAIProvider:
         timeout: float = 30.0,
         attempts: int = 4,
         retry_base: float = 1.0,
+        longest_retry_after: float = 300.0,
+        download_timeout: float = 600.0,
+        wait: Callable[[float], bool] = _no_wait,
     ) -> None:
-        self.base_url, self.key_env, self.attempts = base_url.rstrip("/"), key_env, attempts
-        self.retry_base = retry_base
+        self.base_url, self.key_env, self.attempts = api_prefix(base_url), key_env, attempts
+        self.retry_base, self.timeout = retry_base, timeout
+        self.longest_retry_after, self.wait = longest_retry_after, wait
+        self.download_timeout = download_timeout
         self.client = httpx.Client(base_url=self.base_url, timeout=timeout, follow_redirects=False)
 
     def _headers(self) -> dict[str, str]:
@@ -83,15 +114,34 @@ class OpenAIProvider:
             raise ProviderError(f"no API key: set the environment variable {self.key_env}")
         return {"Authorization": f"Bearer {key}"}
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        def once() -> httpx.Response:
+    def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """The JSON object the API answers, read within the deadline, with retries."""
+
+        def once() -> dict[str, Any]:
+            deadline = time.monotonic() + self.timeout
             try:
-                response = self.client.request(method, url, headers=self._headers(), **kwargs)
+                with self.client.stream(method, url, headers=self._headers(), **kwargs) as reply:
+                    check(reply, method, url)
+                    body = bytearray()
+                    for chunk in reply.iter_bytes():
+                        body += chunk
+                        if time.monotonic() > deadline:  # a server trickling its answer
+                            raise Retryable(
+                                f"{method} {url}: no whole answer within "
+                                f"{format_duration(self.timeout)}"
+                            )
             except httpx.TransportError as exc:  # refused, reset, timed out
                 raise Retryable(f"{method} {url}: {type(exc).__name__}") from None
-            return check(response, method, url)
+            return _json(bytes(body), url)
 
-        return with_retries(once, attempts=self.attempts, base=self.retry_base, cap=60.0)
+        return with_retries(
+            once,
+            attempts=self.attempts,
+            base=self.retry_base,
+            cap=60.0,
+            wait=self.wait,
+            longest_asked=self.longest_retry_after,
+        )
 
     @contextmanager
     def _redacting(self) -> Iterator[None]:
@@ -112,39 +162,38 @@ class OpenAIProvider:
     def _submit(self, path: Path) -> RemoteBatch:
         with path.open("rb") as handle:
             uploaded = self._request(
-                "POST", "/v1/files", data={"purpose": "batch"}, files={"file": (path.name, handle)}
+                "POST", "/files", data={"purpose": "batch"}, files={"file": (path.name, handle)}
             )
-        file_id = _json(uploaded).get("id")
+        file_id = uploaded.get("id")
         created = self._request(
             "POST",
-            "/v1/batches",
+            "/batches",
             json={
                 "input_file_id": file_id,
                 "endpoint": "/v1/chat/completions",
                 "completion_window": "24h",
             },
         )
-        return parse_batch(_json(created))
+        return parse_batch(created)
 
     def status(self, batch_id: str) -> RemoteBatch:
         with self._redacting():
-            return parse_batch(_json(self._request("GET", f"/v1/batches/{batch_id}")))
+            return parse_batch(self._request("GET", f"/batches/{batch_id}"))
 
     def output(self, batch: RemoteBatch, limit: int) -> Iterator[bytes]:
         if not batch.output_file:
             raise ProviderError(f"batch {batch.id} completed without an output file")
-        url = f"/v1/files/{batch.output_file}/content"
+        url = f"/files/{batch.output_file}/content"
         with self._redacting(), self.client.stream("GET", url, headers=self._headers()) as response:
             check(response, "GET", url)
-            yield from _capped_lines(response.iter_bytes(), limit)
+            chunks = _within(response.iter_bytes(), self.download_timeout, f"GET {url}")
+            yield from _capped_lines(chunks, limit)
 
 
 def check(response: httpx.Response, method: str, url: str) -> httpx.Response:
-    if response.status_code == 429 or response.status_code >= 500:
-        after = response.headers.get("retry-after")
+    if response.status_code in RETRIED or response.status_code >= 500:
         raise Retryable(
-            f"{method} {url}: HTTP {response.status_code}",
-            after=float(after) if after and after.isdigit() else None,
+            f"{method} {url}: HTTP {response.status_code}", after=retry_after(response.headers)
         )
     if response.status_code >= 400:
         body = response.read()
@@ -152,16 +201,23 @@ def check(response: httpx.Response, method: str, url: str) -> httpx.Response:
     return response
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(body: bytes, url: str) -> dict[str, Any]:
     try:
-        data = response.json()
+        data = json.loads(body)
     except ValueError:
-        raise ProviderError(
-            f"invalid JSON from {response.request.url.path}: {sample(response.content)}"
-        ) from None
+        raise ProviderError(f"invalid JSON from {url}: {sample(body)}") from None
     if not isinstance(data, dict):
-        raise ProviderError(f"unexpected JSON from {response.request.url.path}")
+        raise ProviderError(f"unexpected JSON from {url}")
     return data
+
+
+def _within(chunks: Iterator[bytes], seconds: float, what: str) -> Iterator[bytes]:
+    """The chunks, until `seconds` have passed since the first was asked for."""
+    deadline = time.monotonic() + seconds
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise ProviderError(f"{what}: not downloaded within {format_duration(seconds)}")
+        yield chunk
 
 
 def _capped_lines(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 
-from cronsole.core.retry import Retryable, backoff, with_retries
+from cronsole.core.retry import Retryable, backoff, retry_after, with_retries
 from tests.conftest import FixedRandom
 
 
@@ -44,7 +45,11 @@ def test_http_retries_wait_the_backoff_or_the_servers_retry_after_whichever_is_l
             raise Retryable("busy")
         return "ok"
 
-    assert with_retries(call, base=1.0, cap=60.0, sleep=waits.append, rng=FixedRandom(0.0)) == "ok"
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return False
+
+    assert with_retries(call, base=1.0, cap=60.0, wait=wait, rng=FixedRandom(0.0)) == "ok"
     assert waits == [5.0, 2.0]
 
 
@@ -53,4 +58,52 @@ def test_http_retries_give_up_with_the_last_error() -> None:
         raise Retryable("still busy")
 
     with pytest.raises(Retryable, match="still busy"):
-        with_retries(call, attempts=3, sleep=lambda _: None)
+        with_retries(call, attempts=3, wait=lambda _: False)
+
+
+NOW = datetime(2026, 10, 21, 7, 27, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "headers, seconds",
+    [
+        ({"Retry-After": "120"}, 120.0),
+        ({"retry-after": "1.5"}, 1.5),
+        ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, 30.0),  # RFC 9110's HTTP date
+        ({"Retry-After": "Wed, 21 Oct 2026 07:00:00 GMT"}, 0.0),  # already past: at once
+        ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25),  # OpenAI's, finer, first
+        ({"retry-after-ms": "soon", "Retry-After": "9"}, 9.0),
+        ({"Retry-After": "soon"}, None),
+        ({"Retry-After": "nan"}, None),
+        ({"Retry-After": "1e400"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_reads_seconds_dates_and_milliseconds(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    assert retry_after(headers, NOW) == seconds
+
+
+def test_a_server_asking_too_long_a_wait_is_left_for_the_next_run() -> None:
+    calls: list[int] = []
+
+    def call() -> str:
+        calls.append(1)
+        raise Retryable("HTTP 503", after=3600)
+
+    with pytest.raises(Retryable, match="asks to wait 1h, longer than 5m: the next run"):
+        with_retries(call, wait=lambda _: False, longest_asked=300)
+    assert len(calls) == 1
+
+
+def test_a_wait_cut_short_ends_the_retries_at_once() -> None:
+    calls: list[int] = []
+
+    def call() -> str:
+        calls.append(1)
+        raise Retryable("HTTP 429", after=60)
+
+    with pytest.raises(Retryable, match="HTTP 429"):
+        with_retries(call, attempts=5, wait=lambda _: True)  # cancelled during the first wait
+    assert len(calls) == 1

@@ -33,8 +33,9 @@ class FakeBatchAPI(ThreadingHTTPServer):
     def fail_next(
         self, prefix: str, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None
     ) -> None:
-        """Answer the next request under `prefix` so; the headers X-Test-Delay (seconds) and
-        X-Test-Truncate make it slow or cut short instead of being sent."""
+        """Answer the next request under `prefix` so; the headers X-Test-Delay (seconds),
+        X-Test-Truncate and X-Test-Trickle (seconds between bytes) make it slow, cut short or
+        trickled instead of being sent."""
         self.failures.append((prefix, status, dict(headers or {}), body))
 
     def scripted(self, path: str) -> tuple[int, dict[str, str], bytes] | None:
@@ -65,6 +66,15 @@ class Handler(BaseHTTPRequestHandler):
         if scripted := self.server.scripted(self.path):
             status, headers, body = scripted
             time.sleep(float(headers.pop("X-Test-Delay", 0)))  # a slow server
+            if trickle := headers.pop("X-Test-Trickle", None):  # the answer a byte at a time
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(float(trickle))
+                return None
             if headers.pop("X-Test-Truncate", None):  # promise more than is sent, then hang up
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body) * 2))

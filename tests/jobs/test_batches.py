@@ -6,8 +6,10 @@ import base64
 import io
 import json
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -15,8 +17,8 @@ from PIL import Image
 from cronsole.core.clock import FrozenClock
 from cronsole.core.engine import Engine
 from cronsole.core.errors import ConfigError
-from cronsole.core.models import Record, RunStatus
-from tests.conftest import T0, Workspace, run_job
+from cronsole.core.models import Overlap, Record, RunReason, RunStatus
+from tests.conftest import T0, Workspace, eventually, run_job
 from tests.jobs.fake_batch_api import FakeBatchAPI
 
 KEY = "sk-test-0123456789abcdefSECRET"
@@ -301,3 +303,129 @@ def test_the_interval_must_be_5_to_1440_minutes(workspace: Workspace, schedule: 
     workspace.configure(f'[jobs.batch-check]\nschedule = "{schedule}"\n')
     with pytest.raises(ConfigError, match="every N minutes, N from 5 to 1440"):
         workspace.engine(builtin=True)
+
+
+def provider(api: FakeBatchAPI, waits: list[float] | None = None, **options: Any) -> Any:
+    """The OpenAI provider on the fake server, its waits recorded instead of slept."""
+    from cronsole.jobs.batches.providers import OpenAIProvider
+
+    def wait(seconds: float) -> bool:
+        if waits is not None:
+            waits.append(seconds)
+        return False
+
+    options.setdefault("retry_base", 0.01)
+    return OpenAIProvider(api.url, "TEST_BATCH_KEY", wait=wait, **options)
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+def test_timeouts_conflicts_throttling_and_server_errors_are_retried(
+    api: FakeBatchAPI, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    monkeypatch.setenv("TEST_BATCH_KEY", KEY)
+    complete(api, "batch_a")
+    api.fail_next("/v1/batches/batch_a", status)
+    assert provider(api).status("batch_a").status == "completed"
+    assert [p for _, p, _ in api.seen].count("/v1/batches/batch_a") == 2
+
+
+def test_a_client_error_is_not_retried(api: FakeBatchAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cronsole.jobs.batches.providers import ProviderError
+
+    monkeypatch.setenv("TEST_BATCH_KEY", KEY)
+    api.fail_next("/v1/batches/batch_a", 400, b'{"error": {"message": "bad"}}')
+    with pytest.raises(ProviderError, match="HTTP 400"):
+        provider(api).status("batch_a")
+    assert [p for _, p, _ in api.seen].count("/v1/batches/batch_a") == 1
+
+
+@pytest.mark.parametrize(
+    "headers, wait",
+    [
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"Retry-After": "90"}, 90.0),  # over a minute is honoured, not cut to 60 s
+    ],
+)
+def test_the_servers_retry_after_is_waited_for(
+    api: FakeBatchAPI, monkeypatch: pytest.MonkeyPatch, headers: dict[str, str], wait: float
+) -> None:
+    monkeypatch.setenv("TEST_BATCH_KEY", KEY)
+    complete(api, "batch_a")
+    api.fail_next("/v1/batches/batch_a", 429, headers=headers)
+    waits: list[float] = []
+    assert provider(api, waits).status("batch_a").status == "completed"
+    assert waits == [wait]
+
+
+def test_retry_after_as_an_http_date_is_waited_for(
+    api: FakeBatchAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_BATCH_KEY", KEY)
+    complete(api, "batch_a")
+    when = datetime.now(UTC) + timedelta(seconds=40)
+    api.fail_next("/v1/batches/batch_a", 503, headers={"Retry-After": format_datetime(when, True)})
+    waits: list[float] = []
+    assert provider(api, waits).status("batch_a").status == "completed"
+    [waited] = waits
+    assert 38 <= waited <= 40  # the date has whole seconds; the request took a moment
+
+
+def test_a_retry_after_past_the_longest_wait_is_left_for_the_next_run(
+    engine: Engine, api: FakeBatchAPI
+) -> None:
+    track(engine, "batch_a")
+    api.fail_next("/v1/batches/batch_a", 503, headers={"Retry-After": "7200"})
+    run = run_job(engine, "batch-check")
+    assert (run.processed, run.failed) == (0, 1)
+    error = batch(engine, "batch_a").data["error"]
+    assert "HTTP 503" in error and "asks to wait 2h, longer than 5m" in error
+    assert [p for _, p, _ in api.seen].count("/v1/batches/batch_a") == 1
+
+
+def test_a_trickling_answer_is_cut_at_the_request_deadline(
+    engine: Engine, api: FakeBatchAPI
+) -> None:
+    track(engine, "batch_slow")
+    body = json.dumps({"id": "batch_slow", "status": "in_progress"}).encode()
+    for _ in range(3):  # attempts = 3, request_timeout = 2 s; each answer would take 15 s
+        api.fail_next("/v1/batches/batch_slow", 200, body, {"X-Test-Trickle": "0.3"})
+    run = run_job(engine, "batch-check")
+    assert (run.processed, run.failed) == (0, 1)
+    assert "no whole answer within 2s" in batch(engine, "batch_slow").data["error"]
+    assert [p for _, p, _ in api.seen].count("/v1/batches/batch_slow") == 3
+
+
+def test_a_cancel_ends_a_retry_wait_at_once(engine: Engine, api: FakeBatchAPI) -> None:
+    track(engine, "batch_a")
+    api.fail_next("/v1/batches/batch_a", 429, headers={"Retry-After": "120"})
+    run = engine.store.insert_run(
+        "batch-check", T0, RunReason.MANUAL, engine.node_id, Overlap.SKIP, T0
+    )
+    assert run is not None
+    engine.runner.start(engine.jobs["batch-check"], run)
+    eventually(lambda: [p for _, p, _ in api.seen].count("/v1/batches/batch_a") == 1)
+    engine.runner.cancel(run.id)
+    eventually(lambda: not engine.runner.active(), timeout=10)  # not 120 s
+    finished = engine.store.get_run(run.id)
+    assert finished is not None and finished.status is RunStatus.CANCELLED
+    assert [p for _, p, _ in api.seen].count("/v1/batches/batch_a") == 1
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
+def test_base_url_is_taken_with_or_without_v1(
+    api: FakeBatchAPI, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    from cronsole.jobs.batches.providers import OpenAIProvider
+
+    monkeypatch.setenv("TEST_BATCH_KEY", KEY)
+    complete(api, "batch_a")
+    OpenAIProvider(api.url + suffix, "TEST_BATCH_KEY").status("batch_a")
+    assert [p for _, p, _ in api.seen] == ["/v1/batches/batch_a"]
+
+
+def test_an_api_prefix_other_than_v1_is_kept() -> None:
+    from cronsole.jobs.batches.providers import api_prefix
+
+    gemini = "https://generativelanguage.googleapis.com/v1beta/openai/"
+    assert api_prefix(gemini) == "https://generativelanguage.googleapis.com/v1beta/openai"
+    assert api_prefix("https://api.openai.com") == "https://api.openai.com/v1"

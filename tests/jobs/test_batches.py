@@ -429,3 +429,17 @@ def test_an_api_prefix_other_than_v1_is_kept() -> None:
     gemini = "https://generativelanguage.googleapis.com/v1beta/openai/"
     assert api_prefix(gemini) == "https://generativelanguage.googleapis.com/v1beta/openai"
     assert api_prefix("https://api.openai.com") == "https://api.openai.com/v1"
+
+
+def test_a_trickling_download_is_cut_at_the_download_deadline(
+    api: FakeBatchAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cronsole.jobs.batches.providers import ProviderError, RemoteBatch
+
+    monkeypatch.setenv("TEST_BATCH_KEY", KEY)
+    api.fail_next(
+        "/v1/files/out-a/content", 200, b'{"custom_id": "a"}\n' * 4, {"X-Test-Trickle": "0.2"}
+    )
+    done = RemoteBatch("batch_a", "completed", "out-a")
+    with pytest.raises(ProviderError, match="not downloaded within 1s"):
+        list(provider(api, download_timeout=1).output(done, limit=10_000))

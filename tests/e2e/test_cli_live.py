@@ -27,6 +27,9 @@ def test_logs_follow_prints_new_records_until_interrupted(workspace: Workspace) 
         cwd=workspace.root,
         stdout=subprocess.PIPE,
         text=True,
+        # as from a terminal: a test run started in the background (`&` in a script) would
+        # hand its children SIGINT ignored, which they rightly keep ignoring
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(1.5)
     store = SQLiteStore.open(workspace.db)

@@ -155,6 +155,30 @@ class Commands:
         existing = self.engine.store.runs_at(job, ticks)
         return [BackfillTick(t, existing.get(t)) for t in ticks]
 
+    def action(
+        self,
+        job: str,
+        name: str,
+        args: list[str],
+        who: str | None = None,
+        reason: str | None = None,
+    ) -> Command:
+        """Run a job's operator action here (e.g. `batches submit`) and audit what it did.
+        A refused action (bad input) raises as it is and leaves no trace."""
+        result = self.engine.action(job, name, args)
+        store = self.engine.store
+        command = store.add_command(
+            name,
+            who or operator(),
+            self.engine.node_id,
+            self._now,
+            job=job,
+            args={"args": args},
+            reason=reason,
+        )
+        store.claim_command(command.id, self.engine.node_id, self._now)
+        return store.finish_command(command.id, CommandStatus.APPLIED, result, self._now)
+
     def _owners(self) -> frozenset[str]:
         """Nodes that may still be running a run: the live ones and this one."""
         return frozenset({n.id for n in self.engine.live_nodes()} | {self.engine.node_id})

@@ -20,6 +20,7 @@ from cronsole.core import (
 )
 
 from .providers import FINAL, FolderProvider, OpenAIProvider, Provider, ProviderError
+from .requests import check_requests
 from .results import safe_name, write_results
 
 COLLECTION = "batch"
@@ -78,10 +79,12 @@ def submit(ctx: ActionContext, args: list[str]) -> str:
     path = Path(args[0])
     if not path.is_file():
         raise UsageError(f"{args[0]}: no such file")
-    remote = make_provider(ctx.settings, ctx.base_dir).submit(path)
+    endpoint = check_requests(path)
+    remote = make_provider(ctx.settings, ctx.base_dir).submit(path, endpoint)
     now: datetime = ctx.clock.now()
     data = {
         "provider": ctx.settings.provider,
+        "endpoint": endpoint,
         "submitted_at": now.isoformat(),
         "remote_status": remote.status,
         "polls": 0,

@@ -43,8 +43,8 @@ class RemoteBatch:
 
 
 class Provider(Protocol):
-    def submit(self, path: Path) -> RemoteBatch:
-        """Upload a JSONL file of requests and start a batch."""
+    def submit(self, path: Path, endpoint: str) -> RemoteBatch:
+        """Upload a checked JSONL file of requests (all for `endpoint`) and start a batch."""
 
     def status(self, batch_id: str) -> RemoteBatch:
         """The batch as the provider sees it now."""
@@ -155,24 +155,24 @@ class OpenAIProvider:
                 raise type(exc)(masked) from None
             raise
 
-    def submit(self, path: Path) -> RemoteBatch:
+    def submit(self, path: Path, endpoint: str) -> RemoteBatch:
         with self._redacting():
-            return self._submit(path)
+            return self._submit(path, endpoint)
 
-    def _submit(self, path: Path) -> RemoteBatch:
+    def _submit(self, path: Path, endpoint: str) -> RemoteBatch:
         with path.open("rb") as handle:
             uploaded = self._request(
                 "POST", "/files", data={"purpose": "batch"}, files={"file": (path.name, handle)}
             )
         file_id = uploaded.get("id")
+        if not isinstance(file_id, str) or not file_id:
+            raise ProviderError(
+                f"the upload's answer has no file id: {sample(json.dumps(uploaded))}"
+            )
         created = self._request(
             "POST",
             "/batches",
-            json={
-                "input_file_id": file_id,
-                "endpoint": "/v1/chat/completions",
-                "completion_window": "24h",
-            },
+            json={"input_file_id": file_id, "endpoint": endpoint, "completion_window": "24h"},
         )
         return parse_batch(created)
 
@@ -240,7 +240,7 @@ class FolderProvider:
     def __init__(self, inbox: Path) -> None:
         self.inbox = inbox
 
-    def submit(self, path: Path) -> RemoteBatch:
+    def submit(self, path: Path, endpoint: str) -> RemoteBatch:
         batch_id = f"batch_{uuid.uuid4().hex[:16]}"
         folder = self.inbox / batch_id
         atomic_write(folder / "input.jsonl", path.read_bytes())

@@ -1,4 +1,10 @@
-"""A Batch API played by a real HTTP server on 127.0.0.1, with scripted failures."""
+"""A Batch API played by a real HTTP server on 127.0.0.1, with scripted failures.
+
+It answers only with bodies of the published shapes: each batch and file object is checked
+with the official `openai` SDK's types (`openai.types.Batch`, `FileObject`) before it is
+sent, each create body cronsole sends with the SDK's `BatchCreateParams`, and each JSON line
+of an output file with the OpenAPI spec's `BatchRequestOutput` (below). Only what a test
+scripts on purpose (`fail_next`, `off_spec`, a line that is not JSON) departs from them."""
 
 from __future__ import annotations
 
@@ -11,8 +17,79 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from openai.types import Batch, BatchCreateParams, FileObject
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
 from cronsole.core.models import Record
 from cronsole.core.store import open_store
+
+CREATED = 1_772_400_000  # 2026-03-01 21:20 UTC, the batches' created_at
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutputResponse(_Strict):
+    status_code: int
+    request_id: str
+    body: dict[str, Any]
+
+
+class OutputError(_Strict):
+    code: str
+    message: str
+
+
+class BatchRequestOutput(_Strict):
+    """One line of an output or error file: the OpenAI OpenAPI spec's
+    components/schemas/BatchRequestOutput (id, custom_id, response {status_code, request_id,
+    body}, error {code, message}); the SDK has no type for it."""
+
+    id: str
+    custom_id: str
+    response: OutputResponse | None
+    error: OutputError | None
+
+
+def spec_batch(fields: dict[str, Any]) -> dict[str, Any]:
+    """A batch object as `GET /v1/batches/{id}` returns it, from the fields a test set."""
+    full = {
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": "file-in-1",
+        "completion_window": "24h",
+        "created_at": CREATED,
+        "request_counts": {"total": 0, "completed": 0, "failed": 0},
+        **fields,
+    }
+    Batch.model_validate(full)
+    return full
+
+
+def spec_file(file_id: str, size: int, name: str) -> dict[str, Any]:
+    found = {
+        "id": file_id,
+        "object": "file",
+        "bytes": size,
+        "created_at": CREATED,
+        "filename": name,
+        "purpose": "batch",
+        "status": "processed",
+    }
+    FileObject.model_validate(found)
+    return found
+
+
+def check_output(data: bytes) -> bytes:
+    """An output file's bytes, each JSON line checked against BatchRequestOutput."""
+    for line in data.splitlines():
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            continue  # a damaged line, on purpose
+        BatchRequestOutput.model_validate(parsed)
+    return data
 
 
 class FakeBatchAPI(ThreadingHTTPServer):
@@ -24,6 +101,8 @@ class FakeBatchAPI(ThreadingHTTPServer):
         self.files: dict[str, bytes] = {}
         self.failures: list[tuple[str, int, dict[str, str], bytes]] = []  # (path prefix, ...)
         self.seen: list[tuple[str, str, str | None]] = []
+        self.off_spec: set[str] = set()  # batch ids a test serves as they are, off the spec
+        self.created: list[dict[str, Any]] = []  # the create bodies cronsole sent
         self.lock = threading.Lock()
 
     @property
@@ -84,23 +163,34 @@ class Handler(BaseHTTPRequestHandler):
                 return None
             return self._send(status, body, headers)
         if method == "GET" and self.path.startswith("/v1/batches/"):
-            batch = self.server.batches.get(self.path.rsplit("/", 1)[-1])
-            return self._send(200 if batch else 404, json.dumps(batch or {"error": {}}).encode())
+            batch_id = self.path.rsplit("/", 1)[-1]
+            batch = self.server.batches.get(batch_id)
+            if batch is None:
+                return self._send(404, b'{"error": {"message": "No such batch"}}')
+            shown = batch if batch_id in self.server.off_spec else spec_batch(batch)
+            return self._send(200, json.dumps(shown).encode())
         if method == "GET" and self.path.endswith("/content"):
             data = self.server.files.get(self.path.split("/")[3])
-            return self._send(200 if data is not None else 404, data or b"")
+            if data is None:
+                return self._send(404, b'{"error": {"message": "No such file"}}')
+            return self._send(200, check_output(data))
         if method == "POST" and self.path == "/v1/files":
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            return self._send(200, b'{"id": "file-in-1", "object": "file"}')
+            upload = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            assert b'name="purpose"\r\n\r\nbatch\r\n' in upload, "uploaded without purpose=batch"
+            return self._send(200, json.dumps(spec_file("file-in-1", len(upload), "in")).encode())
         if method == "POST" and self.path == "/v1/batches":
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            TypeAdapter(BatchCreateParams).validate_python(body)
+            assert set(body) <= set(BatchCreateParams.__annotations__), body
+            self.server.created.append(body)
             batch = {
                 "id": "batch_new",
                 "status": "validating",
                 "input_file_id": body["input_file_id"],
+                "endpoint": body["endpoint"],
             }
             self.server.batches["batch_new"] = batch
-            return self._send(200, json.dumps(batch).encode())
+            return self._send(200, json.dumps(spec_batch(batch)).encode())
         return self._send(404, b"{}")
 
     def do_GET(self) -> None:

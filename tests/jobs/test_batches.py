@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -16,7 +17,7 @@ from PIL import Image
 
 from cronsole.core.clock import FrozenClock
 from cronsole.core.engine import Engine
-from cronsole.core.errors import ConfigError
+from cronsole.core.errors import ConfigError, UsageError
 from cronsole.core.models import Overlap, Record, RunReason, RunStatus
 from tests.conftest import T0, Workspace, eventually, run_job
 from tests.jobs.fake_batch_api import FakeBatchAPI
@@ -75,12 +76,24 @@ def complete(api: FakeBatchAPI, batch_id: str) -> None:
     }
     lines = [
         {
+            "id": "batch_req_1",
             "custom_id": "../../etc/passwd",
-            "response": {"status_code": 200, "body": {"choices": [{"message": {"content": "hi"}}]}},
+            "response": {
+                "status_code": 200,
+                "request_id": "req_1",
+                "body": {"choices": [{"message": {"content": "hi"}}]},
+            },
+            "error": None,
         },
         {
+            "id": "batch_req_2",
             "custom_id": "img",
-            "response": {"status_code": 200, "body": {"data": [{"b64_json": png()}]}},
+            "response": {
+                "status_code": 200,
+                "request_id": "req_2",
+                "body": {"data": [{"b64_json": png()}]},
+            },
+            "error": None,
         },
     ]
     api.files[f"out-{batch_id}"] = "\n".join(json.dumps(x) for x in lines).encode() + b"\nnot json"
@@ -167,6 +180,7 @@ def test_invalid_json_and_unknown_status_are_recorded_with_a_sample(
     track(engine, "batch_odd")
     api.fail_next("/v1/batches/batch_bad", 200, b"<html>\x1b[2J oops</html>")
     api.batches["batch_odd"] = {"id": "batch_odd", "status": "teleported"}
+    api.off_spec.add("batch_odd")  # a status the spec does not have, on purpose
     run_job(engine, "batch-check")
     assert "invalid JSON" in batch(engine, "batch_bad").data["error"]
     assert "\\x1b" in batch(engine, "batch_bad").data["error"]
@@ -250,7 +264,8 @@ def test_expired_failed_and_stuck_batches_are_marked(engine: Engine, api: FakeBa
 @pytest.mark.scenario("B7")
 def test_output_over_the_size_cap_is_refused(engine: Engine, api: FakeBatchAPI) -> None:
     complete(api, "batch_big")
-    api.files["out-batch_big"] = b'{"custom_id": "x"}\n' * 10_000
+    line = {"id": "r", "custom_id": "x", "response": None, "error": {"code": "c", "message": "m"}}
+    api.files["out-batch_big"] = (json.dumps(line) + "\n").encode() * 10_000
     engine.store.set_job_settings("batch-check", {"max_output_bytes": 1000}, T0)
     track(engine, "batch_big")
     run_job(engine, "batch-check")
@@ -258,15 +273,114 @@ def test_output_over_the_size_cap_is_refused(engine: Engine, api: FakeBatchAPI) 
     assert record.status == "submitted" and "1000 byte cap" in record.data["error"]
 
 
+def request(custom_id: str, url: str = "/v1/chat/completions", **body: Any) -> str:
+    """One input line, as the Batch API takes it."""
+    body = body or {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    return json.dumps({"custom_id": custom_id, "method": "POST", "url": url, "body": body})
+
+
 def test_submit_uploads_and_tracks(engine: Engine, api: FakeBatchAPI, tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
-    requests.write_text('{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions"}\n')
+    requests.write_text(request("a") + "\n" + request("b") + "\n")
     assert (
         engine.action("batch-check", "submit", [str(requests)])
         == "submitted requests.jsonl as batch_new (validating)"
     )
-    assert batch(engine, "batch_new").data["source"] == "requests.jsonl"
+    tracked = batch(engine, "batch_new").data
+    assert (tracked["source"], tracked["endpoint"]) == ("requests.jsonl", "/v1/chat/completions")
     assert [(m, p) for m, p, _ in api.seen] == [("POST", "/v1/files"), ("POST", "/v1/batches")]
+    assert api.created == [
+        {
+            "input_file_id": "file-in-1",
+            "endpoint": "/v1/chat/completions",
+            "completion_window": "24h",
+        }
+    ]
+
+
+def test_an_images_batch_is_sent_to_the_images_endpoint(
+    engine: Engine, api: FakeBatchAPI, tmp_path: Path
+) -> None:
+    requests = tmp_path / "pictures.jsonl"
+    lines = [
+        request(f"p{n}", "/v1/images/generations", model="gpt-image-1", prompt="a fox")
+        for n in range(3)
+    ]
+    requests.write_text("\n".join(lines) + "\n")
+    engine.action("batch-check", "submit", [str(requests)])
+    assert [body["endpoint"] for body in api.created] == ["/v1/images/generations"]
+    assert batch(engine, "batch_new").data["endpoint"] == "/v1/images/generations"
+
+
+def test_the_endpoints_cronsole_accepts_are_the_sdks() -> None:
+    from typing import get_args, get_type_hints
+
+    from openai.types import BatchCreateParams
+
+    from cronsole.jobs.batches.requests import ENDPOINTS
+
+    hint = get_type_hints(BatchCreateParams, include_extras=True)["endpoint"]
+    (literal,) = get_args(hint)  # Required[Literal[...]]
+    assert set(ENDPOINTS) == set(get_args(literal))
+
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        ([request("a"), request("a")], "line 2: custom_id 'a' again (first on line 1)"),
+        (
+            [request("a"), request("b", "/v1/embeddings")],
+            "line 2: url '/v1/embeddings', but the batch is for '/v1/chat/completions'",
+        ),
+        ([request("a"), "{not json"], "line 2: not valid JSON"),
+        (['{"method": "POST", "url": "/v1/embeddings", "body": {}}'], "line 1: no custom_id"),
+        (
+            ['{"custom_id": "a", "method": "GET", "url": "/v1/embeddings", "body": {}}'],
+            'method must be "POST"',
+        ),
+        ([request("a", "/v1/chat")], "line 1: url '/v1/chat' is not one of"),
+        (
+            ['{"custom_id": "a", "method": "POST", "url": "/v1/embeddings"}'],
+            "line 1: body must be a JSON object",
+        ),
+        (["", "  "], "no requests in it"),
+    ],
+)
+def test_a_bad_input_file_is_refused_before_anything_is_sent(
+    engine: Engine, api: FakeBatchAPI, tmp_path: Path, lines: list[str], message: str
+) -> None:
+    requests = tmp_path / "bad.jsonl"
+    requests.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError, match=re.escape(message)):
+        engine.action("batch-check", "submit", [str(requests)])
+    assert api.seen == [] and engine.store.get_record("batch", "batch_new") is None
+
+
+def test_more_than_50000_requests_are_refused(
+    engine: Engine, api: FakeBatchAPI, tmp_path: Path
+) -> None:
+    requests = tmp_path / "many.jsonl"
+    requests.write_text(
+        "".join(
+            request(f"r{n}", "/v1/embeddings", model="e", input="x") + "\n" for n in range(50_001)
+        )
+    )
+    with pytest.raises(UsageError, match="more than 50000 requests in one batch"):
+        engine.action("batch-check", "submit", [str(requests)])
+    assert api.seen == []
+
+
+def test_an_upload_answer_without_a_file_id_creates_no_batch(
+    engine: Engine, api: FakeBatchAPI, tmp_path: Path
+) -> None:
+    from cronsole.jobs.batches.providers import ProviderError
+
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(request("a") + "\n")
+    api.fail_next("/v1/files", 200, b'{"object": "file", "bytes": 10}')
+    with pytest.raises(ProviderError, match="the upload's answer has no file id"):
+        engine.action("batch-check", "submit", [str(requests)])
+    assert [(m, p) for m, p, _ in api.seen] == [("POST", "/v1/files")]  # no create
 
 
 def test_the_folder_provider_reads_an_inbox(
@@ -294,7 +408,7 @@ def test_the_folder_provider_reads_an_inbox(
         "batch_demo_failed": "failed",
     }
     requests = tmp_path / "r.jsonl"
-    requests.write_text("{}\n")
+    requests.write_text(request("a") + "\n")
     assert engine.action("batch-check", "submit", [str(requests)]).startswith("submitted r.jsonl")
 
 
@@ -443,3 +557,22 @@ def test_a_trickling_download_is_cut_at_the_download_deadline(
     done = RemoteBatch("batch_a", "completed", "out-a")
     with pytest.raises(ProviderError, match="not downloaded within 1s"):
         list(provider(api, download_timeout=1).output(done, limit=10_000))
+
+
+def test_a_submit_is_audited_and_a_refused_one_leaves_no_trace(
+    engine: Engine, api: FakeBatchAPI, tmp_path: Path
+) -> None:
+    from cronsole.core.commands import Commands
+
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(request("a") + "\n")
+    bad.write_text(request("a") + "\n" + request("a") + "\n")
+    commands = Commands(engine)
+    with pytest.raises(UsageError, match="again"):
+        commands.action("batch-check", "submit", [str(bad)], who="ops", reason="nightly pictures")
+    assert engine.store.list_commands() == []
+    done = commands.action("batch-check", "submit", [str(good)], who="ops", reason="retry")
+    [audited] = engine.store.list_commands()
+    assert audited.id == done.id and (audited.action, audited.job) == ("submit", "batch-check")
+    assert (audited.who, audited.reason, audited.args) == ("ops", "retry", {"args": [str(good)]})
+    assert audited.result == "submitted good.jsonl as batch_new (validating)"

@@ -81,6 +81,7 @@ processor = "picky:check"
     store.close()
     track_submitted(ws.address, "batch_status", "batch_json")
     api.batches["batch_status"] = {"id": "batch_status", "status": ALL}
+    api.off_spec.add("batch_status")  # hostile text where the spec has a status
     api.fail_next("/v1/batches/batch_json", 200, ALL.encode("utf-8", "surrogateescape"))
 
     host = start_host(ws, procs, env={"TEST_BATCH_KEY": "sk-test-hostile-0123456789"})

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from cronsole.core.text import visible
+from cronsole.core.commands import Commands
 
 from ..output import emit_json, table
 from .app import app
-from .shared import engine_for
+from .shared import Reason, engine_for, report
 
 batches_app = typer.Typer(help="Remote batches: list tracked ones, submit new ones.")
 app.add_typer(batches_app, name="batches")
@@ -49,6 +49,9 @@ def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = 
 def submit(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="A JSONL file of batch requests.")],
+    reason: Reason = None,
 ) -> None:
-    """Submit a JSONL file of requests as a batch, and track it."""
-    print(visible(engine_for(ctx).action("batch-check", "submit", [str(file)])))
+    """Submit a JSONL file of requests as a batch, and track it (checked first: one endpoint,
+    unique custom_ids, the size limits; kept in the audit)."""
+    command = Commands(engine_for(ctx)).action("batch-check", "submit", [str(file)], reason=reason)
+    report(command)

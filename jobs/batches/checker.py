@@ -19,12 +19,21 @@ from cronsole.core import (
     job,
 )
 
-from .providers import FINAL, FolderProvider, OpenAIProvider, Provider, ProviderError
+from .providers import (
+    FINAL,
+    FolderProvider,
+    OpenAIProvider,
+    Provider,
+    ProviderError,
+    RemoteBatch,
+)
 from .requests import check_requests
 from .results import safe_name, write_results
 
 COLLECTION = "batch"
-DONE = {"downloaded", "failed", "expired", "cancelled"}
+# the states polled; a batch that ended remotely is never polled again: every request
+# succeeded and is on disk (`downloaded`), some failed (`completed_with_errors`), or the batch
+# failed, expired or was cancelled (what it finished is on disk too)
 OPEN = ["submitted", "validating", "in_progress", "finalizing", "cancelling", "completed"]
 
 
@@ -134,32 +143,55 @@ def poll(ctx: JobContext[BatchSettings], provider: Provider, record: Record) -> 
     return status
 
 
+def finish(
+    ctx: JobContext[BatchSettings],
+    provider: Provider,
+    record: Record,
+    remote: RemoteBatch,
+    data: dict[str, Any],
+) -> str:
+    """A batch that ended, in whatever state: download what it finished (the output file)
+    and what failed (the error file), count both, and name the local state it ends in."""
+    folder = (ctx.base_dir / ctx.settings.output_dir).resolve() / safe_name(record.key)
+    cap = ctx.settings.max_output_bytes
+    files = [
+        (name, provider.lines(remote, file_id, cap))
+        for name, file_id in (("output", remote.output_file), ("errors", remote.error_file))
+        if file_id
+    ]
+    written = write_results(files, folder, record.key, ctx.now(), ctx.settings.provider)
+    data.update(
+        downloaded_at=ctx.now().isoformat(),
+        requests=remote.counts,
+        results=written.results,
+        images=written.images,
+        result_errors=written.errors,
+        invalid_lines=written.invalid[:5],
+        folder=str(folder),
+    )
+    failed = written.errors or bool(remote.counts and remote.counts["failed"])
+    ctx.log.info(
+        "batch %s %s: %d results (%d images), %d failed requests written",
+        record.key,
+        remote.status,
+        written.results,
+        written.images,
+        written.errors,
+    )
+    if remote.status == "completed":
+        return "completed_with_errors" if failed else "downloaded"
+    data["error"] = remote.error or f"batch {remote.status}"
+    ctx.log.warning("batch %s ended %s", record.key, remote.status)
+    return remote.status
+
+
 def advance(
     ctx: JobContext[BatchSettings], provider: Provider, record: Record, data: dict[str, Any]
 ) -> str:
     remote = provider.status(record.key)
     data["remote_status"] = remote.status
-    if remote.status == "completed":
-        folder = (ctx.base_dir / ctx.settings.output_dir).resolve() / safe_name(record.key)
-        written = write_results(
-            provider.output(remote, ctx.settings.max_output_bytes), folder, record.key, ctx.now()
-        )
-        data.update(
-            downloaded_at=ctx.now().isoformat(),
-            results=written.results,
-            images=written.images,
-            result_errors=written.errors,
-            invalid_lines=written.invalid[:5],
-            folder=str(folder),
-        )
-        ctx.log.info(
-            "batch %s: %d results (%d images) written", record.key, written.results, written.images
-        )
-        return "downloaded"
     if remote.status in FINAL:
-        data["error"] = remote.error or f"batch {remote.status}"
-        ctx.log.warning("batch %s ended %s", record.key, remote.status)
-        return remote.status
+        return finish(ctx, provider, record, remote, data)
     age = ctx.now() - datetime.fromisoformat(data["submitted_at"])
     if age > timedelta(hours=ctx.settings.stuck_after_hours) and not data.get("stuck"):
         data["stuck"] = True

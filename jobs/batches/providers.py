@@ -40,6 +40,8 @@ class RemoteBatch:
     status: str
     output_file: str | None = None
     error: str | None = None
+    error_file: str | None = None  # the lines of the requests that failed
+    counts: dict[str, int] | None = None  # request_counts: total, completed, failed
 
 
 class Provider(Protocol):
@@ -49,8 +51,9 @@ class Provider(Protocol):
     def status(self, batch_id: str) -> RemoteBatch:
         """The batch as the provider sees it now."""
 
-    def output(self, batch: RemoteBatch, limit: int) -> Iterator[bytes]:
-        """The output file's lines, streamed; ProviderError past `limit` bytes."""
+    def lines(self, batch: RemoteBatch, file_id: str, limit: int) -> Iterator[bytes]:
+        """A result file's lines (the output or the error file), streamed; ProviderError past
+        `limit` bytes or when the download is cut short."""
 
 
 def sample(text: str | bytes, size: int = 200) -> str:
@@ -69,7 +72,27 @@ def parse_batch(payload: Any) -> RemoteBatch:
     message = None
     if isinstance(errors, dict) and errors.get("data"):
         message = sample(json.dumps(errors["data"][:3]), 500)
-    return RemoteBatch(payload["id"], status, payload.get("output_file_id"), message)
+    return RemoteBatch(
+        payload["id"],
+        status,
+        _file_id(payload.get("output_file_id")),
+        message,
+        _file_id(payload.get("error_file_id")),
+        _counts(payload.get("request_counts")),
+    )
+
+
+def _file_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _counts(value: Any) -> dict[str, int] | None:
+    if not isinstance(value, dict):
+        return None
+    found = {k: value.get(k) for k in ("total", "completed", "failed")}
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in found.values()):
+        return None
+    return found  # type: ignore[return-value]
 
 
 def api_prefix(base_url: str) -> str:
@@ -180,14 +203,16 @@ class OpenAIProvider:
         with self._redacting():
             return parse_batch(self._request("GET", f"/batches/{batch_id}"))
 
-    def output(self, batch: RemoteBatch, limit: int) -> Iterator[bytes]:
-        if not batch.output_file:
-            raise ProviderError(f"batch {batch.id} completed without an output file")
-        url = f"/files/{batch.output_file}/content"
-        with self._redacting(), self.client.stream("GET", url, headers=self._headers()) as response:
-            check(response, "GET", url)
-            chunks = _within(response.iter_bytes(), self.download_timeout, f"GET {url}")
-            yield from _capped_lines(chunks, limit)
+    def lines(self, batch: RemoteBatch, file_id: str, limit: int) -> Iterator[bytes]:
+        url = f"/files/{file_id}/content"
+        with self._redacting():
+            try:
+                with self.client.stream("GET", url, headers=self._headers()) as response:
+                    check(response, "GET", url)
+                    chunks = _within(response.iter_bytes(), self.download_timeout, f"GET {url}")
+                    yield from _capped_lines(chunks, limit)
+            except httpx.HTTPError as exc:  # reset, timed out, shorter than it said
+                raise ProviderError(f"GET {url}: cut short ({type(exc).__name__})") from None
 
 
 def check(response: httpx.Response, method: str, url: str) -> httpx.Response:
@@ -256,14 +281,17 @@ class FolderProvider:
             payload = json.loads(raw)
         except ValueError:
             raise ProviderError(f"invalid status.json: {sample(raw)}") from None
-        return parse_batch(
-            {"id": batch_id, **payload, "output_file_id": "output.jsonl"}
-            if isinstance(payload, dict)
-            else payload
-        )
+        if not isinstance(payload, dict):
+            return parse_batch(payload)
+        files = {
+            key: name
+            for key, name in (("output_file_id", "output.jsonl"), ("error_file_id", "errors.jsonl"))
+            if safe_join(self.inbox, f"{batch_id}/{name}").is_file()
+        }
+        return parse_batch({"id": batch_id, **payload, **files})
 
-    def output(self, batch: RemoteBatch, limit: int) -> Iterator[bytes]:
-        path = safe_join(self.inbox, f"{batch.id}/output.jsonl")
+    def lines(self, batch: RemoteBatch, file_id: str, limit: int) -> Iterator[bytes]:
+        path = safe_join(self.inbox, f"{batch.id}/{file_id}")
         if path.stat().st_size > limit:
             raise ProviderError(f"output larger than the {limit} byte cap")
         with path.open("rb") as handle:

@@ -1,5 +1,11 @@
 """Writing a finished batch's results: one file per request with a metadata JSON beside it,
-images decoded and converted to WebP; every file written atomically (temp file + rename)."""
+images decoded and converted to WebP; every file written atomically (temp file + rename).
+
+A line is a success when it has a response with a 2xx status and no error; then its body is
+written (`NAME.json`, or its images). Any other line is a failed request: `NAME.error.json`
+holds its error object (or the response it got), and it is counted as failed. A line without a
+custom_id, or with one already seen in this batch, is not written over the first: it is listed
+as invalid."""
 
 from __future__ import annotations
 
@@ -24,10 +30,11 @@ UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass
 class Written:
-    results: int = 0
+    results: int = 0  # requests that succeeded
     images: int = 0
-    errors: int = 0
+    errors: int = 0  # requests that failed, each with its error file
     invalid: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)  # custom_ids written
 
 
 def safe_name(text: str) -> str:
@@ -37,36 +44,71 @@ def safe_name(text: str) -> str:
     return f"{cleaned}-{digest}"
 
 
-def write_results(lines: Iterable[bytes], folder: Path, batch_id: str, now: datetime) -> Written:
+def write_results(
+    files: Iterable[tuple[str, Iterable[bytes]]],
+    folder: Path,
+    batch_id: str,
+    now: datetime,
+    provider: str = "",
+) -> Written:
+    """Write every line of the batch's result files ((name, lines): the output file, then
+    the error file); what was written, counted."""
     remove_leftovers(folder)
     written = Written()
-    for number, line in enumerate(lines, start=1):
-        try:
-            result = json.loads(line)
-            if not isinstance(result, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            written.invalid.append(f"line {number}: {line[:80]!r}")
-            continue
-        _write_one(result, folder, batch_id, now, written)
+    for source, lines in files:
+        for number, line in enumerate(lines, start=1):
+            try:
+                result = json.loads(line)
+                if not isinstance(result, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                written.invalid.append(f"{source} line {number}: {line[:80]!r}")
+                continue
+            where = f"{source} line {number}"
+            _write_one(
+                result, folder, {"batch_id": batch_id, "provider": provider}, now, where, written
+            )
     return written
 
 
 def _write_one(
-    result: dict[str, Any], folder: Path, batch_id: str, now: datetime, written: Written
+    result: dict[str, Any],
+    folder: Path,
+    batch: dict[str, str],
+    now: datetime,
+    where: str,
+    written: Written,
 ) -> None:
-    custom_id = str(result.get("custom_id") or result.get("id") or "result")
-    response = result.get("response") if isinstance(result.get("response"), dict) else {}
+    custom_id = result.get("custom_id")
+    if not isinstance(custom_id, str) or not custom_id:
+        written.invalid.append(f"{where}: no custom_id")
+        return
+    if custom_id in written.seen:
+        written.invalid.append(f"{where}: custom_id {custom_id[:80]!r} again (the first is kept)")
+        return
+    written.seen.add(custom_id)
+    response = result.get("response") if isinstance(result.get("response"), dict) else None
+    status = response.get("status_code") if response else None
     body = response.get("body") if response else None
+    error = result.get("error")
     meta = {
-        "batch_id": batch_id,
+        **batch,
         "custom_id": custom_id,
+        "line_id": result.get("id"),
+        "request_id": response.get("request_id") if response else None,
+        "status_code": status,
+        "model": body.get("model") if isinstance(body, dict) else None,
         "written_at": now.isoformat(),
-        "status_code": response.get("status_code") if response else None,
-        "error": result.get("error"),
+        "error": error,
     }
     name = safe_name(custom_id)
-    written.errors += bool(result.get("error"))
+    ok = isinstance(status, int) and 200 <= status < 300 and not error
+    if not ok:
+        failure = error or {"status_code": status, "body": body}
+        meta["error"] = failure
+        _with_meta(folder / f"{name}.error.json", json.dumps(failure, indent=2).encode(), meta)
+        written.errors += 1
+        return
     images = list(_images(body))
     if not images:
         _with_meta(folder / f"{name}.json", json.dumps(body, indent=2).encode(), meta)

@@ -116,7 +116,7 @@ def test_a_completed_batch_is_downloaded_with_metadata_and_webp(
     record = batch(engine, "batch_a")
     assert record.status == "downloaded"
     assert (record.data["results"], record.data["images"]) == (2, 1)
-    assert record.data["invalid_lines"] == ["line 3: b'not json'"]
+    assert record.data["invalid_lines"] == ["output line 3: b'not json'"]
     folder = Path(record.data["folder"])
     assert folder.parent == workspace.root / "results"
     names = sorted(p.name for p in folder.iterdir())
@@ -191,10 +191,9 @@ def test_invalid_json_and_unknown_status_are_recorded_with_a_sample(
 def test_missing_fields_and_a_huge_body_are_recorded_with_a_bounded_sample(
     engine: Engine, api: FakeBatchAPI
 ) -> None:
-    for name in ("batch_noid", "batch_nofile", "batch_huge", "batch_fine"):
+    for name in ("batch_noid", "batch_huge", "batch_fine"):
         track(engine, name)
     api.fail_next("/v1/batches/batch_noid", 200, b'{"status": "completed"}')
-    api.batches["batch_nofile"] = {"id": "batch_nofile", "status": "completed"}
     api.fail_next(
         "/v1/batches/batch_huge",
         200,
@@ -202,9 +201,8 @@ def test_missing_fields_and_a_huge_body_are_recorded_with_a_bounded_sample(
     )
     complete(api, "batch_fine")
     run = run_job(engine, "batch-check")
-    assert (run.processed, run.failed) == (1, 3)
+    assert (run.processed, run.failed) == (1, 2)
     assert "unexpected batch payload" in batch(engine, "batch_noid").data["error"]
-    assert "completed without an output file" in batch(engine, "batch_nofile").data["error"]
     huge = batch(engine, "batch_huge").data["error"]
     assert "unknown batch status" in huge and len(huge) < 500
     assert batch(engine, "batch_fine").status == "downloaded"
@@ -556,7 +554,7 @@ def test_a_trickling_download_is_cut_at_the_download_deadline(
     )
     done = RemoteBatch("batch_a", "completed", "out-a")
     with pytest.raises(ProviderError, match="not downloaded within 1s"):
-        list(provider(api, download_timeout=1).output(done, limit=10_000))
+        list(provider(api, download_timeout=1).lines(done, "out-a", limit=10_000))
 
 
 def test_a_submit_is_audited_and_a_refused_one_leaves_no_trace(
@@ -576,3 +574,144 @@ def test_a_submit_is_audited_and_a_refused_one_leaves_no_trace(
     assert audited.id == done.id and (audited.action, audited.job) == ("submit", "batch-check")
     assert (audited.who, audited.reason, audited.args) == ("ops", "retry", {"args": [str(good)]})
     assert audited.result == "submitted good.jsonl as batch_new (validating)"
+
+
+def ok_line(n: int, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = body or {"model": "gpt-4o-mini", "choices": [{"message": {"content": f"answer {n}"}}]}
+    response = {"status_code": 200, "request_id": f"req_{n}", "body": body}
+    return {"id": f"batch_req_{n}", "custom_id": f"r{n}", "response": response, "error": None}
+
+
+def http_failed_line(n: int, code: int = 400) -> dict[str, Any]:
+    body = {"error": {"message": "Invalid 'messages'", "type": "invalid_request_error"}}
+    response = {"status_code": code, "request_id": f"req_{n}", "body": body}
+    return {"id": f"batch_req_{n}", "custom_id": f"r{n}", "response": response, "error": None}
+
+
+def error_line(n: int) -> dict[str, Any]:
+    error = {"code": "batch_expired", "message": "This request could not be executed"}
+    return {"id": f"batch_req_{n}", "custom_id": f"r{n}", "response": None, "error": error}
+
+
+def serve_file(api: FakeBatchAPI, file_id: str, lines: list[dict[str, Any]]) -> None:
+    api.files[file_id] = "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+def on_disk(engine: Engine, batch_id: str) -> tuple[int, int]:
+    """(result files, error files) of a batch, meta files aside."""
+    folder = Path(batch(engine, batch_id).data["folder"])
+    names = [p.name for p in folder.iterdir() if not p.name.endswith(".meta.json")]
+    errors = [n for n in names if n.endswith(".error.json")]
+    return len(names) - len(errors), len(errors)
+
+
+def test_95_ok_and_5_failed_are_all_accounted_for(engine: Engine, api: FakeBatchAPI) -> None:
+    track(engine, "batch_mixed")
+    api.batches["batch_mixed"] = {
+        "id": "batch_mixed",
+        "status": "completed",
+        "output_file_id": "out-mixed",
+        "error_file_id": "err-mixed",
+        "request_counts": {"total": 100, "completed": 95, "failed": 5},
+    }
+    serve_file(api, "out-mixed", [ok_line(n) for n in range(95)])
+    serve_file(api, "err-mixed", [http_failed_line(n) for n in range(95, 100)])
+    run_job(engine, "batch-check")
+    record = batch(engine, "batch_mixed")
+    assert record.status == "completed_with_errors"
+    assert record.data["requests"] == {"total": 100, "completed": 95, "failed": 5}
+    assert (record.data["results"], record.data["result_errors"]) == (95, 5)
+    assert on_disk(engine, "batch_mixed") == (95, 5)
+    folder = Path(record.data["folder"])
+    meta = json.loads(next(folder.glob("r97-*.error.json.meta.json")).read_text())
+    assert (meta["request_id"], meta["status_code"]) == ("req_97", 400)
+    assert meta["error"]["body"]["error"]["type"] == "invalid_request_error"
+    ok = json.loads(next(folder.glob("r3-*.json.meta.json")).read_text())
+    assert (ok["request_id"], ok["line_id"], ok["model"]) == ("req_3", "batch_req_3", "gpt-4o-mini")
+    run_job(engine, "batch-check")
+    assert batch(engine, "batch_mixed").data["polls"] == 1  # ended: never polled again
+
+
+def test_a_batch_whose_every_request_failed_ends_and_is_not_polled_again(
+    engine: Engine, api: FakeBatchAPI
+) -> None:
+    track(engine, "batch_none")
+    api.batches["batch_none"] = {  # the spec allows a completed batch with no output file
+        "id": "batch_none",
+        "status": "completed",
+        "output_file_id": None,
+        "error_file_id": "err-none",
+        "request_counts": {"total": 3, "completed": 0, "failed": 3},
+    }
+    serve_file(api, "err-none", [error_line(n) for n in range(3)])
+    first = run_job(engine, "batch-check")
+    assert first.status is RunStatus.SUCCEEDED
+    record = batch(engine, "batch_none")
+    assert record.status == "completed_with_errors" and record.data["result_errors"] == 3
+    assert on_disk(engine, "batch_none") == (0, 3)
+    run_job(engine, "batch-check")
+    assert batch(engine, "batch_none").data["polls"] == 1
+
+
+@pytest.mark.parametrize("status", ["expired", "cancelled", "failed"])
+def test_what_an_ended_batch_finished_is_kept(
+    engine: Engine, api: FakeBatchAPI, status: str
+) -> None:
+    track(engine, "batch_part")
+    api.batches["batch_part"] = {
+        "id": "batch_part",
+        "status": status,
+        "output_file_id": "out-part",
+        "error_file_id": "err-part",
+        "request_counts": {"total": 4, "completed": 2, "failed": 2},
+    }
+    serve_file(api, "out-part", [ok_line(0), ok_line(1)])
+    serve_file(api, "err-part", [error_line(2), error_line(3)])
+    run_job(engine, "batch-check")
+    record = batch(engine, "batch_part")
+    assert record.status == status and record.data["error"] == f"batch {status}"
+    assert on_disk(engine, "batch_part") == (2, 2)
+
+
+def test_output_lines_are_judged_by_their_status_and_never_overwrite_each_other(
+    engine: Engine, api: FakeBatchAPI
+) -> None:
+    track(engine, "batch_odd_lines")
+    api.batches["batch_odd_lines"] = {
+        "id": "batch_odd_lines",
+        "status": "completed",
+        "output_file_id": "out-odd",
+        "request_counts": {"total": 4, "completed": 2, "failed": 2},
+    }
+    again = {**ok_line(7), "id": "batch_req_again"}  # the same custom_id a second time
+    serve_file(
+        api, "out-odd", [ok_line(1), http_failed_line(2, 400), error_line(3), ok_line(7), again]
+    )
+    run_job(engine, "batch-check")
+    record = batch(engine, "batch_odd_lines")
+    assert record.status == "completed_with_errors"
+    assert (record.data["results"], record.data["result_errors"]) == (2, 2)
+    assert record.data["invalid_lines"] == [
+        "output line 5: custom_id 'r7' again (the first is kept)"
+    ]
+    folder = Path(record.data["folder"])
+    kept = json.loads(next(folder.glob("r7-*.json.meta.json")).read_text())
+    assert kept["line_id"] == "batch_req_7"
+    failure = json.loads(next(folder.glob("r3-*.error.json")).read_text())
+    assert failure == {"code": "batch_expired", "message": "This request could not be executed"}
+
+
+def test_a_download_cut_short_is_not_called_downloaded(engine: Engine, api: FakeBatchAPI) -> None:
+    complete(api, "batch_cut")
+    track(engine, "batch_cut")
+    api.fail_next(
+        "/v1/files/out-batch_cut/content", 200, b'{"id": "r", "custom_id"', {"X-Test-Truncate": "1"}
+    )
+    run = run_job(engine, "batch-check")
+    assert run.failed == 1
+    record = batch(engine, "batch_cut")
+    assert (
+        record.status == "submitted" and "cut short (RemoteProtocolError)" in record.data["error"]
+    )
+    run_job(engine, "batch-check")  # the next run downloads it whole
+    assert batch(engine, "batch_cut").status == "downloaded"

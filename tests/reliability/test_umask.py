@@ -50,7 +50,7 @@ def test_batch_result_folders_and_files_are_not_writable_by_others(
         }
     ).encode()
     folder = tmp_path / "results" / "2026" / "batch-1"
-    write_results([line], folder, "batch-1", T0)
+    write_results([("output", [line])], folder, "batch-1", T0)
     made = [tmp_path / "results", tmp_path / "results" / "2026", folder]
     assert {p.name: mode(p) for p in made} == {p.name: 0o750 for p in made}
     files = [p for p in folder.rglob("*") if p.is_file()]

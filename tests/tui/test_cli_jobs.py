@@ -46,9 +46,16 @@ def test_batches_lists_tracked_batches(cli: Workspace, capsys: pytest.CaptureFix
 
 def test_batches_submit(cli: Workspace, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     requests = tmp_path / "r.jsonl"
-    requests.write_text("{}\n")
-    code, out, _ = run(capsys, "batches", "submit", str(requests))
+    line = {"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {"input": "x"}}
+    requests.write_text(json.dumps(line) + "\n")
+    code, out, _ = run(capsys, "batches", "submit", str(requests), "--reason", "embeddings")
     assert code == 0 and out.startswith("submitted r.jsonl as batch_")
+    code, out, _ = run(capsys, "audit", "--json")
+    [audited] = json.loads(out)
+    assert (audited["action"], audited["reason"]) == ("submit", "embeddings")
+    requests.write_text(json.dumps(line) + "\n" + json.dumps(line) + "\n")
+    code, _, err = run(capsys, "batches", "submit", str(requests))
+    assert code == 2 and "line 2: custom_id 'a' again (first on line 1)" in err
     code, _, err = run(capsys, "batches", "submit", str(tmp_path / "missing.jsonl"))
     assert code == 2 and "no such file" in err
     code, _, err = run(capsys, "batches", "submit", str(tmp_path / "r.txt"))

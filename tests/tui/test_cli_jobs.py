@@ -33,15 +33,36 @@ def test_batches_lists_tracked_batches(cli: Workspace, capsys: pytest.CaptureFix
                     "error": "\x1b[2J boom",
                 },
                 status="in_progress",
-            )
+            ),
+            Record(
+                "batch_2",
+                {
+                    "provider": "openai",
+                    "endpoint": "/v1/images/generations",
+                    "submitted_at": T0.isoformat(),
+                    "requests": {"total": 100, "completed": 95, "failed": 5},
+                    "results": 95,
+                    "result_errors": 5,
+                },
+                status="completed_with_errors",
+            ),
         ],
         T0,
     )
     store.close()
     code, out, _ = run(capsys, "batches", "--json")
-    assert code == 0 and json.loads(out)[0]["id"] == "batch_1"
+    assert code == 0 and {b["id"] for b in json.loads(out)} == {"batch_1", "batch_2"}
     code, out, _ = run(capsys, "batches")
     assert "STUCK \\x1b[2J boom" in out and "\x1b" not in out
+    [row] = [line for line in out.splitlines() if line.startswith("batch_2")]
+    assert row.split()[1:6] == [
+        "openai",
+        "/v1/images/generations",
+        "completed_with_errors",
+        "95/5/100",
+        T0.isoformat()[:19],
+    ]
+    assert "95 + 5 failed" in row
 
 
 def test_batches_submit(cli: Workspace, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

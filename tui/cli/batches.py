@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,7 +19,8 @@ app.add_typer(batches_app, name="batches")
 
 @batches_app.callback(invoke_without_command=True)
 def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List tracked batches: status, polls, results, errors, stuck flags."""
+    """List tracked batches: provider, endpoint, state, requests ok/failed/total, results and
+    failed requests on disk, errors, stuck flags."""
     if ctx.invoked_subcommand is not None:
         return
     engine = engine_for(ctx, create=False)
@@ -29,20 +30,46 @@ def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = 
         emit_json(rows)
         return
     table(
-        ["batch", "provider", "status", "submitted", "polls", "results", "note"],
+        [
+            "batch",
+            "provider",
+            "endpoint",
+            "status",
+            "requests",
+            "submitted",
+            "polls",
+            "on disk",
+            "note",
+        ],
         [
             [
                 r["id"],
                 r.get("provider"),
+                r.get("endpoint"),
                 r["status"],
+                _requests(r.get("requests")),
                 r.get("submitted_at", "")[:19],
                 r.get("polls"),
-                r.get("results"),
+                _on_disk(r),
                 ("STUCK " if r.get("stuck") else "") + (r.get("error") or ""),
             ]
             for r in rows
         ],
     )
+
+
+def _requests(counts: Any) -> str:
+    """ok/failed/total as the provider counts them."""
+    if not isinstance(counts, dict):
+        return "-"
+    return f"{counts.get('completed')}/{counts.get('failed')}/{counts.get('total')}"
+
+
+def _on_disk(record: dict[str, Any]) -> str:
+    if "results" not in record:
+        return "-"
+    failed = record.get("result_errors") or 0
+    return f"{record['results']}" + (f" + {failed} failed" if failed else "")
 
 
 @batches_app.command("submit")

@@ -103,13 +103,34 @@ def submit(ctx: ActionContext, args: list[str]) -> str:
     return f"submitted {path.name} as {remote.id} ({remote.status})"
 
 
+def cancel(ctx: ActionContext, args: list[str]) -> str:
+    """`cronsole batches cancel ID`: ask the provider to stop a tracked batch; the next polls
+    download what it finished."""
+    if len(args) != 1:
+        raise UsageError("give one batch id")
+    records = ctx.records(COLLECTION)
+    tracked = records.get(args[0])
+    if tracked is None:
+        raise UsageError(f"no tracked batch {args[0]!r}")
+    if tracked.status not in OPEN:
+        raise UsageError(f"batch {tracked.key} has already ended ({tracked.status})")
+    remote = make_provider(ctx.settings, ctx.base_dir).cancel(tracked.key)
+    data = {
+        **tracked.data,
+        "remote_status": remote.status,
+        "cancel_asked_at": ctx.clock.now().isoformat(),
+    }
+    records.put(tracked.key, data, at=tracked.at, status=remote.status)
+    return f"asked {ctx.settings.provider} to cancel batch {tracked.key}: now {remote.status}"
+
+
 @job(
     name="batch-check",
     schedule="every 5m",
     settings=BatchSettings,
     enabled=False,
     schedule_check=every_5_to_1440_minutes,
-    actions={"submit": submit},
+    actions={"submit": submit, "cancel": cancel},
 )
 def check_batches(ctx: JobContext[BatchSettings]) -> dict[str, int]:
     """Poll submitted batches, download finished results, flag stuck ones."""

@@ -51,6 +51,9 @@ class Provider(Protocol):
     def status(self, batch_id: str) -> RemoteBatch:
         """The batch as the provider sees it now."""
 
+    def cancel(self, batch_id: str) -> RemoteBatch:
+        """Ask the provider to stop the batch; what it finished stays downloadable."""
+
     def lines(self, batch: RemoteBatch, file_id: str, limit: int) -> Iterator[bytes]:
         """A result file's lines (the output or the error file), streamed; ProviderError past
         `limit` bytes or when the download is cut short."""
@@ -203,6 +206,10 @@ class OpenAIProvider:
         with self._redacting():
             return parse_batch(self._request("GET", f"/batches/{batch_id}"))
 
+    def cancel(self, batch_id: str) -> RemoteBatch:
+        with self._redacting():
+            return parse_batch(self._request("POST", f"/batches/{batch_id}/cancel"))
+
     def lines(self, batch: RemoteBatch, file_id: str, limit: int) -> Iterator[bytes]:
         url = f"/files/{file_id}/content"
         with self._redacting():
@@ -289,6 +296,12 @@ class FolderProvider:
             if safe_join(self.inbox, f"{batch_id}/{name}").is_file()
         }
         return parse_batch({"id": batch_id, **payload, **files})
+
+    def cancel(self, batch_id: str) -> RemoteBatch:
+        """Nothing runs here but the program filling the inbox: the batch ends at once."""
+        self.status(batch_id)  # it must exist
+        atomic_write(safe_join(self.inbox, f"{batch_id}/status.json"), b'{"status": "cancelled"}')
+        return self.status(batch_id)
 
     def lines(self, batch: RemoteBatch, file_id: str, limit: int) -> Iterator[bytes]:
         path = safe_join(self.inbox, f"{batch.id}/{file_id}")

@@ -178,6 +178,17 @@ class Handler(BaseHTTPRequestHandler):
             upload = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             assert b'name="purpose"\r\n\r\nbatch\r\n' in upload, "uploaded without purpose=batch"
             return self._send(200, json.dumps(spec_file("file-in-1", len(upload), "in")).encode())
+        if (
+            method == "POST"
+            and self.path.startswith("/v1/batches/")
+            and self.path.endswith("/cancel")
+        ):
+            batch_id = self.path.split("/")[3]
+            if batch_id not in self.server.batches:
+                return self._send(404, b'{"error": {"message": "No such batch"}}')
+            batch = self.server.batches[batch_id]
+            batch.update(status="cancelling", cancelling_at=CREATED + 60)
+            return self._send(200, json.dumps(spec_batch(batch)).encode())
         if method == "POST" and self.path == "/v1/batches":
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             TypeAdapter(BatchCreateParams).validate_python(body)

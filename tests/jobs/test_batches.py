@@ -715,3 +715,69 @@ def test_a_download_cut_short_is_not_called_downloaded(engine: Engine, api: Fake
     )
     run_job(engine, "batch-check")  # the next run downloads it whole
     assert batch(engine, "batch_cut").status == "downloaded"
+
+
+def test_a_batch_is_cancelled_at_the_provider_and_its_finished_part_kept(
+    engine: Engine, api: FakeBatchAPI
+) -> None:
+    from cronsole.core.commands import Commands
+
+    track(engine, "batch_c")
+    api.batches["batch_c"] = {"id": "batch_c", "status": "in_progress"}
+    done = Commands(engine).action(
+        "batch-check", "cancel", ["batch_c"], who="ops", reason="wrong prompt"
+    )
+    assert done.result == "asked openai to cancel batch batch_c: now cancelling"
+    assert ("POST", "/v1/batches/batch_c/cancel") in [(m, p) for m, p, _ in api.seen]
+    assert batch(engine, "batch_c").status == "cancelling"
+    [audited] = engine.store.list_commands()
+    assert (audited.action, audited.reason) == ("cancel", "wrong prompt")
+    api.batches["batch_c"].update(
+        status="cancelled",
+        output_file_id="out-c",
+        request_counts={"total": 10, "completed": 1, "failed": 0},
+    )
+    serve_file(api, "out-c", [ok_line(0)])
+    run_job(engine, "batch-check")
+    assert batch(engine, "batch_c").status == "cancelled"
+    assert on_disk(engine, "batch_c") == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "batch_id, status, message",
+    [
+        ("batch_gone", None, "no tracked batch 'batch_gone'"),
+        ("batch_end", "downloaded", "has already ended (downloaded)"),
+    ],
+)
+def test_cancelling_what_is_not_running_is_refused_and_sends_nothing(
+    engine: Engine, api: FakeBatchAPI, batch_id: str, status: str | None, message: str
+) -> None:
+    from cronsole.core.commands import Commands
+
+    if status:
+        track(engine, batch_id)
+        record = batch(engine, batch_id)
+        engine.store.put_records(
+            "batch", [Record(batch_id, record.data, at=record.at, status=status)], T0
+        )
+    with pytest.raises(UsageError, match=re.escape(message)):
+        Commands(engine).action("batch-check", "cancel", [batch_id])
+    assert api.seen == [] and engine.store.list_commands() == []
+
+
+def test_the_folder_provider_cancels_at_once(
+    workspace: Workspace, clock: FrozenClock, tmp_path: Path
+) -> None:
+    from cronsole.core.commands import Commands
+
+    workspace.configure('[jobs.batch-check]\n[jobs.batch-check.settings]\ninbox = "inbox"\n')
+    engine = workspace.engine(clock, builtin=True)
+    requests = tmp_path / "r.jsonl"
+    requests.write_text(request("a") + "\n")
+    submitted = engine.action("batch-check", "submit", [str(requests)])
+    batch_id = submitted.split(" as ")[1].split(" ")[0]
+    done = Commands(engine).action("batch-check", "cancel", [batch_id])
+    assert done.result == f"asked folder to cancel batch {batch_id}: now cancelled"
+    run_job(engine, "batch-check")
+    assert batch(engine, batch_id).status == "cancelled"

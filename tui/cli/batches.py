@@ -82,3 +82,15 @@ def submit(
     unique custom_ids, the size limits; kept in the audit)."""
     command = Commands(engine_for(ctx)).action("batch-check", "submit", [str(file)], reason=reason)
     report(command)
+
+
+@batches_app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    batch_id: Annotated[str, typer.Argument(help="The batch, as `cronsole batches` lists it.")],
+    reason: Reason = None,
+) -> None:
+    """Cancel a tracked batch at its provider (kept in the audit); what it finished is still
+    downloaded."""
+    command = Commands(engine_for(ctx)).action("batch-check", "cancel", [batch_id], reason=reason)
+    report(command)

@@ -26,6 +26,7 @@ from .providers import (
     Provider,
     ProviderError,
     RemoteBatch,
+    TooLarge,
 )
 from .requests import check_requests
 from .results import safe_name, write_results
@@ -33,7 +34,8 @@ from .results import safe_name, write_results
 COLLECTION = "batch"
 # the states polled; a batch that ended remotely is never polled again: every request
 # succeeded and is on disk (`downloaded`), some failed (`completed_with_errors`), or the batch
-# failed, expired or was cancelled (what it finished is on disk too)
+# failed, expired or was cancelled (what it finished is on disk too), or its output is over
+# max_output_bytes (`too_large`)
 OPEN = ["submitted", "validating", "in_progress", "finalizing", "cancelling", "completed"]
 
 
@@ -158,7 +160,7 @@ def poll(ctx: JobContext[BatchSettings], provider: Provider, record: Record) -> 
         data["error"] = str(exc)
         ctx.records(COLLECTION).put(record.key, data, at=record.at, status=record.status)
         raise
-    if status not in FINAL:
+    if status in OPEN:
         data.pop("error", None)  # an earlier poll's error is over
     ctx.records(COLLECTION).put(record.key, data, at=record.at, status=status)
     return status
@@ -180,7 +182,12 @@ def finish(
         for name, file_id in (("output", remote.output_file), ("errors", remote.error_file))
         if file_id
     ]
-    written = write_results(files, folder, record.key, ctx.now(), ctx.settings.provider)
+    try:
+        written = write_results(files, folder, record.key, ctx.now(), ctx.settings.provider)
+    except TooLarge as exc:  # refused for good: downloading it again would refuse it again
+        data.update(error=f"{exc} (max_output_bytes)", requests=remote.counts)
+        ctx.log.warning("batch %s: %s", record.key, exc)
+        return "too_large"
     data.update(
         downloaded_at=ctx.now().isoformat(),
         requests=remote.counts,

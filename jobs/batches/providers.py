@@ -34,6 +34,10 @@ class ProviderError(CronsoleError):
     """The provider answered in a way we cannot use; the message carries a safe sample."""
 
 
+class TooLarge(ProviderError):
+    """A result file over `max_output_bytes`: it is not downloaded, now or later."""
+
+
 @dataclass(frozen=True)
 class RemoteBatch:
     id: str
@@ -216,6 +220,9 @@ class OpenAIProvider:
             try:
                 with self.client.stream("GET", url, headers=self._headers()) as response:
                     check(response, "GET", url)
+                    size = response.headers.get("content-length", "")
+                    if size.isdigit() and int(size) > limit:  # said before a byte is read
+                        raise TooLarge(f"file {file_id} is {size} bytes, over the {limit} byte cap")
                     chunks = _within(response.iter_bytes(), self.download_timeout, f"GET {url}")
                     yield from _capped_lines(chunks, limit)
             except httpx.HTTPError as exc:  # reset, timed out, shorter than it said
@@ -257,7 +264,7 @@ def _capped_lines(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
     for chunk in chunks:
         seen += len(chunk)
         if seen > limit:
-            raise ProviderError(f"output larger than the {limit} byte cap")
+            raise TooLarge(f"output larger than the {limit} byte cap")
         pending += chunk
         *lines, pending = pending.split(b"\n")
         yield from (line for line in lines if line.strip())
@@ -306,6 +313,8 @@ class FolderProvider:
     def lines(self, batch: RemoteBatch, file_id: str, limit: int) -> Iterator[bytes]:
         path = safe_join(self.inbox, f"{batch.id}/{file_id}")
         if path.stat().st_size > limit:
-            raise ProviderError(f"output larger than the {limit} byte cap")
+            raise TooLarge(
+                f"file {file_id} is {path.stat().st_size} bytes, over the {limit} byte cap"
+            )
         with path.open("rb") as handle:
             yield from _capped_lines(iter(lambda: handle.read(65536), b""), limit)

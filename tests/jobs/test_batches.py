@@ -268,7 +268,13 @@ def test_output_over_the_size_cap_is_refused(engine: Engine, api: FakeBatchAPI) 
     track(engine, "batch_big")
     run_job(engine, "batch-check")
     record = batch(engine, "batch_big")
-    assert record.status == "submitted" and "1000 byte cap" in record.data["error"]
+    assert record.status == "too_large"
+    size = len(api.files["out-batch_big"])
+    assert f"is {size} bytes, over the 1000 byte cap (max_output_bytes)" in record.data["error"]
+    assert not Path(record.data.get("folder", "/nonexistent")).exists()  # nothing written
+    run_job(engine, "batch-check")  # refused for good: not downloaded again
+    downloads = [p for _, p, _ in api.seen if p == "/v1/files/out-batch_big/content"]
+    assert len(downloads) == 1 and batch(engine, "batch_big").data["polls"] == 1
 
 
 def request(custom_id: str, url: str = "/v1/chat/completions", **body: Any) -> str:

@@ -787,3 +787,13 @@ def test_the_folder_provider_cancels_at_once(
     assert done.result == f"asked folder to cancel batch {batch_id}: now cancelled"
     run_job(engine, "batch-check")
     assert batch(engine, batch_id).status == "cancelled"
+
+
+def test_a_stream_without_a_length_is_refused_once_it_passes_the_cap() -> None:
+    from cronsole.jobs.batches.providers import TooLarge, _capped_lines
+
+    chunks = iter([b'{"a": 1}\n{"b"', b": 2}\n", b"x" * 100])
+    lines = _capped_lines(chunks, limit=50)
+    assert [next(lines), next(lines)] == [b'{"a": 1}', b'{"b": 2}']
+    with pytest.raises(TooLarge, match="larger than the 50 byte cap"):
+        next(lines)

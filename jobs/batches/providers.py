@@ -26,6 +26,7 @@ from cronsole.core import (
 )
 
 FINAL = {"completed", "failed", "expired", "cancelled"}
+SUBMISSION = "cronsole_submission"  # the metadata key a create is tagged with
 RETRIED = {408, 409, 429}  # and every 5xx: timed out, in conflict, too many, the server's fault
 KNOWN = FINAL | {"validating", "in_progress", "finalizing", "cancelling", "submitted"}
 
@@ -146,24 +147,9 @@ class OpenAIProvider:
 
     def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """The JSON object the API answers, read within the deadline, with retries."""
+        return self._retrying(lambda: self._attempt(method, url, **kwargs))
 
-        def once() -> dict[str, Any]:
-            deadline = time.monotonic() + self.timeout
-            try:
-                with self.client.stream(method, url, headers=self._headers(), **kwargs) as reply:
-                    check(reply, method, url)
-                    body = bytearray()
-                    for chunk in reply.iter_bytes():
-                        body += chunk
-                        if time.monotonic() > deadline:  # a server trickling its answer
-                            raise Retryable(
-                                f"{method} {url}: no whole answer within "
-                                f"{format_duration(self.timeout)}"
-                            )
-            except httpx.TransportError as exc:  # refused, reset, timed out
-                raise Retryable(f"{method} {url}: {type(exc).__name__}") from None
-            return _json(bytes(body), url)
-
+    def _retrying(self, once: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return with_retries(
             once,
             attempts=self.attempts,
@@ -172,6 +158,24 @@ class OpenAIProvider:
             wait=self.wait,
             longest_asked=self.longest_retry_after,
         )
+
+    def _attempt(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """One try: the JSON object the API answers, read within the deadline."""
+        deadline = time.monotonic() + self.timeout
+        try:
+            with self.client.stream(method, url, headers=self._headers(), **kwargs) as reply:
+                check(reply, method, url)
+                body = bytearray()
+                for chunk in reply.iter_bytes():
+                    body += chunk
+                    if time.monotonic() > deadline:  # a server trickling its answer
+                        raise Retryable(
+                            f"{method} {url}: no whole answer within "
+                            f"{format_duration(self.timeout)}"
+                        )
+        except httpx.TransportError as exc:  # refused, reset, timed out
+            raise Retryable(f"{method} {url}: {type(exc).__name__}") from None
+        return _json(bytes(body), url)
 
     @contextmanager
     def _redacting(self) -> Iterator[None]:
@@ -199,12 +203,41 @@ class OpenAIProvider:
             raise ProviderError(
                 f"the upload's answer has no file id: {sample(json.dumps(uploaded))}"
             )
-        created = self._request(
-            "POST",
-            "/batches",
-            json={"input_file_id": file_id, "endpoint": endpoint, "completion_window": "24h"},
-        )
-        return parse_batch(created)
+        submission = uuid.uuid4().hex
+        body = {
+            "input_file_id": file_id,
+            "endpoint": endpoint,
+            "completion_window": "24h",
+            "metadata": {SUBMISSION: submission},
+        }
+
+        def create() -> dict[str, Any]:
+            """A create whose answer was lost may have made the batch: look for it by its
+            submission id before trying again, so that no second batch is made (and billed)."""
+            try:
+                return self._attempt("POST", "/batches", json=body)
+            except Retryable as lost:
+                try:
+                    found = self._find(submission)
+                except (Retryable, ProviderError) as exc:
+                    raise ProviderError(
+                        f"{lost}; and looking for the batch it may have made failed ({exc}): "
+                        f"look for metadata {SUBMISSION}={submission} before submitting again"
+                    ) from None
+                if found is not None:
+                    return found
+                raise
+
+        return parse_batch(self._retrying(create))
+
+    def _find(self, submission: str) -> dict[str, Any] | None:
+        """The batch created with this submission id, among the newest (where it would be)."""
+        listed = self._request("GET", "/batches", params={"limit": 100})
+        for batch in listed.get("data") or []:
+            metadata = batch.get("metadata") if isinstance(batch, dict) else None
+            if isinstance(metadata, dict) and metadata.get(SUBMISSION) == submission:
+                return batch  # type: ignore[no-any-return]
+        return None
 
     def status(self, batch_id: str) -> RemoteBatch:
         with self._redacting():

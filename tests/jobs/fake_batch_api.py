@@ -103,6 +103,7 @@ class FakeBatchAPI(ThreadingHTTPServer):
         self.seen: list[tuple[str, str, str | None]] = []
         self.off_spec: set[str] = set()  # batch ids a test serves as they are, off the spec
         self.created: list[dict[str, Any]] = []  # the create bodies cronsole sent
+        self.lose_creates = 0  # creates to make, then hang up on without an answer
         self.lock = threading.Lock()
 
     @property
@@ -194,14 +195,31 @@ class Handler(BaseHTTPRequestHandler):
             TypeAdapter(BatchCreateParams).validate_python(body)
             assert set(body) <= set(BatchCreateParams.__annotations__), body
             self.server.created.append(body)
+            count = len(self.server.created)
+            batch_id = "batch_new" if count == 1 else f"batch_new_{count}"
             batch = {
-                "id": "batch_new",
+                "id": batch_id,
                 "status": "validating",
                 "input_file_id": body["input_file_id"],
                 "endpoint": body["endpoint"],
+                "metadata": body.get("metadata"),
             }
-            self.server.batches["batch_new"] = batch
+            self.server.batches[batch_id] = batch
+            if self.server.lose_creates:  # made, but the answer never arrives
+                self.server.lose_creates -= 1
+                self.close_connection = True
+                return None
             return self._send(200, json.dumps(spec_batch(batch)).encode())
+        if method == "GET" and self.path.split("?")[0] == "/v1/batches":
+            newest = [spec_batch(b) for b in reversed(self.server.batches.values())]
+            page = {
+                "object": "list",
+                "data": newest,
+                "first_id": newest[0]["id"] if newest else None,
+                "last_id": newest[-1]["id"] if newest else None,
+                "has_more": False,
+            }
+            return self._send(200, json.dumps(page).encode())
         return self._send(404, b"{}")
 
     def do_GET(self) -> None:

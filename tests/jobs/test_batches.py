@@ -293,13 +293,13 @@ def test_submit_uploads_and_tracks(engine: Engine, api: FakeBatchAPI, tmp_path: 
     tracked = batch(engine, "batch_new").data
     assert (tracked["source"], tracked["endpoint"]) == ("requests.jsonl", "/v1/chat/completions")
     assert [(m, p) for m, p, _ in api.seen] == [("POST", "/v1/files"), ("POST", "/v1/batches")]
-    assert api.created == [
-        {
-            "input_file_id": "file-in-1",
-            "endpoint": "/v1/chat/completions",
-            "completion_window": "24h",
-        }
-    ]
+    [created] = api.created
+    assert {k: v for k, v in created.items() if k != "metadata"} == {
+        "input_file_id": "file-in-1",
+        "endpoint": "/v1/chat/completions",
+        "completion_window": "24h",
+    }
+    assert len(created["metadata"]["cronsole_submission"]) == 32  # a fresh id per submit
 
 
 def test_an_images_batch_is_sent_to_the_images_endpoint(
@@ -797,3 +797,43 @@ def test_a_stream_without_a_length_is_refused_once_it_passes_the_cap() -> None:
     assert [next(lines), next(lines)] == [b'{"a": 1}', b'{"b": 2}']
     with pytest.raises(TooLarge, match="larger than the 50 byte cap"):
         next(lines)
+
+
+def test_a_create_whose_answer_is_lost_makes_exactly_one_batch(
+    engine: Engine, api: FakeBatchAPI, tmp_path: Path
+) -> None:
+    requests = tmp_path / "r.jsonl"
+    requests.write_text(request("a") + "\n")
+    api.lose_creates = 1  # the batch is made, the answer never arrives
+    result = engine.action("batch-check", "submit", [str(requests)])
+    assert result == "submitted r.jsonl as batch_new (validating)"
+    assert list(api.batches) == ["batch_new"] and len(api.created) == 1
+    assert ("GET", "/v1/batches?limit=100") in [(m, p) for m, p, _ in api.seen]
+    assert batch(engine, "batch_new").status == "validating"
+
+
+def test_a_create_that_failed_before_making_a_batch_is_tried_again(
+    engine: Engine, api: FakeBatchAPI, tmp_path: Path
+) -> None:
+    requests = tmp_path / "r.jsonl"
+    requests.write_text(request("a") + "\n")
+    api.fail_next("/v1/batches", 503)  # refused: nothing made
+    engine.action("batch-check", "submit", [str(requests)])
+    assert list(api.batches) == ["batch_new"] and len(api.created) == 1
+    posts = [p for m, p, _ in api.seen if m == "POST" and p == "/v1/batches"]
+    assert len(posts) == 2
+
+
+def test_a_lost_create_that_cannot_be_looked_up_is_never_blindly_retried(
+    engine: Engine, api: FakeBatchAPI, tmp_path: Path
+) -> None:
+    from cronsole.jobs.batches.providers import ProviderError
+
+    requests = tmp_path / "r.jsonl"
+    requests.write_text(request("a") + "\n")
+    api.lose_creates = 1
+    for _ in range(3):  # every try of the lookup fails
+        api.fail_next("/v1/batches?limit", 500)
+    with pytest.raises(ProviderError, match="look for metadata cronsole_submission=[0-9a-f]{32}"):
+        engine.action("batch-check", "submit", [str(requests)])
+    assert len(api.created) == 1  # no second, billed batch

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .providers import (
     ProviderError,
     RemoteBatch,
     TooLarge,
+    fetch_image,
 )
 from .requests import check_requests
 from .results import safe_name, write_results
@@ -182,8 +184,9 @@ def finish(
         for name, file_id in (("output", remote.output_file), ("errors", remote.error_file))
         if file_id
     ]
+    fetch = partial(fetch_image, limit=cap, timeout=ctx.settings.download_timeout)
     try:
-        written = write_results(files, folder, record.key, ctx.now(), ctx.settings.provider)
+        written = write_results(files, folder, record.key, ctx.now(), ctx.settings.provider, fetch)
     except TooLarge as exc:  # refused for good: downloading it again would refuse it again
         data.update(error=f"{exc} (max_output_bytes)", requests=remote.counts)
         ctx.log.warning("batch %s: %s", record.key, exc)

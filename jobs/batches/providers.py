@@ -25,6 +25,8 @@ from cronsole.core import (
     with_retries,
 )
 
+from .results import ImageError
+
 FINAL = {"completed", "failed", "expired", "cancelled"}
 SUBMISSION = "cronsole_submission"  # the metadata key a create is tagged with
 RETRIED = {408, 409, 429}  # and every 5xx: timed out, in conflict, too many, the server's fault
@@ -283,12 +285,39 @@ def _json(body: bytes, url: str) -> dict[str, Any]:
     return data
 
 
-def _within(chunks: Iterator[bytes], seconds: float, what: str) -> Iterator[bytes]:
+def fetch_image(url: str, limit: int, timeout: float) -> bytes:
+    """An image a result names by url (the provider's signed link), with the download's own
+    limits; never with the API key, which is not the image host's."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ImageError(f"not an http(s) url: {sample(url, 80)}")
+    try:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+            if response.status_code != 200:
+                raise ImageError(f"GET {sample(url, 80)}: HTTP {response.status_code}")
+            size = response.headers.get("content-length", "")
+            if size.isdigit() and int(size) > limit:
+                raise ImageError(f"{size} bytes, over the {limit} byte cap")
+            data = bytearray()
+            for chunk in _within(response.iter_bytes(), timeout, "image", ImageError):
+                data += chunk
+                if len(data) > limit:
+                    raise ImageError(f"over the {limit} byte cap")
+            return bytes(data)
+    except httpx.HTTPError as exc:
+        raise ImageError(f"GET {sample(url, 80)}: {type(exc).__name__}") from None
+
+
+def _within(
+    chunks: Iterator[bytes],
+    seconds: float,
+    what: str,
+    error: type[Exception] = ProviderError,
+) -> Iterator[bytes]:
     """The chunks, until `seconds` have passed since the first was asked for."""
     deadline = time.monotonic() + seconds
     for chunk in chunks:
         if time.monotonic() > deadline:
-            raise ProviderError(f"{what}: not downloaded within {format_duration(seconds)}")
+            raise error(f"{what}: not downloaded within {format_duration(seconds)}")
         yield chunk
 
 

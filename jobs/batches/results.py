@@ -15,7 +15,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,12 +44,16 @@ def safe_name(text: str) -> str:
     return f"{cleaned}-{digest}"
 
 
+Fetch = Callable[[str], bytes]  # an image's url -> its bytes; ImageError when it cannot
+
+
 def write_results(
     files: Iterable[tuple[str, Iterable[bytes]]],
     folder: Path,
     batch_id: str,
     now: datetime,
     provider: str = "",
+    fetch: Fetch | None = None,
 ) -> Written:
     """Write every line of the batch's result files ((name, lines): the output file, then
     the error file); what was written, counted."""
@@ -65,9 +69,8 @@ def write_results(
                 written.invalid.append(f"{source} line {number}: {line[:80]!r}")
                 continue
             where = f"{source} line {number}"
-            _write_one(
-                result, folder, {"batch_id": batch_id, "provider": provider}, now, where, written
-            )
+            batch = {"batch_id": batch_id, "provider": provider}
+            _write_one(result, folder, batch, now, where, written, fetch)
     return written
 
 
@@ -78,6 +81,7 @@ def _write_one(
     now: datetime,
     where: str,
     written: Written,
+    fetch: Fetch | None,
 ) -> None:
     custom_id = result.get("custom_id")
     if not isinstance(custom_id, str) or not custom_id:
@@ -109,7 +113,14 @@ def _write_one(
         _with_meta(folder / f"{name}.error.json", json.dumps(failure, indent=2).encode(), meta)
         written.errors += 1
         return
-    images = list(_images(body))
+    try:
+        images = list(_images(body, fetch))
+    except ImageError as exc:  # a request whose image cannot be had did not succeed
+        failure = {"code": "image", "message": str(exc)}
+        meta["error"] = failure
+        _with_meta(folder / f"{name}.error.json", json.dumps(failure, indent=2).encode(), meta)
+        written.errors += 1
+        return
     if not images:
         _with_meta(folder / f"{name}.json", json.dumps(body, indent=2).encode(), meta)
         written.results += 1
@@ -120,16 +131,28 @@ def _write_one(
     written.results += 1
 
 
-def _images(body: Any) -> Iterable[bytes]:
-    """Base64 images of an images-API body (`data[].b64_json`)."""
+class ImageError(Exception):
+    """An image a response names that cannot be decoded or fetched."""
+
+
+def _images(body: Any, fetch: Fetch | None) -> Iterable[bytes]:
+    """The images of an images-API body: `data[].b64_json` decoded, `data[].url` fetched."""
     entries = body.get("data") if isinstance(body, dict) else None
-    for entry in entries if isinstance(entries, list) else []:
-        encoded = entry.get("b64_json") if isinstance(entry, dict) else None
-        if isinstance(encoded, str):
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, dict):
+            continue
+        if isinstance(encoded := entry.get("b64_json"), str):
             try:
                 yield base64.b64decode(encoded, validate=True)
             except (binascii.Error, ValueError):
-                continue
+                raise ImageError(f"image {index}: b64_json is not valid base64") from None
+        elif isinstance(url := entry.get("url"), str):
+            if fetch is None:
+                raise ImageError(f"image {index}: a url, and nothing here fetches urls")
+            try:
+                yield fetch(url)
+            except ImageError as exc:
+                raise ImageError(f"image {index}: {exc}") from None
 
 
 def _write_image(stem: Path, data: bytes, meta: dict[str, Any]) -> None:

@@ -104,6 +104,7 @@ class FakeBatchAPI(ThreadingHTTPServer):
         self.off_spec: set[str] = set()  # batch ids a test serves as they are, off the spec
         self.created: list[dict[str, Any]] = []  # the create bodies cronsole sent
         self.lose_creates = 0  # creates to make, then hang up on without an answer
+        self.images: dict[str, bytes] = {}  # /images/NAME: what a `url` image result names
         self.lock = threading.Lock()
 
     @property
@@ -170,6 +171,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(404, b'{"error": {"message": "No such batch"}}')
             shown = batch if batch_id in self.server.off_spec else spec_batch(batch)
             return self._send(200, json.dumps(shown).encode())
+        if method == "GET" and self.path.startswith("/images/"):
+            image = self.server.images.get(self.path.removeprefix("/images/"))
+            return self._send(200 if image else 404, image or b"")
         if method == "GET" and self.path.endswith("/content"):
             data = self.server.files.get(self.path.split("/")[3])
             if data is None:

@@ -837,3 +837,39 @@ def test_a_lost_create_that_cannot_be_looked_up_is_never_blindly_retried(
     with pytest.raises(ProviderError, match="look for metadata cronsole_submission=[0-9a-f]{32}"):
         engine.action("batch-check", "submit", [str(requests)])
     assert len(api.created) == 1  # no second, billed batch
+
+
+def test_url_images_are_fetched_without_the_key_and_bad_base64_is_a_failure(
+    engine: Engine, api: FakeBatchAPI, workspace: Workspace
+) -> None:
+    api.images["fox.png"] = base64.b64decode(png())
+    track(engine, "batch_img")
+    api.batches["batch_img"] = {
+        "id": "batch_img",
+        "status": "completed",
+        "output_file_id": "out-img",
+        "request_counts": {"total": 3, "completed": 3, "failed": 0},
+    }
+    lines = [
+        ok_line(1, {"created": 1, "data": [{"url": f"{api.url}/images/fox.png"}]}),
+        ok_line(2, {"created": 1, "data": [{"b64_json": "not base64!"}]}),
+        ok_line(3, {"created": 1, "data": [{"url": f"{api.url}/images/missing.png"}]}),
+    ]
+    serve_file(api, "out-img", lines)
+    run_job(engine, "batch-check")
+    record = batch(engine, "batch_img")
+    assert (record.data["results"], record.data["images"], record.data["result_errors"]) == (
+        1,
+        1,
+        2,
+    )
+    folder = Path(record.data["folder"])
+    [webp] = folder.glob("r1-*.webp")
+    with Image.open(webp) as image:
+        assert image.format == "WEBP" and image.size == (8, 6)
+    bad = json.loads(next(folder.glob("r2-*.error.json")).read_text())
+    assert bad == {"code": "image", "message": "image 0: b64_json is not valid base64"}
+    missing = json.loads(next(folder.glob("r3-*.error.json")).read_text())
+    assert "HTTP 404" in missing["message"]
+    fetched = [auth for m, p, auth in api.seen if p.startswith("/images/")]
+    assert fetched == [None, None]  # the API key is never sent to an image host

@@ -83,31 +83,28 @@ def _write_one(
     written: Written,
     fetch: Fetch | None,
 ) -> None:
-    custom_id = result.get("custom_id")
-    if not isinstance(custom_id, str) or not custom_id:
+    line = _line(result)
+    custom_id = line.custom_id
+    if not custom_id:
         written.invalid.append(f"{where}: no custom_id")
         return
     if custom_id in written.seen:
         written.invalid.append(f"{where}: custom_id {custom_id[:80]!r} again (the first is kept)")
         return
     written.seen.add(custom_id)
-    response = result.get("response") if isinstance(result.get("response"), dict) else None
-    status = response.get("status_code") if response else None
-    body = response.get("body") if response else None
-    error = result.get("error")
+    status, body, error = line.status, line.body, line.error
     meta = {
         **batch,
         "custom_id": custom_id,
-        "line_id": result.get("id"),
-        "request_id": response.get("request_id") if response else None,
+        "line_id": line.line_id,
+        "request_id": line.request_id,
         "status_code": status,
-        "model": body.get("model") if isinstance(body, dict) else None,
+        "model": line.model,
         "written_at": now.isoformat(),
         "error": error,
     }
     name = safe_name(custom_id)
-    ok = isinstance(status, int) and 200 <= status < 300 and not error
-    if not ok:
+    if not line.ok:
         failure = error or {"status_code": status, "body": body}
         meta["error"] = failure
         _with_meta(folder / f"{name}.error.json", json.dumps(failure, indent=2).encode(), meta)
@@ -131,12 +128,67 @@ def _write_one(
     written.results += 1
 
 
+@dataclass(frozen=True)
+class Line:
+    """A result line, whichever provider wrote it."""
+
+    custom_id: str | None
+    ok: bool
+    status: int | None
+    body: Any
+    error: Any
+    request_id: str | None = None
+    line_id: str | None = None
+    model: str | None = None
+
+
+def _line(result: dict[str, Any]) -> Line:
+    """An OpenAI batch output line (`custom_id`, `response` {status_code, request_id, body},
+    `error`), or a Gemini one (`key`, a GenerateContentResponse as `response`, or an `error`
+    status; its request key may also sit in `metadata.key`)."""
+    if "custom_id" in result or ("key" not in result and "metadata" not in result):
+        response = result.get("response") if isinstance(result.get("response"), dict) else None
+        status = response.get("status_code") if response else None
+        body = response.get("body") if response else None
+        error = result.get("error")
+        return Line(
+            _text(result.get("custom_id")),
+            isinstance(status, int) and 200 <= status < 300 and not error,
+            status,
+            body,
+            error,
+            _text(response.get("request_id")) if response else None,
+            _text(result.get("id")),
+            _text(body.get("model")) if isinstance(body, dict) else None,
+        )
+    metadata: dict[str, Any] = result.get("metadata") or {}
+    key = result.get("key", metadata.get("key") if isinstance(metadata, dict) else None)
+    answer = result.get("response") if isinstance(result.get("response"), dict) else None
+    failure = result.get("error")
+    return Line(
+        _text(key),
+        answer is not None and not failure,
+        None,
+        answer,
+        failure,
+        _text(answer.get("responseId")) if answer else None,
+        None,
+        _text(answer.get("modelVersion")) if answer else None,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 class ImageError(Exception):
     """An image a response names that cannot be decoded or fetched."""
 
 
 def _images(body: Any, fetch: Fetch | None) -> Iterable[bytes]:
-    """The images of an images-API body: `data[].b64_json` decoded, `data[].url` fetched."""
+    """The images of a body: an images-API one (`data[].b64_json` decoded, `data[].url`
+    fetched) or a Gemini GenerateContentResponse (`inlineData` image parts, decoded)."""
+    yield from _inline_images(body)
     entries = body.get("data") if isinstance(body, dict) else None
     for index, entry in enumerate(entries if isinstance(entries, list) else []):
         if not isinstance(entry, dict):
@@ -153,6 +205,23 @@ def _images(body: Any, fetch: Fetch | None) -> Iterable[bytes]:
                 yield fetch(url)
             except ImageError as exc:
                 raise ImageError(f"image {index}: {exc}") from None
+
+
+def _inline_images(body: Any) -> Iterable[bytes]:
+    candidates = body.get("candidates") if isinstance(body, dict) else None
+    for candidate in candidates if isinstance(candidates, list) else []:
+        content = candidate.get("content") if isinstance(candidate, dict) else None
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for index, part in enumerate(parts if isinstance(parts, list) else []):
+            inline = part.get("inlineData") if isinstance(part, dict) else None
+            if not isinstance(inline, dict) or not str(inline.get("mimeType", "")).startswith(
+                "image/"
+            ):
+                continue
+            try:
+                yield base64.b64decode(str(inline.get("data", "")), validate=True)
+            except (binascii.Error, ValueError):
+                raise ImageError(f"part {index}: inlineData is not valid base64") from None
 
 
 def _write_image(stem: Path, data: bytes, meta: dict[str, Any]) -> None:

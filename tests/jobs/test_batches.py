@@ -873,3 +873,72 @@ def test_url_images_are_fetched_without_the_key_and_bad_base64_is_a_failure(
     assert "HTTP 404" in missing["message"]
     fetched = [auth for m, p, auth in api.seen if p.startswith("/images/")]
     assert fetched == [None, None]  # the API key is never sent to an image host
+
+
+def gemini_lines() -> list[dict[str, Any]]:
+    """A Gemini Batch API responses file: one line per request, `key` and a
+    GenerateContentResponse, or `key` and an error status (Google's Batch API reference,
+    "Batch Mode": the output file). Each line is checked with the google-genai SDK's types."""
+    from google.genai import types
+
+    def text(key: str, words: str) -> dict[str, Any]:
+        content = {"role": "model", "parts": [{"text": words}]}
+        response = {
+            "candidates": [{"content": content, "finishReason": "STOP"}],
+            "modelVersion": "gemini-2.5-flash",
+            "responseId": f"resp-{key}",
+        }
+        return {"key": key, "response": response}
+
+    image = {"inlineData": {"mimeType": "image/png", "data": png()}}
+    picture = {
+        "key": "picture-1",
+        "response": {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "a fox"}, image]}}],
+            "modelVersion": "gemini-2.5-flash-image",
+            "responseId": "resp-picture-1",
+        },
+    }
+    failed = {
+        "key": "request-3",
+        "error": {"code": 3, "message": "Request contains an invalid argument."},
+    }
+    lines = [text("request-1", "one"), text("request-2", "two"), picture, failed]
+    for line in lines:
+        if "response" in line:
+            types.GenerateContentResponse.model_validate(line["response"])
+        else:
+            types.JobError.model_validate(line["error"])
+    return lines
+
+
+def test_a_gemini_responses_file_in_the_inbox_is_written_request_by_request(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
+    workspace.configure(
+        '[jobs.batch-check]\n[jobs.batch-check.settings]\ninbox = "inbox"\noutput_dir = "out"\n'
+    )
+    engine = workspace.engine(clock, builtin=True)
+    folder = workspace.root / "inbox" / "batch_gem"
+    folder.mkdir(parents=True)
+    (folder / "status.json").write_text('{"status": "completed"}')
+    (folder / "output.jsonl").write_text("".join(json.dumps(x) + "\n" for x in gemini_lines()))
+    track(engine, "batch_gem")
+    run_job(engine, "batch-check")
+    record = batch(engine, "batch_gem")
+    assert record.status == "completed_with_errors"
+    assert (record.data["results"], record.data["images"], record.data["result_errors"]) == (
+        3,
+        1,
+        1,
+    )
+    out = Path(record.data["folder"])
+    answer = json.loads(next(out.glob("request-2-*.json")).read_text())
+    assert answer["candidates"][0]["content"]["parts"][0]["text"] == "two"
+    meta = json.loads(next(out.glob("request-2-*.json.meta.json")).read_text())
+    assert (meta["request_id"], meta["model"]) == ("resp-request-2", "gemini-2.5-flash")
+    [webp] = out.glob("picture-1-*.webp")
+    with Image.open(webp) as image:
+        assert image.format == "WEBP" and image.size == (8, 6)
+    error = json.loads(next(out.glob("request-3-*.error.json")).read_text())
+    assert error == {"code": 3, "message": "Request contains an invalid argument."}

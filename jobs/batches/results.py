@@ -261,3 +261,31 @@ def _with_meta(path: Path, data: bytes, meta: dict[str, Any]) -> None:
     atomic_write(
         path.with_name(path.name + ".meta.json"), json.dumps(info, indent=2, default=str).encode()
     )
+
+
+def outcomes(folder: Path) -> list[dict[str, Any]]:
+    """Each request of a downloaded batch, read back from its `.meta.json` files: custom_id,
+    outcome (ok or failed), status code, request id, the files written, the error."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.meta.json")) if folder.is_dir() else []:
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(meta, dict) or not isinstance(meta.get("custom_id"), str):
+            continue
+        entry = found.setdefault(
+            meta["custom_id"],
+            {
+                "custom_id": meta["custom_id"],
+                "outcome": "ok",
+                "status_code": meta.get("status_code"),
+                "request_id": meta.get("request_id"),
+                "files": [],
+                "error": None,
+            },
+        )
+        entry["files"].append(meta.get("file"))
+        if str(meta.get("file", "")).endswith(".error.json"):
+            entry["outcome"], entry["error"] = "failed", meta.get("error")
+    return [found[key] for key in sorted(found)]

@@ -942,3 +942,35 @@ def test_a_gemini_responses_file_in_the_inbox_is_written_request_by_request(
         assert image.format == "WEBP" and image.size == (8, 6)
     error = json.loads(next(out.glob("request-3-*.error.json")).read_text())
     assert error == {"code": 3, "message": "Request contains an invalid argument."}
+
+
+def test_batches_show_lists_each_request_with_its_outcome(
+    engine: Engine, api: FakeBatchAPI, workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tui.conftest import run
+
+    track(engine, "batch_show")
+    api.batches["batch_show"] = {
+        "id": "batch_show",
+        "status": "completed",
+        "output_file_id": "out-show",
+        "error_file_id": "err-show",
+        "request_counts": {"total": 3, "completed": 2, "failed": 1},
+    }
+    serve_file(api, "out-show", [ok_line(0), ok_line(1)])
+    hostile = {**error_line(2), "error": {"code": "x", "message": "bad \x1b[2J row"}}
+    serve_file(api, "err-show", [hostile])
+    run_job(engine, "batch-check")
+    config = str(workspace.root / "cronsole.toml")
+    code, out, _ = run(capsys, "--config", config, "batches", "show", "batch_show")
+    assert code == 0 and out.startswith("batch_show: completed_with_errors  (openai, ")
+    assert "requests 2/1/3 (ok/failed/total); on disk 2 + 1 failed" in out
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[3:]}
+    assert rows == {"r0": ["ok", "200"], "r1": ["ok", "200"], "r2": ["failed", "-"]}
+    assert "bad \\x1b[2J row" in out and "\x1b" not in out
+    code, out, _ = run(capsys, "--config", config, "batches", "show", "batch_show", "--json")
+    shown = json.loads(out)
+    assert [r["outcome"] for r in shown["outcomes"]] == ["ok", "ok", "failed"]
+    assert shown["outcomes"][0]["request_id"] == "req_0"
+    code, _, err = run(capsys, "--config", config, "batches", "show", "batch_nope")
+    assert code == 2 and "no tracked batch 'batch_nope'" in err

@@ -1,4 +1,4 @@
-"""Remote batches: list the tracked ones, submit new ones."""
+"""Remote batches: list the tracked ones, show one request by request, submit, cancel."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from cronsole.core.commands import Commands
+from cronsole.core.errors import UsageError
+from cronsole.core.text import visible
 
 from ..output import emit_json, table
 from .app import app
-from .shared import Reason, engine_for, report
+from .shared import JsonFlag, Reason, engine_for, report
 
 batches_app = typer.Typer(help="Remote batches: list tracked ones, submit new ones.")
 app.add_typer(batches_app, name="batches")
@@ -94,3 +96,58 @@ def cancel(
     downloaded."""
     command = Commands(engine_for(ctx)).action("batch-check", "cancel", [batch_id], reason=reason)
     report(command)
+
+
+@batches_app.command("show")
+def show(
+    ctx: typer.Context,
+    batch_id: Annotated[str, typer.Argument(help="The batch, as `cronsole batches` lists it.")],
+    json: JsonFlag = False,
+) -> None:
+    """One batch: its state and counts, then each request with its outcome (once downloaded)."""
+    from cronsole.jobs.batches.results import outcomes
+
+    engine = engine_for(ctx, create=False)
+    record = engine.store.get_record("batch", batch_id)
+    if record is None:
+        raise UsageError(f"no tracked batch {batch_id!r}")
+    folder = record.data.get("folder")
+    requests = outcomes(Path(folder)) if isinstance(folder, str) else []
+    if json:
+        emit_json({"id": record.key, "status": record.status, **record.data, "outcomes": requests})
+        return
+    # every piece of it came from a provider or a file: shown literally
+    print(
+        visible(
+            f"{record.key}: {record.status}  ({record.data.get('provider')}, "
+            f"{record.data.get('endpoint') or 'endpoint unknown'})",
+            500,
+        )
+    )
+    print(
+        visible(
+            f"requests {_requests(record.data.get('requests'))} (ok/failed/total); "
+            f"on disk {_on_disk(record.data)}"
+            + (f"; {record.data['error']}" if record.data.get("error") else ""),
+            500,
+        )
+    )
+    table(
+        ["custom_id", "outcome", "status", "request_id", "error"],
+        [
+            [
+                r["custom_id"],
+                r["outcome"],
+                r["status_code"],
+                r["request_id"],
+                _error_text(r["error"]),
+            ]
+            for r in requests
+        ],
+    )
+
+
+def _error_text(error: Any) -> str | None:
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("body") or error)
+    return None if error is None else str(error)

@@ -289,3 +289,24 @@ def outcomes(folder: Path) -> list[dict[str, Any]]:
         if str(meta.get("file", "")).endswith(".error.json"):
             entry["outcome"], entry["error"] = "failed", meta.get("error")
     return [found[key] for key in sorted(found)]
+
+
+def requests_text(data: dict[str, Any]) -> str:
+    """A tracked batch's requests as its provider counts them: ok/failed/total."""
+    counts = data.get("requests")
+    if not isinstance(counts, dict):
+        return "-"
+    return f"{counts.get('completed')}/{counts.get('failed')}/{counts.get('total')}"
+
+
+def on_disk_text(data: dict[str, Any]) -> str:
+    """What a tracked batch has on disk: results, and failed requests."""
+    if "results" not in data:
+        return "-"
+    failed = data.get("result_errors") or 0
+    return f"{data['results']}" + (f" + {failed} failed" if failed else "")
+
+
+def note_text(data: dict[str, Any]) -> str:
+    """Why a tracked batch needs a look: stuck, or its error."""
+    return ("STUCK " if data.get("stuck") else "") + str(data.get("error") or "")

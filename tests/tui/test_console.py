@@ -522,3 +522,42 @@ async def test_e_sets_or_resets_the_watermark_of_a_job_without_a_period(host: Ho
         await settle(app, pilot)
         assert store.get_watermark("nightly") is None
         assert [c.action for c in store.list_commands()][:2] == ["watermark", "watermark"]
+
+
+async def test_the_batches_pane_shows_each_tracked_batch(host: Host) -> None:
+    from cronsole.core.models import Record
+
+    data = {
+        "provider": "openai",
+        "endpoint": "/v1/images/generations",
+        "requests": {"total": 100, "completed": 95, "failed": 5},
+        "results": 95,
+        "result_errors": 5,
+    }
+    stuck = {"provider": "folder", "stuck": True, "error": "\x1b[2J still running"}
+    host.engine.store.put_records(
+        "batch",
+        [
+            Record("batch_a", data, status="completed_with_errors"),
+            Record("batch_b", stuck, status="in_progress"),
+        ],
+        T0,
+    )
+    app = app_for(host)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("7")
+        await settle(app, pilot)
+        table = app.screen.query_one("#batches-table", LiveTable)
+        assert set(table.rows_by_key) == {"batch_a", "batch_b"}
+        shown = [str(cell) for cell in table.rows_by_key["batch_a"]]
+        assert shown == [
+            "batch_a",
+            "openai",
+            "/v1/images/generations",
+            "completed_with_errors",
+            "95/5/100",
+            "95 + 5 failed",
+            "",
+        ]
+        assert str(table.rows_by_key["batch_b"][-1]) == "STUCK \\x1b[2J still running"

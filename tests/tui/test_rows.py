@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from cronsole.core.health import Health
-from cronsole.core.models import Command, CommandStatus, Node, Run, RunReason, RunStatus
+from cronsole.core.models import Command, CommandStatus, Node, Record, Run, RunReason, RunStatus
 from cronsole.core.snapshot import JobState, JobView, TenantView
 from cronsole.tui.console.rows import (
     AUDIT_COLUMNS,
+    BATCH_COLUMNS,
     JOB_COLUMNS,
     NODE_COLUMNS,
     RUN_COLUMNS,
@@ -79,6 +80,7 @@ PANES: list[tuple[Sequence[Column[Any]], Any]] = [
     (RUN_COLUMNS, FINISHED),
     (NODE_COLUMNS, NODE),
     (AUDIT_COLUMNS, COMMAND),
+    (BATCH_COLUMNS, Record("batch_a", {"provider": "openai", "results": 2}, status="downloaded")),
 ]
 
 
@@ -97,7 +99,14 @@ def test_a_cell_that_changes_with_time_changes_its_rows_cache_key(
 
 
 def test_each_pane_names_its_columns_once() -> None:
-    for columns in (JOB_COLUMNS, TENANT_COLUMNS, RUN_COLUMNS, AUDIT_COLUMNS, NODE_COLUMNS):
+    for columns in (
+        JOB_COLUMNS,
+        TENANT_COLUMNS,
+        RUN_COLUMNS,
+        AUDIT_COLUMNS,
+        NODE_COLUMNS,
+        BATCH_COLUMNS,
+    ):
         names = [c.name for c in columns]
         assert len(names) == len(set(names))
 

@@ -10,6 +10,7 @@ import typer
 from cronsole.core.commands import Commands
 from cronsole.core.errors import UsageError
 from cronsole.core.text import visible
+from cronsole.jobs.batches.results import note_text, on_disk_text, outcomes, requests_text
 
 from ..output import emit_json, table
 from .app import app
@@ -49,29 +50,15 @@ def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = 
                 r.get("provider"),
                 r.get("endpoint"),
                 r["status"],
-                _requests(r.get("requests")),
+                requests_text(r),
                 r.get("submitted_at", "")[:19],
                 r.get("polls"),
-                _on_disk(r),
-                ("STUCK " if r.get("stuck") else "") + (r.get("error") or ""),
+                on_disk_text(r),
+                note_text(r),
             ]
             for r in rows
         ],
     )
-
-
-def _requests(counts: Any) -> str:
-    """ok/failed/total as the provider counts them."""
-    if not isinstance(counts, dict):
-        return "-"
-    return f"{counts.get('completed')}/{counts.get('failed')}/{counts.get('total')}"
-
-
-def _on_disk(record: dict[str, Any]) -> str:
-    if "results" not in record:
-        return "-"
-    failed = record.get("result_errors") or 0
-    return f"{record['results']}" + (f" + {failed} failed" if failed else "")
 
 
 @batches_app.command("submit")
@@ -105,8 +92,6 @@ def show(
     json: JsonFlag = False,
 ) -> None:
     """One batch: its state and counts, then each request with its outcome (once downloaded)."""
-    from cronsole.jobs.batches.results import outcomes
-
     engine = engine_for(ctx, create=False)
     record = engine.store.get_record("batch", batch_id)
     if record is None:
@@ -126,8 +111,8 @@ def show(
     )
     print(
         visible(
-            f"requests {_requests(record.data.get('requests'))} (ok/failed/total); "
-            f"on disk {_on_disk(record.data)}"
+            f"requests {requests_text(record.data)} (ok/failed/total); "
+            f"on disk {on_disk_text(record.data)}"
             + (f"; {record.data['error']}" if record.data.get("error") else ""),
             500,
         )

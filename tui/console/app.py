@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from cronsole.core.commands import Commands
 from cronsole.core.engine import Engine
 from cronsole.core.events import CommandApplied, Event, RunFinished, RunStarted
-from cronsole.core.models import RunStatus
+from cronsole.core.models import Record, RunStatus
 from cronsole.core.scheduling.host import Host
 from cronsole.core.snapshot import JobView, Snapshot, take_snapshot
 
@@ -27,6 +27,7 @@ from .actions import Actions, RefreshRequested
 from .palette import ConsoleCommands
 from .rows import (
     AUDIT_COLUMNS,
+    BATCH_COLUMNS,
     JOB_COLUMNS,
     NODE_COLUMNS,
     RUN_COLUMNS,
@@ -43,11 +44,14 @@ from .widgets.progress import ProgressPanel
 from .widgets.status import StatusClock, StatusLine
 from .widgets.tables import LiveTable, Row
 
+# the panes whose list is read only while they are open (runs, audit and batches grow)
+READ_WHEN_OPEN = ("runs", "audit", "batches")
+
 
 class SnapshotReady(Message):
-    def __init__(self, snapshot: Snapshot, pane: str) -> None:
+    def __init__(self, snapshot: Snapshot, pane: str, batches: list[Record] | None = None) -> None:
         super().__init__()
-        self.snapshot, self.pane = snapshot, pane
+        self.snapshot, self.pane, self.batches = snapshot, pane, batches
 
 
 class CronsoleApp(Actions):
@@ -89,6 +93,7 @@ class CronsoleApp(Actions):
         self.last_log_id = 0
         self.backlog: dict[str, deque[int]] = {}
         self.job_rows: dict[str, tuple[object, Row]] = {}
+        self.batches: list[Record] = []  # as last read for the Batches pane
         self.backlog_at: datetime | None = None
         self.refresh_pending = False
         self.unsubscribe: Callable[[], None] = lambda: None
@@ -130,11 +135,18 @@ class CronsoleApp(Actions):
             runs=200 if pane == "runs" else 0,
             commands=100 if pane == "audit" else 0,
         )
-        self.post_message(SnapshotReady(snapshot, pane))
+        batches = (  # the batch checker's tracked batches, read only for their pane
+            self.engine.store.query_records("batch", limit=200, newest_first=True)
+            if pane == "batches"
+            else None
+        )
+        self.post_message(SnapshotReady(snapshot, pane, batches))
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         snapshot = self.snapshot = message.snapshot
         self.snapshot_pane = message.pane
+        if message.batches is not None:
+            self.batches = message.batches
         main = self.main_screen()
         if main is None:
             if any(isinstance(s, MainScreen) for s in self.screen_stack):  # still composing
@@ -165,7 +177,7 @@ class CronsoleApp(Actions):
         snapshot = self.snapshot
         if snapshot is None or tab == "logs":
             return
-        if tab in ("runs", "audit") and self.snapshot_pane != tab:
+        if tab in READ_WHEN_OPEN and self.snapshot_pane != tab:
             return  # read without that list: the table keeps its rows until the next read
         now = snapshot.at
         rows: dict[str, Row]
@@ -193,6 +205,8 @@ class CronsoleApp(Actions):
                 n.id: cells(NODE_COLUMNS, (n, n.id == this, running[n.id]), now)
                 for n in snapshot.nodes
             }
+        elif tab == "batches":
+            rows = {r.key: cells(BATCH_COLUMNS, r, now) for r in self.batches}
         else:
             rows = {str(c.id): cells(AUDIT_COLUMNS, c, now) for c in snapshot.commands}
         table = main.query_one(f"#{tab}-table", LiveTable)
@@ -235,7 +249,7 @@ class CronsoleApp(Actions):
         main = self.main_screen()
         if main is not None:
             self.show_pane(main, pane)
-        if pane in ("runs", "audit"):
+        if pane in READ_WHEN_OPEN:
             self.refresh_snapshot()
         self.screen.query_one("#log" if pane == "logs" else f"#{pane}-table").focus()
 

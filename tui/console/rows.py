@@ -14,8 +14,9 @@ from typing import Generic, TypeVar
 
 from rich.text import Text
 
-from cronsole.core.models import Command, Node, Run
+from cronsole.core.models import Command, Node, Record, Run
 from cronsole.core.snapshot import JobState, JobView, TenantView
+from cronsole.jobs.batches.results import note_text, on_disk_text, requests_text
 
 from .text import countdown, health, literal, short_ago, status
 from .widgets.progress import progress_cells
@@ -223,4 +224,17 @@ NODE_COLUMNS: list[Column[NodeRow]] = [
     ),
     Column("running", lambda r, now: Text(str(r[2]))),
     Column("version", lambda r, now: literal(r[0].version, 20)),
+]
+
+
+# batches: the batch checker's tracked batches (its records)
+
+BATCH_COLUMNS: list[Column[Record]] = [
+    Column("batch", lambda r, now: literal(r.key, 40, style="bold")),
+    Column("provider", lambda r, now: literal(r.data.get("provider"), 12)),
+    Column("endpoint", lambda r, now: literal(r.data.get("endpoint") or "-", 30)),
+    Column("status", lambda r, now: status(r.status)),
+    Column("requests", lambda r, now: Text(requests_text(r.data))),
+    Column("on disk", lambda r, now: Text(on_disk_text(r.data))),
+    Column("note", lambda r, now: literal(note_text(r.data), 80, style="red")),
 ]

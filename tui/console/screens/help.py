@@ -13,7 +13,7 @@ from textual.widgets import Static
 KEYS = [
     ("?  f1", "this help"),
     ("ctrl+p  :", "command palette: every action by name"),
-    ("1 2 3 4 5 6", "Jobs, Tenants, Runs, Logs, Audit, Nodes"),
+    ("1 2 3 4 5 6 7", "Jobs, Tenants, Runs, Logs, Audit, Nodes, Batches"),
     ("j k g G ↑ ↓", "move"),
     ("/  esc", "filter the table or log; esc clears"),
     ("enter  esc", "open details / go back"),
@@ -43,6 +43,7 @@ PANES = [
     ("Logs", "live tail of job and engine records"),
     ("Audit", "who did what, when and why"),
     ("Nodes", "every live process on the database: role, host, pid, last heartbeat, runs"),
+    ("Batches", "remote batches: provider, endpoint, state, requests ok/failed/total, on disk"),
 ]
 
 

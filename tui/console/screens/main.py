@@ -1,5 +1,5 @@
-"""The main screen: status line, Jobs / Tenants / Runs / Logs / Audit / Nodes, and live
-progress."""
+"""The main screen: status line, Jobs / Tenants / Runs / Logs / Audit / Nodes / Batches, and
+live progress."""
 
 from __future__ import annotations
 
@@ -9,13 +9,21 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from ..rows import AUDIT_COLUMNS, JOB_COLUMNS, NODE_COLUMNS, RUN_COLUMNS, TENANT_COLUMNS, names
+from ..rows import (
+    AUDIT_COLUMNS,
+    BATCH_COLUMNS,
+    JOB_COLUMNS,
+    NODE_COLUMNS,
+    RUN_COLUMNS,
+    TENANT_COLUMNS,
+    names,
+)
 from ..widgets.logpane import LogPane
 from ..widgets.progress import ProgressPanel
 from ..widgets.status import StatusClock, StatusLine
 from ..widgets.tables import LiveTable
 
-TABS = ["jobs", "tenants", "runs", "logs", "audit", "nodes"]
+TABS = ["jobs", "tenants", "runs", "logs", "audit", "nodes", "batches"]
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 
@@ -43,6 +51,8 @@ class MainScreen(Screen[None]):
                 yield LiveTable(names(AUDIT_COLUMNS), id="audit-table")
             with TabPane("6 Nodes", id="nodes"):
                 yield LiveTable(names(NODE_COLUMNS), id="nodes-table")
+            with TabPane("7 Batches", id="batches"):
+                yield LiveTable(names(BATCH_COLUMNS), id="batches-table")
         yield ProgressPanel(id="progress")
         yield Input(placeholder="filter… (esc clears)", id="filter", classes="hidden")
         yield Footer()

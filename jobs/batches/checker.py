@@ -20,6 +20,7 @@ from cronsole.core import (
     job,
 )
 
+from .gemini import GeminiProvider, check_gemini_requests
 from .providers import (
     FINAL,
     FolderProvider,
@@ -43,10 +44,13 @@ OPEN = ["submitted", "validating", "in_progress", "finalizing", "cancelling", "c
 
 @dataclass(frozen=True)
 class BatchSettings:
-    provider: str = field(default="folder", metadata={"choices": ("folder", "openai")})
+    provider: str = field(default="folder", metadata={"choices": ("folder", "openai", "gemini")})
     inbox: str = "batches/inbox"
-    base_url: str = "https://api.openai.com/v1"  # as the OpenAI SDK takes it; a bare host gets /v1
-    api_key_env: str = "OPENAI_API_KEY"
+    # empty: the provider's own (DEFAULTS); openai's is taken as the SDK takes it, a bare host
+    # getting /v1
+    base_url: str = ""
+    api_key_env: str = ""
+    model: str = ""  # gemini: the model every request of a batch goes to
     output_dir: str = "batches/results"
     max_output_bytes: int = field(default=100 * 1024 * 1024, metadata={"min": 1})
     stuck_after_hours: float = field(default=24.0, metadata={"min": 0.01})
@@ -67,21 +71,30 @@ def every_5_to_1440_minutes(schedule: Schedule) -> None:
         )
 
 
+DEFAULTS = {  # base_url, api_key_env
+    "openai": ("https://api.openai.com/v1", "OPENAI_API_KEY"),
+    "gemini": ("https://generativelanguage.googleapis.com", "GEMINI_API_KEY"),
+}
+
+
 def make_provider(
     settings: BatchSettings, base: Path, wait: Callable[[float], bool] | None = None
 ) -> Provider:
     """The configured provider; `wait` (a run's `ctx.sleep`) lets a cancel end a retry wait."""
-    if settings.provider == "openai":
-        return OpenAIProvider(
-            settings.base_url,
-            settings.api_key_env,
+    if settings.provider in DEFAULTS:
+        url, key_env = DEFAULTS[settings.provider]
+        http = (
             settings.request_timeout,
             settings.attempts,
             settings.retry_base,
             settings.longest_retry_after,
             settings.download_timeout,
-            **({"wait": wait} if wait else {}),
         )
+        waiting = {"wait": wait} if wait else {}
+        url, key_env = settings.base_url or url, settings.api_key_env or key_env
+        if settings.provider == "gemini":
+            return GeminiProvider(url, key_env, settings.model, *http, **waiting)
+        return OpenAIProvider(url, key_env, *http, **waiting)
     return FolderProvider((base / settings.inbox).resolve())
 
 
@@ -92,7 +105,11 @@ def submit(ctx: ActionContext, args: list[str]) -> str:
     path = Path(args[0])
     if not path.is_file():
         raise UsageError(f"{args[0]}: no such file")
-    endpoint = check_requests(path)
+    if ctx.settings.provider == "gemini":
+        check_gemini_requests(path)
+        endpoint = f"models/{ctx.settings.model}:batchGenerateContent"
+    else:
+        endpoint = check_requests(path)
     remote = make_provider(ctx.settings, ctx.base_dir).submit(path, endpoint)
     now: datetime = ctx.clock.now()
     data = {

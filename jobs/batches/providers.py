@@ -118,11 +118,11 @@ def _no_wait(seconds: float) -> bool:
     return False
 
 
-class OpenAIProvider:
-    """`POST /files` + `/batches`, `GET /batches/{id}`, `GET /files/{id}/content`, below the
-    API prefix. The key is read from the environment at call time and never stored or logged.
-    Each request has a total deadline (`timeout`), however slowly the server trickles; waits
-    between tries use `wait`, which returns True to stop (a cancelled run)."""
+class HTTPProvider:
+    """What every HTTP batch API shares: the key read from the environment at call time and
+    never stored or logged (nor echoed: `_redacting`), a total deadline per answer however
+    slowly the server trickles it (`timeout`), retries with the one backoff honouring
+    Retry-After, and waits (`wait`) that return True to stop (a cancelled run)."""
 
     def __init__(
         self,
@@ -135,17 +135,20 @@ class OpenAIProvider:
         download_timeout: float = 600.0,
         wait: Callable[[float], bool] = _no_wait,
     ) -> None:
-        self.base_url, self.key_env, self.attempts = api_prefix(base_url), key_env, attempts
+        self.base_url, self.key_env, self.attempts = base_url, key_env, attempts
         self.retry_base, self.timeout = retry_base, timeout
         self.longest_retry_after, self.wait = longest_retry_after, wait
         self.download_timeout = download_timeout
         self.client = httpx.Client(base_url=self.base_url, timeout=timeout, follow_redirects=False)
 
-    def _headers(self) -> dict[str, str]:
+    def _key(self) -> str:
         key = os.environ.get(self.key_env)
         if not key:
             raise ProviderError(f"no API key: set the environment variable {self.key_env}")
-        return {"Authorization": f"Bearer {key}"}
+        return key
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._key()}"}
 
     def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """The JSON object the API answers, read within the deadline, with retries."""
@@ -179,6 +182,20 @@ class OpenAIProvider:
             raise Retryable(f"{method} {url}: {type(exc).__name__}") from None
         return _json(bytes(body), url)
 
+    def _download(self, url: str, limit: int, **kwargs: Any) -> Iterator[bytes]:
+        """A result file's lines, streamed within the size cap and the download deadline."""
+        with self._redacting():
+            try:
+                with self.client.stream("GET", url, headers=self._headers(), **kwargs) as response:
+                    check(response, "GET", url)
+                    size = response.headers.get("content-length", "")
+                    if size.isdigit() and int(size) > limit:  # said before a byte is read
+                        raise TooLarge(f"{url} is {size} bytes, over the {limit} byte cap")
+                    chunks = _within(response.iter_bytes(), self.download_timeout, f"GET {url}")
+                    yield from _capped_lines(chunks, limit)
+            except httpx.HTTPError as exc:  # reset, timed out, shorter than it said
+                raise ProviderError(f"GET {url}: cut short ({type(exc).__name__})") from None
+
     @contextmanager
     def _redacting(self) -> Iterator[None]:
         """A server may echo the key in an error body: no message carries it further."""
@@ -190,6 +207,14 @@ class OpenAIProvider:
                 masked = str(exc).replace(key, "****" + key[-4:])
                 raise type(exc)(masked) from None
             raise
+
+
+class OpenAIProvider(HTTPProvider):
+    """Any OpenAI-compatible Batch API: `POST /files` + `/batches`, `GET /batches/{id}`,
+    `GET /files/{id}/content`, `POST /batches/{id}/cancel`, below the API prefix."""
+
+    def __init__(self, base_url: str, key_env: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(api_prefix(base_url), key_env, *args, **kwargs)
 
     def submit(self, path: Path, endpoint: str) -> RemoteBatch:
         with self._redacting():
@@ -250,18 +275,7 @@ class OpenAIProvider:
             return parse_batch(self._request("POST", f"/batches/{batch_id}/cancel"))
 
     def lines(self, batch: RemoteBatch, file_id: str, limit: int) -> Iterator[bytes]:
-        url = f"/files/{file_id}/content"
-        with self._redacting():
-            try:
-                with self.client.stream("GET", url, headers=self._headers()) as response:
-                    check(response, "GET", url)
-                    size = response.headers.get("content-length", "")
-                    if size.isdigit() and int(size) > limit:  # said before a byte is read
-                        raise TooLarge(f"file {file_id} is {size} bytes, over the {limit} byte cap")
-                    chunks = _within(response.iter_bytes(), self.download_timeout, f"GET {url}")
-                    yield from _capped_lines(chunks, limit)
-            except httpx.HTTPError as exc:  # reset, timed out, shorter than it said
-                raise ProviderError(f"GET {url}: cut short ({type(exc).__name__})") from None
+        return self._download(f"/files/{file_id}/content", limit)
 
 
 def check(response: httpx.Response, method: str, url: str) -> httpx.Response:

@@ -1,0 +1,166 @@
+"""Google's Gemini Batch API, spoken natively over HTTP (the REST reference of
+`models.batchGenerateContent` and `batches`; the product does not depend on Google's SDK).
+
+A batch is created with its requests inline (`input_config.requests`), up to the 20 MB Google
+takes that way; it is a long-running operation `batches/ID` whose `metadata.state` is one of
+`BATCH_STATE_*` (also seen as `JOB_STATE_*`). When it ends, its results are inline
+(`response.inlinedResponses`) or in a responses file (`response.responsesFile`), each a
+GenerateContentResponse or an error with the request's key; images come as `inlineData` parts.
+The key goes in the `x-goog-api-key` header, read from the environment at call time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cronsole.core import UsageError
+
+from .providers import HTTPProvider, ProviderError, RemoteBatch, sample
+
+INLINE_BYTES = 20 * 1024 * 1024
+STATES = {  # Gemini's states, as cronsole names them
+    "QUEUED": "validating",
+    "PENDING": "validating",
+    "RUNNING": "in_progress",
+    "UPDATING": "in_progress",
+    "PAUSED": "in_progress",
+    "CANCELLING": "cancelling",
+    "SUCCEEDED": "completed",
+    "PARTIALLY_SUCCEEDED": "completed",  # what failed is counted and written as failed
+    "FAILED": "failed",
+    "CANCELLED": "cancelled",
+    "EXPIRED": "expired",
+}
+INLINE = "inline"  # the result "file" of a batch whose results came inline
+
+
+def check_gemini_requests(path: Path) -> int:
+    """How many requests the file holds, or UsageError naming the first bad line: each line
+    `{"key": ..., "request": {GenerateContentRequest}}`, keys unique, at most 20 MB in all."""
+    size = path.stat().st_size
+    if size > INLINE_BYTES:
+        raise UsageError(f"{path.name}: {size} bytes, over the 20 MB Gemini takes inline")
+    seen: dict[str, int] = {}
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                raise UsageError(f"line {number}: not valid JSON") from None
+            key = line.get("key") if isinstance(line, dict) else None
+            if not isinstance(key, str) or not key:
+                raise UsageError(f"line {number}: no key (a non-empty string)")
+            if key in seen:
+                raise UsageError(f"line {number}: key {key!r} again (first on line {seen[key]})")
+            seen[key] = number
+            request = line.get("request")
+            if not isinstance(request, dict) or not isinstance(request.get("contents"), list):
+                raise UsageError(f"line {number}: request must be an object with contents")
+    if not seen:
+        raise UsageError(f"{path.name}: no requests in it")
+    return len(seen)
+
+
+def parse_operation(payload: Any) -> RemoteBatch:
+    """A batch as `batches.get` (or the create) returns it: an operation named batches/ID."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
+        raise ProviderError(f"unexpected batch payload: {sample(json.dumps(payload))}")
+    metadata: dict[str, Any] = _object(payload.get("metadata"))
+    raw = str(metadata.get("state", ""))
+    state = STATES.get(raw.removeprefix("BATCH_STATE_").removeprefix("JOB_STATE_"))
+    if state is None:
+        raise ProviderError(f"unknown batch state {sample(raw)}")
+    response: dict[str, Any] = _object(payload.get("response"))
+    output = response.get("responsesFile")
+    if not isinstance(output, str) and isinstance(response.get("inlinedResponses"), dict):
+        output = INLINE
+    error = payload.get("error")
+    message = sample(json.dumps(error), 500) if error else None
+    return RemoteBatch(
+        payload["name"].removeprefix("batches/"),
+        state,
+        output if isinstance(output, str) else None,
+        message,
+        None,
+        _counts(metadata.get("batchStats")),
+    )
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _counts(stats: Any) -> dict[str, int] | None:
+    """batchStats' counts (int64, sent as strings) as total, completed, failed."""
+    if not isinstance(stats, dict):
+        return None
+    try:
+        total = int(stats.get("requestCount", 0))
+        return {
+            "total": total,
+            "completed": int(stats.get("successfulRequestCount", 0)),
+            "failed": int(stats.get("failedRequestCount", 0)),
+        }
+    except (TypeError, ValueError):
+        return None
+
+
+class GeminiProvider(HTTPProvider):
+    """`POST /v1beta/models/{model}:batchGenerateContent`, `GET /v1beta/batches/{id}`,
+    `POST /v1beta/batches/{id}:cancel`, `GET /download/v1beta/{file}:download?alt=media`."""
+
+    def __init__(self, base_url: str, key_env: str, model: str, *args: Any, **kwargs: Any):
+        super().__init__(base_url.rstrip("/"), key_env, *args, **kwargs)
+        if not model:
+            raise UsageError(
+                "the gemini provider needs a model (setting model, e.g. gemini-2.5-flash)"
+            )
+        self.model = model.removeprefix("models/")
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self._key()}
+
+    def submit(self, path: Path, endpoint: str) -> RemoteBatch:
+        requests = []
+        for raw in path.read_bytes().splitlines():
+            if raw.strip():
+                line = json.loads(raw)
+                requests.append({"request": line["request"], "metadata": {"key": line["key"]}})
+        body = {
+            "batch": {
+                "display_name": path.stem,
+                "input_config": {"requests": {"requests": requests}},
+            }
+        }
+        with self._redacting():
+            # one try only: a create whose answer was lost is not made twice
+            created = self._attempt(
+                "POST", f"/v1beta/models/{self.model}:batchGenerateContent", json=body
+            )
+        return parse_operation(created)
+
+    def status(self, batch_id: str) -> RemoteBatch:
+        with self._redacting():
+            return parse_operation(self._request("GET", f"/v1beta/batches/{batch_id}"))
+
+    def cancel(self, batch_id: str) -> RemoteBatch:
+        with self._redacting():
+            self._request("POST", f"/v1beta/batches/{batch_id}:cancel")
+            return parse_operation(self._request("GET", f"/v1beta/batches/{batch_id}"))
+
+    def lines(self, batch: RemoteBatch, file_id: str, limit: int) -> Iterator[bytes]:
+        if file_id != INLINE:
+            yield from self._download(
+                f"/download/v1beta/{file_id}:download", limit, params={"alt": "media"}
+            )
+            return
+        with self._redacting():
+            done = self._request("GET", f"/v1beta/batches/{batch.id}")
+        inlined = (done.get("response") or {}).get("inlinedResponses") or {}
+        for entry in inlined.get("inlinedResponses") or []:
+            yield json.dumps(entry).encode()

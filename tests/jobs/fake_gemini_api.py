@@ -1,0 +1,159 @@
+"""Google's Gemini Batch API played by a real HTTP server on 127.0.0.1.
+
+Shapes follow Google's REST reference for `models.batchGenerateContent`, `batches.get`,
+`batches.cancel` and file download (an operation named `batches/ID` with the batch as its
+`metadata`, results in `response.inlinedResponses` or `response.responsesFile`). What the
+official google-genai SDK has types for is checked with them before it is sent or accepted:
+each request's `contents` (`types.Content`), each inline result (`types.InlinedResponse`),
+each line of a responses file (`types.GenerateContentResponse` or `types.JobError`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from google.genai import types
+
+TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main."
+
+
+def check_result(result: dict[str, Any]) -> dict[str, Any]:
+    """An inline result or a responses-file line, checked with the SDK's types."""
+    if "response" in result:
+        types.GenerateContentResponse.model_validate(result["response"])
+    else:
+        types.JobError.model_validate(result["error"])
+    if "metadata" in result:
+        types.InlinedResponse.model_validate(result)
+    return result
+
+
+class FakeGeminiAPI(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, key: str) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.key = key
+        self.batches: dict[str, dict[str, Any]] = {}  # id -> the operation
+        self.files: dict[str, bytes] = {}  # "files/ID" -> a responses file
+        self.created: list[tuple[str, dict[str, Any]]] = []  # (model, body)
+        self.seen: list[tuple[str, str]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def finish(
+        self,
+        batch_id: str,
+        state: str = "BATCH_STATE_SUCCEEDED",
+        inline: list[dict[str, Any]] | None = None,
+        responses_file: str | None = None,
+        stats: dict[str, str] | None = None,
+    ) -> None:
+        """End a batch as Google would: its state, stats and where its results are."""
+        operation = self.batches[batch_id]
+        operation["metadata"]["state"] = state
+        if stats:
+            operation["metadata"]["batchStats"] = stats
+        operation["done"] = True
+        output_type = (
+            "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput"
+        )
+        response: dict[str, Any] = {"@type": output_type}
+        if inline is not None:
+            response["inlinedResponses"] = {"inlinedResponses": [check_result(r) for r in inline]}
+        if responses_file:
+            response["responsesFile"] = responses_file
+        operation["response"] = response
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: FakeGeminiAPI
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: Any) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self, method: str) -> None:
+        self.server.seen.append((method, self.path))
+        if self.headers.get("x-goog-api-key") != self.server.key:
+            return self._send(401, {"error": {"code": 401, "message": "API key not valid"}})
+        path = self.path.split("?")[0]
+        if (
+            method == "POST"
+            and path.startswith("/v1beta/models/")
+            and path.endswith(":batchGenerateContent")
+        ):
+            model = path.removeprefix("/v1beta/models/").removesuffix(":batchGenerateContent")
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            for entry in body["batch"]["input_config"]["requests"]["requests"]:
+                assert isinstance(entry["metadata"]["key"], str)
+                for content in entry["request"]["contents"]:
+                    types.Content.model_validate(content)
+            self.server.created.append((model, body))
+            batch_id = f"b{len(self.server.created)}"
+            count = str(len(body["batch"]["input_config"]["requests"]["requests"]))
+            self.server.batches[batch_id] = {
+                "name": f"batches/{batch_id}",
+                "metadata": {
+                    "@type": TYPE + "GenerateContentBatch",
+                    "model": f"models/{model}",
+                    "displayName": body["batch"].get("display_name", ""),
+                    "name": f"batches/{batch_id}",
+                    "state": "BATCH_STATE_PENDING",
+                    "batchStats": {"requestCount": count, "pendingRequestCount": count},
+                },
+            }
+            return self._send(200, self.server.batches[batch_id])
+        if method == "GET" and path.startswith("/v1beta/batches/"):
+            found = self.server.batches.get(path.removeprefix("/v1beta/batches/"))
+            if found is None:
+                return self._send(404, {"error": {"code": 404, "message": "not found"}})
+            return self._send(200, found)
+        if method == "POST" and path.startswith("/v1beta/batches/") and path.endswith(":cancel"):
+            found = self.server.batches.get(
+                path.removeprefix("/v1beta/batches/").removesuffix(":cancel")
+            )
+            if found is None:
+                return self._send(404, {"error": {"code": 404, "message": "not found"}})
+            found["metadata"]["state"] = "BATCH_STATE_CANCELLED"
+            return self._send(200, {})
+        if method == "GET" and path.startswith("/download/v1beta/") and path.endswith(":download"):
+            name = path.removeprefix("/download/v1beta/").removesuffix(":download")
+            data = self.server.files.get(name)
+            if data is None or "alt=media" not in self.path:
+                return self._send(404, {"error": {"code": 404, "message": "not found"}})
+            for line in data.splitlines():
+                check_result(json.loads(line))
+            return self._send(200, data)
+        return self._send(404, {"error": {"code": 404, "message": "no such method"}})
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+
+@contextmanager
+def serving(key: str) -> Iterator[FakeGeminiAPI]:
+    server = FakeGeminiAPI(key)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,10 +12,10 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 from openai.types import Batch, BatchCreateParams, FileObject
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -233,9 +233,12 @@ class Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
+Server = TypeVar("Server", bound=ThreadingHTTPServer)
+
+
 @contextmanager
-def serving() -> Iterator[FakeBatchAPI]:
-    server = FakeBatchAPI()
+def running(server: Server) -> Iterator[Server]:
+    """A fake API served on its own thread for the block, then shut down."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -243,6 +246,10 @@ def serving() -> Iterator[FakeBatchAPI]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serving() -> AbstractContextManager[FakeBatchAPI]:
+    return running(FakeBatchAPI())
 
 
 def batch_config(api: FakeBatchAPI, key_env: str = "TEST_BATCH_KEY", **settings: object) -> str:

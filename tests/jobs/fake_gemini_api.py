@@ -11,13 +11,13 @@ each line of a responses file (`types.GenerateContentResponse` or `types.JobErro
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from google.genai import types
+
+from tests.jobs.fake_batch_api import running
 
 TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main."
 
@@ -147,13 +147,5 @@ class Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
-@contextmanager
-def serving(key: str) -> Iterator[FakeGeminiAPI]:
-    server = FakeGeminiAPI(key)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+def serving(key: str) -> AbstractContextManager[FakeGeminiAPI]:
+    return running(FakeGeminiAPI(key))

@@ -1,12 +1,14 @@
 """Google's Gemini Batch API, spoken natively over HTTP (the REST reference of
 `models.batchGenerateContent` and `batches`; the product does not depend on Google's SDK).
 
-A batch is created with its requests inline (`input_config.requests`), up to the 20 MB Google
-takes that way; it is a long-running operation `batches/ID` whose `metadata.state` is one of
-`BATCH_STATE_*` (also seen as `JOB_STATE_*`). When it ends, its results are inline
-(`response.inlinedResponses`) or in a responses file (`response.responsesFile`), each a
-GenerateContentResponse or an error with the request's key; images come as `inlineData` parts.
-The key goes in the `x-goog-api-key` header, read from the environment at call time.
+A batch is created with its requests inline (`input_config.requests`) up to the 20 MB Google
+takes that way, or, larger, from the file uploaded as it is (`input_config.file_name`, by the
+resumable upload protocol, up to 2 GB). It is a long-running operation `batches/ID` whose
+`metadata.state` is one of `BATCH_STATE_*` (also seen as `JOB_STATE_*`). When it ends, its
+results are inline (`response.inlinedResponses`) or in a responses file
+(`response.responsesFile`), each a GenerateContentResponse or an error with the request's key;
+images come as `inlineData` parts. The key goes in the `x-goog-api-key` header, read from the
+environment at call time.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cronsole.core import UsageError
+import httpx
 
-from .providers import HTTPProvider, ProviderError, RemoteBatch, sample
+from cronsole.core import Retryable, UsageError
 
-INLINE_BYTES = 20 * 1024 * 1024
+from .providers import HTTPProvider, ProviderError, RemoteBatch, check, json_object, sample
+
+INLINE_BYTES = 20 * 1024 * 1024  # larger inputs are uploaded as a file
+FILE_BYTES = 2 * 1024 * 1024 * 1024  # the largest file the Files API takes
 STATES = {  # Gemini's states, as cronsole names them
     "QUEUED": "validating",
     "PENDING": "validating",
@@ -39,10 +44,10 @@ INLINE = "inline"  # the result "file" of a batch whose results came inline
 
 def check_gemini_requests(path: Path) -> int:
     """How many requests the file holds, or UsageError naming the first bad line: each line
-    `{"key": ..., "request": {GenerateContentRequest}}`, keys unique, at most 20 MB in all."""
+    `{"key": ..., "request": {GenerateContentRequest}}`, keys unique, at most 2 GB in all."""
     size = path.stat().st_size
-    if size > INLINE_BYTES:
-        raise UsageError(f"{path.name}: {size} bytes, over the 20 MB Gemini takes inline")
+    if size > FILE_BYTES:
+        raise UsageError(f"{path.name}: {size} bytes, over the 2 GB a Gemini batch file may hold")
     seen: dict[str, int] = {}
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -64,6 +69,16 @@ def check_gemini_requests(path: Path) -> int:
     if not seen:
         raise UsageError(f"{path.name}: no requests in it")
     return len(seen)
+
+
+def _inline(path: Path) -> list[dict[str, Any]]:
+    """The file's requests as `input_config.requests` takes them, each with its key."""
+    found = []
+    for raw in path.read_bytes().splitlines():
+        if raw.strip():
+            line = json.loads(raw)
+            found.append({"request": line["request"], "metadata": {"key": line["key"]}})
+    return found
 
 
 def parse_operation(payload: Any) -> RemoteBatch:
@@ -126,23 +141,54 @@ class GeminiProvider(HTTPProvider):
         return {"x-goog-api-key": self._key()}
 
     def submit(self, path: Path, endpoint: str) -> RemoteBatch:
-        requests = []
-        for raw in path.read_bytes().splitlines():
-            if raw.strip():
-                line = json.loads(raw)
-                requests.append({"request": line["request"], "metadata": {"key": line["key"]}})
-        body = {
-            "batch": {
-                "display_name": path.stem,
-                "input_config": {"requests": {"requests": requests}},
-            }
-        }
         with self._redacting():
+            if path.stat().st_size > INLINE_BYTES:
+                source: dict[str, Any] = {"file_name": self._upload(path)}
+            else:
+                source = {"requests": {"requests": _inline(path)}}
+            body = {"batch": {"display_name": path.stem, "input_config": source}}
             # one try only: a create whose answer was lost is not made twice
             created = self._attempt(
                 "POST", f"/v1beta/models/{self.model}:batchGenerateContent", json=body
             )
         return parse_operation(created)
+
+    def _upload(self, path: Path) -> str:
+        """Upload the input file by the resumable protocol; its name (`files/ID`). An upload
+        is not billed: one that fails is said, and the submit can be made again."""
+        try:
+            return self._upload_once(path)
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"uploading {path.name}: {type(exc).__name__}") from None
+        except Retryable as exc:
+            raise ProviderError(f"uploading {path.name}: {exc}") from None
+
+    def _upload_once(self, path: Path) -> str:
+        size = str(path.stat().st_size)
+        start = {
+            "X-Goog-Upload-Protocol": "resumable",
+            "X-Goog-Upload-Command": "start",
+            "X-Goog-Upload-Header-Content-Length": size,
+            "X-Goog-Upload-Header-Content-Type": "application/jsonl",
+        }
+        reply = self.client.post(
+            "/upload/v1beta/files",
+            headers={**self._headers(), **start},
+            json={"file": {"display_name": path.stem}},
+        )
+        check(reply, "POST", "/upload/v1beta/files")
+        target = reply.headers.get("x-goog-upload-url")
+        if not target:
+            raise ProviderError("the upload's start answer has no X-Goog-Upload-URL")
+        finish = {"X-Goog-Upload-Offset": "0", "X-Goog-Upload-Command": "upload, finalize"}
+        with path.open("rb") as handle:
+            done = self.client.post(target, headers={**self._headers(), **finish}, content=handle)
+        check(done, "POST", "the upload URL")
+        uploaded = json_object(done.content, "the upload URL").get("file")
+        name = uploaded.get("name") if isinstance(uploaded, dict) else None
+        if not isinstance(name, str) or not name.startswith("files/"):
+            raise ProviderError(f"the upload's answer has no file name: {sample(done.content)}")
+        return name
 
     def status(self, batch_id: str) -> RemoteBatch:
         with self._redacting():

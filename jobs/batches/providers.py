@@ -180,7 +180,7 @@ class HTTPProvider:
                         )
         except httpx.TransportError as exc:  # refused, reset, timed out
             raise Retryable(f"{method} {url}: {type(exc).__name__}") from None
-        return _json(bytes(body), url)
+        return json_object(bytes(body), url)
 
     def _download(self, url: str, limit: int, **kwargs: Any) -> Iterator[bytes]:
         """A result file's lines, streamed within the size cap and the download deadline."""
@@ -289,7 +289,7 @@ def check(response: httpx.Response, method: str, url: str) -> httpx.Response:
     return response
 
 
-def _json(body: bytes, url: str) -> dict[str, Any]:
+def json_object(body: bytes, url: str) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except ValueError:

@@ -43,6 +43,7 @@ class FakeGeminiAPI(ThreadingHTTPServer):
         self.files: dict[str, bytes] = {}  # "files/ID" -> a responses file
         self.created: list[tuple[str, dict[str, Any]]] = []  # (model, body)
         self.seen: list[tuple[str, str]] = []
+        self.uploads: dict[str, bytes] = {}  # "files/ID" -> what was uploaded
 
     @property
     def url(self) -> str:
@@ -91,6 +92,33 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("x-goog-api-key") != self.server.key:
             return self._send(401, {"error": {"code": 401, "message": "API key not valid"}})
         path = self.path.split("?")[0]
+        if method == "POST" and path == "/upload/v1beta/files":  # the resumable protocol's start
+            assert self.headers["X-Goog-Upload-Protocol"] == "resumable"
+            assert self.headers["X-Goog-Upload-Command"] == "start"
+            size = int(self.headers["X-Goog-Upload-Header-Content-Length"])
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            file_id = f"files/in-{len(self.server.uploads) + 1}"
+            self.server.uploads[file_id] = b""
+            self.send_response(200)
+            self.send_header(
+                "X-Goog-Upload-URL", f"{self.server.url}/upload-session/{file_id}?size={size}"
+            )
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if method == "POST" and path.startswith("/upload-session/"):  # upload, finalize
+            assert self.headers["X-Goog-Upload-Command"] == "upload, finalize"
+            file_id = path.removeprefix("/upload-session/")
+            data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.server.uploads[file_id] = data
+            found = {
+                "name": file_id,
+                "mimeType": "application/jsonl",
+                "sizeBytes": str(len(data)),
+                "state": "ACTIVE",
+            }
+            types.File.model_validate(found)
+            return self._send(200, {"file": found})
         if (
             method == "POST"
             and path.startswith("/v1beta/models/")
@@ -98,13 +126,19 @@ class Handler(BaseHTTPRequestHandler):
         ):
             model = path.removeprefix("/v1beta/models/").removesuffix(":batchGenerateContent")
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            for entry in body["batch"]["input_config"]["requests"]["requests"]:
-                assert isinstance(entry["metadata"]["key"], str)
+            source = body["batch"]["input_config"]
+            if "file_name" in source:  # the requests are the uploaded file's lines
+                lines = self.server.uploads[source["file_name"]].splitlines()
+                entries = [json.loads(line) for line in lines if line.strip()]
+            else:
+                entries = source["requests"]["requests"]
+            for entry in entries:
+                assert isinstance(entry.get("key") or entry["metadata"]["key"], str)
                 for content in entry["request"]["contents"]:
                     types.Content.model_validate(content)
             self.server.created.append((model, body))
             batch_id = f"b{len(self.server.created)}"
-            count = str(len(body["batch"]["input_config"]["requests"]["requests"]))
+            count = str(len(entries))
             self.server.batches[batch_id] = {
                 "name": f"batches/{batch_id}",
                 "metadata": {

@@ -194,3 +194,18 @@ def test_the_gemini_provider_needs_a_model(
     engine.store.set_job_settings("batch-check", {"model": ""}, engine.clock.now())
     with pytest.raises(UsageError, match="the gemini provider needs a model"):
         engine.action("batch-check", "submit", [str(requests_file(tmp_path, "a"))])
+
+
+def test_an_input_over_the_inline_limit_is_uploaded_as_a_file(
+    engine: Engine, gemini: FakeGeminiAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cronsole.jobs.batches.gemini as provider
+
+    monkeypatch.setattr(provider, "INLINE_BYTES", 100)  # instead of writing 20 MB
+    path = requests_file(tmp_path, "a", "b", "c")
+    assert path.stat().st_size > 100
+    engine.action("batch-check", "submit", [str(path)])
+    assert gemini.uploads == {"files/in-1": path.read_bytes()}  # uploaded as it is
+    [(_, body)] = gemini.created
+    assert body["batch"]["input_config"] == {"file_name": "files/in-1"}
+    assert gemini.batches["b1"]["metadata"]["batchStats"]["requestCount"] == "3"

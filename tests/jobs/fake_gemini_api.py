@@ -109,16 +109,16 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and path.startswith("/upload-session/"):  # upload, finalize
             assert self.headers["X-Goog-Upload-Command"] == "upload, finalize"
             file_id = path.removeprefix("/upload-session/")
-            data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.server.uploads[file_id] = data
-            found = {
+            received = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.server.uploads[file_id] = received
+            uploaded = {
                 "name": file_id,
                 "mimeType": "application/jsonl",
-                "sizeBytes": str(len(data)),
+                "sizeBytes": str(len(received)),
                 "state": "ACTIVE",
             }
-            types.File.model_validate(found)
-            return self._send(200, {"file": found})
+            types.File.model_validate(uploaded)
+            return self._send(200, {"file": uploaded})
         if (
             method == "POST"
             and path.startswith("/v1beta/models/")

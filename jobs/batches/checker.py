@@ -18,6 +18,7 @@ from cronsole.core import (
     UsageError,
     format_duration,
     job,
+    load_function,
 )
 
 from .gemini import GeminiProvider, check_gemini_requests
@@ -44,7 +45,9 @@ OPEN = ["submitted", "validating", "in_progress", "finalizing", "cancelling", "c
 
 @dataclass(frozen=True)
 class BatchSettings:
-    provider: str = field(default="folder", metadata={"choices": ("folder", "openai", "gemini")})
+    # folder, openai, gemini, or your own: "module:function" called with these settings and
+    # the config's folder, returning a Provider (jobs/batches/providers.py)
+    provider: str = "folder"
     inbox: str = "batches/inbox"
     # empty: the provider's own (DEFAULTS); openai's is taken as the SDK takes it, a bare host
     # getting /v1
@@ -60,6 +63,12 @@ class BatchSettings:
     # a server asking to wait longer than this (Retry-After) is left for the next run
     longest_retry_after: float = field(default=300.0, metadata={"min": 0.0, "max": 86400})
     download_timeout: float = field(default=600.0, metadata={"min": 1, "max": 86400})
+
+    def __post_init__(self) -> None:
+        if self.provider not in ("folder", *DEFAULTS) and ":" not in self.provider:
+            raise ValueError(
+                f"provider {self.provider!r} is not folder, openai, gemini or module:function"
+            )
 
 
 def every_5_to_1440_minutes(schedule: Schedule) -> None:
@@ -95,6 +104,9 @@ def make_provider(
         if settings.provider == "gemini":
             return GeminiProvider(url, key_env, settings.model, *http, **waiting)
         return OpenAIProvider(url, key_env, *http, **waiting)
+    if ":" in settings.provider:
+        made: Provider = load_function(settings.provider, base)(settings, base)
+        return made
     return FolderProvider((base / settings.inbox).resolve())
 
 

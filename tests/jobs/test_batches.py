@@ -974,3 +974,60 @@ def test_batches_show_lists_each_request_with_its_outcome(
     assert shown["outcomes"][0]["request_id"] == "req_0"
     code, _, err = run(capsys, "--config", config, "batches", "show", "batch_nope")
     assert code == 2 and "no tracked batch 'batch_nope'" in err
+
+
+PROVIDER = '''
+import json
+from cronsole.jobs.batches.providers import RemoteBatch
+
+class Mine:
+    """A provider of the user's own: every batch completes with one answer."""
+
+    def __init__(self, settings, base):
+        self.inbox = base / settings.inbox
+
+    def submit(self, path, endpoint):
+        return RemoteBatch("mine-1", "submitted")
+
+    def status(self, batch_id):
+        counts = {"total": 1, "completed": 1, "failed": 0}
+        return RemoteBatch(batch_id, "completed", "out", counts=counts)
+
+    def cancel(self, batch_id):
+        return RemoteBatch(batch_id, "cancelled")
+
+    def lines(self, batch, file_id, limit):
+        response = {"status_code": 200, "request_id": "q1", "body": {"answer": 42}}
+        line = {"id": "l1", "custom_id": "a", "response": response, "error": None}
+        yield json.dumps(line).encode()
+
+def make(settings, base):
+    return Mine(settings, base)
+'''
+
+
+def test_a_provider_of_ones_own_is_named_as_module_function(
+    workspace: Workspace, clock: FrozenClock, tmp_path: Path
+) -> None:
+    (workspace.root / "myprov.py").write_text(PROVIDER)
+    workspace.configure(
+        '[jobs.batch-check]\n[jobs.batch-check.settings]\nprovider = "myprov.py:make"\n'
+    )
+    engine = workspace.engine(clock, builtin=True)
+    requests = tmp_path / "r.jsonl"
+    requests.write_text(request("a") + "\n")
+    assert engine.action("batch-check", "submit", [str(requests)]) == (
+        "submitted r.jsonl as mine-1 (submitted)"
+    )
+    run_job(engine, "batch-check")
+    done = batch(engine, "mine-1")
+    assert done.status == "downloaded" and done.data["results"] == 1
+    assert done.data["requests"] == {"total": 1, "completed": 1, "failed": 0}
+
+
+def test_an_unknown_provider_refuses_to_start(workspace: Workspace, clock: FrozenClock) -> None:
+    workspace.configure('[jobs.batch-check]\n[jobs.batch-check.settings]\nprovider = "azure"\n')
+    with pytest.raises(
+        ConfigError, match="provider 'azure' is not folder, openai, gemini or module:function"
+    ):
+        workspace.engine(clock, builtin=True)

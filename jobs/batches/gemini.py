@@ -14,6 +14,7 @@ environment at call time.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,12 +147,37 @@ class GeminiProvider(HTTPProvider):
                 source: dict[str, Any] = {"file_name": self._upload(path)}
             else:
                 source = {"requests": {"requests": _inline(path)}}
-            body = {"batch": {"display_name": path.stem, "input_config": source}}
-            # one try only: a create whose answer was lost is not made twice
-            created = self._attempt(
-                "POST", f"/v1beta/models/{self.model}:batchGenerateContent", json=body
-            )
-        return parse_operation(created)
+            # the display name carries a submission id: a create whose answer was lost is
+            # found by it before any retry, so no second, billed batch is made
+            name = f"{path.stem} [{uuid.uuid4().hex}]"
+            body = {"batch": {"display_name": name, "input_config": source}}
+            url = f"/v1beta/models/{self.model}:batchGenerateContent"
+
+            def create() -> dict[str, Any]:
+                try:
+                    return self._attempt("POST", url, json=body)
+                except Retryable as lost:
+                    try:
+                        found = self._find(name)
+                    except (Retryable, ProviderError) as exc:
+                        raise ProviderError(
+                            f"{lost}; and looking for the batch it may have made failed "
+                            f"({exc}): look for a batch named {name!r} before submitting again"
+                        ) from None
+                    if found is not None:
+                        return found
+                    raise
+
+            return parse_operation(self._retrying(create))
+
+    def _find(self, display_name: str) -> dict[str, Any] | None:
+        """The batch created under this display name, among the newest (where it would be)."""
+        listed = self._request("GET", "/v1beta/batches", params={"pageSize": 100})
+        for operation in listed.get("operations") or []:
+            metadata = _object(operation.get("metadata") if isinstance(operation, dict) else None)
+            if metadata.get("displayName") == display_name:
+                return operation  # type: ignore[no-any-return]
+        return None
 
     def _upload(self, path: Path) -> str:
         """Upload the input file by the resumable protocol; its name (`files/ID`). An upload

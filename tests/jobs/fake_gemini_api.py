@@ -44,6 +44,8 @@ class FakeGeminiAPI(ThreadingHTTPServer):
         self.created: list[tuple[str, dict[str, Any]]] = []  # (model, body)
         self.seen: list[tuple[str, str]] = []
         self.uploads: dict[str, bytes] = {}  # "files/ID" -> what was uploaded
+        self.lose_creates = 0  # creates to make, then hang up on without an answer
+        self.refuse_next = 0  # creates to refuse with 503 before making anything
 
     @property
     def url(self) -> str:
@@ -124,6 +126,10 @@ class Handler(BaseHTTPRequestHandler):
             and path.startswith("/v1beta/models/")
             and path.endswith(":batchGenerateContent")
         ):
+            if self.server.refuse_next:
+                self.server.refuse_next -= 1
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                return self._send(503, {"error": {"code": 503, "message": "overloaded"}})
             model = path.removeprefix("/v1beta/models/").removesuffix(":batchGenerateContent")
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             source = body["batch"]["input_config"]
@@ -150,7 +156,13 @@ class Handler(BaseHTTPRequestHandler):
                     "batchStats": {"requestCount": count, "pendingRequestCount": count},
                 },
             }
+            if self.server.lose_creates:  # made, but the answer never arrives
+                self.server.lose_creates -= 1
+                self.close_connection = True
+                return None
             return self._send(200, self.server.batches[batch_id])
+        if method == "GET" and path == "/v1beta/batches":  # batches.list, newest first
+            return self._send(200, {"operations": list(reversed(self.server.batches.values()))})
         if method == "GET" and path.startswith("/v1beta/batches/"):
             found = self.server.batches.get(path.removeprefix("/v1beta/batches/"))
             if found is None:

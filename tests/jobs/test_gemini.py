@@ -209,3 +209,26 @@ def test_an_input_over_the_inline_limit_is_uploaded_as_a_file(
     [(_, body)] = gemini.created
     assert body["batch"]["input_config"] == {"file_name": "files/in-1"}
     assert gemini.batches["b1"]["metadata"]["batchStats"]["requestCount"] == "3"
+
+
+def test_a_gemini_create_whose_answer_is_lost_makes_exactly_one_batch(
+    engine: Engine, gemini: FakeGeminiAPI, tmp_path: Path
+) -> None:
+    gemini.lose_creates = 1  # the batch is made, the answer never arrives
+    result = engine.action("batch-check", "submit", [str(requests_file(tmp_path, "a"))])
+    assert result == "submitted requests.jsonl as b1 (validating)"
+    assert list(gemini.batches) == ["b1"] and len(gemini.created) == 1
+    assert ("GET", "/v1beta/batches?pageSize=100") in gemini.seen
+    [(_, body)] = gemini.created
+    assert body["batch"]["display_name"].startswith("requests [")  # carries its submission id
+
+
+def test_a_gemini_create_refused_before_it_was_made_is_tried_again(
+    engine: Engine, gemini: FakeGeminiAPI, tmp_path: Path
+) -> None:
+    gemini.lose_creates = 0
+    gemini.refuse_next = 1
+    engine.action("batch-check", "submit", [str(requests_file(tmp_path, "a"))])
+    assert len(gemini.created) == 1
+    posts = [p for m, p in gemini.seen if m == "POST" and p.endswith(":batchGenerateContent")]
+    assert len(posts) == 2

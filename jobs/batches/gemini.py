@@ -1,12 +1,12 @@
 """Google's Gemini Batch API, spoken natively over HTTP (the REST reference of
 `models.batchGenerateContent` and `batches`; the product does not depend on Google's SDK).
 
-A batch is created with its requests inline (`input_config.requests`) up to the 20 MB Google
-takes that way, or, larger, from the file uploaded as it is (`input_config.file_name`, by the
+A batch is created with its requests inline (`inputConfig.requests`) up to the 20 MB Google
+takes that way, or, larger, from the file uploaded as it is (`inputConfig.fileName`, by the
 resumable upload protocol, up to 2 GB). It is a long-running operation `batches/ID` whose
 `metadata.state` is one of `BATCH_STATE_*` (also seen as `JOB_STATE_*`). When it ends, its
-results are inline (`response.inlinedResponses`) or in a responses file
-(`response.responsesFile`), each a GenerateContentResponse or an error with the request's key;
+results are inline (`metadata.output.inlinedResponses`) or in a responses file
+(`metadata.output.responsesFile`), each a GenerateContentResponse or an error with its key;
 images come as `inlineData` parts. The key goes in the `x-goog-api-key` header, read from the
 environment at call time.
 """
@@ -91,9 +91,9 @@ def parse_operation(payload: Any) -> RemoteBatch:
     state = STATES.get(raw.removeprefix("BATCH_STATE_").removeprefix("JOB_STATE_"))
     if state is None:
         raise ProviderError(f"unknown batch state {sample(raw)}")
-    response: dict[str, Any] = _object(payload.get("response"))
-    output = response.get("responsesFile")
-    if not isinstance(output, str) and isinstance(response.get("inlinedResponses"), dict):
+    results = _results(payload)
+    output = results.get("responsesFile")
+    if not isinstance(output, str) and isinstance(results.get("inlinedResponses"), dict):
         output = INLINE
     error = payload.get("error")
     message = sample(json.dumps(error), 500) if error else None
@@ -104,6 +104,15 @@ def parse_operation(payload: Any) -> RemoteBatch:
         message,
         None,
         _counts(metadata.get("batchStats")),
+    )
+
+
+def _results(operation: Any) -> dict[str, Any]:
+    """Where an ended batch's results are said: `metadata.output` (where the google-genai SDK
+    reads them), else the operation's `response`."""
+    operation = _object(operation)
+    return _object(_object(operation.get("metadata")).get("output")) or _object(
+        operation.get("response")
     )
 
 
@@ -144,13 +153,13 @@ class GeminiProvider(HTTPProvider):
     def submit(self, path: Path, endpoint: str) -> RemoteBatch:
         with self._redacting():
             if path.stat().st_size > INLINE_BYTES:
-                source: dict[str, Any] = {"file_name": self._upload(path)}
+                source: dict[str, Any] = {"fileName": self._upload(path)}
             else:
                 source = {"requests": {"requests": _inline(path)}}
             # the display name carries a submission id: a create whose answer was lost is
             # found by it before any retry, so no second, billed batch is made
             name = f"{path.stem} [{uuid.uuid4().hex}]"
-            body = {"batch": {"display_name": name, "input_config": source}}
+            body = {"batch": {"displayName": name, "inputConfig": source}}  # as the SDK sends
             url = f"/v1beta/models/{self.model}:batchGenerateContent"
 
             def create() -> dict[str, Any]:
@@ -233,6 +242,6 @@ class GeminiProvider(HTTPProvider):
             return
         with self._redacting():
             done = self._request("GET", f"/v1beta/batches/{batch.id}")
-        inlined = (done.get("response") or {}).get("inlinedResponses") or {}
+        inlined = _object(_results(done).get("inlinedResponses"))
         for entry in inlined.get("inlinedResponses") or []:
             yield json.dumps(entry).encode()

@@ -1,11 +1,14 @@
 """Google's Gemini Batch API played by a real HTTP server on 127.0.0.1.
 
 Shapes follow Google's REST reference for `models.batchGenerateContent`, `batches.get`,
-`batches.cancel` and file download (an operation named `batches/ID` with the batch as its
-`metadata`, results in `response.inlinedResponses` or `response.responsesFile`). What the
-official google-genai SDK has types for is checked with them before it is sent or accepted:
-each request's `contents` (`types.Content`), each inline result (`types.InlinedResponse`),
-each line of a responses file (`types.GenerateContentResponse` or `types.JobError`).
+`batches.list`, `batches.cancel`, the resumable upload and file download: an operation named
+`batches/ID` with the batch as its `metadata`, its results in `metadata.output`. They are
+checked with the official google-genai SDK: every operation sent is read back through the
+SDK's own REST reader (`_BatchJob_from_mldev`, into `types.BatchJob`), which must see the same
+name, state and results; each request's `contents` with `types.Content`, each inline result
+with `types.InlinedResponse`, each responses-file line with `types.GenerateContentResponse` or
+`types.JobError`, each uploaded file with `types.File`. The create body must use the field
+names the SDK sends (`batch.displayName`, `batch.inputConfig`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,27 @@ from google.genai import types
 from tests.jobs.fake_batch_api import running
 
 TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main."
+
+
+def as_sdk_reads(operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation, after checking that the google-genai SDK reads it as we mean it."""
+    from google.genai.batches import _BatchJob_from_mldev  # the SDK's REST reader
+
+    job = types.BatchJob.model_validate(_BatchJob_from_mldev(operation))
+    metadata = operation["metadata"]
+    assert job.name == operation["name"] and job.display_name == metadata.get("displayName")
+    state = metadata["state"].replace("BATCH_STATE_", "JOB_STATE_")
+    assert job.state is not None and job.state.value == state, (job.state, state)
+    output = metadata.get("output")
+    if output:
+        assert job.dest is not None, "the SDK finds no results where they were put"
+        if "responsesFile" in output:
+            assert job.dest.file_name == output["responsesFile"]
+        else:
+            inline = output["inlinedResponses"]["inlinedResponses"]
+            assert job.dest.inlined_responses is not None
+            assert len(job.dest.inlined_responses) == len(inline)
+    return operation
 
 
 def check_result(result: dict[str, Any]) -> dict[str, Any]:
@@ -65,15 +89,12 @@ class FakeGeminiAPI(ThreadingHTTPServer):
         if stats:
             operation["metadata"]["batchStats"] = stats
         operation["done"] = True
-        output_type = (
-            "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput"
-        )
-        response: dict[str, Any] = {"@type": output_type}
+        output: dict[str, Any] = {}
         if inline is not None:
-            response["inlinedResponses"] = {"inlinedResponses": [check_result(r) for r in inline]}
+            output["inlinedResponses"] = {"inlinedResponses": [check_result(r) for r in inline]}
         if responses_file:
-            response["responsesFile"] = responses_file
-        operation["response"] = response
+            output["responsesFile"] = responses_file
+        operation["metadata"]["output"] = output
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -132,9 +153,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(503, {"error": {"code": 503, "message": "overloaded"}})
             model = path.removeprefix("/v1beta/models/").removesuffix(":batchGenerateContent")
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            source = body["batch"]["input_config"]
-            if "file_name" in source:  # the requests are the uploaded file's lines
-                lines = self.server.uploads[source["file_name"]].splitlines()
+            assert set(body["batch"]) <= {"displayName", "inputConfig"}, body["batch"]
+            source = body["batch"]["inputConfig"]
+            if "fileName" in source:  # the requests are the uploaded file's lines
+                lines = self.server.uploads[source["fileName"]].splitlines()
                 entries = [json.loads(line) for line in lines if line.strip()]
             else:
                 entries = source["requests"]["requests"]
@@ -150,7 +172,7 @@ class Handler(BaseHTTPRequestHandler):
                 "metadata": {
                     "@type": TYPE + "GenerateContentBatch",
                     "model": f"models/{model}",
-                    "displayName": body["batch"].get("display_name", ""),
+                    "displayName": body["batch"].get("displayName", ""),
                     "name": f"batches/{batch_id}",
                     "state": "BATCH_STATE_PENDING",
                     "batchStats": {"requestCount": count, "pendingRequestCount": count},
@@ -160,14 +182,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.server.lose_creates -= 1
                 self.close_connection = True
                 return None
-            return self._send(200, self.server.batches[batch_id])
+            return self._send(200, as_sdk_reads(self.server.batches[batch_id]))
         if method == "GET" and path == "/v1beta/batches":  # batches.list, newest first
-            return self._send(200, {"operations": list(reversed(self.server.batches.values()))})
+            listed = [as_sdk_reads(b) for b in reversed(self.server.batches.values())]
+            return self._send(200, {"operations": listed})
         if method == "GET" and path.startswith("/v1beta/batches/"):
             found = self.server.batches.get(path.removeprefix("/v1beta/batches/"))
             if found is None:
                 return self._send(404, {"error": {"code": 404, "message": "not found"}})
-            return self._send(200, found)
+            return self._send(200, as_sdk_reads(found))
         if method == "POST" and path.startswith("/v1beta/batches/") and path.endswith(":cancel"):
             found = self.server.batches.get(
                 path.removeprefix("/v1beta/batches/").removesuffix(":cancel")

@@ -97,7 +97,7 @@ def test_an_image_batch_goes_end_to_end_to_webp(
     assert result == "submitted requests.jsonl as b1 (validating)"
     [(model, body)] = gemini.created
     assert model == "gemini-2.5-flash-image"
-    keys = [r["metadata"]["key"] for r in body["batch"]["input_config"]["requests"]["requests"]]
+    keys = [r["metadata"]["key"] for r in body["batch"]["inputConfig"]["requests"]["requests"]]
     assert keys == ["fox", "owl"]
     run_job(engine, "batch-check")
     assert record(engine, "b1").status == "validating"  # still pending: polled, kept
@@ -207,7 +207,7 @@ def test_an_input_over_the_inline_limit_is_uploaded_as_a_file(
     engine.action("batch-check", "submit", [str(path)])
     assert gemini.uploads == {"files/in-1": path.read_bytes()}  # uploaded as it is
     [(_, body)] = gemini.created
-    assert body["batch"]["input_config"] == {"file_name": "files/in-1"}
+    assert body["batch"]["inputConfig"] == {"fileName": "files/in-1"}
     assert gemini.batches["b1"]["metadata"]["batchStats"]["requestCount"] == "3"
 
 
@@ -220,7 +220,7 @@ def test_a_gemini_create_whose_answer_is_lost_makes_exactly_one_batch(
     assert list(gemini.batches) == ["b1"] and len(gemini.created) == 1
     assert ("GET", "/v1beta/batches?pageSize=100") in gemini.seen
     [(_, body)] = gemini.created
-    assert body["batch"]["display_name"].startswith("requests [")  # carries its submission id
+    assert body["batch"]["displayName"].startswith("requests [")  # carries its submission id
 
 
 def test_a_gemini_create_refused_before_it_was_made_is_tried_again(

@@ -35,6 +35,7 @@ class Written:
     errors: int = 0  # requests that failed, each with its error file
     invalid: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)  # custom_ids written
+    names: dict[str, str] = field(default_factory=dict)  # file name -> the custom_id it holds
 
 
 def safe_name(text: str) -> str:
@@ -103,7 +104,7 @@ def _write_one(
         "written_at": now.isoformat(),
         "error": error,
     }
-    name = safe_name(custom_id)
+    name = _unique(safe_name(custom_id), custom_id, written)
     if not line.ok:
         failure = error or {"status_code": status, "body": body}
         meta["error"] = failure
@@ -175,6 +176,16 @@ def _line(result: dict[str, Any]) -> Line:
         None,
         _text(answer.get("modelVersion")) if answer else None,
     )
+
+
+def _unique(name: str, custom_id: str, written: Written) -> str:
+    """A file name no other request of this batch holds (safe names of two ids could meet)."""
+    candidate, n = name, 1
+    while written.names.get(candidate, custom_id) != custom_id:
+        n += 1
+        candidate = f"{name}-{n}"
+    written.names[candidate] = custom_id
+    return candidate
 
 
 def _text(value: Any) -> str | None:

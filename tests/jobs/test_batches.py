@@ -1031,3 +1031,18 @@ def test_an_unknown_provider_refuses_to_start(workspace: Workspace, clock: Froze
         ConfigError, match="provider 'azure' is not folder, openai, gemini or module:function"
     ):
         workspace.engine(clock, builtin=True)
+
+
+def test_two_requests_never_share_a_file_even_when_their_safe_names_meet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cronsole.jobs.batches.results as results
+
+    monkeypatch.setattr(results, "safe_name", lambda text: "same")  # as if two ids met
+    lines = [json.dumps(ok_line(n)).encode() for n in (1, 2)]
+    written = results.write_results([("output", lines)], tmp_path / "b", "b", T0)
+    assert written.results == 2
+    names = sorted(p.name for p in (tmp_path / "b").iterdir() if not p.name.endswith(".meta.json"))
+    assert names == ["same-2.json", "same.json"]
+    metas = [json.loads(p.read_text()) for p in sorted((tmp_path / "b").glob("*.meta.json"))]
+    assert sorted(m["custom_id"] for m in metas) == ["r1", "r2"]

@@ -55,13 +55,8 @@ def test_batches_lists_tracked_batches(cli: Workspace, capsys: pytest.CaptureFix
     code, out, _ = run(capsys, "batches")
     assert "STUCK \\x1b[2J boom" in out and "\x1b" not in out
     [row] = [line for line in out.splitlines() if line.startswith("batch_2")]
-    assert row.split()[1:6] == [
-        "openai",
-        "/v1/images/generations",
-        "completed_with_errors",
-        "95/5/100",
-        T0.isoformat()[:19],
-    ]
+    fields = ["openai", "/v1/images/generations", "completed_with_errors", "95/5/100"]
+    assert row.split()[1:5] == fields and " ago " in row  # submitted that long ago
     assert "95 + 5 failed" in row
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ from cronsole.core.errors import UsageError
 from cronsole.core.text import visible
 from cronsole.jobs.batches.results import note_text, on_disk_text, outcomes, requests_text
 
-from ..output import emit_json, table
+from ..output import ago, emit_json, table
 from .app import app
 from .shared import JsonFlag, Reason, engine_for, report
 
@@ -32,6 +33,7 @@ def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = 
     if json:
         emit_json(rows)
         return
+    now = engine.clock.now()
     table(
         [
             "batch",
@@ -39,7 +41,7 @@ def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = 
             "endpoint",
             "status",
             "requests",
-            "submitted",
+            "age",
             "polls",
             "on disk",
             "note",
@@ -51,7 +53,7 @@ def batches(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = 
                 r.get("endpoint"),
                 r["status"],
                 requests_text(r),
-                r.get("submitted_at", "")[:19],
+                _age(r.get("submitted_at"), now),
                 r.get("polls"),
                 on_disk_text(r),
                 note_text(r),
@@ -130,6 +132,14 @@ def show(
             for r in requests
         ],
     )
+
+
+def _age(submitted: Any, now: datetime) -> str:
+    """How long ago a batch was submitted, as its record says."""
+    try:
+        return ago(datetime.fromisoformat(str(submitted)), now)
+    except ValueError:
+        return "-"
 
 
 def _error_text(error: Any) -> str | None:

@@ -37,10 +37,11 @@ from .results import safe_name, write_results
 
 COLLECTION = "batch"
 # the states polled; a batch that ended remotely is never polled again: every request
-# succeeded and is on disk (`downloaded`), some failed (`completed_with_errors`), or the batch
+# succeeded and is on disk (`completed`), some failed (`completed_with_errors`), or the batch
 # failed, expired or was cancelled (what it finished is on disk too), or its output is over
 # max_output_bytes (`too_large`)
-OPEN = ["submitted", "validating", "in_progress", "finalizing", "cancelling", "completed"]
+OPEN = ["submitted", "validating", "in_progress", "finalizing", "cancelling"]
+# (`downloaded`, what earlier builds named a completed batch, is not in it either: ended)
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def check_batches(ctx: JobContext[BatchSettings]) -> dict[str, int]:
     statuses = [result for _, result in out.done]
     return {
         "polled": len(tracked),
-        "downloaded": statuses.count("downloaded"),
+        "downloaded": sum(s in ("completed", "completed_with_errors") for s in statuses),
         "errors": len(out.failed),
     }
 
@@ -239,7 +240,7 @@ def finish(
         written.errors,
     )
     if remote.status == "completed":
-        return "completed_with_errors" if failed else "downloaded"
+        return "completed_with_errors" if failed else "completed"
     data["error"] = remote.error or f"batch {remote.status}"
     ctx.log.warning("batch %s ended %s", record.key, remote.status)
     return remote.status

@@ -114,7 +114,7 @@ def test_a_completed_batch_is_downloaded_with_metadata_and_webp(
     run = run_job(engine, "batch-check")
     assert run.status is RunStatus.SUCCEEDED
     record = batch(engine, "batch_a")
-    assert record.status == "downloaded"
+    assert record.status == "completed"
     assert (record.data["results"], record.data["images"]) == (2, 1)
     assert record.data["invalid_lines"] == ["output line 3: b'not json'"]
     folder = Path(record.data["folder"])
@@ -151,7 +151,7 @@ def test_500_and_429_are_retried_honouring_retry_after(engine: Engine, api: Fake
     api.fail_next("/v1/batches/batch_a", 500)
     api.fail_next("/v1/batches/batch_a", 429, headers={"Retry-After": "1"})
     run_job(engine, "batch-check")
-    assert batch(engine, "batch_a").status == "downloaded"
+    assert batch(engine, "batch_a").status == "completed"
     polls = [path for method, path, _ in api.seen if path == "/v1/batches/batch_a"]
     assert len(polls) == 3
 
@@ -168,7 +168,7 @@ def test_attempts_are_bounded_and_other_batches_carry_on(engine: Engine, api: Fa
     down = batch(engine, "batch_down")
     assert down.status == "submitted" and "HTTP 503" in down.data["error"]
     assert len([p for _, p, _ in api.seen if p == "/v1/batches/batch_down"]) == 3
-    assert batch(engine, "batch_ok").status == "downloaded"
+    assert batch(engine, "batch_ok").status == "completed"
 
 
 @pytest.mark.scenario("F7")
@@ -205,7 +205,7 @@ def test_missing_fields_and_a_huge_body_are_recorded_with_a_bounded_sample(
     assert "unexpected batch payload" in batch(engine, "batch_noid").data["error"]
     huge = batch(engine, "batch_huge").data["error"]
     assert "unknown batch status" in huge and len(huge) < 500
-    assert batch(engine, "batch_fine").status == "downloaded"
+    assert batch(engine, "batch_fine").status == "completed"
 
 
 @pytest.mark.scenario("F7")
@@ -226,7 +226,7 @@ def test_slow_and_truncated_responses_time_out_retry_and_are_recorded(
     assert "RemoteProtocolError" in batch(engine, "batch_cut").data["error"]
     polls = [p for _, p, _ in api.seen if p == "/v1/batches/batch_cut"]
     assert len(polls) == 3  # bounded
-    assert batch(engine, "batch_fine").status == "downloaded"
+    assert batch(engine, "batch_fine").status == "completed"
 
 
 @pytest.mark.scenario("F7")
@@ -407,7 +407,7 @@ def test_the_folder_provider_reads_an_inbox(
         for b in ("batch_demo_done", "batch_demo_running", "batch_demo_failed")
     }
     assert statuses == {
-        "batch_demo_done": "downloaded",
+        "batch_demo_done": "completed",
         "batch_demo_running": "in_progress",
         "batch_demo_failed": "failed",
     }
@@ -720,7 +720,7 @@ def test_a_download_cut_short_is_not_called_downloaded(engine: Engine, api: Fake
         record.status == "submitted" and "cut short (RemoteProtocolError)" in record.data["error"]
     )
     run_job(engine, "batch-check")  # the next run downloads it whole
-    assert batch(engine, "batch_cut").status == "downloaded"
+    assert batch(engine, "batch_cut").status == "completed"
 
 
 def test_a_batch_is_cancelled_at_the_provider_and_its_finished_part_kept(
@@ -753,7 +753,7 @@ def test_a_batch_is_cancelled_at_the_provider_and_its_finished_part_kept(
     "batch_id, status, message",
     [
         ("batch_gone", None, "no tracked batch 'batch_gone'"),
-        ("batch_end", "downloaded", "has already ended (downloaded)"),
+        ("batch_end", "completed", "has already ended (completed)"),
     ],
 )
 def test_cancelling_what_is_not_running_is_refused_and_sends_nothing(
@@ -1021,7 +1021,7 @@ def test_a_provider_of_ones_own_is_named_as_module_function(
     )
     run_job(engine, "batch-check")
     done = batch(engine, "mine-1")
-    assert done.status == "downloaded" and done.data["results"] == 1
+    assert done.status == "completed" and done.data["results"] == 1
     assert done.data["requests"] == {"total": 1, "completed": 1, "failed": 0}
 
 

@@ -111,7 +111,7 @@ def test_an_image_batch_goes_end_to_end_to_webp(
     )
     run_job(engine, "batch-check")
     done = record(engine, "b1")
-    assert done.status == "downloaded"
+    assert done.status == "completed"
     assert done.data["requests"] == {"total": 2, "completed": 2, "failed": 0}
     assert (done.data["results"], done.data["images"]) == (2, 2)
     folder = Path(done.data["folder"])

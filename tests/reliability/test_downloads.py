@@ -70,6 +70,6 @@ def test_a_crash_mid_download_repeats_it_once_and_leaves_no_partial_files(
     assert fire_here(ws) == 0
     assert results(ws) == expected  # no leftovers, nothing missing, same bytes
     assert downloads(api) - before == 2  # the crashed download, repeated once
-    assert query(ws, "SELECT status FROM records WHERE key = 'batch_1'") == [("downloaded",)]
+    assert query(ws, "SELECT status FROM records WHERE key = 'batch_1'") == [("completed",)]
     assert query(ws, "SELECT status FROM runs ORDER BY id") == [("abandoned",), ("succeeded",)]
     check_invariants(ws)

@@ -80,7 +80,7 @@ PANES: list[tuple[Sequence[Column[Any]], Any]] = [
     (RUN_COLUMNS, FINISHED),
     (NODE_COLUMNS, NODE),
     (AUDIT_COLUMNS, COMMAND),
-    (BATCH_COLUMNS, Record("batch_a", {"provider": "openai", "results": 2}, status="downloaded")),
+    (BATCH_COLUMNS, Record("batch_a", {"provider": "openai", "results": 2}, status="completed")),
 ]
 
 

@@ -1046,3 +1046,32 @@ def test_two_requests_never_share_a_file_even_when_their_safe_names_meet(
     assert names == ["same-2.json", "same.json"]
     metas = [json.loads(p.read_text()) for p in sorted((tmp_path / "b").glob("*.meta.json"))]
     assert sorted(m["custom_id"] for m in metas) == ["r1", "r2"]
+
+
+def test_an_openai_images_batch_goes_end_to_end_to_webp(
+    engine: Engine, api: FakeBatchAPI, tmp_path: Path
+) -> None:
+    requests = tmp_path / "pictures.jsonl"
+    lines = [
+        request(f"fox-{n}", "/v1/images/generations", model="gpt-image-1", prompt="a fox")
+        for n in range(2)
+    ]
+    requests.write_text("\n".join(lines) + "\n")
+    engine.action("batch-check", "submit", [str(requests)])
+    api.batches["batch_new"].update(
+        status="completed",
+        output_file_id="out-pictures",
+        request_counts={"total": 2, "completed": 2, "failed": 0},
+    )
+    picture = {"created": 1, "data": [{"b64_json": png()}]}
+    serve_file(
+        api, "out-pictures", [{**ok_line(n, picture), "custom_id": f"fox-{n}"} for n in range(2)]
+    )
+    run_job(engine, "batch-check")
+    done = batch(engine, "batch_new")
+    assert done.status == "completed" and (done.data["results"], done.data["images"]) == (2, 2)
+    webps = sorted(Path(done.data["folder"]).glob("*.webp"))
+    assert [p.name.split("-")[0:2] for p in webps] == [["fox", "0"], ["fox", "1"]]
+    for path in webps:
+        with Image.open(path) as image:
+            assert image.format == "WEBP" and image.size == (8, 6)

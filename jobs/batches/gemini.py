@@ -209,7 +209,7 @@ class GeminiProvider(HTTPProvider):
         reply = self.client.post(
             "/upload/v1beta/files",
             headers={**self._headers(), **start},
-            json={"file": {"display_name": path.stem}},
+            json={"file": {"displayName": path.stem}},
         )
         check(reply, "POST", "/upload/v1beta/files")
         target = reply.headers.get("x-goog-upload-url")

@@ -216,7 +216,15 @@ def finish(
     ]
     fetch = partial(fetch_image, limit=cap, timeout=ctx.settings.download_timeout)
     try:
-        written = write_results(files, folder, record.key, ctx.now(), ctx.settings.provider, fetch)
+        written = write_results(
+            files,
+            folder,
+            record.key,
+            ctx.now(),
+            ctx.settings.provider,
+            fetch,
+            record.data.get("submitted_at"),
+        )
     except TooLarge as exc:  # refused for good: downloading it again would refuse it again
         data.update(error=f"{exc} (max_output_bytes)", requests=remote.counts)
         ctx.log.warning("batch %s: %s", record.key, exc)

@@ -55,6 +55,7 @@ def write_results(
     now: datetime,
     provider: str = "",
     fetch: Fetch | None = None,
+    submitted_at: str | None = None,
 ) -> Written:
     """Write every line of the batch's result files ((name, lines): the output file, then
     the error file); what was written, counted."""
@@ -70,7 +71,7 @@ def write_results(
                 written.invalid.append(f"{source} line {number}: {line[:80]!r}")
                 continue
             where = f"{source} line {number}"
-            batch = {"batch_id": batch_id, "provider": provider}
+            batch = {"batch_id": batch_id, "provider": provider, "submitted_at": submitted_at}
             _write_one(result, folder, batch, now, where, written, fetch)
     return written
 
@@ -78,7 +79,7 @@ def write_results(
 def _write_one(
     result: dict[str, Any],
     folder: Path,
-    batch: dict[str, str],
+    batch: dict[str, str | None],
     now: datetime,
     where: str,
     written: Written,

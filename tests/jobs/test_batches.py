@@ -634,6 +634,11 @@ def test_95_ok_and_5_failed_are_all_accounted_for(engine: Engine, api: FakeBatch
     assert meta["error"]["body"]["error"]["type"] == "invalid_request_error"
     ok = json.loads(next(folder.glob("r3-*.json.meta.json")).read_text())
     assert (ok["request_id"], ok["line_id"], ok["model"]) == ("req_3", "batch_req_3", "gpt-4o-mini")
+    tracked = batch(engine, "batch_mixed").data
+    assert (ok["submitted_at"], ok["written_at"]) == (
+        tracked["submitted_at"],
+        tracked["downloaded_at"],
+    )
     run_job(engine, "batch-check")
     assert batch(engine, "batch_mixed").data["polls"] == 1  # ended: never polled again
 

@@ -225,6 +225,24 @@ async def test_y_copies_the_selected_id_and_the_palette_finds_actions(host: Host
     assert [r.job for r in host.engine.store.list_runs()] == ["nightly"]
 
 
+@pytest.mark.parametrize("key", ["ctrl+p", "colon"])
+async def test_both_palette_keys_open_the_palette(host: Host, key: str) -> None:
+    """README and help offer ctrl+p and `:`; binding `:` once hid Textual's own ctrl+p."""
+    from textual.command import CommandPalette
+
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(key)
+        await settle(app, pilot)
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"fire nightly")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+    assert [r.job for r in host.engine.store.list_runs()] == ["nightly"]
+
+
 async def test_an_observing_console_cannot_fire_without_a_scheduler(
     workspace: Workspace, clock: FrozenClock
 ) -> None:

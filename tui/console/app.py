@@ -60,7 +60,7 @@ class CronsoleApp(Actions):
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help"),
-        Binding("colon", "command_palette", "Palette", show=False),
+        Binding("ctrl+p,colon", "command_palette", "Palette", show=False),
         Binding("slash", "filter", "Filter"),
         *[
             Binding(str(n), f"tab('{tab}')", tab.title(), show=False)

@@ -105,8 +105,7 @@ def take_snapshot(
     """Everything the console shows, read at one moment; `runs` and `commands` bound the two
     history lists (0 skips reading them)."""
     store, now = engine.store, engine.clock.now()
-    registered, every_active, active = _in_flight(engine)
-    nodes = [n for n in registered if engine.lives(n)]
+    registered, nodes, every_active, active = _in_flight(engine)
     last_host = max(
         (n for n in registered if n.role == "host"), key=lambda n: n.heartbeat_at, default=None
     )
@@ -172,19 +171,22 @@ def stuck_runs(
 def job_views(engine: Engine, name: str | None = None) -> list[JobView]:
     """Every job as the shells show it (or the one named), without the rest of a snapshot."""
     now, store = engine.clock.now(), engine.store
-    registered, every_active, active = _in_flight(engine)
+    registered, _, every_active, active = _in_flight(engine)
     stuck = stuck_runs(engine, now, every_active, registered)
     counts = store.tenant_counts(job=name)
     views = _jobs(engine, now, active, store.get_control("paused_all"), counts, stuck)
     return [v for v in views if name is None or v.name == name]
 
 
-def _in_flight(engine: Engine) -> tuple[list[Node], list[Run], list[Run]]:
-    """The registered nodes, every run in flight, and those whose node lives (shown so)."""
+def _in_flight(engine: Engine) -> tuple[list[Node], list[Node], list[Run], list[Run]]:
+    """The registered nodes, those alive, every run in flight, and those whose node lives
+    (shown so); each node's life is probed once."""
     registered = engine.store.nodes()
-    dead = {n.id for n in registered if not engine.lives(n)}
+    nodes = [n for n in registered if engine.lives(n)]
+    live = {n.id for n in nodes}
     every_active = engine.store.active_runs()
-    return registered, every_active, [r for r in every_active if r.node not in dead]
+    dead = {n.id for n in registered} - live
+    return registered, nodes, every_active, [r for r in every_active if r.node not in dead]
 
 
 def _jobs(

@@ -232,6 +232,16 @@ class Commands:
             result, run_id, status = f"{type(exc).__name__}: {exc}", None, CommandStatus.FAILED
         finished = store.finish_command(command.id, status, result, self._now, run_id)
         self.engine.hub.publish(CommandApplied(self._now, finished))
+        target = (command.job or "") + (f" #{command.run_id}" if command.run_id else "")
+        log.info(  # who did what, in the host's log too (a headless service's journal)
+            "command #%s %s %s by %s%s: %s",
+            command.id,
+            command.action,
+            target or "(all)",
+            command.who,
+            f" ({command.reason})" if command.reason else "",
+            result,
+        )
         return finished
 
     def apply_pending(self) -> list[Command]:

@@ -396,3 +396,38 @@ def job_detail(engine: Engine, name: str) -> JobDetail | None:
         engine.store.list_runs(job=name, limit=50),
         engine.store.list_commands(job=name, limit=50),
     )
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    item: Item
+    attempts: list[Attempt]  # its failed tries, oldest first, whichever run made them
+    run: Run | None  # the run that holds it, did it, or tried it last
+
+
+def item_detail(engine: Engine, job: str, key: str) -> ItemDetail | None:
+    item = engine.store.get_item(job, key)
+    if item is None:
+        return None
+    run = engine.store.get_run(item.run_id) if item.run_id is not None else None
+    return ItemDetail(item, engine.store.item_attempts(item.id), run)
+
+
+@dataclass(frozen=True)
+class TenantDetail:
+    counts: TenantCounts
+    items: dict[ItemStatus, list[Item]]  # pending, claimed (running), failed and dead: a page each
+    runs: list[Run]  # the runs that hold, did or last tried its items shown, newest first
+
+
+def tenant_detail(engine: Engine, job: str, tenant: str, limit: int = 50) -> TenantDetail | None:
+    store = engine.store
+    counts = next((c for c in store.tenant_counts(job) if c.tenant == tenant), None)
+    if counts is None:
+        return None
+    shown = (ItemStatus.PENDING, ItemStatus.CLAIMED, ItemStatus.FAILED, ItemStatus.DEAD)
+    items = {s: store.list_items(job, status=s, limit=limit, tenant=tenant) for s in shown}
+    done = store.list_items(job, status=ItemStatus.DONE, limit=limit, tenant=tenant)
+    ids = {i.run_id for page in [*items.values(), done] for i in page if i.run_id is not None}
+    runs = [run for run in map(store.get_run, sorted(ids, reverse=True)[:20]) if run is not None]
+    return TenantDetail(counts, items, runs)

@@ -298,6 +298,10 @@ class Store(Protocol):
         allowed, reserved for the retry run `reserve_for` when given."""
         ...
 
+    def item_attempts(self, item_id: int, limit: int = 100) -> list[Attempt]:
+        """The failed attempts of one item, oldest first, whichever run made them."""
+        ...
+
     def run_attempts(self, run_id: int, limit: int = 300) -> list[Attempt]:
         """The failed attempts run #run_id made, in order (its successes are the items it
         completed, which keep its id)."""
@@ -336,6 +340,7 @@ class Store(Protocol):
         run_id: int | None = None,
         status: ItemStatus | None = None,
         limit: int = 100,
+        tenant: str | None = None,
     ) -> list[Item]:
         """Ledger items, optionally filtered, in id order."""
         ...

@@ -168,6 +168,28 @@ def test_failures_retry_until_attempts_run_out(store: Store) -> None:
     assert [(c.pending, c.dead, c.failed) for c in store.tenant_counts("job")] == [(1, 0, 0)]
 
 
+def test_an_items_attempts_and_a_tenants_items_are_listed(store: Store) -> None:
+    """What the console's item and tenant screens read: every failed try of one item, in
+    order, and one tenant's items by state."""
+    store.enqueue("job", "a", T0, tenant="acme", max_attempts=3)
+    for n in (1, 2):
+        [item] = store.claim_items("job", "n", None, T0 + timedelta(minutes=n), limit=1)
+        store.fail_item(item, T0 + timedelta(minutes=n), f"boom {n}", T0 + timedelta(minutes=n))
+    store.enqueue("job", "b", T0, tenant="globex")
+    store.enqueue("job", "c", T0, tenant="acme")
+    failing = store.get_item("job", "a")
+    assert failing is not None
+    tries = store.item_attempts(failing.id)
+    assert [(t.attempt, t.error, t.outcome) for t in tries] == [
+        (1, "boom 1", ItemStatus.FAILED),
+        (2, "boom 2", ItemStatus.FAILED),
+    ]
+    assert [i.key for i in store.list_items("job", tenant="acme")] == ["a", "c"]
+    failed = store.list_items("job", tenant="acme", status=ItemStatus.FAILED)
+    assert [i.key for i in failed] == ["a"]
+    assert store.list_items("job", tenant="initech") == []
+
+
 def test_claims_of_dead_nodes_are_released(store: Store) -> None:
     store.enqueue("job", "k", T0)
     store.claim_items("job", "dead", None, T0, limit=1)

@@ -459,7 +459,11 @@ async def test_a_pane_filled_while_in_view_draws_its_rows_at_their_full_width(ho
             assert " nightly  schedule  " in line, line
 
 
-async def test_a_table_is_sized_to_its_rows_before_it_draws_and_widens_for_longer_cells() -> None:
+def widths(table: LiveTable) -> dict[str, int]:
+    return {str(c.key.value): c.get_render_width(table) - 2 for c in table.columns.values()}
+
+
+async def test_a_table_is_sized_to_its_rows_before_it_draws_and_narrows_when_they_go() -> None:
     from textual.app import App, ComposeResult
 
     class One(App[None]):
@@ -469,15 +473,38 @@ async def test_a_table_is_sized_to_its_rows_before_it_draws_and_widens_for_longe
     app = One()
     async with app.run_test(size=(80, 10)) as pilot:
         table = app.query_one(LiveTable)
-        table.show({"a": ["broken-corp", "in 5m"]})
-        table.measure()  # no idle in between: the next frame must not cut "broken-corp"
-        widths = {str(c.key.value): c.content_width for c in table.columns.values()}
-        assert widths["tenant"] == len("broken-corp")
+        table.show({"a": ["broken-corp", "in 5m"]})  # no idle before the next frame
+        assert widths(table)["tenant"] == len("broken-corp")
         table.show({"a": ["broken-corp", "in 15h04m"]})
         await pilot.pause()
-        widths = {str(c.key.value): c.content_width for c in table.columns.values()}
-        assert widths["next"] == len("in 15h04m")  # set_cell marked it for widening
+        assert widths(table)["next"] == len("in 15h04m")
         assert "in 15h04m" in table.render_line(1).text
+        table.show({"a": ["acme", "in 5m"]})  # the widest values went: the columns narrow
+        await pilot.pause()
+        assert widths(table) == {"mark": 1, "tenant": len("tenant"), "next": len("in 5m")}
+        assert table.render_line(1).text.startswith("    acme    in 5m ")
+
+
+async def test_at_narrow_widths_the_columns_that_give_way_first_are_cut() -> None:
+    from textual.app import App, ComposeResult
+
+    from cronsole.tui.console.widgets.tables import Fit
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LiveTable(["job", "state", "period", "note"], [Fit(), Fit(1, 8), Fit(), Fit(2)])
+
+    app = One()
+    async with app.run_test(size=(40, 10)) as pilot:
+        table = app.query_one(LiveTable)
+        reason = "paused: " + "a very long reason " * 3
+        table.show({"a": ["ingest", reason, "2026-11", "x" * 30]})
+        await pilot.pause()
+        # the note (gives way first) goes down to its header, then the state to what is
+        # left of the 40 cells; the period, which never gives way, stays on screen whole
+        assert widths(table) == {"mark": 1, "job": 6, "state": 12, "period": 7, "note": 4}
+        line = table.render_line(1).text
+        assert "2026-11" in line and "paused: a v…" in line and len(line) == 40
 
 
 async def test_the_nodes_pane_shows_every_live_node_and_runs_name_theirs(

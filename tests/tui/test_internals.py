@@ -34,22 +34,11 @@ async def test_set_cell_repaints_the_cell_with_its_new_value() -> None:
     async with app.run_test(size=(60, 8)) as pilot:
         table = app.query_one("#t", LiveTable)
         table.show({"a": [Text("alpha"), Text("1")], "b": [Text("beta"), Text("2")]})
-        table.measure()
         await pilot.pause()
         assert "alpha" in line(table, 0) and "1" in line(table, 0)
         table.show({"a": [Text("alpha"), Text("41")], "b": [Text("beta"), Text("2")]})
         await pilot.pause()
         assert "41" in line(table, 0) and "beta" in line(table, 1)
-
-
-async def test_measure_sizes_columns_to_rows_added_before_the_table_is_idle() -> None:
-    app = OneTable()
-    async with app.run_test(size=(80, 8)):
-        table = app.query_one("#t", LiveTable)
-        table.show({"a": [Text("a-rather-long-name"), Text("1")]})
-        table.measure()  # before any idle: without it the column is header-wide
-        name = next(c for c in table.columns.values() if str(c.label) == "name")
-        assert name.content_width >= len("a-rather-long-name")
 
 
 async def test_the_public_fallback_still_changes_the_cell(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +47,6 @@ async def test_the_public_fallback_still_changes_the_cell(monkeypatch) -> None: 
     async with app.run_test(size=(60, 8)) as pilot:
         table = app.query_one("#t", LiveTable)
         table.show({"a": [Text("alpha"), Text("1")]})
-        table.measure()
         table.show({"a": [Text("alpha"), Text("99")]})
         await pilot.pause()
         assert "99" in line(table, 0)

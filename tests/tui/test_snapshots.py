@@ -46,8 +46,15 @@ def app(
         assert run is not None
         store.update_run_progress(run.id, total=20, processed=18, failed=2)
         store.finish_run(run.id, RunStatus.PARTIAL, T0 - timedelta(minutes=minute - 1))
+    store.enqueue("nightly", ITEM, T0, payload={"path": ITEM, "pages": 3})
+    assert run is not None
+    [item] = store.claim_items("nightly", "node", run.id, T0, limit=1)
+    store.fail_item(item, T0, "ValueError: evaluation run has no test cases (tenant config)", T0)
     store.set_paused("ingest", True, T0, "disk swap", T0 + timedelta(hours=1), "op@host")
     return CronsoleApp(host.engine, host)
+
+
+ITEM = "invoices/Rila Water-Bottling Company Ltd/2026/11/scan-0001-final-signed.pdf"
 
 
 def before(*keys: str) -> Callable[[Any], Awaitable[None]]:
@@ -83,6 +90,31 @@ def test_run_screen(snap_compare: Any, app: CronsoleApp) -> None:
 def test_job_screen(snap_compare: Any, app: CronsoleApp) -> None:
     """A job's schedule, next fire times, policy, settings, state, runs and audit."""
     assert snap_compare(app, terminal_size=(120, 40), run_before=before("j", "enter"))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_job_run_and_item_screens(
+    snap_compare: Any, app: CronsoleApp, size: tuple[int, int], screen: str
+) -> None:
+    """Status line and breadcrumb on top; the item's key and error whole or cut in the
+    middle, never at the file name."""
+    keys = {"job": ("j", "enter"), "run": ("3", "enter"), "item": ("3", "enter", "enter")}
+    assert snap_compare(app, terminal_size=size, run_before=before(*keys[screen]))
+
+
+@pytest.fixture(params=["job", "run", "item"])
+def screen(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_no_color(snap_compare: Any, monkeypatch: pytest.MonkeyPatch, app: CronsoleApp) -> None:
+    """NO_COLOR: failures in weight and reverse video, at least as visible as successes."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = CronsoleApp(app.engine, app.host)
+    try:
+        assert snap_compare(plain, terminal_size=(100, 24), run_before=before("3"))
+    finally:
+        CronsoleApp(app.engine, app.host)  # the tones of a console with colour again
 
 
 def test_pause_modal(snap_compare: Any, app: CronsoleApp) -> None:

@@ -17,12 +17,12 @@ from cronsole.core.durations import parse_duration
 from cronsole.core.engine import Engine
 from cronsole.core.errors import CronsoleError, UsageError
 from cronsole.core.jobsettings import parse_assignments
-from cronsole.core.models import Command, CommandStatus, Run, Watermark
+from cronsole.core.models import Command, CommandStatus, Watermark
 from cronsole.core.periods import check_period
 from cronsole.core.snapshot import Snapshot
 from cronsole.core.text import visible
 
-from .screens.details import RunScreen
+from .screens.details import JobScreen, RunScreen
 from .screens.modals import ConfirmModal, Field, FormModal, Values
 from .widgets.tables import LiveTable
 
@@ -34,11 +34,20 @@ class RefreshRequested(Message):
 
 
 class ActionResult(Message):
-    """One command of an action was sent (or refused): say so."""
+    """One command of an action was sent (or refused): say so. `waiting` is the id of a
+    command left for the scheduler (an observing console): its outcome is said when applied."""
 
-    def __init__(self, text: str, failed: bool) -> None:
+    def __init__(self, text: str, failed: bool, waiting: int | None = None) -> None:
         super().__init__()
-        self.text, self.failed = text, failed
+        self.text, self.failed, self.waiting = text, failed, waiting
+
+
+class CommandsApplied(Message):
+    """Commands this console left for the scheduler were applied (or failed there)."""
+
+    def __init__(self, commands: list[Command]) -> None:
+        super().__init__()
+        self.commands = commands
 
 
 class ActionsDone(Message):
@@ -49,6 +58,7 @@ class Actions(App[int]):
     engine: Engine
     commands: Commands
     snapshot: Snapshot | None
+    awaiting: tuple[int, ...] = ()  # commands left for the scheduler, said when applied
 
     # where an action applies
 
@@ -67,14 +77,11 @@ class Actions(App[int]):
         tabs = self.screen.query(TabbedContent)
         return (tabs.first().active or "jobs") if tabs else ""
 
-    def last_runs(self) -> list[Run]:
-        return self.snapshot.runs if self.snapshot else []
-
     def selected_jobs(self) -> list[str]:
+        """The job screen's job, or the marked jobs (else the one under the cursor)."""
+        if isinstance(self.screen, JobScreen):
+            return [self.screen.key]
         jobs = self.table("jobs").targets() if self.current_tab() == "jobs" else []
-        if not jobs and self.current_tab() == "runs":
-            runs = {str(r.id): r.job for r in self.last_runs()}
-            jobs = sorted({runs[k] for k in self.table("runs").targets() if k in runs})
         if not jobs:
             self.notify("select a job first (tab 1)", severity="warning")
         return jobs
@@ -104,14 +111,30 @@ class Actions(App[int]):
                 self.post_message(ActionResult(f"{describe}: {exc}", True))
                 continue
             failed = command.status is CommandStatus.FAILED
+            waiting = command.status is CommandStatus.PENDING
             text = command.result or f"{command.action}: waiting for the scheduler"
-            self.post_message(ActionResult(text, failed))
+            self.post_message(ActionResult(text, failed, command.id if waiting else None))
         self.post_message(ActionsDone())
 
     # workers reach the UI one way: they post a message, handled here on the UI thread
 
     def on_action_result(self, message: ActionResult) -> None:
         self.toast(message.text, message.failed)
+        if message.waiting is not None:
+            self.awaiting = (*self.awaiting, message.waiting)  # one atomic swap: workers read it
+
+    def applied(self) -> list[Command]:
+        """Of the commands awaited, those the scheduler has finished (on a worker thread)."""
+        found = [self.engine.store.get_command(i) for i in self.awaiting]
+        return [c for c in found if c and c.status in (CommandStatus.APPLIED, CommandStatus.FAILED)]
+
+    def on_commands_applied(self, message: CommandsApplied) -> None:
+        done = {c.id for c in message.commands}
+        self.awaiting = tuple(i for i in self.awaiting if i not in done)
+        for command in message.commands:
+            self.toast(
+                command.result or command.status.value, command.status is CommandStatus.FAILED
+            )
 
     def on_actions_done(self, message: ActionsDone) -> None:
         self.clear_marks()
@@ -164,7 +187,10 @@ class Actions(App[int]):
         )
 
     def action_pause(self) -> None:
-        jobs = self.selected_jobs()
+        self.pause_form(self.selected_jobs())
+
+    def pause_form(self, jobs: list[str]) -> None:
+        """Ask for the reason (kept in the audit) and an optional duration, then pause."""
         if not jobs:
             return
 
@@ -312,8 +338,8 @@ class Actions(App[int]):
             ticks = self.commands.backfill_preview(name, *span(values))
             new = [t for t in ticks if t.existing_run is None]
             lines = [f"{len(new)} run(s) to create, {len(ticks) - len(new)} tick(s) already ran:"]
-            lines += [f"  {t.at:%Y-%m-%d %H:%M %Z}" for t in new[:12]]
-            return "\n".join(lines + (["  …"] if len(new) > 12 else []))
+            lines += [f"  {t.at:%Y-%m-%d %H:%M %Z}" for t in new[:5]]
+            return "\n".join(lines + ([f"  … and {len(new) - 5} more"] if len(new) > 5 else []))
 
         def done(values: Values | None) -> None:
             if values is not None:
@@ -324,8 +350,12 @@ class Actions(App[int]):
             FormModal(
                 f"Backfill {name}",
                 [
-                    Field("start", "From (ISO date/time, job's zone)", f"{now:%Y-%m-%d}T00:00"),
-                    Field("end", "To", f"{now:%Y-%m-%dT%H:%M}"),
+                    Field(
+                        "start",
+                        "From: YYYY-MM-DD or YYYY-MM-DDTHH:MM, in the job's zone",
+                        f"{now:%Y-%m-%d}T00:00",
+                    ),
+                    Field("end", "To (the same format)", f"{now:%Y-%m-%dT%H:%M}"),
                 ],
                 check,
             ),

@@ -23,7 +23,7 @@ from cronsole.core.models import Record, RunStatus
 from cronsole.core.scheduling.host import Host
 from cronsole.core.snapshot import JobView, Snapshot, take_snapshot
 
-from .actions import Actions, RefreshRequested
+from .actions import Actions, CommandsApplied, RefreshRequested
 from .palette import ConsoleCommands
 from .rows import (
     AUDIT_COLUMNS,
@@ -34,11 +34,22 @@ from .rows import (
     TENANT_COLUMNS,
     cells,
     moving,
+    sort_keys,
 )
-from .screens.details import JobScreen, RunScreen
+from .screens.details import (
+    DETAIL_KINDS,
+    CommandScreen,
+    DetailScreen,
+    JobScreen,
+    NodeScreen,
+    Place,
+    RunScreen,
+    TenantScreen,
+)
 from .screens.help import HelpScreen
-from .screens.main import TABS, MainScreen
+from .screens.main import TABS, MainScreen, title
 from .screens.modals import ConfirmModal
+from .text import use_colour
 from .widgets.logpane import LogPane
 from .widgets.progress import ProgressPanel
 from .widgets.status import StatusClock, StatusLine
@@ -46,6 +57,17 @@ from .widgets.tables import LiveTable, Row
 
 # the panes whose list is read only while they are open (runs, audit and batches grow)
 READ_WHEN_OPEN = ("runs", "audit", "batches")
+# where each action acts: a pane of the main screen, or a detail screen's kind
+JOB_ACTIONS = {"fire", "fire_with", "pause", "resume", "edit_period", "step_period", "backfill"}
+RUN_ACTIONS = {"cancel_run", "retry_run"}
+ACTS_IN = {
+    **dict.fromkeys(JOB_ACTIONS, {"jobs", "job"}),
+    **dict.fromkeys(RUN_ACTIONS, {"runs", "run"}),
+    "filter": set(TABS),
+    "copy_id": set(TABS) - {"logs"},
+    "logs_of": set(TABS) - {"logs"},
+    "pause_all": set(TABS) | DETAIL_KINDS,
+}
 
 
 class SnapshotReady(Message):
@@ -78,6 +100,7 @@ class CronsoleApp(Actions):
         Binding("x", "cancel_run", "Cancel run", show=False),
         Binding("R", "retry_run", "Retry failed", show=False),
         Binding("y", "copy_id", "Copy id", show=False),
+        Binding("l", "logs_of", "Logs"),
         Binding("q,ctrl+q", "quit", "Quit"),
     ]
     REFRESH_SECONDS = 1.0
@@ -97,6 +120,8 @@ class CronsoleApp(Actions):
         self.backlog_at: datetime | None = None
         self.refresh_pending = False
         self.unsubscribe: Callable[[], None] = lambda: None
+        self.filters: dict[str, str] = {}  # each pane's own filter
+        use_colour(not self.no_color)
 
     def on_mount(self) -> None:
         self.unsubscribe = self.engine.hub.subscribe(self.on_engine_event)
@@ -141,6 +166,9 @@ class CronsoleApp(Actions):
             else None
         )
         self.post_message(SnapshotReady(snapshot, pane, batches))
+        applied = self.applied() if self.awaiting else []
+        if applied:
+            self.post_message(CommandsApplied(applied))
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         snapshot = self.snapshot = message.snapshot
@@ -158,10 +186,14 @@ class CronsoleApp(Actions):
             for t in snapshot.tenants:
                 self.backlog.setdefault(f"{t.job}/{t.tenant}", deque(maxlen=30)).append(t.pending)
         try:
-            main.query_one(StatusLine).snapshot = snapshot
+            main.query_one(StatusLine)
         except NoMatches:
             return  # the app is closing: its screen's widgets are already gone
-        main.query_one(StatusClock).show(snapshot.at)
+        for screen in self.screen_stack:  # every screen has the status line
+            for line in screen.query(StatusLine):
+                line.snapshot = snapshot
+            for clock in screen.query(StatusClock):
+                clock.show(snapshot.at)
         self.show_pane(main, main.query_one(TabbedContent).active)
         main.query_one(ProgressPanel).show(snapshot.active, snapshot.at)
         if snapshot.logs:
@@ -181,23 +213,28 @@ class CronsoleApp(Actions):
             return  # read without that list: the table keeps its rows until the next read
         now = snapshot.at
         rows: dict[str, Row]
+        keys: dict[str, list[object]] = {}
         if tab == "jobs":
             idle = self.host is None and not snapshot.scheduler_up  # no countdown pretends
-            rows = {
-                v.name: self._job_row(replace(v, next_run=None) if idle else v, now)
-                for v in snapshot.jobs
-            }
+            views = [replace(v, next_run=None) if idle else v for v in snapshot.jobs]
+            rows = {v.name: self._job_row(v, now) for v in views}
+            keys = {v.name: sort_keys(JOB_COLUMNS, v, now) for v in views}
         elif tab == "tenants":
-            rows = {
-                f"{t.job}/{t.tenant}": cells(
-                    TENANT_COLUMNS,
-                    (t, list(self.backlog.get(f"{t.job}/{t.tenant}", [t.pending]))),
-                    now,
-                )
+            backlog = {
+                f"{t.job}/{t.tenant}": list(self.backlog.get(f"{t.job}/{t.tenant}", [t.pending]))
                 for t in snapshot.tenants
             }
+            points = [v for values in backlog.values() for v in values] or [0]
+            span = (min(points), max(points))  # each sparkline is drawn to the pane's range
+            tenants = {
+                f"{t.job}/{t.tenant}": (t, backlog[f"{t.job}/{t.tenant}"], span)
+                for t in snapshot.tenants
+            }
+            rows = {key: cells(TENANT_COLUMNS, row, now) for key, row in tenants.items()}
+            keys = {key: sort_keys(TENANT_COLUMNS, row, now) for key, row in tenants.items()}
         elif tab == "runs":
             rows = {str(r.id): cells(RUN_COLUMNS, r, now) for r in snapshot.runs}
+            keys = {str(r.id): sort_keys(RUN_COLUMNS, r, now) for r in snapshot.runs}
         elif tab == "nodes":
             running = Counter(r.node for r in snapshot.active if r.status is RunStatus.RUNNING)
             this = self.engine.node_id
@@ -209,9 +246,36 @@ class CronsoleApp(Actions):
             rows = {r.key: cells(BATCH_COLUMNS, r, now) for r in self.batches}
         else:
             rows = {str(c.id): cells(AUDIT_COLUMNS, c, now) for c in snapshot.commands}
-        table = main.query_one(f"#{tab}-table", LiveTable)
-        table.show(rows)
-        table.measure()
+        main.query_one(f"#{tab}-table", LiveTable).show(rows, keys)
+
+    def retitle(self, tab: str) -> None:
+        """The pane's tab says its filter and the rows that arrived above the cursor."""
+        main = self.main_screen()
+        if main is None:
+            return
+        tabs = main.query_one(TabbedContent)
+        caption = "" if tab == "logs" else main.query_one(f"#{tab}-table", LiveTable).caption()
+        shown = self.filters.get(tab, "")
+        tabs.get_tab(tab).label = title(tab, f"/{shown}" if shown else "", caption)
+
+    def on_live_table_captioned(self, message: LiveTable.Captioned) -> None:
+        if message.table.id:
+            self.retitle(message.table.id.removesuffix("-table"))
+
+    # where the operator is, and which keys act there
+
+    def where(self) -> str:
+        """The pane in view on the main screen, a detail screen's kind, or "" (a modal)."""
+        if isinstance(self.screen, MainScreen):
+            return self.current_tab()
+        if isinstance(self.screen, DetailScreen):
+            return self.screen.kind
+        return ""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A key is offered (and acts) only where it acts: the footer lists no dead keys."""
+        acts_in = ACTS_IN.get(action)
+        return acts_in is None or self.where() in acts_in
 
     def _job_row(self, view: JobView, now: datetime) -> Row:
         """The same row object while nothing it shows has changed, which the table skips:
@@ -236,12 +300,20 @@ class CronsoleApp(Actions):
     # navigation
 
     def action_tab(self, tab: str) -> None:
+        """Show a pane (from a detail screen too: back to the main screen first)."""
+        while isinstance(self.screen, DetailScreen):
+            self.pop_screen()
         if isinstance(self.screen, MainScreen):
             self.pane = tab
             self.show_pane(self.screen, tab)  # filled before it shows, not a frame later
             self.screen.query_one(TabbedContent).active = tab
-            target = self.screen.query_one("#log" if tab == "logs" else f"#{tab}-table")
-            target.focus()
+            self.hide_filter()
+            self.pane_widget(tab).focus()
+
+    def pane_widget(self, tab: str) -> LiveTable | LogPane:
+        if tab == "logs":
+            return self.screen.query_one("#log", LogPane)
+        return self.screen.query_one(f"#{tab}-table", LiveTable)
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -251,47 +323,110 @@ class CronsoleApp(Actions):
             self.show_pane(main, pane)
         if pane in READ_WHEN_OPEN:
             self.refresh_snapshot()
-        self.screen.query_one("#log" if pane == "logs" else f"#{pane}-table").focus()
+        self.hide_filter()
+        self.pane_widget(pane).focus()
+        self.refresh_bindings()  # the footer offers this pane's keys
+
+    def place(self, tab: str) -> Place:
+        """Where a detail screen opened now from this pane is opened from."""
+        if isinstance(self.screen, DetailScreen):
+            return self.screen.place
+        role = "hosting" if self.host else "observing"
+        return Place(role, self.engine.store.describe(), self.engine.node_id, [tab.title()])
 
     @on(DataTable.RowSelected)
     def open_row(self, event: DataTable.RowSelected) -> None:
+        """enter on a row drills down into it."""
         key = event.row_key.value
-        if key is None:
+        opens: dict[str, tuple[type[DetailScreen], Callable[[str], str]]] = {
+            "jobs-table": (JobScreen, lambda k: k),
+            "runs-table": (RunScreen, lambda k: f"run #{k}"),
+            "tenants-table": (TenantScreen, lambda k: f"tenant {k.split('/', 1)[1]}"),
+            "audit-table": (CommandScreen, lambda k: f"command #{k}"),
+            "nodes-table": (NodeScreen, lambda k: f"node {k}"),
+        }
+        table = event.data_table.id or ""
+        found = opens.get(table)
+        if key is None or found is None or not isinstance(self.screen, MainScreen):
             return
-        if event.data_table.id == "jobs-table":
-            self.push_screen(JobScreen(self.engine, key))
-        elif event.data_table.id == "runs-table":
-            self.push_screen(RunScreen(self.engine, key))
+        screen, crumb = found
+        place = self.place(table.removesuffix("-table")).then(crumb(key))
+        self.push_screen(screen(self.engine, key, place))
+
+    def action_logs_of(self) -> None:
+        """The Logs pane, filtered to the selection: a job, a run, a tenant, a node."""
+        where, screen = self.where(), self.screen
+        key = screen.key if isinstance(screen, DetailScreen) else self.table(where).selected_key
+        if key is None:
+            self.notify("nothing selected", severity="warning")
+            return
+        runs: frozenset[int] | None = None
+        if where in ("runs", "run"):
+            label, runs = f"run #{key}", frozenset({int(key)})
+        elif where in ("nodes", "node"):
+            label = f"node {key}"
+            runs = frozenset(r.id for r in self.engine.store.list_runs(limit=500) if r.node == key)
+        elif where in ("tenants", "tenant"):
+            label = key.split("/", 1)[1]  # its name, wherever a record mentions it
+        elif where in ("audit", "command"):
+            command = self.engine.store.get_command(int(key))
+            label = (command.job if command else None) or ""
+        elif where == "item":
+            label = key.split("\0", 1)[1]
+        else:
+            label = key  # a job, a batch
+        self.action_tab("logs")
+        self.set_filter("logs", label, runs)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    # the filter: one per pane, said in the pane's tab while it is set
 
     def action_filter(self) -> None:
         if not isinstance(self.screen, MainScreen):
             return
         box = self.screen.query_one("#filter", Input)
+        box.value = self.filters.get(self.current_tab(), "")
         box.remove_class("hidden")
         box.focus()
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
-        tab = self.current_tab()
-        if tab == "logs":
-            self.screen.query_one(LogPane).set_filter(event.value)
+        if not event.input.has_class("hidden"):
+            self.set_filter(self.current_tab(), event.value)
+
+    def set_filter(self, tab: str, text: str, runs: frozenset[int] | None = None) -> None:
+        """The pane's filter; for the Logs pane, `runs` (when given) are the runs whose
+        records it shows, and `text` only names them."""
+        if self.filters.get(tab, "") == text and runs is None:
+            return
+        self.filters[tab] = text
+        widget = self.pane_widget(tab)
+        if isinstance(widget, LogPane):
+            widget.set_filter(text, runs)
         else:
-            self.screen.query_one(f"#{tab}-table", LiveTable).set_filter(event.value)
+            widget.set_filter(text)
+        self.retitle(tab)
+
+    def hide_filter(self) -> None:
+        for box in self.screen.query("#filter").results(Input):
+            box.add_class("hidden")
 
     def on_key(self, event: object) -> None:
-        key = getattr(event, "key", "")
-        box = self.screen.query("#filter")
-        if key == "escape" and box and self.focused is box.first():
-            box.first(Input).value = ""
-            box.first().add_class("hidden")
-            self.action_tab(self.current_tab())
+        """esc clears the pane's filter, from the filter box or from the pane itself."""
+        if getattr(event, "key", "") != "escape" or not isinstance(self.screen, MainScreen):
+            return
+        tab = self.current_tab()
+        if self.filters.get(tab) or self.screen.query_one("#filter").has_focus:
+            self.set_filter(tab, "")
+            self.hide_filter()
+            self.pane_widget(tab).focus()
 
     @on(Input.Submitted, "#filter")
     def filter_done(self) -> None:
-        self.action_tab(self.current_tab())
+        self.hide_filter()  # the tab still says the filter; esc in the pane clears it
+        self.pane_widget(self.current_tab()).focus()
 
     # quitting
 

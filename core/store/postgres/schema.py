@@ -78,10 +78,15 @@ CREATE TABLE item_attempts (
     outcome {T} NOT NULL, error {T}, at {T} NOT NULL);
 CREATE INDEX item_attempts_run ON item_attempts (run_id, id);
 """
+ITEM_LOOKUPS = """
+CREATE INDEX item_attempts_item ON item_attempts (item_id, id);
+CREATE INDEX items_tenant ON items (job, tenant, status, id);
+"""
 STATEMENTS = {
     "0001_initial": INITIAL,
     "0002_records_and_archive": RECORDS_AND_ARCHIVE,
     "0003_item_history": ITEM_HISTORY,
+    "0004_item_lookups": ITEM_LOOKUPS,
 }
 MIGRATIONS: list[tuple[str, str]] = [(name, STATEMENTS[name]) for name in NAMES]
 KNOWN = set(NAMES)

@@ -286,6 +286,17 @@ class ItemsMixin:
         " WHERE run_id = ? AND outcome IN ('failed', 'dead'))"
     )
 
+    def item_attempts(self, item_id: int, limit: int = 100) -> list[Attempt]:
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT * FROM item_attempts WHERE item_id = ? ORDER BY id LIMIT ?",
+                (item_id, limit),
+            )
+            .fetchall()
+        )
+        return valid(to_attempt, rows)
+
     def run_attempts(self, run_id: int, limit: int = 300) -> list[Attempt]:
         rows = (
             self._db.get()
@@ -402,8 +413,11 @@ class ItemsMixin:
         run_id: int | None = None,
         status: ItemStatus | None = None,
         limit: int = 100,
+        tenant: str | None = None,
     ) -> list[Item]:
-        body, params = where(("job", job), ("run_id", run_id), ("status", status))
+        body, params = where(
+            ("job", job), ("run_id", run_id), ("status", status), ("tenant", tenant)
+        )
         rows = (
             self._db.get()
             .execute(f"SELECT * FROM items WHERE {body} ORDER BY id LIMIT ?", (*params, limit))

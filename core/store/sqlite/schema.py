@@ -256,4 +256,11 @@ def item_history(db: Database) -> None:
     # ids grow with time, so retention's oldest-first scan needs no index on `at`
 
 
+@migrations(name="0004_item_lookups")
+def item_lookups(db: Database) -> None:
+    """One item's attempts, and one tenant's items by state, without a scan."""
+    _table(db, "item_attempts").create_index(["item_id", "id"])
+    _table(db, "items").create_index(["job", "tenant", "status", "id"])
+
+
 KNOWN = set(NAMES)  # each one is a @migrations function above (tests/core/test_store_contract.py)

@@ -13,10 +13,14 @@ from textual.widgets import Static
 KEYS = [
     ("?  f1", "this help"),
     ("ctrl+p  :", "command palette: every action by name"),
+    ("ctrl+p  :", "…with arguments: pause JOB 1h why, fire JOB k=v, period JOB 2025-02"),
     ("1 2 3 4 5 6 7", "Jobs, Tenants, Runs, Logs, Audit, Nodes, Batches"),
-    ("j k g G ↑ ↓", "move"),
-    ("/  esc", "filter the table or log; esc clears"),
-    ("enter  esc", "open details / go back"),
+    ("j k g G ↑ ↓", "move (in tables, this help and detail screens)"),
+    ("← →", "scroll a wide table sideways"),
+    ("/  esc", "filter this pane (its tab names the filter); esc in the pane clears"),
+    ("enter  esc", "drill down into the row (job, run, item, tenant, audit, node) / back"),
+    ("s  S", "sort by the next column / reverse the sort"),
+    ("l", "the logs of the selected job, run, tenant or node"),
     ("t  T", "fire the selected job now / with setting overrides"),
     ("p  r", "pause (reason, optional duration) / resume the selected job"),
     ("P", "pause or resume the whole scheduler"),
@@ -48,7 +52,11 @@ PANES = [
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "close", "Close"),
+        Binding("j,down", "scroll(1)", "Down", show=False),
+        Binding("k,up", "scroll(-1)", "Up", show=False),
+    ]
 
     def compose(self) -> ComposeResult:
         keys = Table("key", "does", box=None, padding=(0, 2))
@@ -62,6 +70,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys)
             yield Static(panes)
             yield Static(Text("esc closes", style="dim"))
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one(".help", VerticalScroll).scroll_relative(y=lines, animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

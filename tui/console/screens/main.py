@@ -16,6 +16,7 @@ from ..rows import (
     NODE_COLUMNS,
     RUN_COLUMNS,
     TENANT_COLUMNS,
+    fits,
     names,
 )
 from ..widgets.logpane import LogPane
@@ -25,6 +26,12 @@ from ..widgets.tables import LiveTable
 
 TABS = ["jobs", "tenants", "runs", "logs", "audit", "nodes", "batches"]
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+def title(tab: str, *notes: str) -> str:
+    """A pane's tab: its key and name, then what is special about it now (a filter, rows
+    that arrived above the cursor)."""
+    return "  ".join([f"{TABS.index(tab) + 1} {tab.title()}", *[n for n in notes if n]])
 
 
 class MainScreen(Screen[None]):
@@ -39,20 +46,20 @@ class MainScreen(Screen[None]):
             yield StatusLine(self.role, self.database, self.node, id="status")
             yield StatusClock(id="clock")
         with TabbedContent(id="tabs", initial="jobs"):
-            with TabPane("1 Jobs", id="jobs"):
-                yield LiveTable(names(JOB_COLUMNS), id="jobs-table")
-            with TabPane("2 Tenants", id="tenants"):
-                yield LiveTable(names(TENANT_COLUMNS), id="tenants-table")
-            with TabPane("3 Runs", id="runs"):
-                yield LiveTable(names(RUN_COLUMNS), id="runs-table")
-            with TabPane("4 Logs", id="logs"):
+            with TabPane(title("jobs"), id="jobs"):
+                yield LiveTable(names(JOB_COLUMNS), fits(JOB_COLUMNS), id="jobs-table")
+            with TabPane(title("tenants"), id="tenants"):
+                yield LiveTable(names(TENANT_COLUMNS), fits(TENANT_COLUMNS), id="tenants-table")
+            with TabPane(title("runs"), id="runs"):
+                yield LiveTable(names(RUN_COLUMNS), fits(RUN_COLUMNS), True, id="runs-table")
+            with TabPane(title("logs"), id="logs"):
                 yield LogPane(id="log")
-            with TabPane("5 Audit", id="audit"):
-                yield LiveTable(names(AUDIT_COLUMNS), id="audit-table")
-            with TabPane("6 Nodes", id="nodes"):
-                yield LiveTable(names(NODE_COLUMNS), id="nodes-table")
-            with TabPane("7 Batches", id="batches"):
-                yield LiveTable(names(BATCH_COLUMNS), id="batches-table")
+            with TabPane(title("audit"), id="audit"):
+                yield LiveTable(names(AUDIT_COLUMNS), fits(AUDIT_COLUMNS), True, id="audit-table")
+            with TabPane(title("nodes"), id="nodes"):
+                yield LiveTable(names(NODE_COLUMNS), fits(NODE_COLUMNS), id="nodes-table")
+            with TabPane(title("batches"), id="batches"):
+                yield LiveTable(names(BATCH_COLUMNS), fits(BATCH_COLUMNS), True, id="batches-table")
         yield ProgressPanel(id="progress")
         yield Input(placeholder="filter… (esc clears)", id="filter", classes="hidden")
         yield Footer()

@@ -38,8 +38,8 @@ class ConfirmModal(ModalScreen[bool]):
             if self.detail:
                 yield Label(Text(visible(self.detail, 2000)), classes="detail")
             with Horizontal(classes="buttons"):
-                yield Button("Yes (y)", id="yes", variant="warning")
-                yield Button("No (n)", id="no")
+                yield Button("Yes (y)", id="yes", variant="warning", compact=True)
+                yield Button("No (n)", id="no", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -85,11 +85,12 @@ class FormModal(ModalScreen[Values | None]):
                     placeholder=field.placeholder,
                     id=field.name,
                     select_on_focus=False,
+                    compact=True,
                 )
             yield Static("", id="effect")
             with Horizontal(classes="buttons"):
-                yield Button("OK (enter)", id="ok", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("OK (enter)", id="ok", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         for box in self.query(Input):

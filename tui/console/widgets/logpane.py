@@ -10,7 +10,9 @@ from cronsole.core.logs import LEVELS
 from cronsole.core.models import LogEntry
 from cronsole.core.text import visible
 
-LEVEL_STYLE = {"WARNING": "yellow", "ERROR": "bold red", "CRITICAL": "bold red"}
+from ..text import tone
+
+LEVEL_TONE = {"WARNING": "warn", "ERROR": "bad", "CRITICAL": "bad"}
 
 
 def format_entry(entry: LogEntry) -> Text:
@@ -19,7 +21,8 @@ def format_entry(entry: LogEntry) -> Text:
     if entry.job and entry.run_id:
         source = f"{entry.job}#{entry.run_id}"
     line = Text(f"{entry.at.astimezone():%H:%M:%S} ", style="dim")
-    line.append(f"{entry.level:<7} ", style=LEVEL_STYLE.get(entry.level, ""))
+    kind = LEVEL_TONE.get(entry.level)
+    line.append(f"{entry.level:<7} ", style=tone(kind) if kind else "")
     line.append(visible(source, 60) + ": ", style="bold")
     line.append(visible(entry.message, 2000))
     return line
@@ -44,6 +47,7 @@ class LogPane(RichLog):
         self.follow = True
         self.min_level = "DEBUG"
         self.text_filter = ""
+        self.runs: frozenset[int] | None = None  # only these runs' records, when set
         self.entries: list[LogEntry] = []
 
     def add_entries(self, entries: list[LogEntry]) -> None:
@@ -59,11 +63,16 @@ class LogPane(RichLog):
 
     def _wanted(self, entry: LogEntry) -> bool:
         rank = LEVELS.index(entry.level) if entry.level in LEVELS else len(LEVELS)
+        if rank < LEVELS.index(self.min_level):
+            return False
+        if self.runs is not None:
+            return entry.run_id in self.runs
         text = f"{entry.job} #{entry.run_id} {entry.message}".lower()
-        return rank >= LEVELS.index(self.min_level) and self.text_filter.lower() in text
+        return self.text_filter.lower() in text
 
-    def set_filter(self, text: str) -> None:
-        self.text_filter = text
+    def set_filter(self, text: str, runs: frozenset[int] | None = None) -> None:
+        """Records containing `text`, or (when `runs` is given) the records of those runs."""
+        self.text_filter, self.runs = text, runs
         self.refilter()
 
     def refilter(self) -> None:

@@ -14,16 +14,16 @@ from cronsole.core.durations import format_duration
 from cronsole.core.models import Run, RunStatus
 from cronsole.core.progress import progress
 
-from ..text import literal
+from ..text import literal, tone
 
 
 def progress_cells(run: Run, now: datetime) -> Text:
     done = progress(run, now)
     text = Text(f"{done.processed}" + (f"/{done.total}" if done.total is not None else ""))
     if done.failed:
-        text.append(f"  {done.failed} failed", style="red")
+        text.append(f"  {done.failed} failed", style=tone("error"))
     if run.left:
-        text.append(f"  stopped early, {run.left} left", style="bold yellow")
+        text.append(f"  stopped early, {run.left} left", style=tone("alert"))
     elif done.rate and not run.status.finished:
         text.append(f"  {done.rate:.1f}/s")
         if done.eta_seconds is not None:

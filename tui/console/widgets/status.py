@@ -15,7 +15,7 @@ from cronsole.core.durations import format_duration
 from cronsole.core.snapshot import Snapshot
 from cronsole.core.store import POSTGRES
 
-from ..text import health, literal
+from ..text import health, literal, middle, tone
 
 
 def shorter(path: str) -> str:
@@ -44,6 +44,10 @@ class StatusLine(Static):
         self.host = node.rsplit("-", 2)[0]  # node ids are host-pid-random
         self.shown = Text()
 
+    def on_resize(self) -> None:
+        self.shown = Text()
+        self.watch_snapshot(self.snapshot)
+
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         line = self.line_for(snapshot)
         if line != self.shown:
@@ -51,14 +55,15 @@ class StatusLine(Static):
             self.update(line, layout=False)  # always one line
 
     def line_for(self, snapshot: Snapshot | None) -> Text:
-        """What matters most comes first: a narrow terminal cuts the path, not the health."""
+        """What matters most comes first: a narrow terminal cuts the path (in the middle, so
+        its start and its file name stay), not the health."""
         line = Text()
         line.append(" cronsole ", style="bold reverse")
         line.append(f" {self.role.upper()} ", style="bold")
         if snapshot is None:
             line.append(" loading…")
         elif self.role == "observing" and not snapshot.scheduler_up:
-            line.append(" ").append(" NO SCHEDULER ", style="bold reverse red")
+            line.append(" ").append(" NO SCHEDULER ", style=f"bold reverse {tone('error')}")
             if snapshot.last_host_stopped is not None:
                 age = int((snapshot.at - snapshot.last_host_stopped).total_seconds())
                 line.append(f" stopped {format_duration(max(age, 0))} ago", style="bold")
@@ -67,16 +72,16 @@ class StatusLine(Static):
                 line.append(f" last beat {format_duration(max(age, 0))} ago", style="bold")
             line.append("  health ").append_text(health(snapshot.health))
         else:
-            state = ("PAUSED ALL", "bold yellow") if snapshot.paused_all else ("RUNNING", "green")
-            line.append(" ").append(state[0], style=state[1])
+            state = ("PAUSED ALL", "alert") if snapshot.paused_all else ("RUNNING", "good")
+            line.append(" ").append(state[0], style=tone(state[1]))
             line.append("  health ").append_text(health(snapshot.health))
             others = [n for n in snapshot.nodes if n.id != self.node]
             hosts = sum(1 for n in others if n.role == "host")
             if others:
                 line.append(f"  +{len(others)} node(s)" + (f", {hosts} hosting" if hosts else ""))
         line.append_text(literal(f"  on {self.host}  ", 30))
-        path = self.database if len(self.database) <= 28 else "…" + self.database[-27:]
-        return line.append_text(literal(path, 40, style="dim"))
+        room = max(12, self.size.width - line.cell_len - 1)
+        return line.append_text(middle(self.database, room, style="dim"))
 
 
 class StatusClock(Static):

@@ -1,17 +1,50 @@
-"""Tables that update cells in place (no clear-and-rebuild), with vim keys, marks and a filter."""
+"""Tables that update cells in place (no clear-and-rebuild), with vim keys, marks, a filter, a
+sort column, columns fitted to the rows they show, and a cursor that can follow the newest row."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
+from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.widgets import DataTable
 
 from . import internals
 
 Row = Sequence[Text | str]
 MARK = Text("●", style="bold cyan")
+ARROWS = {False: " ▲", True: " ▼"}
+FOLDS = 3  # columns that give way this readily are folded away when cutting is not enough
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How a column gives way when the table is wider than its pane."""
+
+    give: int = 0  # the highest gives way first; 0: never narrower than its widest cell
+    least: int = 0  # the narrowest it becomes (0: as wide as its header)
+
+
+def natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that compares the numbers in a cell as numbers: #9 before #84."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part.lower())
+        for part in re.split(r"(\d+)", text)
+        if part
+    )
+
+
+def cut(cell: Text | str) -> Text:
+    """A cell that a narrowed column cuts with "…" (never folds onto a hidden line)."""
+    text = Text(cell) if isinstance(cell, str) else cell
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
 
 
 class LiveTable(DataTable[Text | str]):
@@ -23,14 +56,39 @@ class LiveTable(DataTable[Text | str]):
         Binding("g", "scroll_top", "Top", show=False),
         Binding("G", "scroll_bottom", "Bottom", show=False),
         Binding("space", "mark", "Mark", show=False),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("S", "sort_reverse", "Reverse", show=False),
     ]
 
-    def __init__(self, columns: Sequence[str], **kwargs: object) -> None:
+    class Captioned(Message):
+        """What the pane's title says about this table changed (rows new above the cursor)."""
+
+        def __init__(self, table: LiveTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> LiveTable:
+            return self.table
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        fits: Sequence[Fit] = (),
+        follow: bool = False,
+        **kwargs: object,
+    ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.column_names = ["", *columns]
-        self.rows_by_key: dict[str, Row] = {}
+        self.fits = [Fit(least=1), *fits, *[Fit()] * (len(columns) - len(fits))]
+        self.follow = follow  # newest first: the cursor on the top row stays on the top row
+        self.rows_by_key: Mapping[str, Row] = {}
+        self.sort_keys: Mapping[str, Sequence[object]] = {}
         self.marked: set[str] = set()
         self.filter_text = ""
+        self.sort_by: int | None = None  # a column index (into `columns`), None: as given
+        self.descending = False
+        self.new_above = 0  # rows that arrived above the cursor since it left the top
         self.widths: list[int] = []
 
     def on_mount(self) -> None:
@@ -38,28 +96,55 @@ class LiveTable(DataTable[Text | str]):
             self.add_column(name, key=name or "mark")
 
     def on_idle(self) -> None:
-        """DataTable measures new rows when idle, but keeps cells it drew before at the old
-        column widths (its cell cache is not keyed by width): redraw once when widths change."""
-        widths = [column.content_width for column in self.columns.values()]
+        """DataTable keeps cells it drew before at the old column widths (its cell cache is
+        not keyed by width): redraw once when widths change."""
+        widths = [column.get_render_width(self) for column in self.columns.values()]
         if widths != self.widths:
             self.widths = widths
             internals.redraw(self)
 
-    def show(self, rows: dict[str, Row]) -> None:
-        """Make the table show these rows (in this order for new ones), changing only what
-        changed."""
+    def on_resize(self) -> None:
+        self.fit()
+
+    def show(
+        self, rows: Mapping[str, Row], keys: Mapping[str, Sequence[object]] | None = None
+    ) -> None:
+        """Make the table show these rows (in this order for new ones, unless sorted by a
+        column), changing only what changed. `keys` are the rows' sort keys, one per column,
+        where a cell's text would sort wrongly (ages, countdowns)."""
         shown, self.rows_by_key = self.rows_by_key, rows
+        self.sort_keys = keys or {}
+        top = self.cursor_row == 0 or not self.row_count
         wanted = {k: r for k, r in rows.items() if self._matches(r)}
         for key in [k.value for k in list(self.rows) if k.value not in wanted]:
             if key is not None:
                 self.remove_row(key)
+        added = []
         for key, row in wanted.items():
-            cells = [MARK if key in self.marked else "", *row]
+            cells = [MARK if key in self.marked else "", *map(cut, row)]
             if key not in self.rows:
                 self.add_row(*cells, key=key)
+                added.append(key)
             elif shown.get(key) is not row:  # the very row shown last time: nothing to compare
                 self._update(key, cells)
-        self._keep_order(list(wanted))
+        order = self._ordered(wanted)
+        self._keep_order(order)
+        if self.follow:
+            self._follow(top, added, order)
+        self.fit()
+
+    def _ordered(self, rows: Mapping[str, Row]) -> list[str]:
+        if self.sort_by is None:
+            return list(rows)
+        column = self.sort_by
+
+        def key(row: str) -> Any:
+            given = self.sort_keys.get(row)
+            if given is not None and given[column] is not None:
+                return given[column]
+            return natural(str(rows[row][column]))
+
+        return sorted(rows, key=key, reverse=self.descending)
 
     def _keep_order(self, order: list[str]) -> None:
         """Rows in the given order (newest first, worst first), moving only when it differs;
@@ -74,6 +159,27 @@ class LiveTable(DataTable[Text | str]):
         if selected in order:
             self.move_cursor(row=self.get_row_index(selected))
 
+    def _follow(self, top: bool, added: list[str], order: list[str]) -> None:
+        """On the top row, stay on the top row (as `tail -f` does); elsewhere keep the row and
+        count what arrived above it."""
+        if top:
+            self.move_cursor(row=0)
+            return
+        cursor = self.cursor_row
+        above = sum(1 for key in added if order.index(key) < cursor)
+        if above:
+            self.new_above += above
+            self.post_message(self.Captioned(self))
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        if new.row == 0 and self.new_above:
+            self.new_above = 0
+            self.post_message(self.Captioned(self))
+
+    def caption(self) -> str:
+        return f"↑{self.new_above} new" if self.new_above else ""
+
     def _update(self, key: str, cells: Sequence[Text | str]) -> None:
         current = self.get_row(key)
         for name, old, new in zip(self.column_names, current, cells, strict=True):
@@ -84,11 +190,36 @@ class LiveTable(DataTable[Text | str]):
         """`update_cell`, repainting only this cell (see internals.py for why)."""
         internals.set_cell(self, key, column, value)
 
-    def measure(self) -> None:
-        """Size the columns to the rows added since the table was last idle, now, not when
-        idle as DataTable does: a table filled as it comes into view would otherwise show a
-        frame at the header widths, names cut to a few letters."""
-        internals.measure_now(self)
+    def fit(self) -> None:
+        """Each column as wide as its widest shown cell (so it narrows again when that row
+        goes); when that is wider than the pane, the columns that give way first are cut
+        (each cell ends in "…") down to their least width, then the next ones; when even that
+        is too wide, the low-priority ones (`give` of 3 and more) are folded away, first to
+        give way first."""
+        columns = list(self.columns.values())
+        if len(columns) != len(self.column_names):
+            return  # not mounted yet
+        widths = [cell_len(str(c.label)) for c in columns]
+        widths[0] = 1  # the mark column, marks or not
+        for key in self.rows:
+            for n, cell in enumerate(self.get_row(key)):
+                widths[n] = max(widths[n], cell_len(str(cell)))
+        room = self.scrollable_content_region.width
+        excess = sum(widths) + 2 * self.cell_padding * len(widths) - room
+        for n in sorted(range(len(widths)), key=lambda n: -self.fits[n].give):
+            fit = self.fits[n]
+            if excess <= 0 or not room or fit.give == 0:
+                break
+            least = fit.least or cell_len(str(columns[n].label))
+            cut = max(0, min(excess, widths[n] - least))
+            widths[n] -= cut
+            excess -= cut
+        for n in sorted(range(len(widths)), key=lambda n: -self.fits[n].give):
+            if excess <= 0 or not room or self.fits[n].give < FOLDS:
+                break
+            excess -= widths[n]
+            widths[n] = 0  # its padding stays: two blank cells
+        internals.set_widths(self, widths)
 
     def _matches(self, row: Row) -> bool:
         needle = self.filter_text.lower()
@@ -96,7 +227,41 @@ class LiveTable(DataTable[Text | str]):
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
-        self.show(self.rows_by_key)
+        self.show(self.rows_by_key, self.sort_keys)
+
+    # sorting: `s` moves the sort to the next column (after the last: the pane's own order)
+
+    def action_sort(self) -> None:
+        count = len(self.column_names) - 1
+        self.sort_by = 0 if self.sort_by is None else self.sort_by + 1
+        if self.sort_by >= count:
+            self.sort_by = None
+        self.descending = False
+        self._resort()
+
+    def action_sort_reverse(self) -> None:
+        if self.sort_by is None:
+            self.sort_by = 0
+        else:
+            self.descending = not self.descending
+        self._resort()
+
+    def _resort(self) -> None:
+        for n, (name, column) in enumerate(
+            zip(self.column_names, self.columns.values(), strict=True)
+        ):
+            arrow = ARROWS[self.descending] if n - 1 == self.sort_by else ""
+            column.label = Text(name + arrow)
+        self.show(self.rows_by_key, self.sort_keys)
+        internals.redraw(self)
+        name = "their own order" if self.sort_by is None else self.column_names[self.sort_by + 1]
+        self.notify(f"sorted by {name}" + (" (descending)" if self.descending else ""))
+
+    @property
+    def sort_label(self) -> str:
+        if self.sort_by is None:
+            return ""
+        return self.column_names[self.sort_by + 1] + ARROWS[self.descending]
 
     @property
     def selected_key(self) -> str | None:

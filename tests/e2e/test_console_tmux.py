@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -24,8 +25,15 @@ GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
 
 class Terminal:
     def __init__(
-        self, socket: str, cwd: Path, env: dict[str, str], size: str = "100x30", args: str = ""
+        self,
+        socket: str,
+        cwd: Path,
+        env: dict[str, str],
+        size: str = "100x30",
+        args: str = "",
+        command: str = "",
     ) -> None:
+        """tmux running `cronsole ARGS`, or `command` (which runs it another way)."""
         if shutil.which("tmux") is None:
             pytest.fail("tmux is required for this test (.ci/run installs it)")
         self.socket, self.cwd, self.env = socket, cwd, env
@@ -39,7 +47,7 @@ class Terminal:
             width,
             "-y",
             height,
-            f"{CRONSOLE} {args}; echo EXITED=$?; sleep 60",
+            f"{command or CRONSOLE + ' ' + args}; echo EXITED=$?; sleep 60",
         )
 
     def tmux(self, *args: str) -> str:
@@ -200,6 +208,59 @@ def test_a_console_hosting_inside_ssh_says_what_closing_the_session_does(
     try:
         term.wait_for("HOSTING", "gracefully")  # one word: the toast wraps
         assert live_roles(folder) == ["host"]
+        term.quit()
+    finally:
+        term.close()
+
+
+@pytest.mark.slow
+def test_over_a_real_ssh_session_the_palette_sort_and_drill_down_work(
+    demo: tuple[Path, dict[str, str]], sshd: tuple[int, Path]
+) -> None:
+    """An operator's path at 80x24 through an sshd on 127.0.0.1: ctrl+p, a sorted column,
+    a tenant opened, quit."""
+    folder, env = demo
+    port, key = sshd
+    remote = " ".join(
+        [
+            f"cd {shlex.quote(str(folder))} &&",
+            "env",
+            *[f"{k}={shlex.quote(env[k])}" for k in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "TERM")],
+            CRONSOLE,
+        ]
+    )
+    ssh = shlex.join(
+        [
+            "ssh",
+            "-tt",
+            "-i",
+            str(key),
+            "-p",
+            str(port),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            f"{os.environ.get('USER', 'root')}@127.0.0.1",
+            remote,
+        ]
+    )
+    term = Terminal(f"cronsole-ssh-{os.getpid()}", folder, env, size="80x24", command=ssh)
+    try:
+        term.wait_for("invoice-ingest", "HOSTING", "1 Jobs")
+        term.keys("C-p")
+        term.wait_for("go tenants")  # the palette lists its commands
+        term.keys("Escape", "2")
+        term.wait_for("acme", "WARN")
+        term.keys("s")
+        term.wait_for("tenant ▲")  # sorted by the first column, said in the header
+        term.keys("Enter")
+        shown = term.wait_for("Tenants › tenant ", "pending,")
+        assert "HOSTING" in shown.splitlines()[0]  # the status line stays on top
+        term.keys("Escape")
+        term.wait_for("2 Tenants")
         term.quit()
     finally:
         term.close()

@@ -105,7 +105,7 @@ def moment(at: datetime | None) -> tuple[bool, float]:
 
 
 JOB_COLUMNS: list[Column[JobView]] = [
-    Column("job", lambda v, now: literal(v.name, 40, style="bold"), fit=Fit(2, 12)),
+    Column("job", lambda v, now: literal(v.name, 40, style="bold"), fit=Fit(1, 14)),
     Column(
         "next",
         _job_next,
@@ -113,7 +113,12 @@ JOB_COLUMNS: list[Column[JobView]] = [
         order=lambda v, now: moment(v.next_run),
     ),
     Column("state", _job_state, fit=Fit(3, 12)),
-    Column("queue p/r/f", _job_queue, order=lambda v, now: (-v.failed, -v.pending, -v.running)),
+    Column(
+        "queue p/r/f",
+        _job_queue,
+        fit=Fit(2, 7),
+        order=lambda v, now: (-v.failed, -v.pending, -v.running),
+    ),
     Column("period", lambda v, now: literal(v.period or "-")),
     Column(
         "last",

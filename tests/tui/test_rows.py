@@ -63,7 +63,11 @@ JOB = JobView(
     FINISHED,
     RUNNING,
 )
-TENANT = (TenantView("queue", "acme", 3, 1, 0, 95.0, Health.WARN, 0.1, "backlog"), [1, 3, 2])
+TENANT = (
+    TenantView("queue", "acme", 3, 1, 0, 95.0, Health.WARN, 0.1, "backlog"),
+    [1, 3, 2],
+    (1, 3),
+)
 NODE = (
     Node("n1", "host", "box", 42, T0 - timedelta(hours=2), T0 - timedelta(seconds=4), "0.1"),
     True,

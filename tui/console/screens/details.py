@@ -91,7 +91,10 @@ class DetailScreen(Screen[None]):
         yield from ()
 
     def on_mount(self) -> None:
-        self.query_one(StatusLine).snapshot = getattr(self.app, "snapshot", None)
+        snapshot = getattr(self.app, "snapshot", None)  # the last read, until the next one
+        self.query_one(StatusLine).snapshot = snapshot
+        if snapshot is not None:
+            self.query_one(StatusClock).show(snapshot.at)
         self.load()
         self.set_interval(1.0, self.load)
 

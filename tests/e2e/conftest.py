@@ -51,3 +51,13 @@ def sshd(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def ssh_command(port: int, key: Path, remote: str) -> list[str]:
+    """ssh to the test's sshd as this user, with a terminal, running `remote`."""
+    user = os.environ.get("USER", "root")
+    return [
+        "ssh", "-tt", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        f"{user}@127.0.0.1", remote,
+    ]  # fmt: skip

@@ -18,6 +18,7 @@ import pytest
 
 from cronsole.tui.demo import create_workspace
 from tests.conftest import eventually
+from tests.e2e.conftest import ssh_command
 
 CRONSOLE = str(Path(sys.executable).with_name("cronsole"))
 GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
@@ -229,24 +230,7 @@ def test_over_a_real_ssh_session_the_palette_sort_and_drill_down_work(
             CRONSOLE,
         ]
     )
-    ssh = shlex.join(
-        [
-            "ssh",
-            "-tt",
-            "-i",
-            str(key),
-            "-p",
-            str(port),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            f"{os.environ.get('USER', 'root')}@127.0.0.1",
-            remote,
-        ]
-    )
+    ssh = shlex.join(ssh_command(port, key, remote))
     term = Terminal(f"cronsole-ssh-{os.getpid()}", folder, env, size="80x24", command=ssh)
     try:
         term.wait_for("invoice-ingest", "HOSTING", "1 Jobs")

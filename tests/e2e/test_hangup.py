@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Workspace
+from tests.e2e.conftest import ssh_command
 from tests.e2e.test_headless import JOBS
 from tests.procs import CRONSOLE, Proc, cli, query, side_effects, start_host, wait_for
 
@@ -60,22 +61,7 @@ def test_a_dropped_ssh_connection_stops_the_service_gracefully(
 ) -> None:
     port, key = sshd
     client = subprocess.Popen(
-        [
-            "ssh",
-            "-tt",
-            "-i",
-            str(key),
-            "-p",
-            str(port),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            f"{os.environ.get('USER', 'root')}@127.0.0.1",
-            remote_command(ws, "--no-tui"),
-        ],
+        ssh_command(port, key, remote_command(ws, "--no-tui")),
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -328,9 +328,7 @@ class CronsoleApp(Actions):
         self.refresh_bindings()  # the footer offers this pane's keys
 
     def place(self, tab: str) -> Place:
-        """Where a detail screen opened now from this pane is opened from."""
-        if isinstance(self.screen, DetailScreen):
-            return self.screen.place
+        """Where a detail screen opened from this pane is opened from."""
         role = "hosting" if self.host else "observing"
         return Place(role, self.engine.store.describe(), self.engine.node_id, [tab.title()])
 

@@ -5,6 +5,7 @@ opened from (`Jobs › invoice-ingest › run #84 › item`)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -50,14 +51,17 @@ class DetailRead(Message):
         self.detail = detail
 
 
+@dataclass(frozen=True)
 class Place:
     """What every screen shows on top: the status line's parts and the trail to here."""
 
-    def __init__(self, role: str, database: str, node: str, trail: list[str]) -> None:
-        self.role, self.database, self.node, self.trail = role, database, node, trail
+    role: str
+    database: str
+    node: str
+    trail: list[str]
 
     def then(self, crumb: str) -> Place:
-        return Place(self.role, self.database, self.node, [*self.trail, crumb])
+        return replace(self, trail=[*self.trail, crumb])
 
 
 class DetailScreen(Screen[None]):

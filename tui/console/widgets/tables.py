@@ -116,22 +116,24 @@ class LiveTable(DataTable[Text | str]):
         self.sort_keys = keys or {}
         top = self.cursor_row == 0 or not self.row_count
         wanted = {k: r for k, r in rows.items() if self._matches(r)}
-        for key in [k.value for k in list(self.rows) if k.value not in wanted]:
+        gone = [k.value for k in list(self.rows) if k.value not in wanted]
+        for key in gone:
             if key is not None:
                 self.remove_row(key)
-        added = []
+        added, changed = [], bool(gone)
         for key, row in wanted.items():
             cells = [MARK if key in self.marked else "", *map(cut, row)]
             if key not in self.rows:
                 self.add_row(*cells, key=key)
                 added.append(key)
             elif shown.get(key) is not row:  # the very row shown last time: nothing to compare
-                self._update(key, cells)
+                changed = self._update(key, cells) or changed
         order = self._ordered(wanted)
         self._keep_order(order)
         if self.follow:
             self._follow(top, added, order)
-        self.fit()
+        if changed or added:
+            self.fit()  # it measures every cell: only when one changed
 
     def _ordered(self, rows: Mapping[str, Row]) -> list[str]:
         if self.sort_by is None:
@@ -180,11 +182,15 @@ class LiveTable(DataTable[Text | str]):
     def caption(self) -> str:
         return f"↑{self.new_above} new" if self.new_above else ""
 
-    def _update(self, key: str, cells: Sequence[Text | str]) -> None:
+    def _update(self, key: str, cells: Sequence[Text | str]) -> bool:
+        """Set the cells that differ; whether any did."""
         current = self.get_row(key)
+        changed = False
         for name, old, new in zip(self.column_names, current, cells, strict=True):
             if str(old) != str(new) or getattr(old, "style", None) != getattr(new, "style", None):
                 self.set_cell(key, name or "mark", new)
+                changed = True
+        return changed
 
     def set_cell(self, key: str, column: str, value: Text | str) -> None:
         """`update_cell`, repainting only this cell (see internals.py for why)."""
@@ -253,15 +259,10 @@ class LiveTable(DataTable[Text | str]):
             arrow = ARROWS[self.descending] if n - 1 == self.sort_by else ""
             column.label = Text(name + arrow)
         self.show(self.rows_by_key, self.sort_keys)
+        self.fit()  # the header's arrow takes room
         internals.redraw(self)
         name = "their own order" if self.sort_by is None else self.column_names[self.sort_by + 1]
         self.notify(f"sorted by {name}" + (" (descending)" if self.descending else ""))
-
-    @property
-    def sort_label(self) -> str:
-        if self.sort_by is None:
-            return ""
-        return self.column_names[self.sort_by + 1] + ARROWS[self.descending]
 
     @property
     def selected_key(self) -> str | None:

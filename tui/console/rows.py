@@ -112,7 +112,7 @@ JOB_COLUMNS: list[Column[JobView]] = [
         moves=lambda v, now: countdown(v.next_run, now),
         order=lambda v, now: moment(v.next_run),
     ),
-    Column("state", _job_state, fit=Fit(3, 12)),
+    Column("state", _job_state, fit=Fit(2, 12)),
     Column(
         "queue p/r/f",
         _job_queue,
@@ -172,7 +172,7 @@ def _failed(row: TenantRow, now: datetime) -> Text:
 
 
 TENANT_COLUMNS: list[Column[TenantRow]] = [
-    Column("tenant", lambda r, now: literal(r[0].tenant, 40), fit=Fit(2, 12)),
+    Column("tenant", lambda r, now: literal(r[0].tenant, 40), fit=Fit(1, 12)),
     Column("health", lambda r, now: health(r[0].status), order=lambda r, now: -r[0].status.rank),
     Column("why", lambda r, now: literal(r[0].reason, 60), fit=Fit(4, 10)),
     Column("pending", lambda r, now: Text(str(r[0].pending))),
@@ -212,7 +212,7 @@ RUN_COLUMNS: list[Column[Run]] = [
         moves=lambda r, now: None if r.finished_at else now,
         order=lambda r, now: ((r.finished_at or now) - (r.started_at or now)).total_seconds(),
     ),
-    Column("done/failed/total", _counts, fit=Fit(3, 9)),
+    Column("done/failed/total", _counts, fit=Fit(2, 9)),
     Column("node", lambda r, now: literal(r.node or "-", 40, style="dim"), fit=Fit(4, 6)),
     Column("error", lambda r, now: literal(r.error or "", 80, style=tone("error")), fit=Fit(5, 10)),
 ]
@@ -232,7 +232,7 @@ AUDIT_COLUMNS: list[Column[Command]] = [
     Column("when", lambda c, now: Text(f"{c.created_at.astimezone():%m-%d %H:%M:%S}")),
     Column("who", lambda c, now: literal(c.who, 30), fit=Fit(2, 8)),
     Column("action", lambda c, now: Text(c.action)),
-    Column("target", _target, fit=Fit(3, 10)),
+    Column("target", _target, fit=Fit(2, 10)),
     Column("why", lambda c, now: literal(c.reason or "", 40), fit=Fit(4, 8)),
     Column("result", lambda c, now: literal(c.result or c.status.value, 80), fit=Fit(5, 10)),
 ]
@@ -252,7 +252,7 @@ def _node_name(row: NodeRow, now: datetime) -> Text:
 
 
 NODE_COLUMNS: list[Column[NodeRow]] = [
-    Column("node", _node_name, fit=Fit(3, 14)),
+    Column("node", _node_name, fit=Fit(1, 14)),
     Column(
         "role", lambda r, now: Text(r[0].role, style=tone("busy") if r[0].role == "host" else "")
     ),
@@ -276,9 +276,9 @@ NODE_COLUMNS: list[Column[NodeRow]] = [
 # batches: the batch checker's tracked batches (its records)
 
 BATCH_COLUMNS: list[Column[Record]] = [
-    Column("batch", lambda r, now: literal(r.key, 40, style="bold"), fit=Fit(2, 14)),
+    Column("batch", lambda r, now: literal(r.key, 40, style="bold"), fit=Fit(1, 14)),
     Column("provider", lambda r, now: literal(r.data.get("provider"), 12)),
-    Column("endpoint", lambda r, now: literal(r.data.get("endpoint") or "-", 30), fit=Fit(3, 8)),
+    Column("endpoint", lambda r, now: literal(r.data.get("endpoint") or "-", 30), fit=Fit(2, 8)),
     Column("status", lambda r, now: status(r.status)),
     Column("requests", lambda r, now: Text(requests_text(r.data))),
     Column("on disk", lambda r, now: Text(on_disk_text(r.data))),

@@ -198,10 +198,9 @@ class LiveTable(DataTable[Text | str]):
 
     def fit(self) -> None:
         """Each column as wide as its widest shown cell (so it narrows again when that row
-        goes); when that is wider than the pane, the columns that give way first are cut
-        (each cell ends in "…") down to their least width, then the next ones; when even that
-        is too wide, the low-priority ones (`give` of 3 and more) are folded away, first to
-        give way first."""
+        goes). When that is wider than the pane, the low-priority columns (`give` of FOLDS
+        and more) give way first: cut (each cell ends in "…") to their least width, then
+        folded away; only then are the others cut, first to give way first."""
         columns = list(self.columns.values())
         if len(columns) != len(self.column_names):
             return  # not mounted yet
@@ -211,20 +210,23 @@ class LiveTable(DataTable[Text | str]):
             for n, cell in enumerate(self.get_row(key)):
                 widths[n] = max(widths[n], cell_len(str(cell)))
         room = self.scrollable_content_region.width
-        excess = sum(widths) + 2 * self.cell_padding * len(widths) - room
-        for n in sorted(range(len(widths)), key=lambda n: -self.fits[n].give):
-            fit = self.fits[n]
-            if excess <= 0 or not room or fit.give == 0:
-                break
-            least = fit.least or cell_len(str(columns[n].label))
+        excess = sum(widths) + 2 * self.cell_padding * len(widths) - room if room else 0
+
+        def shrink(n: int, least: int) -> None:
+            nonlocal excess
             cut = max(0, min(excess, widths[n] - least))
             widths[n] -= cut
             excess -= cut
-        for n in sorted(range(len(widths)), key=lambda n: -self.fits[n].give):
-            if excess <= 0 or not room or self.fits[n].give < FOLDS:
-                break
-            excess -= widths[n]
-            widths[n] = 0  # its padding stays: two blank cells
+
+        order = sorted(range(len(widths)), key=lambda n: -self.fits[n].give)
+        low = [n for n in order if self.fits[n].give >= FOLDS]
+        for n in low:
+            shrink(n, self.fits[n].least or cell_len(str(columns[n].label)))
+        for n in low:
+            shrink(n, 0)  # folded away; its padding stays, two blank cells
+        for n in order:
+            if 0 < self.fits[n].give < FOLDS:
+                shrink(n, self.fits[n].least or cell_len(str(columns[n].label)))
         internals.set_widths(self, widths)
 
     def _matches(self, row: Row) -> bool:

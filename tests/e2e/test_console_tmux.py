@@ -114,6 +114,9 @@ def demo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         XDG_STATE_HOME=str(tmp_path / "xdg"),
         XDG_CONFIG_HOME=str(tmp_path / "xdg"),
         TERM="xterm-256color",
+        # stale, as a login shell may export them: the console measures its terminal instead
+        COLUMNS="80",
+        LINES="24",
     )
     return folder, env
 
@@ -131,6 +134,9 @@ def test_the_console_in_a_real_terminal(
     terminal.wait_for("invoice-ingest", "HOSTING", "1 Jobs")
     terminal.keys("2")
     terminal.wait_for("[bold]evil[/bold]\\x1b[31m", "acme", "WARN")  # literally, full width
+    terminal.tmux("resize-window", "-t", "t", "-x", "130", "-y", "30")
+    # it follows the resize: the tabs' underline spans the new width
+    eventually(lambda: len(terminal.screen().splitlines()[2]) == 130, 20, every=0.2)
     terminal.keys("?")
     terminal.wait_for("cronsole — keys")
     terminal.keys("Escape", "1", "g", "p")

@@ -51,6 +51,10 @@ def run(
     # SIGHUP is the terminal (or the SSH connection) going away: the same graceful stop
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
+    # shutil.get_terminal_size (Textual's measure) believes COLUMNS and LINES before the
+    # terminal: exported ones would fix the console at that size and ignore every resize
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
     code = app.run(mouse=mouse)
     if host:
         say(f"cronsole: stopping; runs in flight get {settings.grace_period:g}s")

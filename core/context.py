@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -11,6 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from traceback import format_exc
 from typing import Any, Generic, TypeVar
 
 from .clock import Clock
@@ -39,6 +41,17 @@ class Outcome(Generic[T]):
 
 def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+TRACEBACK_FRAMES = 8
+
+
+def traceback_text() -> str | None:
+    """The traceback of the exception being handled, by its innermost frames (where it was
+    raised, not where the runner called the job); None outside an `except`."""
+    if sys.exc_info()[1] is None:
+        return None
+    return format_exc(limit=-TRACEBACK_FRAMES)
 
 
 class JobContext(Generic[S]):
@@ -419,11 +432,15 @@ class Ledger:
         retry: bool = True,
         watermark: Watermark | None = None,
         start_next: Item | None = None,
+        traceback: str | None = None,
     ) -> None:
+        """Failed with `error`: tried again after the job's backoff while `retry` and tries
+        remain. The try keeps `traceback`, by default that of the exception being handled."""
         ctx = self._ctx
         now = ctx.clock.now()
         retry_at = now + timedelta(seconds=self.backoff(item.attempts)) if retry else None
-        ctx._store.fail_item(item, now, error, retry_at, watermark, start_next)
+        trace = traceback_text() if traceback is None else traceback
+        ctx._store.fail_item(item, now, error, retry_at, watermark, start_next, trace)
         ctx.hub.publish(ItemFailed(now, ctx.job.name, ctx.run.id, item.key, error))
 
     def backoff(self, attempts: int) -> float:

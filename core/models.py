@@ -121,7 +121,7 @@ class Item:
 @dataclass(frozen=True)
 class Attempt:
     """One try of an item by a run, as the item's history keeps it: which run, which attempt,
-    with what outcome and error."""
+    with what outcome, error and traceback."""
 
     item_id: int
     job: str
@@ -132,6 +132,7 @@ class Attempt:
     outcome: ItemStatus
     error: str | None
     at: datetime
+    traceback: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,13 @@ import queue
 import random
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .clock import Clock
-from .context import JobContext, error_text
+from .context import JobContext, error_text, traceback_text
 from .durations import format_duration
 from .errors import CronsoleError, StoreWriteFailed
 from .events import EventHub, RunFinished, RunStarted
@@ -371,7 +370,7 @@ class Runner:
             return (
                 self._stopped(active) if active.cancel.is_set() else RunStatus.FAILED,
                 error_text(exc),
-                {"traceback": traceback.format_exc(limit=8)},
+                {"traceback": traceback_text()},
                 ctx.left,
             )
         status = self._status(active, ctx)

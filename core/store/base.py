@@ -278,8 +278,10 @@ class Store(Protocol):
         retry_at: datetime | None,
         watermark: Watermark | None = None,
         start_next: Item | None = None,
+        traceback: str | None = None,
     ) -> ItemStatus:
-        """Record a failure: retried after `retry_at` while attempts remain, else dead."""
+        """Record a failure: retried after `retry_at` while attempts remain, else dead; the
+        try is kept in the item's history with its error and `traceback`."""
         ...
 
     def release_item(self, item: Item, now: datetime) -> None:

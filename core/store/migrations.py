@@ -10,5 +10,6 @@ MIGRATIONS = (
     ("0002_records_and_archive", "record collections, the retention archive, items by update"),
     ("0003_item_history", "item_attempts (each failed try), items.started_at and reserved_for"),
     ("0004_item_lookups", "an item's attempts, a tenant's items (the console's drill-downs)"),
+    ("0005_item_tracebacks", "item_attempts.traceback: where each failed try raised"),
 )
 NAMES = tuple(name for name, _ in MIGRATIONS)

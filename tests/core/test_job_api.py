@@ -103,7 +103,13 @@ def test_an_exception_is_a_recorded_failure_not_a_crash(engine: Engine) -> None:
     run = run_now(engine, "broken")
     assert run.status is RunStatus.FAILED
     assert run.error == "RuntimeError: the remote end is down"
-    assert "Traceback" in run.summary["traceback"]
+    lines = run.summary["traceback"].rstrip().splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    # the frames kept are the innermost: where it was raised, not where the runner called it
+    assert lines[-2:] == [
+        '    raise RuntimeError("the remote end is down")',
+        "RuntimeError: the remote end is down",
+    ]
 
 
 def test_settings_layer_code_config_operator_and_run(

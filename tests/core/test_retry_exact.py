@@ -105,3 +105,20 @@ def test_retry_of_a_run_with_no_failed_items_left_starts_nothing(host: Host) -> 
     command = host.commands.retry(first)
     assert command.result == f"nothing to retry: run #{first} has no failed items left"
     assert len(store.list_runs(job="batchy")) == runs  # no run started
+
+
+def test_each_failed_try_keeps_the_traceback_of_its_exception(host: Host) -> None:
+    """What Python's traceback module printed where the item's handler raised, per try."""
+    store = host.engine.store
+    store.enqueue("batchy", "b", T0)
+    store.set_state("batchy", "bad", ["b"], T0)
+    fire(host)
+    failing = store.get_item("batchy", "b")
+    assert failing is not None
+    [attempt] = store.item_attempts(failing.id)
+    assert attempt.error == "ValueError: bad b"
+    assert attempt.traceback is not None
+    last_lines = attempt.traceback.rstrip().splitlines()[-3:]
+    assert last_lines[0].strip().startswith('File "') and "in handle" in last_lines[0]
+    assert last_lines[1].strip() == 'raise ValueError(f"bad {item.key}")'
+    assert last_lines[2] == "ValueError: bad b"

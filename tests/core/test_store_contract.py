@@ -174,15 +174,16 @@ def test_an_items_attempts_and_a_tenants_items_are_listed(store: Store) -> None:
     store.enqueue("job", "a", T0, tenant="acme", max_attempts=3)
     for n in (1, 2):
         [item] = store.claim_items("job", "n", None, T0 + timedelta(minutes=n), limit=1)
-        store.fail_item(item, T0 + timedelta(minutes=n), f"boom {n}", T0 + timedelta(minutes=n))
+        at = T0 + timedelta(minutes=n)
+        store.fail_item(item, at, f"boom {n}", at, traceback=f"Traceback …\nValueError: boom {n}")
     store.enqueue("job", "b", T0, tenant="globex")
     store.enqueue("job", "c", T0, tenant="acme")
     failing = store.get_item("job", "a")
     assert failing is not None
     tries = store.item_attempts(failing.id)
-    assert [(t.attempt, t.error, t.outcome) for t in tries] == [
-        (1, "boom 1", ItemStatus.FAILED),
-        (2, "boom 2", ItemStatus.FAILED),
+    assert [(t.attempt, t.error, t.outcome, t.traceback) for t in tries] == [
+        (1, "boom 1", ItemStatus.FAILED, "Traceback …\nValueError: boom 1"),
+        (2, "boom 2", ItemStatus.FAILED, "Traceback …\nValueError: boom 2"),
     ]
     assert [i.key for i in store.list_items("job", tenant="acme")] == ["a", "c"]
     failed = store.list_items("job", tenant="acme", status=ItemStatus.FAILED)

@@ -68,7 +68,13 @@ def nightly(ctx: JobContext) -> None:
     ctx.run_items(range(40), work, concurrency=5)
 
 
+def _down(depth: int) -> None:
+    if depth == 0:
+        raise RuntimeError("the remote end is down")
+    _down(depth - 1)
+
+
 @job(schedule="every 1h")
 def broken(ctx: JobContext) -> None:
-    """Always fails."""
-    raise RuntimeError("the remote end is down")
+    """Always fails, far down the stack (as a library call would)."""
+    _down(12)

@@ -181,7 +181,9 @@ def failed_item(host: Host) -> int:
     for n in (1, 2):
         run_id = finished_run(host, "ingest", 30 - n, RunStatus.PARTIAL)
         [item] = store.claim_items("ingest", host.engine.node_id, run_id, T0, limit=1)
-        store.fail_item(item, T0, f"ValueError: evaluation run {n} has no test cases at all", T0)
+        error = f"ValueError: evaluation run {n} has no test cases at all"
+        trace = f'Traceback (most recent call last):\n  File "ingest.py", line {n}, in evaluate\n'
+        store.fail_item(item, T0, error, T0, traceback=trace + error)
     return run_id
 
 
@@ -211,6 +213,10 @@ async def test_a_run_shows_item_keys_by_their_end_and_enter_opens_the_item_whole
         assert "Ltd/2026/11/scan-0001-final-signed.pdf" in text
         assert "run 1 has no test cases" in text  # every try with its error
         assert "run 2 has no test cases" in text
+        assert 'File "ingest.py", line 1, in evaluate' in text  # and its traceback
+        await pilot.press("G")
+        await settle(app, pilot)
+        assert 'File "ingest.py", line 2, in evaluate' in screen_text(app)
         assert '"pages": 3' in text
 
 

@@ -49,7 +49,9 @@ def app(
     store.enqueue("nightly", ITEM, T0, payload={"path": ITEM, "pages": 3})
     assert run is not None
     [item] = store.claim_items("nightly", "node", run.id, T0, limit=1)
-    store.fail_item(item, T0, "ValueError: evaluation run has no test cases (tenant config)", T0)
+    error = "ValueError: evaluation run has no test cases (tenant config)"
+    trace = 'Traceback (most recent call last):\n  File "jobs.py", line 40, in nightly\n'
+    store.fail_item(item, T0, error, T0, traceback=f"{trace}    evaluate(run)\n{error}")
     store.set_paused("ingest", True, T0, "disk swap", T0 + timedelta(hours=1), "op@host")
     return CronsoleApp(host.engine, host)
 

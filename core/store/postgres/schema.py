@@ -82,11 +82,13 @@ ITEM_LOOKUPS = """
 CREATE INDEX item_attempts_item ON item_attempts (item_id, id);
 CREATE INDEX items_tenant ON items (job, tenant, status, id);
 """
+ITEM_TRACEBACKS = f"ALTER TABLE item_attempts ADD COLUMN traceback {T};"
 STATEMENTS = {
     "0001_initial": INITIAL,
     "0002_records_and_archive": RECORDS_AND_ARCHIVE,
     "0003_item_history": ITEM_HISTORY,
     "0004_item_lookups": ITEM_LOOKUPS,
+    "0005_item_tracebacks": ITEM_TRACEBACKS,
 }
 MIGRATIONS: list[tuple[str, str]] = [(name, STATEMENTS[name]) for name in NAMES]
 KNOWN = set(NAMES)

@@ -39,11 +39,17 @@ def _count(c: Conn, job: str, queue: str, tenant: str, **delta: int) -> None:
 
 
 def _attempted(
-    c: Conn, item: Item, attempt: int, outcome: ItemStatus, error: str | None, now: datetime
+    c: Conn,
+    item: Item,
+    attempt: int,
+    outcome: ItemStatus,
+    error: str | None,
+    traceback: str | None,
+    now: datetime,
 ) -> None:
     c.execute(
         "INSERT INTO item_attempts (item_id, job, key, tenant, run_id, attempt, outcome, error,"
-        " at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " traceback, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             item.id,
             item.job,
@@ -53,6 +59,7 @@ def _attempted(
             attempt,
             outcome.value,
             error,
+            traceback,
             iso(now),
         ),
     )
@@ -205,12 +212,13 @@ class ItemsMixin:
         item: Item,
         status: ItemStatus,
         now: datetime,
+        traceback: str | None = None,
         **columns: Any,
     ) -> None:
         """Move a claimed item on, only if our claim still holds (compare-and-set). A failure
-        is kept in the item's history with the run that tried it (a later run may take the
-        item again); a success needs no row there: the item keeps the run that did it. Any
-        move ends a retry run's reservation."""
+        is kept in the item's history with the run that tried it and its traceback (a later
+        run may take the item again); a success needs no row there: the item keeps the run
+        that did it. Any move ends a retry run's reservation."""
         sets = ", ".join(f"{name} = ?" for name in columns)
         cursor = c.execute(
             f"UPDATE items SET status = ?, claim_owner = NULL, claim_token = NULL, {sets},"
@@ -222,7 +230,7 @@ class ItemsMixin:
             raise StaleClaim(f"item {item.key!r}: the claim was taken over; result refused")
         _count(c, item.job, item.queue, item.tenant, claimed=-1, **{status.value: 1})
         if status in (ItemStatus.FAILED, ItemStatus.DEAD):
-            _attempted(c, item, item.attempts, status, columns.get("error"), now)
+            _attempted(c, item, item.attempts, status, columns.get("error"), traceback, now)
 
     def complete_item(
         self,
@@ -250,12 +258,13 @@ class ItemsMixin:
         retry_at: datetime | None,
         watermark: Watermark | None = None,
         start_next: Item | None = None,
+        traceback: str | None = None,
     ) -> ItemStatus:
         retry = retry_at is not None and item.attempts < item.max_attempts
         status = ItemStatus.FAILED if retry else ItemStatus.DEAD
         not_before = iso(retry_at) if retry and retry_at else ""
         with self._db.write() as c:
-            self._settle(c, item, status, now, error=error, not_before=not_before)
+            self._settle(c, item, status, now, traceback, error=error, not_before=not_before)
             if start_next is not None:
                 self._start(c, [start_next], now)
             if item.run_id is not None:

@@ -140,6 +140,7 @@ def to_attempt(row: Row) -> Attempt:
         outcome=ItemStatus(row["outcome"]),
         error=row["error"],
         at=parse_iso(row["at"]),
+        traceback=row["traceback"],
     )
 
 

@@ -263,4 +263,10 @@ def item_lookups(db: Database) -> None:
     _table(db, "items").create_index(["job", "tenant", "status", "id"])
 
 
+@migrations(name="0005_item_tracebacks")
+def item_tracebacks(db: Database) -> None:
+    """Where each failed try raised, beside its one-line error."""
+    db.execute("ALTER TABLE item_attempts ADD COLUMN traceback TEXT")
+
+
 KNOWN = set(NAMES)  # each one is a @migrations function above (tests/core/test_store_contract.py)

@@ -281,7 +281,8 @@ class RunScreen(DetailScreen):
 
 
 class ItemScreen(DetailScreen):
-    """One item: its whole key, payload and result, and every failed try with its error."""
+    """One item: its whole key, payload and result, and every failed try with its error and
+    traceback."""
 
     kind = "item"
 
@@ -327,6 +328,8 @@ class ItemScreen(DetailScreen):
                     wrapped(attempt.error or "", tone("error")),
                 ),
             )
+            if attempt.traceback:
+                out.add_row("", wrapped(attempt.traceback.rstrip(), "dim"))
         return out
 
 

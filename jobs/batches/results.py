@@ -319,6 +319,13 @@ def on_disk_text(data: dict[str, Any]) -> str:
     return f"{data['results']}" + (f" + {failed} failed" if failed else "")
 
 
+def request_error(error: Any) -> str | None:
+    """A downloaded request's error, as its provider worded it."""
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("body") or error)
+    return None if error is None else str(error)
+
+
 def note_text(data: dict[str, Any]) -> str:
     """Why a tracked batch needs a look: stuck, or its error."""
     return ("STUCK " if data.get("stuck") else "") + str(data.get("error") or "")

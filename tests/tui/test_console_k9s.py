@@ -3,7 +3,9 @@ offered, nothing important is cut, lists stay live, every row drills down."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from rich.segment import Segment
@@ -14,6 +16,7 @@ from cronsole.core.models import Overlap, RunReason, RunStatus
 from cronsole.core.scheduling.host import Host
 from cronsole.tui.console.app import CronsoleApp
 from cronsole.tui.console.screens.details import (
+    BatchScreen,
     CommandScreen,
     ItemScreen,
     JobScreen,
@@ -204,6 +207,9 @@ async def test_a_run_shows_item_keys_by_their_end_and_enter_opens_the_item_whole
         assert f"Runs › run #{run_id}" in text  # the breadcrumb, under the status line
         assert "HOSTING" in text.splitlines()[0]
         assert "scan-0001-final-signed.pdf" in text  # the file name is what is kept
+        # under the table, the highlighted item whole: its key and error, wrapped
+        assert "ValueError: evaluation run 2 has no test cases at all" in text
+        assert "Ltd/2026/11/scan-0001-final-signed.pdf" in text
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, ItemScreen)
@@ -364,6 +370,64 @@ async def test_every_row_drills_down_and_l_shows_the_logs_of_the_selection(host:
         assert app.screen.query_one(TabbedContent).active == "logs"
         assert app.screen.query_one(LogPane).text_filter == "ingest"
         assert tab_label(app, "logs") == "4 Logs  /ingest"
+
+
+async def test_a_batch_drills_down_to_its_requests_as_downloaded(
+    host: Host, tmp_path: Path
+) -> None:
+    """The Batches pane's enter: what `cronsole batches show` prints, on a screen."""
+    from cronsole.core.models import Record
+    from cronsole.jobs.batches.results import write_results
+
+    folder = tmp_path / "batch_a"
+    ok = {"status_code": 200, "request_id": "req_1", "body": {"choices": []}}
+    lines = [
+        {"id": "1", "custom_id": "invoice-1", "response": ok, "error": None},
+        {
+            "id": "2",
+            "custom_id": "invoice-2",
+            "response": None,
+            "error": {"code": "batch_expired", "message": "This request could not be executed"},
+        },
+    ]
+    write_results([("output", [json.dumps(line).encode() for line in lines])], folder, "b", T0)
+    data = {
+        "provider": "openai",
+        "endpoint": "/v1/chat/completions",
+        "requests": {"total": 2, "completed": 1, "failed": 1},
+        "results": 1,
+        "result_errors": 1,
+        "folder": str(folder),
+        "error": "1 request failed: " + "the provider said why at some length " * 3,
+    }
+    host.engine.store.put_records("batch", [Record("batch_a", data, status="completed")], T0)
+    app = app_for(host)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("7")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, BatchScreen)
+        text = screen_text(app)
+        assert "Batches › batch batch_a" in text and "HOSTING" in text.splitlines()[0]
+        assert "/v1/chat/completions" in text and "1/1/2" in text
+        assert "at some length the provider said why at some length" in text  # whole, wrapped
+        assert "This request could not be executed" in text  # the highlighted one, whole
+        requests = app.screen.query_one("#requests", LiveTable)
+        assert keys_of(requests) == ["invoice-2", "invoice-1"]  # failed first
+        assert [str(c) for c in requests.rows_by_key["invoice-2"]] == [
+            "invoice-2",
+            "failed",
+            "-",
+            "-",
+            "This request could not be executed",
+        ]
+        assert [str(c) for c in requests.rows_by_key["invoice-1"]][:4] == [
+            "invoice-1",
+            "ok",
+            "200",
+            "req_1",
+        ]
 
 
 async def test_j_and_k_scroll_help_and_detail_screens(host: Host) -> None:

@@ -11,7 +11,13 @@ import typer
 from cronsole.core.commands import Commands
 from cronsole.core.errors import UsageError
 from cronsole.core.text import visible
-from cronsole.jobs.batches.results import note_text, on_disk_text, outcomes, requests_text
+from cronsole.jobs.batches.results import (
+    note_text,
+    on_disk_text,
+    outcomes,
+    request_error,
+    requests_text,
+)
 
 from ..output import ago, emit_json, table
 from .app import app
@@ -127,7 +133,7 @@ def show(
                 r["outcome"],
                 r["status_code"],
                 r["request_id"],
-                _error_text(r["error"]),
+                request_error(r["error"]),
             ]
             for r in requests
         ],
@@ -140,9 +146,3 @@ def _age(submitted: Any, now: datetime) -> str:
         return ago(datetime.fromisoformat(str(submitted)), now)
     except ValueError:
         return "-"
-
-
-def _error_text(error: Any) -> str | None:
-    if isinstance(error, dict):
-        return str(error.get("message") or error.get("body") or error)
-    return None if error is None else str(error)

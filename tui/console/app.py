@@ -38,6 +38,7 @@ from .rows import (
 )
 from .screens.details import (
     DETAIL_KINDS,
+    BatchScreen,
     CommandScreen,
     DetailScreen,
     JobScreen,
@@ -342,6 +343,7 @@ class CronsoleApp(Actions):
             "tenants-table": (TenantScreen, lambda k: f"tenant {k.split('/', 1)[1]}"),
             "audit-table": (CommandScreen, lambda k: f"command #{k}"),
             "nodes-table": (NodeScreen, lambda k: f"node {k}"),
+            "batches-table": (BatchScreen, lambda k: f"batch {k}"),
         }
         table = event.data_table.id or ""
         found = opens.get(table)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -19,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from cronsole.core.engine import Engine
-from cronsole.core.models import Command, ItemStatus, Run
+from cronsole.core.models import Command, Item, ItemStatus, Record, Run
 from cronsole.core.snapshot import (
     ItemDetail,
     JobDetail,
@@ -32,6 +33,13 @@ from cronsole.core.snapshot import (
     tenant_detail,
 )
 from cronsole.core.text import visible
+from cronsole.jobs.batches.results import (
+    note_text,
+    on_disk_text,
+    outcomes,
+    request_error,
+    requests_text,
+)
 
 from ...output import ago
 from ..text import literal, middle, status, tone, wrapped
@@ -40,7 +48,7 @@ from ..widgets.progress import progress_cells
 from ..widgets.status import StatusClock, StatusLine
 from ..widgets.tables import Fit, LiveTable
 
-DETAIL_KINDS = {"job", "run", "item", "tenant", "command", "node"}
+DETAIL_KINDS = {"job", "run", "item", "tenant", "command", "node", "batch"}
 
 
 class DetailRead(Message):
@@ -79,6 +87,7 @@ class DetailScreen(Screen[None]):
     def __init__(self, engine: Engine, key: str, place: Place) -> None:
         super().__init__()
         self.engine, self.key, self.place = engine, key, place
+        self.whole: dict[str, Text] = {}  # what a row of the table below cuts, by row key
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="status-bar"):
@@ -91,8 +100,26 @@ class DetailScreen(Screen[None]):
         yield Footer()
 
     def more(self) -> ComposeResult:
-        """Widgets under the body (a table of the run's items)."""
+        """Widgets under the body (a table of the run's items: `table()`)."""
         yield from ()
+
+    def table(self, columns: list[str], fits: list[Fit], name: str) -> ComposeResult:
+        """A table under the body, and under it the highlighted row's cut cells, whole."""
+        yield LiveTable(columns, fits, id=name)
+        yield Static("", id="preview")
+
+    def show_rows(self, rows: dict[str, list[Text]], whole: dict[str, Text]) -> None:
+        self.whole = whole
+        self.query_one(LiveTable).show(rows)
+        self.preview()
+
+    @on(DataTable.RowHighlighted)
+    def preview(self) -> None:
+        text = self.whole.get(self.query_one(LiveTable).selected_key or "")
+        shown = self.query_one("#preview", Static)
+        shown.display = text is not None
+        if text is not None:
+            shown.update(text)
 
     def on_mount(self) -> None:
         snapshot = getattr(self.app, "snapshot", None)  # the last read, until the next one
@@ -210,7 +237,8 @@ ITEM_FITS = [Fit(0), Fit(), Fit(), Fit(5, 12)]
 
 
 class RunScreen(DetailScreen):
-    """A run: its numbers and error (whole), its items (enter opens one) and its log."""
+    """A run: its numbers and error (whole), its items (the highlighted one whole under the
+    table; enter opens it) and its log."""
 
     kind = "run"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -221,7 +249,8 @@ class RunScreen(DetailScreen):
     job = ""
 
     def more(self) -> ComposeResult:
-        yield LiveTable(["item (failed first)", "status", "tries", "error"], ITEM_FITS, id="items")
+        columns = ["item (failed first)", "status", "tries", "error"]
+        yield from self.table(columns, ITEM_FITS, "items")
 
     def read(self) -> RunDetail | None:
         return run_detail(self.engine, int(self.key))
@@ -233,19 +262,19 @@ class RunScreen(DetailScreen):
         self.job = detail.run.job
         width = max(30, self.size.width - 40)  # the key's end (a file name) is kept
         failed_ids = {i.id for i in detail.failed}
-        items = detail.failed + [i for i in detail.items if i.id not in failed_ids]
-        rows: dict[str, list[Text]] = {}
-        for item in items:
-            rows.setdefault(
-                item.key,
-                [
-                    middle(item.key, width),
-                    status(item.status.value),
-                    Text(str(item.attempts)),
-                    literal(item.error or "", 200, style=tone("error")),
-                ],
-            )
-        self.query_one("#items", LiveTable).show(rows)
+        items: dict[str, Item] = {}
+        for item in detail.failed + [i for i in detail.items if i.id not in failed_ids]:
+            items.setdefault(item.key, item)
+        rows = {
+            key: [
+                middle(key, width),
+                status(item.status.value),
+                Text(str(item.attempts)),
+                literal(item.error or "", 200, style=tone("error")),
+            ]
+            for key, item in items.items()
+        }
+        self.show_rows(rows, {key: whole(key, item.error) for key, item in items.items()})
 
     def render_detail(self, detail: RunDetail) -> Table:
         run, now = detail.run, self.engine.clock.now()
@@ -427,4 +456,69 @@ class NodeScreen(DetailScreen):
         out.add_row(section("Its runs (of the last 500)"), "")
         for run in runs:
             out.add_row("", run_line(run, now))
+        return out
+
+
+def whole(key: str, error: str | None) -> Text:
+    """A row's key and error as the table cannot show them: whole, wrapped."""
+    return Text.assemble(wrapped(key, "bold"), "\n", wrapped(error, tone("error")) if error else "")
+
+
+BatchDetail = tuple[Record, list[dict[str, Any]]]  # the record, its requests as downloaded
+SHOWN = {"provider", "endpoint", "requests", "results", "result_errors", "stuck", "error"}
+REQUEST_FITS = [Fit(1, 14), Fit(), Fit(), Fit(4, 8), Fit(5, 10)]
+
+
+class BatchScreen(DetailScreen):
+    """A remote batch the checker tracks: its state, counts and note whole, everything else
+    its record keeps, and each request as downloaded, failed first (`cronsole batches show`)."""
+
+    kind = "batch"
+
+    def more(self) -> ComposeResult:
+        columns = ["request (failed first)", "outcome", "status", "request id", "error"]
+        yield from self.table(columns, REQUEST_FITS, "requests")
+
+    def read(self) -> BatchDetail | None:
+        record = self.engine.store.get_record("batch", self.key)
+        if record is None:
+            return None
+        folder = record.data.get("folder")
+        return record, outcomes(Path(folder)) if isinstance(folder, str) else []
+
+    def show(self, detail: Any) -> None:
+        super().show(detail)
+        if detail is None:
+            return
+        requests = sorted(detail[1], key=lambda r: r["outcome"] != "failed")
+        errors = {r["custom_id"]: request_error(r["error"]) for r in requests}
+        rows = {
+            r["custom_id"]: [
+                literal(r["custom_id"], 200),
+                status(r["outcome"]),
+                Text(str(r["status_code"] or "-")),
+                literal(r["request_id"] or "-", 80),
+                literal(errors[r["custom_id"]] or "", 200, style=tone("error")),
+            ]
+            for r in requests
+        }
+        self.show_rows(rows, {key: whole(key, error) for key, error in errors.items()})
+
+    def render_detail(self, detail: BatchDetail) -> Table:
+        record, requests = detail
+        data = record.data
+        out = grid()
+        out.add_row(
+            Text("Batch", style="bold"),
+            Text.assemble(literal(record.key, style="bold"), "  ", status(record.status)),
+        )
+        out.add_row("provider", literal(data.get("provider")))
+        out.add_row("endpoint", literal(data.get("endpoint") or "unknown"))
+        out.add_row("requests", f"{requests_text(data)} (ok/failed/total)")
+        out.add_row("on disk", f"{on_disk_text(data)}, {len(requests)} read back")
+        if note := note_text(data):
+            out.add_row("note", wrapped(note, tone("error")))
+        for key, value in sorted(data.items()):
+            if key not in SHOWN:
+                out.add_row(literal(key), wrapped(json.dumps(value, default=str)))
         return out

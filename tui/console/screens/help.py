@@ -18,7 +18,7 @@ KEYS = [
     ("j k g G ↑ ↓", "move (in tables, this help and detail screens)"),
     ("← →", "scroll a wide table sideways"),
     ("/  esc", "filter this pane (its tab names the filter); esc in the pane clears"),
-    ("enter  esc", "drill down into the row (job, run, item, tenant, audit, node) / back"),
+    ("enter  esc", "drill down into the row (job, run, item, tenant, audit, node, batch) / back"),
     ("s  S", "sort by the next column / reverse the sort"),
     ("l", "the logs of the selected job, run, tenant or node"),
     ("t  T", "fire the selected job now / with setting overrides"),

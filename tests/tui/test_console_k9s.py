@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.segment import Segment
-from textual.widgets import Button, TabbedContent
+from textual.widgets import Button, Static, TabbedContent
 
 from cronsole.core.clock import FrozenClock
 from cronsole.core.models import Overlap, RunReason, RunStatus
@@ -428,6 +428,9 @@ async def test_a_batch_drills_down_to_its_requests_as_downloaded(
             "200",
             "req_1",
         ]
+        await pilot.press("j")  # the next request, under the table
+        await settle(app, pilot)
+        assert str(app.screen.query_one("#preview", Static).render()) == "invoice-1"
 
 
 async def test_j_and_k_scroll_help_and_detail_screens(host: Host) -> None:

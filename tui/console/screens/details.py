@@ -126,6 +126,8 @@ class DetailScreen(Screen[None]):
         self.query_one(StatusLine).snapshot = snapshot
         if snapshot is not None:
             self.query_one(StatusClock).show(snapshot.at)
+        for table in self.query(LiveTable):  # j/k move its rows; tab moves to the body
+            table.focus()
         self.load()
         self.set_interval(1.0, self.load)
 
@@ -461,7 +463,8 @@ class NodeScreen(DetailScreen):
 
 def whole(key: str, error: str | None) -> Text:
     """A row's key and error as the table cannot show them: whole, wrapped."""
-    return Text.assemble(wrapped(key, "bold"), "\n", wrapped(error, tone("error")) if error else "")
+    shown = wrapped(key, "bold")
+    return Text.assemble(shown, "\n", wrapped(error, tone("error"))) if error else shown
 
 
 BatchDetail = tuple[Record, list[dict[str, Any]]]  # the record, its requests as downloaded

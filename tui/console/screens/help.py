@@ -16,6 +16,7 @@ KEYS = [
     ("ctrl+p  :", "…with arguments: pause JOB 1h why, fire JOB k=v, period JOB 2025-02"),
     ("1 2 3 4 5 6 7", "Jobs, Tenants, Runs, Logs, Audit, Nodes, Batches"),
     ("j k g G ↑ ↓", "move (in tables, this help and detail screens)"),
+    ("tab", "on a run or batch: from its table to its body and back"),
     ("← →", "scroll a wide table sideways"),
     ("/  esc", "filter this pane (its tab names the filter); esc in the pane clears"),
     ("enter  esc", "drill down into the row (job, run, item, tenant, audit, node, batch) / back"),

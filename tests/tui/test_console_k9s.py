@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.segment import Segment
+from textual.pilot import Pilot
 from textual.widgets import Button, Static, TabbedContent
 
 from cronsole.core.clock import FrozenClock
@@ -55,6 +56,13 @@ def finished_run(
     assert run is not None
     store.finish_run(run.id, status, T0 - timedelta(minutes=minutes) + timedelta(seconds=5))
     return run.id
+
+
+async def open_row(app: CronsoleApp, pilot: Pilot[None], *keys: str) -> None:
+    """Press `keys` (a pane's number, an escape first), then enter on the row: each settled."""
+    for key in (*keys, "enter"):
+        await pilot.press(key)
+        await settle(app, pilot)
 
 
 def table(app: CronsoleApp, name: str) -> LiveTable:
@@ -346,23 +354,14 @@ async def test_every_row_drills_down_and_l_shows_the_logs_of_the_selection(host:
     ran = finished_run(host, "nightly", 5)
     app = app_for(host)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("2")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await open_row(app, pilot, "2")
         assert isinstance(app.screen, TenantScreen)
         text = screen_text(app)
         assert "Tenants › tenant acme" in text and "acme-1" in text and "2 pending" in text
-        await pilot.press("escape", "5")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await open_row(app, pilot, "escape", "5")
         assert isinstance(app.screen, CommandScreen)
         assert "disk swap" in screen_text(app) and "ingest" in screen_text(app)
-        await pilot.press("escape", "6")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await open_row(app, pilot, "escape", "6")
         assert isinstance(app.screen, NodeScreen) and app.screen.key == host.engine.node_id
         assert f"#{ran} nightly" in screen_text(app)  # the runs it made
         await pilot.press("escape", "1", "l")  # the logs of job "ingest"
@@ -403,10 +402,7 @@ async def test_a_batch_drills_down_to_its_requests_as_downloaded(
     host.engine.store.put_records("batch", [Record("batch_a", data, status="completed")], T0)
     app = app_for(host)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("7")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await open_row(app, pilot, "7")
         assert isinstance(app.screen, BatchScreen)
         text = screen_text(app)
         assert "Batches › batch batch_a" in text and "HOSTING" in text.splitlines()[0]

@@ -58,7 +58,7 @@ def finished_run(
     return run.id
 
 
-async def open_row(app: CronsoleApp, pilot: Pilot[None], *keys: str) -> None:
+async def open_row(app: CronsoleApp, pilot: Pilot[int], *keys: str) -> None:
     """Press `keys` (a pane's number, an escape first), then enter on the row: each settled."""
     for key in (*keys, "enter"):
         await pilot.press(key)

@@ -79,7 +79,8 @@ class JobContext(Generic[S]):
         self.log = log
         self._cancel = cancel
         self._started = clock.monotonic()
-        self._durations: list[float] = []
+        self._timing = threading.Lock()  # items finish on several threads
+        self._timed_items, self._timed_total = 0, 0.0  # a running mean, not every duration
         self.left = 0
         self.taken_over = 0  # items another node took while this run held them
         self.items = Ledger(self)
@@ -134,9 +135,9 @@ class JobContext(Generic[S]):
 
     def item_estimate(self, floor: float = 0.0) -> float:
         """Mean duration of the items so far in this run, never below `floor`."""
-        if not self._durations:
-            return floor
-        return max(floor, sum(self._durations) / len(self._durations))
+        with self._timing:
+            count, total = self._timed_items, self._timed_total
+        return max(floor, total / count) if count else floor
 
     def can_start(self, estimate: float = 0.0) -> bool:
         """False once cancelled or when the budget left cannot fit one more item."""
@@ -249,7 +250,10 @@ class JobContext(Generic[S]):
         try:
             return fn(item)
         finally:
-            self._durations.append(self.clock.monotonic() - start)
+            took = self.clock.monotonic() - start
+            with self._timing:
+                self._timed_items += 1
+                self._timed_total += took
 
     def _collect(
         self, running: dict[Future[Any], T], outcome: Outcome[T], count: bool, how: str

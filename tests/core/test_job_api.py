@@ -99,6 +99,11 @@ def test_concurrency_limit_is_exact_and_failures_are_isolated(engine: Engine) ->
     assert (run.processed, run.failed, run.status) == (36, 4, RunStatus.PARTIAL)
 
 
+def test_the_item_estimate_is_the_mean_so_far_never_below_its_floor(engine: Engine) -> None:
+    run = run_now(engine, "timed")
+    assert run.summary == {"estimate": 3.0, "floored": 5.0}
+
+
 def test_an_exception_is_a_recorded_failure_not_a_crash(engine: Engine) -> None:
     run = run_now(engine, "broken")
     assert run.status is RunStatus.FAILED

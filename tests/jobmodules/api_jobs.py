@@ -78,3 +78,10 @@ def _down(depth: int) -> None:
 def broken(ctx: JobContext) -> None:
     """Always fails, far down the stack (as a library call would)."""
     _down(12)
+
+
+@job(schedule="every 1h")
+def timed(ctx: JobContext) -> dict[str, float]:
+    """Items that take 1, 2 and 6 seconds on the test's frozen clock."""
+    ctx.run_items([1, 2, 6], ctx.clock.advance)  # type: ignore[attr-defined]
+    return {"estimate": ctx.item_estimate(), "floored": ctx.item_estimate(5.0)}

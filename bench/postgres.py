@@ -73,8 +73,9 @@ def cronsole_worker(folder: str, start_at: float) -> None:
     engine.close()
 
 
-def cronsole_run(nodes: int, items: int) -> tuple[float, float]:
-    """(enqueue items/s, work items/s) for `nodes` processes on a fresh schema."""
+def cronsole_run(nodes: int, items: int) -> tuple[float, float, list[int]]:
+    """(enqueue items/s, work items/s, items each node did) for `nodes` processes on a fresh
+    schema."""
     from cronsole.core.store import open_store
 
     with schema() as url, tempfile.TemporaryDirectory(prefix="bench-pg-") as folder:
@@ -117,7 +118,8 @@ def cronsole_run(nodes: int, items: int) -> tuple[float, float]:
             for w in workers
         ]
         assert sum(o["done"] for o in outputs) == items, outputs
-        return enqueue_rate, items / (max(o["end"] for o in outputs) - start_at)
+        rate = items / (max(o["end"] for o in outputs) - start_at)
+        return enqueue_rate, rate, sorted(o["done"] for o in outputs)
 
 
 def procrastinate_run(workers: int, items: int) -> tuple[float, float]:
@@ -165,9 +167,11 @@ def run(repeat: int, quick: bool) -> None:
             "procrastinate defer",
         )
     }
+    shares: list[list[int]] = []  # items each of the 3 nodes did, per round
     for _ in range(repeat):  # interleaved, so a noisy moment hits all alike
-        enqueue, one = cronsole_run(1, items)
-        _, three = cronsole_run(3, items)
+        enqueue, one, _ = cronsole_run(1, items)
+        _, three, share = cronsole_run(3, items)
+        shares.append(share)
         defer, p_one = procrastinate_run(1, items)
         _, p_three = procrastinate_run(3, items)
         for key, value in (
@@ -187,6 +191,7 @@ def run(repeat: int, quick: bool) -> None:
             for c, p in zip(rates["cronsole 1 node"], rates["procrastinate 1 worker"], strict=True)
         ]
     )
+    figures["cronsole 3 nodes: items each node did, per round (fewest first)"] = shares
     figures["cronsole 3 nodes / 1 node"] = stats(
         [t / o for t, o in zip(rates["cronsole 3 nodes"], rates["cronsole 1 node"], strict=True)]
     )

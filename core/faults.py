@@ -27,6 +27,7 @@ ENV = "CRONSOLE_TEST_FAULTS"
 POINTS = frozenset(
     {
         "before_item",  # an item is claimed, its handler not yet called
+        "mid_claim",  # a claim has locked its tenants and items, not yet committed
         "after_side_effect",  # the handler returned; its outcome is not yet committed
         "after_item_commit",  # the item's outcome (and watermark) committed
         "before_watermark_commit",  # inside the item's transaction, watermark written, no commit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from .misc import advance_watermark_in
 from .rows import dumps, to_attempt, to_counts, to_item, valid, where
 
 STATUSES = tuple(s.value for s in ItemStatus)
+# waits before a claim that found every tenant with work held by other claims asks again
+CLAIM_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
 
 
 def _new_counter(c: Conn, job: str, queue: str, tenant: str) -> None:
@@ -121,25 +124,67 @@ class ItemsMixin:
         start: int | None = None,
         reserved: bool = False,
     ) -> list[Item]:
-        with self._claiming() as c:
+        for pause in (*CLAIM_PAUSES, None):
+            with self._claiming() as c:
+                claimed, seen = self._claim(
+                    c, job, queue, node, run_id, now, limit, per_tenant, reserved
+                )
+                fault("mid_claim")
+                if claimed and start != 0:  # None: every item claimed starts now
+                    self._start(c, claimed if start is None else claimed[:start], now)
+                # nothing, while other nodes' claims hold tenants with work: ask again
+                # (SQLite has one writer at a time, so it never sees a tenant held)
+                held = not claimed and self._tenants_with_work(c, job, queue) > seen
+            if not held or pause is None:
+                return claimed
+            time.sleep(pause)
+        raise AssertionError("unreachable: the last pause is None")
+
+    def _claim(
+        self,
+        c: Conn,
+        job: str,
+        queue: str,
+        node: str,
+        run_id: int | None,
+        now: datetime,
+        limit: int,
+        per_tenant: int | None,
+        reserved: bool,
+    ) -> tuple[list[Item], int]:
+        """Lock as many tenants with work as the claim can take from (on PostgreSQL: skipping
+        those other claims hold), least recently claimed first, and claim their items; the
+        items and how many tenants were looked at."""
+        claimed: list[Item] = []
+        seen: list[str] = []
+        while len(claimed) < limit:
+            room = limit - len(claimed)
+            not_seen = f" AND tenant NOT IN ({', '.join('?' * len(seen))})" if seen else ""
             tenants = c.execute(
                 "SELECT tenant FROM tenant_counts WHERE job = ? AND queue = ?"
-                " AND pending + failed > 0 ORDER BY coalesce(last_claim_at, ''), tenant"
-                + self.SKIP_LOCKED,
-                (job, queue),
+                f" AND pending + failed > 0{not_seen}"
+                " ORDER BY coalesce(last_claim_at, ''), tenant LIMIT ?" + self.SKIP_LOCKED,
+                (job, queue, *seen, -(-room // (per_tenant or room))),
             ).fetchall()
-            claimed: list[Item] = []
+            if not tenants:
+                break
             for row in tenants:
+                seen.append(row["tenant"])
                 room = limit - len(claimed)
-                if room <= 0:
-                    break
                 take = min(room, per_tenant) if per_tenant else room
                 claimed += self._claim_tenant(
                     c, job, queue, row["tenant"], node, run_id, now, take, reserved
                 )
-            if claimed and start != 0:  # None: every item claimed starts now
-                self._start(c, claimed if start is None else claimed[:start], now)
-            return claimed
+        return claimed, len(seen)
+
+    def _tenants_with_work(self, c: Conn, job: str, queue: str) -> int:
+        return int(
+            c.execute(
+                "SELECT count(*) FROM tenant_counts WHERE job = ? AND queue = ?"
+                " AND pending + failed > 0",
+                (job, queue),
+            ).fetchone()[0]
+        )
 
     def _start(self, c: Conn, items: Sequence[Item], now: datetime) -> None:
         """Mark claimed items started: from now on a crash charges their attempt."""

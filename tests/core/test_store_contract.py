@@ -253,6 +253,27 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_the_wal_shrinks_back_after_a_burst_of_writes(tmp_path: Path) -> None:
+    """SQLite reuses its WAL file but never shrinks it on its own: one burst (200,000 items
+    enqueued, say) left it at its high-water mark for good (issue 19: 153 MB)."""
+    from cronsole.core.models import Record
+    from cronsole.core.store.sqlite.connection import WAL_LIMIT
+
+    opened = SQLiteStore.open(tmp_path / "state" / "c.db")
+    try:
+        burst = [
+            Record(f"r{n}", {"blob": hashlib.sha256(b"%d" % n).hexdigest() * 1500})
+            for n in range(400)
+        ]  # about 38 MB, in one transaction
+        opened.put_records("bulk", burst, T0)
+        wal = tmp_path / "state" / "c.db-wal"
+        assert wal.stat().st_size > 2 * WAL_LIMIT
+        opened.set_state("job", "after", 1, T0)  # the next write starts the WAL over
+        assert wal.stat().st_size <= WAL_LIMIT
+    finally:
+        opened.close()
+
+
 @pytest.mark.parametrize("content", [b"not a database at all" * 10, b"", b"SQLite format 3\x00"])
 @pytest.mark.scenario("B6")
 def test_non_databases_are_refused_untouched(tmp_path: Path, content: bytes) -> None:

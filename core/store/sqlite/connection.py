@@ -19,6 +19,9 @@ from .schema import APPLICATION_ID, KNOWN, migrations
 
 HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
+# SQLite reuses the WAL file after a checkpoint but keeps it at its largest unless told a
+# size to truncate it back to, when the log starts over
+WAL_LIMIT = 16 * 1024 * 1024
 CHECKPOINT_WAIT = 2.0
 
 
@@ -201,6 +204,7 @@ class Connections:
         conn.path = self.path
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
         return conn
 
     def close_all(self) -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import TypeVar
 
 import psycopg
 
 from ...errors import StoreUnavailable, StoreUnusable
+from ...models import Watermark
 from .. import redacted
 from ..sql import Conn
 from ..sql.copy import TABLES
 from ..sql.store import SQLStore
 from .connection import Connections, PgConn, reason
 from .schema import KNOWN, MIGRATIONS
+
+T = TypeVar("T")
 
 
 class PostgresStore(SQLStore):
@@ -68,6 +73,13 @@ class PostgresStore(SQLStore):
         """Claims skip the writers' lock: tenants and items are locked with FOR UPDATE SKIP
         LOCKED, so nodes claiming at once take different work instead of queueing."""
         return self._db.transaction(exclusive=False)
+
+    def _settling(self, body: Callable[[Conn], T], watermark: Watermark | None) -> T:
+        """Outcomes skip the writers' lock too: the item's update is a compare-and-set on its
+        claim token, and the counters (its tenant's, its run's) are increments under row
+        locks, taken in the same order by every outcome (item, tenant, next item, run). One
+        that moves the watermark (read, compare, write one shared row) keeps the lock."""
+        return self._db.attempt(body, exclusive=watermark is not None)
 
 
 def migrate(c: PgConn, create: bool) -> None:

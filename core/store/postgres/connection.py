@@ -9,9 +9,9 @@ import os
 import re
 import select
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import RowMaker
@@ -20,6 +20,9 @@ from ...errors import StoreUnavailable, StoreUnusable, StoreWriteFailed
 from ...text import storable
 from .. import redacted
 
+T = TypeVar("T")
+# what the server rolls a transaction back with to let others on: run it again
+ROLLED_BACK = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 LOCK_TIMEOUT = "5s"  # as SQLite's busy timeout: a writer waits this long, then gives up
 
 
@@ -159,6 +162,20 @@ class Connections:
         """A transaction that first takes this schema's writer lock; nested calls join it."""
         with self.transaction(exclusive=True) as conn:
             yield conn
+
+    def attempt(self, body: Callable[[PgConn], T], exclusive: bool, tries: int = 3) -> T:
+        """`body` in a transaction of its own, run again when the server rolled it back to
+        break a deadlock (or a serialization conflict): row-locking writers that meet in a
+        different order. Joined to an enclosing transaction, it is not run again here."""
+        for attempt in range(tries):
+            try:
+                with self.transaction(exclusive) as conn:
+                    return body(conn)
+            except StoreUnavailable as exc:
+                rolled_back = isinstance(exc.__cause__, ROLLED_BACK)
+                if not rolled_back or attempt + 1 == tries or self._local.depth:
+                    raise
+        raise AssertionError("unreachable: the last try raises")
 
     @contextmanager
     def transaction(self, exclusive: bool) -> Iterator[PgConn]:

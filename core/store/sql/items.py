@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ...clock import iso, parse_iso
 from ...errors import StaleClaim
@@ -18,6 +18,7 @@ from . import Conn, Database, Row
 from .misc import advance_watermark_in
 from .rows import dumps, to_attempt, to_counts, to_item, valid, where
 
+T = TypeVar("T")
 STATUSES = tuple(s.value for s in ItemStatus)
 # waits before a claim that found every tenant with work held by other claims asks again
 CLAIM_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
@@ -75,6 +76,11 @@ class ItemsMixin:
     def _claiming(self) -> AbstractContextManager[Conn]:
         """The claim's transaction: a write, alone among writers (SQLite)."""
         return self._db.write()
+
+    def _settling(self, body: Callable[[Conn], T], watermark: Watermark | None) -> T:
+        """An item outcome's transaction: a write, alone among writers (SQLite)."""
+        with self._db.write() as c:
+            return body(c)
 
     def enqueue(
         self,
@@ -285,7 +291,8 @@ class ItemsMixin:
         watermark: Watermark | None = None,
         start_next: Item | None = None,
     ) -> None:
-        with self._db.write() as c:
+
+        def settle(c: Conn) -> None:
             self._settle(c, item, ItemStatus.DONE, now, result=dumps(result), error=None)
             if start_next is not None:
                 self._start(c, [start_next], now)
@@ -294,6 +301,8 @@ class ItemsMixin:
             if watermark is not None:
                 advance_watermark_in(c, item.job, watermark, now)
                 fault("before_watermark_commit")
+
+        self._settling(settle, watermark)
 
     def fail_item(
         self,
@@ -308,7 +317,8 @@ class ItemsMixin:
         retry = retry_at is not None and item.attempts < item.max_attempts
         status = ItemStatus.FAILED if retry else ItemStatus.DEAD
         not_before = iso(retry_at) if retry and retry_at else ""
-        with self._db.write() as c:
+
+        def settle(c: Conn) -> None:
             self._settle(c, item, status, now, traceback, error=error, not_before=not_before)
             if start_next is not None:
                 self._start(c, [start_next], now)
@@ -316,6 +326,8 @@ class ItemsMixin:
                 c.execute("UPDATE runs SET failed = failed + 1 WHERE id = ?", (item.run_id,))
             if watermark is not None:
                 advance_watermark_in(c, item.job, watermark, now)
+
+        self._settling(settle, watermark)
         return status
 
     def release_item(self, item: Item, now: datetime) -> None:

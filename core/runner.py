@@ -52,7 +52,22 @@ class Workers:
         if not reuse:
             threading.Thread(target=self._work, name="runner-idle", daemon=True).start()
 
-    def _work(self) -> None:
+    def prestart(self, count: int, warm: Callable[[], None]) -> None:
+        """Start `count` idle workers now, each calling `warm` first (to open its database
+        connection), so the first runs of many jobs due together find them ready."""
+        with self._lock:
+            self._idle += count
+        for _ in range(count):
+            threading.Thread(
+                target=self._work, args=(warm,), name="runner-idle", daemon=True
+            ).start()
+
+    def _work(self, warm: Callable[[], None] | None = None) -> None:
+        if warm is not None:
+            try:
+                warm()
+            except Exception:  # the first run on this worker meets the same error and says it
+                log.debug("a worker could not open its connection", exc_info=True)
         while True:
             try:
                 fn, args = self._tasks.get(timeout=self.IDLE_SECONDS)
@@ -106,6 +121,10 @@ class Runner:
         self._follow_ups = 0  # starts a finished run asked for (the host's queued run) not yet made
         # outcomes the store refused: run id -> (job, the write, whether to log the outcome)
         self._unstored: dict[int, tuple[str, Callable[[], None], bool]] = {}
+
+    def prestart(self, count: int) -> None:
+        """Workers for `count` runs at once, each with its store connection open."""
+        self._workers.prestart(count, self.store.connect)
 
     def start(self, job: Job, run: Run) -> None:
         """Run in a worker thread; `wait_idle` waits for it."""

@@ -32,6 +32,7 @@ from .once import mark_claimed
 from .triggers import build_trigger
 
 log = logging.getLogger(__name__)
+PRESTART = 100  # workers started with the host, at most (idle ones end after a minute)
 
 
 class TickExecutor(BaseExecutor):  # type: ignore[misc]
@@ -81,6 +82,9 @@ class Host:
             raise
 
     def _start(self) -> None:
+        # a worker per job, up to PRESTART, its connection open: the first tick of many jobs
+        # due together (and the catch-up) does not wait for threads and connections to start
+        self.engine.runner.prestart(min(len(self.engine.jobs), PRESTART))
         self.recover()
         self.catch_up()
         fault("after_catch_up")

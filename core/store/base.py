@@ -37,6 +37,10 @@ class Store(Protocol):
         """Close every connection this process opened."""
         ...
 
+    def connect(self) -> None:
+        """Open this thread's connection now (a worker about to run runs), not at first use."""
+        ...
+
     def batch(self) -> AbstractContextManager[None]:
         """Group this thread's writes into one transaction: all of them commit together at the
         end of the block, or none (the scheduler claims ticks due together this way)."""

@@ -36,3 +36,6 @@ class SQLStore(
 
     def close(self) -> None:
         self._db.close_all()
+
+    def connect(self) -> None:
+        self._db.get()

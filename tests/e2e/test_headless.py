@@ -62,6 +62,21 @@ def test_sigterm_lets_the_item_in_flight_finish_and_exits_0(
     assert query(ws, "SELECT count(*) FROM items WHERE status = 'claimed'") == [(0,)]
 
 
+def test_sigusr1_prints_every_threads_stack_and_the_node_goes_on(
+    ws: Workspace, procs: list[Proc]
+) -> None:
+    start_host(ws, procs)
+    assert cli(ws, "fire", "stubborn").returncode == 0
+    wait_for(lambda: side_effects(ws) == ["stubborn started"])
+    procs[0].signal(signal.SIGUSR1)
+    wait_for(lambda: "in stubborn" in procs[0].text())  # the run's thread, where it waits
+    assert "Thread 0x" in procs[0].text() and procs[0].popen.poll() is None
+    procs[0].signal(signal.SIGTERM)
+    time.sleep(0.5)  # two at once would be one pending signal
+    procs[0].signal(signal.SIGTERM)
+    assert procs[0].wait(5) == 143
+
+
 @pytest.mark.scenario("F2")
 def test_a_second_signal_aborts_within_two_seconds(ws: Workspace, procs: list[Proc]) -> None:
     start_host(ws, procs)

@@ -71,5 +71,7 @@ def test_a_resumed_node_does_not_redo_the_items_taken_over(
         try:
             code = proc.wait(40)
         except subprocess.TimeoutExpired:
-            raise AssertionError("did not stop: " + proc.text()[-3000:]) from None
+            proc.signal(signal.SIGUSR1)  # where it is stuck: every thread's stack
+            time.sleep(1)
+            raise AssertionError("did not stop: " + proc.text()[-12000:]) from None
         assert code == 0, proc.text()[-3000:]

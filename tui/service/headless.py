@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -55,6 +56,8 @@ def run(
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # a closed terminal or SSH
         signal.signal(sig, on_signal)
+    # `kill -USR1`: every thread's stack on stderr (the journal), for a node that seems stuck
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     _announce(engine.jobs.values(), engine.clock.now(), engine.node_id, settings)
     try:
         host.start()

@@ -139,8 +139,12 @@ class ItemsMixin:
                 if claimed and start != 0:  # None: every item claimed starts now
                     self._start(c, claimed if start is None else claimed[:start], now)
                 # nothing, while other nodes' claims hold tenants with work: ask again
-                # (SQLite has one writer at a time, so it never sees a tenant held)
-                held = not claimed and self._tenants_with_work(c, job, queue) > seen
+                # (only where rows are skipped: SQLite has one writer at a time)
+                held = (
+                    not claimed
+                    and bool(self.SKIP_LOCKED)
+                    and self._tenants_with_work(c, job, queue) > seen
+                )
             if not held or pause is None:
                 return claimed
             time.sleep(pause)
@@ -353,26 +357,14 @@ class ItemsMixin:
     )
 
     def item_attempts(self, item_id: int, limit: int = 100) -> list[Attempt]:
-        rows = (
-            self._db.get()
-            .execute(
-                "SELECT * FROM item_attempts WHERE item_id = ? ORDER BY id LIMIT ?",
-                (item_id, limit),
-            )
-            .fetchall()
-        )
-        return valid(to_attempt, rows)
+        return self._attempts("item_id", item_id, limit)
 
     def run_attempts(self, run_id: int, limit: int = 300) -> list[Attempt]:
-        rows = (
-            self._db.get()
-            .execute(
-                "SELECT * FROM item_attempts WHERE run_id = ? ORDER BY id LIMIT ?",
-                (run_id, limit),
-            )
-            .fetchall()
-        )
-        return valid(to_attempt, rows)
+        return self._attempts("run_id", run_id, limit)
+
+    def _attempts(self, column: str, value: int, limit: int) -> list[Attempt]:
+        sql = f"SELECT * FROM item_attempts WHERE {column} = ? ORDER BY id LIMIT ?"
+        return valid(to_attempt, self._db.get().execute(sql, (value, limit)).fetchall())
 
     def failed_of_run(self, run_id: int) -> int:
         row = (

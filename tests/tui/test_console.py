@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent
 from textual.worker import WorkerCancelled, WorkerFailed
 
@@ -45,6 +46,14 @@ async def settle(app: CronsoleApp, pilot: object) -> None:
         await pilot.pause()  # type: ignore[attr-defined]
 
 
+async def press_then_enter(app: CronsoleApp, pilot: Pilot[int], *keys: str) -> None:
+    """Press `keys` (all at once), then enter, letting the screen catch up after each."""
+    await pilot.press(*keys)
+    await settle(app, pilot)
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
 def jobs_table(app: CronsoleApp) -> LiveTable:
     return app.screen.query_one("#jobs-table", LiveTable)
 
@@ -72,10 +81,7 @@ async def test_p_pauses_with_a_reason_and_a_duration(host: Host) -> None:
         await settle(app, pilot)
         await pilot.press("p")
         assert isinstance(app.screen, FormModal)
-        await pilot.press(*"disk swap", "tab", *"30m")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press_then_enter(app, pilot, *"disk swap", "tab", *"30m")
     state = host.engine.store.job_state("ingest")
     assert state is not None and state.paused and state.pause_reason == "disk swap"
     assert state.pause_until == T0 + timedelta(minutes=30)
@@ -85,10 +91,7 @@ async def test_a_bad_duration_is_refused_in_the_form(host: Host) -> None:
     app = app_for(host)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        await pilot.press("p", "tab", "h")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press_then_enter(app, pilot, "p", "tab", "h")
         assert isinstance(app.screen, FormModal)
         effect = str(app.screen.query_one("#effect").render())
         assert "bad duration 'h'" in effect
@@ -218,10 +221,7 @@ async def test_y_copies_the_selected_id_and_the_palette_finds_actions(host: Host
         await settle(app, pilot)
         await pilot.press("y")
         assert app.clipboard == "ingest"
-        await pilot.press("colon", *"fire nightly")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press_then_enter(app, pilot, "colon", *"fire nightly")
     assert [r.job for r in host.engine.store.list_runs()] == ["nightly"]
 
 
@@ -236,10 +236,7 @@ async def test_both_palette_keys_open_the_palette(host: Host, key: str) -> None:
         await pilot.press(key)
         await settle(app, pilot)
         assert isinstance(app.screen, CommandPalette)
-        await pilot.press(*"fire nightly")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press_then_enter(app, pilot, *"fire nightly")
     assert [r.job for r in host.engine.store.list_runs()] == ["nightly"]
 
 
@@ -274,10 +271,7 @@ async def test_shift_t_fires_with_checked_overrides(host: Host) -> None:
     app = app_for(host)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        await pilot.press("T", *"colour=red")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press_then_enter(app, pilot, "T", *"colour=red")
         assert isinstance(app.screen, FormModal)  # refused: no such setting
         app.screen.query_one(Input).value = "period=2024-12"
         await settle(app, pilot)

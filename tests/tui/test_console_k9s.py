@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from rich.segment import Segment
-from textual.pilot import Pilot
 from textual.widgets import Button, Static, TabbedContent
 
 from cronsole.core.clock import FrozenClock
@@ -30,7 +29,7 @@ from cronsole.tui.console.screens.modals import FormModal
 from cronsole.tui.console.widgets.logpane import LogPane
 from cronsole.tui.console.widgets.tables import LiveTable
 from tests.conftest import T0, Workspace
-from tests.tui.test_console import JOBS, app_for, settle
+from tests.tui.test_console import JOBS, app_for, press_then_enter, settle
 
 LONG_KEY = "invoices/Rila Water-Bottling Company Ltd/2026/11/" + "scan-0001-final-signed.pdf"
 
@@ -56,13 +55,6 @@ def finished_run(
     assert run is not None
     store.finish_run(run.id, status, T0 - timedelta(minutes=minutes) + timedelta(seconds=5))
     return run.id
-
-
-async def open_row(app: CronsoleApp, pilot: Pilot[int], *keys: str) -> None:
-    """Press `keys` (a pane's number, an escape first), then enter on the row: each settled."""
-    for key in (*keys, "enter"):
-        await pilot.press(key)
-        await settle(app, pilot)
 
 
 def table(app: CronsoleApp, name: str) -> LiveTable:
@@ -300,10 +292,7 @@ async def test_the_palettes_pause_asks_for_a_reason(host: Host) -> None:
     app = app_for(host)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+p", *"pause nightly")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press_then_enter(app, pilot, "ctrl+p", *"pause nightly")
         assert isinstance(app.screen, FormModal) and "nightly" in app.screen.title_text
         await pilot.press(*"deploy window", "enter")
         await settle(app, pilot)
@@ -354,14 +343,14 @@ async def test_every_row_drills_down_and_l_shows_the_logs_of_the_selection(host:
     ran = finished_run(host, "nightly", 5)
     app = app_for(host)
     async with app.run_test(size=(120, 30)) as pilot:
-        await open_row(app, pilot, "2")
+        await press_then_enter(app, pilot, "2")
         assert isinstance(app.screen, TenantScreen)
         text = screen_text(app)
         assert "Tenants › tenant acme" in text and "acme-1" in text and "2 pending" in text
-        await open_row(app, pilot, "escape", "5")
+        await press_then_enter(app, pilot, "escape", "5")
         assert isinstance(app.screen, CommandScreen)
         assert "disk swap" in screen_text(app) and "ingest" in screen_text(app)
-        await open_row(app, pilot, "escape", "6")
+        await press_then_enter(app, pilot, "escape", "6")
         assert isinstance(app.screen, NodeScreen) and app.screen.key == host.engine.node_id
         assert f"#{ran} nightly" in screen_text(app)  # the runs it made
         await pilot.press("escape", "1", "l")  # the logs of job "ingest"
@@ -402,7 +391,7 @@ async def test_a_batch_drills_down_to_its_requests_as_downloaded(
     host.engine.store.put_records("batch", [Record("batch_a", data, status="completed")], T0)
     app = app_for(host)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_row(app, pilot, "7")
+        await press_then_enter(app, pilot, "7")
         assert isinstance(app.screen, BatchScreen)
         text = screen_text(app)
         assert "Batches › batch batch_a" in text and "HOSTING" in text.splitlines()[0]
@@ -452,26 +441,17 @@ async def test_command_mode_takes_arguments_and_says_errors_inline(host: Host) -
     store = host.engine.store
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        await pilot.press("colon", *"pause ingest 1h deploy window")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press_then_enter(app, pilot, "colon", *"pause ingest 1h deploy window")
         state = store.job_state("ingest")
         assert state is not None and state.paused and state.pause_reason == "deploy window"
         assert state.pause_until == T0 + timedelta(hours=1)
-        await pilot.press("colon", *"period ingest 2025-02")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press_then_enter(app, pilot, "colon", *"period ingest 2025-02")
         assert store.job_state("ingest").settings == {"period": "2025-02"}  # type: ignore[union-attr]
         await pilot.press("colon", *"period ingest 2025-13")
         await settle(app, pilot)
         shown = screen_text(app)
         assert "✖" in shown and "2025-13" in shown  # said inline, before enter
-        await pilot.press("escape", "colon", *"go runs")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press_then_enter(app, pilot, "escape", "colon", *"go runs")
         assert app.screen.query_one(TabbedContent).active == "runs"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.segment import Segment
+from textual.command import CommandInput
 from textual.widgets import Button, Static, TabbedContent
 
 from cronsole.core.clock import FrozenClock
@@ -451,7 +452,13 @@ async def test_command_mode_takes_arguments_and_says_errors_inline(host: Host) -
         await settle(app, pilot)
         shown = screen_text(app)
         assert "✖" in shown and "2025-13" in shown  # said inline, before enter
-        await press_then_enter(app, pilot, "escape", "colon", *"go runs")
+        # setting keys complete: enter on the hit puts it back in the palette, to add a value
+        await press_then_enter(app, pilot, "escape", "colon", *"fire ingest pe")
+        assert app.screen.query_one(CommandInput).value == "fire ingest period="
+        await press_then_enter(app, pilot, *"2024-12")
+        [run] = [r for r in store.list_runs(limit=10) if r.job == "ingest"]
+        assert run.overrides == {"period": "2024-12"}
+        await press_then_enter(app, pilot, "colon", *"go runs")
         assert app.screen.query_one(TabbedContent).active == "runs"
 
 

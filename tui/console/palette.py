@@ -9,11 +9,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import CommandInput, DiscoveryHit, Hit, Hits, Provider
 
 from cronsole.core.durations import parse_duration
 from cronsole.core.errors import CronsoleError, UsageError
-from cronsole.core.jobsettings import parse_assignments
+from cronsole.core.jobsettings import field_types, parse_assignments
 from cronsole.core.periods import check_period
 from cronsole.core.text import visible
 
@@ -132,7 +132,36 @@ class ConsoleCommands(Provider):
         for name, call, help_text in self.commands():
             yield DiscoveryHit(name, call, help=help_text)
 
+    def setting_keys(self, query: str) -> list[str]:
+        """`fire JOB … PREFIX`, a setting's key being typed: the lines its keys complete."""
+        verb, *args = query.split() or [""]
+        job = self.console.engine.jobs.get(args[0]) if verb == "fire" and args else None
+        if job is None or len(args) < 2 or "=" in args[-1]:
+            return []
+        head = query[: len(query) - len(args[-1])]
+        return [
+            f"{head}{key}=" for key in field_types(job.settings_cls) if key.startswith(args[-1])
+        ]
+
+    def complete(self, line: str) -> None:
+        """The palette again, holding `line` (a setting's key), for its value to be typed."""
+        self.app.action_command_palette()
+
+        def fill() -> None:
+            self.app.screen.query_one(CommandInput).value = line
+
+        self.app.call_after_refresh(fill)
+
     async def search(self, query: str) -> Hits:
+        if keys := self.setting_keys(query.strip()):
+            for completed in keys:
+                yield Hit(
+                    1.0,
+                    Text(visible(completed, 200)),
+                    partial(self.complete, completed),
+                    help="a setting: enter, then type its value",
+                )
+            return
         try:
             line = self.command_line(query.strip())
         except (CronsoleError, ValueError) as exc:

@@ -452,6 +452,10 @@ async def test_command_mode_takes_arguments_and_says_errors_inline(host: Host) -
         await settle(app, pilot)
         shown = screen_text(app)
         assert "✖" in shown and "2025-13" in shown  # said inline, before enter
+        await pilot.press("escape", "colon", *"fire ingest colour=red")  # its usage has [ ]
+        await settle(app, pilot)
+        shown = screen_text(app)
+        assert "✖" in shown and "colour" in shown and "fire JOB [KEY=VALUE…]" in shown
         # setting keys complete: enter on the hit puts it back in the palette, to add a value
         await press_then_enter(app, pilot, "escape", "colon", *"fire ingest pe")
         assert app.screen.query_one(CommandInput).value == "fire ingest period="

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from .app import CronsoleApp
 
 Found = tuple[str, Callable[[], Any], str]
+
+
+def escape(text: str) -> str:
+    """Text that Textual reads as markup (a hit's name and help) shown as written: its usage
+    lines hold brackets (`fire JOB [KEY=VALUE…]`), which crashed the palette as bad markup.
+    (textual.markup.escape leaves brackets that do not look like a tag.)"""
+    return text.replace("[", "\\[")
+
+
 USAGE = {
     "pause": "pause JOB [DURATION] [REASON…]",
     "fire": "fire JOB [KEY=VALUE…]",
@@ -130,7 +139,7 @@ class ConsoleCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, call, help_text in self.commands():
-            yield DiscoveryHit(name, call, help=help_text)
+            yield DiscoveryHit(escape(name), call, help=escape(help_text))
 
     def setting_keys(self, query: str) -> list[str]:
         """`fire JOB … PREFIX`, a setting's key being typed: the lines its keys complete."""
@@ -170,15 +179,15 @@ class ConsoleCommands(Provider):
                 1.0,
                 Text(said, style="bold red"),
                 partial(self.app.notify, said, markup=False),
-                help=USAGE.get(query.split()[0], ""),
+                help=escape(USAGE.get(query.split()[0], "")),
             )
             return
         if line is not None:
             name, call, help_text = line
-            yield Hit(1.0, Text(visible(name, 200)), call, help=help_text)
+            yield Hit(1.0, Text(visible(name, 200)), call, help=escape(help_text))
             return
         matcher = self.matcher(query)
         for name, call, help_text in self.commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), call, help=help_text)
+                yield Hit(score, matcher.highlight(name), call, help=escape(help_text))

@@ -131,7 +131,7 @@ class CronsoleApp(Actions):
         self.refresh_snapshot()
         self.set_interval(self.REFRESH_SECONDS, self.refresh_snapshot)
         if self.notice:
-            self.notify(self.notice, timeout=60)  # said once: long enough to be read
+            self.notify(self.notice, timeout=60, markup=False)  # once: long enough to read
 
     def on_unmount(self) -> None:
         self.unsubscribe()

@@ -20,7 +20,7 @@ from .errors import StaleClaim, StoreWriteFailed, TakenOver
 from .events import EventHub, ItemFailed, RunProgressed
 from .faults import fault
 from .health import TenantHealth, Thresholds, save_health, tenant_health
-from .models import Item, ItemStatus, Record, Run, RunReason, Watermark
+from .models import Item, ItemStatus, Record, Run, RunReason, Settled, Watermark
 from .registry import Job
 from .retry import RANDOM, backoff
 from .store import Store
@@ -361,6 +361,15 @@ class Ledger:
         self._unstarted: deque[Item] = deque()
         self._marked: set[int] = set()
         self._lock = threading.Lock()
+        # group commit (`commit_every`): outcomes kept until the group is full or its window
+        # has passed, then written in one transaction with the starts and watermark they carry
+        self._every = ctx.job.policy.commit_every
+        self._group: list[Settled] = []
+        self._group_starts: list[Item] = []
+        self._group_mark: Watermark | None = None
+        self._group_since = 0.0
+        self._group_lock = threading.Lock()
+        self._refused: set[int] = set()  # ids of grouped outcomes refused as taken over
 
     def enqueue(
         self, key: str, payload: Any = None, tenant: str = "", queue: str = "default"
@@ -427,6 +436,9 @@ class Ledger:
         start_next: Item | None = None,
     ) -> None:
         """Done; `start_next` is marked started in the same transaction."""
+        if self._every.grouped:
+            self._keep(Settled(item, self._ctx.clock.now(), result), watermark, start_next)
+            return
         self._ctx._store.complete_item(item, self._ctx.clock.now(), result, watermark, start_next)
 
     def fail(
@@ -444,8 +456,60 @@ class Ledger:
         now = ctx.clock.now()
         retry_at = now + timedelta(seconds=self.backoff(item.attempts)) if retry else None
         trace = traceback_text() if traceback is None else traceback
-        ctx._store.fail_item(item, now, error, retry_at, watermark, start_next, trace)
+        if self._every.grouped:
+            self._keep(Settled(item, now, None, error, retry_at, trace), watermark, start_next)
+        else:
+            ctx._store.fail_item(item, now, error, retry_at, watermark, start_next, trace)
         ctx.hub.publish(ItemFailed(now, ctx.job.name, ctx.run.id, item.key, error))
+
+    def _keep(self, outcome: Settled, watermark: Watermark | None, start: Item | None) -> None:
+        """Add an outcome to the open group; commit the group once it is full or its window
+        has passed."""
+        with self._group_lock:
+            if not self._group:
+                self._group_since = self._ctx.clock.monotonic()
+            self._group.append(outcome)
+            if start is not None:
+                self._group_starts.append(start)
+            if watermark is not None and (self._group_mark is None or self._group_mark < watermark):
+                self._group_mark = watermark
+            every = self._every
+            due = len(self._group) >= every.items or (
+                every.seconds is not None
+                and self._ctx.clock.monotonic() - self._group_since >= every.seconds
+            )
+            if not due:
+                return
+            try:
+                self._commit_group()
+            except StoreWriteFailed as exc:  # kept, and tried again with the next outcome
+                self._ctx.log.warning(
+                    "%d item outcomes not stored yet: %s", len(self._group), error_text(exc)
+                )
+
+    def flush(self) -> None:
+        """Commit the open group, if any (the drain and the run's end do this); a write the
+        store refuses raises, the group kept."""
+        with self._group_lock:
+            if self._group:
+                self._commit_group()
+
+    def _commit_group(self) -> None:
+        """Write the group in one transaction. Outcomes of claims taken over meanwhile are
+        refused one by one, not the group; a write the store refuses keeps the group for the
+        next commit (at the run's end its claims are released, their outcome unrecorded)."""
+        ctx = self._ctx
+        refused = ctx._store.settle_items(
+            self._group, ctx.clock.now(), self._group_mark, self._group_starts
+        )
+        fault("after_item_commit")
+        self._group, self._group_starts, self._group_mark = [], [], None
+        for item in refused:
+            ctx.log.info("item %r: the claim was taken over; result refused", item.key)
+        if refused:
+            self._suspect = True
+            ctx.taken_over += len(refused)
+            self._refused.update(item.id for item in refused)
 
     def backoff(self, attempts: int) -> float:
         """The wait before an item that failed `attempts` times is tried again."""
@@ -484,20 +548,34 @@ class Ledger:
         started (budget or cancel) are released for the next run, their attempt given back.
         The first `concurrency` are marked started with the claim, each next one with the
         outcome before it: a crash charges only items whose work had begun or was next."""
-        first = max(1, concurrency)
+        # outcomes committed in groups mark no next item: every item claimed starts now
+        first = None if self._every.grouped else max(1, concurrency)
         items = self.claim(limit, per_tenant, queue, start=first)
         with self._lock:
             self._marked = {i.id for i in items[:first]}
             self._unstarted = deque(items[first:])
-        outcome = self._ctx.run_items(
-            items,
-            lambda item: self._handle(item, handle, watermark),
-            concurrency=concurrency,
-            estimate=estimate,
-            count=False,
-        )
+        try:
+            outcome = self._ctx.run_items(
+                items,
+                lambda item: self._handle(item, handle, watermark),
+                concurrency=concurrency,
+                estimate=estimate,
+                count=False,
+            )
+        finally:
+            self.flush()
         for item in outcome.left:
             self.release(item)
+        return self._without_refused(outcome)
+
+    def _without_refused(self, outcome: Outcome[Item]) -> Outcome[Item]:
+        """Grouped outcomes refused at their commit count as taken over, not done or failed."""
+        if not self._refused:
+            return outcome
+        gone = self._refused
+        outcome.taken_over += [i for i, _ in outcome.done + outcome.failed if i.id in gone]
+        outcome.done = [(i, r) for i, r in outcome.done if i.id not in gone]
+        outcome.failed = [(i, e) for i, e in outcome.failed if i.id not in gone]
         return outcome
 
     def _next(self) -> Item | None:

@@ -31,6 +31,7 @@ POINTS = frozenset(
         "after_side_effect",  # the handler returned; its outcome is not yet committed
         "after_item_commit",  # the item's outcome (and watermark) committed
         "before_watermark_commit",  # inside the item's transaction, watermark written, no commit
+        "mid_group",  # inside a group commit (`commit_every`): every outcome written, no commit
         "mid_sweep",  # a sweep has changed one row of several, not yet committed
         "mid_archive_chunk",  # a chunk is copied into the archive, not yet deleted
         "after_download_write",  # a file's bytes are on disk under a temporary name

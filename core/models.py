@@ -187,6 +187,19 @@ class TenantCounts:
 
 
 @dataclass(frozen=True)
+class Settled:
+    """One item outcome of a group committed together: done (no `error`) or failed, tried
+    again after `retry_at` while attempts remain."""
+
+    item: Item
+    at: datetime
+    result: Any = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    traceback: str | None = None
+
+
+@dataclass(frozen=True)
 class Watermark:
     """A composite cursor: items are ordered by (at, key), so equal timestamps never collide."""
 

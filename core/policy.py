@@ -51,6 +51,44 @@ def _attempts(value: Any, key: str) -> int:
     return value
 
 
+MAX_GROUP = 1000  # outcomes in one group commit, at most
+
+
+@dataclass(frozen=True)
+class CommitEvery:
+    """How many item outcomes share one transaction: up to `items`, or with a window, those
+    of `seconds` (a group commits at the first outcome that long after its first, and
+    always when the run's drain ends)."""
+
+    items: int = 1
+    seconds: float | None = None
+
+    @property
+    def grouped(self) -> bool:
+        return self.items > 1 or self.seconds is not None
+
+    def __str__(self) -> str:
+        return format_duration(self.seconds) if self.seconds is not None else str(self.items)
+
+
+def _commit_every(value: Any, key: str) -> CommitEvery:
+    """A whole number of outcomes (1, the default, commits each alone), or a window ("2s")."""
+    if isinstance(value, CommitEvery):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= MAX_GROUP:
+            raise UsageError(f"{key} must be from 1 to {MAX_GROUP} outcomes, got {value}")
+        return CommitEvery(value)
+    if not isinstance(value, str):
+        raise UsageError(f"{key} must be a number of outcomes or a window like '2s', got {value!r}")
+    seconds = parse_duration(value, key)
+    if not 0 < seconds <= 60:
+        raise UsageError(f"{key}: a window must be longer than 0 and at most 60s, got {value!r}")
+    return CommitEvery(MAX_GROUP, seconds)
+
+
 def _as_text(value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
 
@@ -113,6 +151,14 @@ class Policy:
         _duration,
         "the longest wait between tries of an item",
         lambda seconds: format_duration(seconds),
+    )
+
+    commit_every: CommitEvery = _option(
+        CommitEvery(),
+        _commit_every,
+        "item outcomes committed together: a number, or a window like `2s`; for idempotent"
+        " items (after a crash up to one group repeats)",
+        str,
     )
 
     def updated(self, values: Mapping[str, Any]) -> Policy:

@@ -384,7 +384,10 @@ class Runner:
         tick = run.scheduled_for.astimezone(job.schedule.tz)
         bound.info("started (%s, tick %s)", run.reason, tick.strftime("%Y-%m-%d %H:%M:%S %Z"))
         try:
-            summary = job.fn(ctx)
+            try:
+                summary = job.fn(ctx)
+            finally:  # outcomes a group commit still holds (`commit_every`)
+                ctx.items.flush()
         except Exception as exc:
             return (
                 self._stopped(active) if active.cancel.is_set() else RunStatus.FAILED,

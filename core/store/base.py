@@ -21,6 +21,7 @@ from ..models import (
     Run,
     RunReason,
     RunStatus,
+    Settled,
     TenantCounts,
     Watermark,
 )
@@ -286,6 +287,18 @@ class Store(Protocol):
     ) -> ItemStatus:
         """Record a failure: retried after `retry_at` while attempts remain, else dead; the
         try is kept in the item's history with its error and `traceback`."""
+        ...
+
+    def settle_items(
+        self,
+        outcomes: Sequence[Settled],
+        now: datetime,
+        watermark: Watermark | None = None,
+        starts: Sequence[Item] = (),
+    ) -> list[Item]:
+        """Record several outcomes in one transaction (group commit), `starts` marked started
+        and the watermark moved with them; those whose claim no longer holds are left out,
+        and returned."""
         ...
 
     def release_item(self, item: Item, now: datetime) -> None:

@@ -66,6 +66,39 @@ def test_time_budget_stops_early_and_records_what_is_left(engine: Engine) -> Non
     assert engine.store.get_watermark("ledger").key == "f002"  # type: ignore[union-attr]
 
 
+def seed_job(engine: Engine, job: str, count: int) -> None:
+    for i in range(count):
+        engine.store.enqueue(job, f"f{i:03d}", T0, payload=f"2025-01-01T00:{i:02d}")
+
+
+def test_commit_every_writes_outcomes_in_groups_and_the_rest_when_the_drain_ends(
+    engine: Engine,
+) -> None:
+    seen = sys.modules["cronsole_user.wsjobs"].SEEN
+    seed_job(engine, "grouped", 10)
+    run = run_now(engine, "grouped", fail_keys="f005")
+    # what a reader saw committed as each item started: nothing until four were settled
+    assert seen == [0, 0, 0, 0, 4, 4, 4, 4, 8, 8]
+    assert run.status is RunStatus.PARTIAL and (run.processed, run.failed) == (9, 1)
+    failed = engine.store.get_item("grouped", "f005")
+    assert failed is not None and failed.status is ItemStatus.FAILED
+    [tried] = engine.store.item_attempts(failed.id)
+    assert tried.error == "RuntimeError: cannot process f005"
+    assert tried.traceback and "cannot process f005" in tried.traceback
+    assert engine.store.get_watermark("grouped").key == "f009"  # type: ignore[union-attr]
+    [counts] = engine.store.tenant_counts("grouped")
+    assert (counts.claimed, counts.done, counts.failed, counts.pending) == (0, 9, 1, 0)
+
+
+def test_commit_every_as_a_window_commits_at_the_first_outcome_past_it(engine: Engine) -> None:
+    seen = sys.modules["cronsole_user.wsjobs"].SEEN
+    seed_job(engine, "windowed", 8)
+    run = run_now(engine, "windowed", step="1")  # each item takes 1 s of the frozen clock
+    # the group opens at the first outcome (1 s); the outcome at 4 s is 3 s past it
+    assert seen == [0, 0, 0, 0, 4, 4, 4, 4]
+    assert run.status is RunStatus.SUCCEEDED and run.processed == 8
+
+
 def test_one_failing_item_never_stops_the_others(engine: Engine) -> None:
     engine.runner.rng = FixedRandom(1.0)  # the shortest backoff: half the curve
     seed(engine, 5)

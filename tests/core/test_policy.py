@@ -13,7 +13,7 @@ from cronsole.core.config import load_settings
 from cronsole.core.engine import load_jobs
 from cronsole.core.errors import ConfigError
 from cronsole.core.models import CatchUp, ItemStatus, Overlap, RunReason
-from cronsole.core.policy import OPTIONS, Policy, help_of
+from cronsole.core.policy import OPTIONS, CommitEvery, Policy, help_of
 from tests.conftest import FixedRandom, Workspace, frozen, run_job
 from tests.tui.conftest import run
 
@@ -40,6 +40,7 @@ SET = {
     "max_attempts": ("3", 3),
     "retry_base": ('"10s"', 10.0),
     "retry_cap": ('"5m"', 300.0),
+    "commit_every": ('"2s"', CommitEvery(1000, 2.0)),
 }
 BAD = {
     "overlap": ('"sometimes"', "is not one of skip, queue, allow"),
@@ -51,6 +52,7 @@ BAD = {
     "max_attempts": ("0", "max_attempts must be at least 1"),
     "retry_base": ("[1]", "bad retry_base [1]"),
     "retry_cap": ('"1 fortnight"', "bad retry_cap '1 fortnight'"),
+    "commit_every": ("1001", "commit_every must be from 1 to 1000 outcomes, got 1001"),
 }
 
 
@@ -78,6 +80,33 @@ def test_a_bad_option_is_refused_at_its_line(workspace: Workspace, key: str) -> 
         jobs_with(workspace, f"{key} = {text}")
     assert str(caught.value).startswith(f"{workspace.root / 'cronsole.toml'}:6: ")
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [("1", CommitEvery(1)), ("100", CommitEvery(100)), ('"250"', CommitEvery(250))],
+)
+def test_commit_every_takes_a_count_of_outcomes(
+    workspace: Workspace, text: str, meant: CommitEvery
+) -> None:
+    job = jobs_with(workspace, f"commit_every = {text}")["plain"]
+    assert job.policy.commit_every == meant  # type: ignore[attr-defined]
+    assert job.policy.commit_every.grouped is (meant.items > 1)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0", "from 1 to 1000 outcomes, got 0"),
+        ('"0s"', "a window must be longer than 0 and at most 60s"),
+        ('"5m"', "a window must be longer than 0 and at most 60s"),
+        ("true", "a number of outcomes or a window like '2s', got True"),
+        ('"soon"', "bad commit_every 'soon'"),
+    ],
+)
+def test_a_bad_commit_every_is_refused(workspace: Workspace, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        jobs_with(workspace, f"commit_every = {text}")
 
 
 def test_the_code_keeps_what_the_config_does_not_set(workspace: Workspace) -> None:

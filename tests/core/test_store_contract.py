@@ -8,12 +8,13 @@ import sqlite3
 import stat
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from cronsole.core.clock import FrozenClock
+from cronsole.core.clock import FrozenClock, iso
 from cronsole.core.errors import StaleClaim, StoreUnusable
 from cronsole.core.models import (
     CommandStatus,
@@ -22,6 +23,7 @@ from cronsole.core.models import (
     Overlap,
     RunReason,
     RunStatus,
+    Settled,
     Watermark,
 )
 from cronsole.core.store import Store, open_store
@@ -150,6 +152,61 @@ def test_a_late_completion_after_a_sweep_is_refused(store: Store) -> None:
     with pytest.raises(StaleClaim):
         store.complete_item(item, T0 + timedelta(minutes=32))
     assert store.get_item("job", "k").status is ItemStatus.FAILED  # type: ignore[union-attr]
+
+
+def test_a_group_of_outcomes_commits_together_and_refuses_only_what_was_taken_over(
+    store: Store,
+) -> None:
+    """Group commit: done and failed outcomes of two tenants, a start mark and the watermark
+    in one transaction; the one claim swept meanwhile is refused alone, and every counter
+    equals a recount of the items."""
+    run = store.insert_run("job", T0, RunReason.SCHEDULE, "n", Overlap.SKIP, T0)
+    assert run is not None
+    store.enqueue("job", "k1", T0, tenant="b")
+    [swept] = store.claim_items("job", "old", run.id, T0, limit=1)  # its node will go quiet
+    for n in (0, 2, 3, 4, 5):
+        store.enqueue("job", f"k{n}", T0, tenant="ab"[n % 2], max_attempts=1 if n == 3 else 5)
+    later = T0 + timedelta(minutes=31)
+    items = store.claim_items("job", "n", run.id, later, limit=5, start=4)
+    by_key = {item.key: item for item in items}
+    assert [i.key for i in store.sweep_stale_items(later, later)] == ["k1"]
+    retry = T0 + timedelta(minutes=40)
+    refused = store.settle_items(
+        [
+            Settled(by_key["k4"], later, {"n": 4}),
+            Settled(by_key["k0"], later, {"n": 0}),
+            Settled(swept, later, {"n": 1}),
+            Settled(by_key["k2"], later, None, "ValueError: two", retry, "Traceback …"),
+            Settled(by_key["k3"], later, None, "ValueError: three", retry),
+        ],
+        later,
+        Watermark("2026-01-04", "k4"),
+        [by_key["k5"]],
+    )
+    assert refused == [swept]
+    status = {i.key: (i.status, i.result, i.error) for i in store.list_items("job")}
+    assert status == {
+        "k0": (ItemStatus.DONE, {"n": 0}, None),
+        "k1": (ItemStatus.FAILED, None, f"stale: no heartbeat since {iso(T0)}"),
+        "k2": (ItemStatus.FAILED, None, "ValueError: two"),
+        "k3": (ItemStatus.DEAD, None, "ValueError: three"),
+        "k4": (ItemStatus.DONE, {"n": 4}, None),
+        "k5": (ItemStatus.CLAIMED, None, None),
+    }
+    failed = store.get_item("job", "k2")
+    assert failed is not None and failed.not_before == retry
+    assert [t.traceback for t in store.item_attempts(failed.id)] == ["Traceback …"]
+    finished = store.get_run(run.id)
+    assert finished is not None and (finished.processed, finished.failed) == (2, 2)
+    assert store.get_watermark("job") == Watermark("2026-01-04", "k4")
+    # every counter equals a recount of the items themselves
+    counted = Counter((i.tenant, i.status.value) for i in store.list_items("job"))
+    for counts in store.tenant_counts("job"):
+        for state in ("pending", "claimed", "done", "failed", "dead"):
+            assert getattr(counts, state) == counted[(counts.tenant, state)], (counts, state)
+    # the start mark landed: a crash now charges k5's attempt instead of giving it back
+    assert store.release_run_claims(run.id, later, "released") == 1
+    assert store.get_item("job", "k5").status is ItemStatus.FAILED  # type: ignore[union-attr]
 
 
 def test_failures_retry_until_attempts_run_out(store: Store) -> None:

@@ -13,6 +13,7 @@ from cronsole.core import faults
 from tests.conftest import Workspace
 from tests.procs import Proc, cli, query, start_host, wait_for
 from tests.reliability.harness import (
+    INGEST_CONFIG,
     INGEST_FILES,
     Final,
     check_invariants,
@@ -67,6 +68,33 @@ def test_kill_9_at_each_fault_point_then_restart_matches_the_golden_run(
     twice = [key for key, n in effects.items() if n == 2]
     assert twice == ([in_flight] if repeats else [])
     check_invariants(ws, ingest_effects(ws))
+    assert "recovered from 1 dead process" in procs[-1].text()
+
+
+@pytest.mark.scenario("F1")
+def test_kill_9_mid_group_commit_repeats_at_most_that_group(
+    workspace: Workspace, procs: list[Proc], golden: Final
+) -> None:
+    """`commit_every = 4`, ten items in one run: killed inside the second group's
+    transaction, the restart redoes that group's four items (and nothing else), and the
+    final ledger, documents and watermark equal an uninterrupted run's."""
+    ws = ingest_workspace(workspace)
+    ws.configure(
+        INGEST_CONFIG.replace("batch_size = 4", "batch_size = 10").replace(
+            "[jobs.invoice-ingest.settings]", "commit_every = 4\n[jobs.invoice-ingest.settings]"
+        )
+    )
+    crash_at(ws, procs, "mid_group=kill@2")
+    assert len(ingest_effects(ws)) == 8  # two groups' side effects; only the first committed
+    assert query(ws, "SELECT count(*) FROM items WHERE status = 'done'") == [(4,)]
+    run_to_completion(ws, procs, "invoice-ingest", INGEST_FILES)
+    assert final_state(ws) == golden
+    effects = Counter(ingest_effects(ws))
+    folder = "invoices/Acme-123456789/2026/11/invoice"
+    twice = sorted(key for key, n in effects.items() if n == 2)
+    assert twice == [f"{folder}/invoice-{n:03d}.txt" for n in range(4, 8)]
+    assert set(effects.values()) == {1, 2} and len(effects) == INGEST_FILES
+    check_invariants(ws)
     assert "recovered from 1 dead process" in procs[-1].text()
 
 

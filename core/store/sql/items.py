@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from ...clock import iso, parse_iso
 from ...errors import StaleClaim
 from ...faults import fault
-from ...models import Attempt, Item, ItemStatus, TenantCounts, Watermark
+from ...models import Attempt, Item, ItemStatus, Settled, TenantCounts, Watermark
 from . import Conn, Database, Row
 from .misc import advance_watermark_in
 from .rows import dumps, to_attempt, to_counts, to_item, valid, where
@@ -67,6 +67,13 @@ def _attempted(
             iso(now),
         ),
     )
+
+
+def _failure(item: Item, retry_at: datetime | None) -> tuple[ItemStatus, str]:
+    """A failed try's status, and when it may be tried again: dead once no tries remain."""
+    if retry_at is not None and item.attempts < item.max_attempts:
+        return ItemStatus.FAILED, iso(retry_at)
+    return ItemStatus.DEAD, ""
 
 
 class ItemsMixin:
@@ -274,6 +281,16 @@ class ItemsMixin:
         is kept in the item's history with the run that tried it and its traceback (a later
         run may take the item again); a success needs no row there: the item keeps the run
         that did it. Any move ends a retry run's reservation."""
+        if not self._moved(c, item, status, now, **columns):
+            raise StaleClaim(f"item {item.key!r}: the claim was taken over; result refused")
+        _count(c, item.job, item.queue, item.tenant, claimed=-1, **{status.value: 1})
+        if status in (ItemStatus.FAILED, ItemStatus.DEAD):
+            _attempted(c, item, item.attempts, status, columns.get("error"), traceback, now)
+
+    def _moved(
+        self, c: Conn, item: Item, status: ItemStatus, now: datetime, **columns: Any
+    ) -> bool:
+        """The compare-and-set of `_settle`: whether the claim still held."""
         sets = ", ".join(f"{name} = ?" for name in columns)
         cursor = c.execute(
             f"UPDATE items SET status = ?, claim_owner = NULL, claim_token = NULL, {sets},"
@@ -281,11 +298,7 @@ class ItemsMixin:
             " AND claim_token = ?",
             (status, *columns.values(), iso(now), item.id, item.claim_token),
         )
-        if cursor.rowcount != 1:
-            raise StaleClaim(f"item {item.key!r}: the claim was taken over; result refused")
-        _count(c, item.job, item.queue, item.tenant, claimed=-1, **{status.value: 1})
-        if status in (ItemStatus.FAILED, ItemStatus.DEAD):
-            _attempted(c, item, item.attempts, status, columns.get("error"), traceback, now)
+        return bool(cursor.rowcount == 1)
 
     def complete_item(
         self,
@@ -318,9 +331,7 @@ class ItemsMixin:
         start_next: Item | None = None,
         traceback: str | None = None,
     ) -> ItemStatus:
-        retry = retry_at is not None and item.attempts < item.max_attempts
-        status = ItemStatus.FAILED if retry else ItemStatus.DEAD
-        not_before = iso(retry_at) if retry and retry_at else ""
+        status, not_before = _failure(item, retry_at)
 
         def settle(c: Conn) -> None:
             self._settle(c, item, status, now, traceback, error=error, not_before=not_before)
@@ -333,6 +344,56 @@ class ItemsMixin:
 
         self._settling(settle, watermark)
         return status
+
+    def settle_items(
+        self,
+        outcomes: Sequence[Settled],
+        now: datetime,
+        watermark: Watermark | None = None,
+        starts: Sequence[Item] = (),
+    ) -> list[Item]:
+        """Several outcomes in one transaction (a job's `commit_every`), each a compare-and-set
+        as in complete_item and fail_item, with `starts` marked started and the watermark
+        moved; the items whose claim no longer held are left as they are and returned. Rows
+        are locked in one order (items by id, then tenant counters, then runs), so groups and
+        single outcomes committing at once cannot deadlock."""
+        ordered = sorted(outcomes, key=lambda o: o.item.id)
+
+        def settle(c: Conn) -> list[Item]:
+            refused: list[Item] = []
+            tenants: dict[tuple[str, str, str], Counter[str]] = {}
+            runs: dict[int, Counter[str]] = {}
+            for o in ordered:
+                item = o.item
+                if o.error is None:
+                    status, columns = ItemStatus.DONE, {"result": dumps(o.result), "error": None}
+                else:
+                    status, not_before = _failure(item, o.retry_at)
+                    columns = {"error": o.error, "not_before": not_before}
+                if not self._moved(c, item, status, o.at, **columns):
+                    refused.append(item)
+                    continue
+                delta = tenants.setdefault((item.job, item.queue, item.tenant), Counter())
+                delta.update({status.value: 1, "claimed": -1})
+                if status is not ItemStatus.DONE:
+                    _attempted(c, item, item.attempts, status, o.error, o.traceback, o.at)
+                if item.run_id is not None:
+                    runs.setdefault(item.run_id, Counter())[
+                        "processed" if status is ItemStatus.DONE else "failed"
+                    ] += 1
+            for (job, queue, tenant), delta in sorted(tenants.items()):
+                _count(c, job, queue, tenant, **delta)
+            if starts:
+                self._start(c, starts, now)
+            for run_id, moved in sorted(runs.items()):
+                sets = ", ".join(f"{name} = {name} + ?" for name in moved)
+                c.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*moved.values(), run_id))
+            if watermark is not None and ordered:
+                advance_watermark_in(c, ordered[0].item.job, watermark, now)
+            fault("mid_group")
+            return refused
+
+        return self._settling(settle, watermark)
 
     def release_item(self, item: Item, now: datetime) -> None:
         with self._db.write() as c:

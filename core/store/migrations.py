@@ -11,5 +11,6 @@ MIGRATIONS = (
     ("0003_item_history", "item_attempts (each failed try), items.started_at and reserved_for"),
     ("0004_item_lookups", "an item's attempts, a tenant's items (the console's drill-downs)"),
     ("0005_item_tracebacks", "item_attempts.traceback: where each failed try raised"),
+    ("0006_one_tenant_index", "one index of items by tenant and state, for claims and listings"),
 )
 NAMES = tuple(name for name, _ in MIGRATIONS)

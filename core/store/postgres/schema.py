@@ -83,12 +83,18 @@ CREATE INDEX item_attempts_item ON item_attempts (item_id, id);
 CREATE INDEX items_tenant ON items (job, tenant, status, id);
 """
 ITEM_TRACEBACKS = f"ALTER TABLE item_attempts ADD COLUMN traceback {T};"
+ONE_TENANT_INDEX = """
+DROP INDEX items_claim;
+DROP INDEX items_tenant;
+CREATE INDEX items_tenant ON items (job, tenant, status, queue, id);
+"""
 STATEMENTS = {
     "0001_initial": INITIAL,
     "0002_records_and_archive": RECORDS_AND_ARCHIVE,
     "0003_item_history": ITEM_HISTORY,
     "0004_item_lookups": ITEM_LOOKUPS,
     "0005_item_tracebacks": ITEM_TRACEBACKS,
+    "0006_one_tenant_index": ONE_TENANT_INDEX,
 }
 MIGRATIONS: list[tuple[str, str]] = [(name, STATEMENTS[name]) for name in NAMES]
 KNOWN = set(NAMES)

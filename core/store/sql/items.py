@@ -110,13 +110,14 @@ class ItemsMixin:
         max_attempts: int = 5,
     ) -> int:
         added: Counter[str] = Counter()
+        at = iso(now)
         with self._db.write() as c:
             for key, payload, tenant in entries:
                 cursor = c.execute(
                     "INSERT INTO items (job, queue, tenant, key, status, max_attempts, payload,"
                     " created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)"
                     " ON CONFLICT (job, key) DO NOTHING",
-                    (job, queue, tenant, key, max_attempts, dumps(payload), iso(now), iso(now)),
+                    (job, queue, tenant, key, max_attempts, dumps(payload), at, at),
                 )
                 added[tenant] += cursor.rowcount
             for tenant, count in added.items():
@@ -229,6 +230,7 @@ class ItemsMixin:
         claimed: list[Item] = []
         only = "reserved_for = ?" if reserved else "reserved_for IS NULL"
         mine = (run_id,) if reserved else ()
+        at = iso(now)
         for status in ("pending", "failed"):
             # one statement chooses and marks the lot (locking what it takes, on PostgreSQL);
             # the token is new for this claim, and the compare-and-set checks it with the id
@@ -241,15 +243,15 @@ class ItemsMixin:
                 (
                     node,
                     uuid.uuid4().hex,
-                    iso(now),
-                    iso(now),
+                    at,
+                    at,
                     run_id,
-                    iso(now),
+                    at,
                     job,
                     queue,
                     tenant,
                     status,
-                    iso(now),
+                    at,
                     *mine,
                     take - len(claimed),
                 ),
@@ -261,7 +263,7 @@ class ItemsMixin:
             c.execute(
                 "UPDATE tenant_counts SET last_claim_at = ? WHERE job = ? AND queue = ?"
                 " AND tenant = ?",
-                (iso(now), job, queue, tenant),
+                (at, job, queue, tenant),
             )
         return claimed
 
@@ -534,14 +536,31 @@ class ItemsMixin:
         limit: int = 100,
         tenant: str | None = None,
     ) -> list[Item]:
-        body, params = where(
-            ("job", job), ("run_id", run_id), ("status", status), ("tenant", tenant)
-        )
-        rows = (
-            self._db.get()
-            .execute(f"SELECT * FROM items WHERE {body} ORDER BY id LIMIT ?", (*params, limit))
-            .fetchall()
-        )
+        conn = self._db.get()
+        queues: list[str | None] = [None]
+        if job is not None and tenant is not None and status is not None:
+            # a tenant's items by state, through the claims' index: queue by queue, each in
+            # id order, merged (a tenant has one queue or a few)
+            queues = [
+                row["queue"]
+                for row in conn.execute(
+                    "SELECT queue FROM tenant_counts WHERE job = ? AND tenant = ?", (job, tenant)
+                ).fetchall()
+            ]
+        rows: list[Row] = []
+        for queue in queues:
+            body, params = where(
+                ("job", job),
+                ("run_id", run_id),
+                ("status", status),
+                ("tenant", tenant),
+                ("queue", queue),
+            )
+            rows += conn.execute(
+                f"SELECT * FROM items WHERE {body} ORDER BY id LIMIT ?", (*params, limit)
+            ).fetchall()
+        if len(queues) > 1:
+            rows = sorted(rows, key=lambda row: int(row["id"]))[:limit]
         return valid(to_item, rows)
 
     def outcomes_since(self, job: str, since: datetime) -> dict[str, tuple[int, int]]:
@@ -571,7 +590,7 @@ class ItemsMixin:
         for q in queues:
             row = c.execute(
                 "SELECT created_at FROM items WHERE job = ? AND queue = ? AND tenant = ?"
-                " AND status = 'pending' ORDER BY not_before, id LIMIT 1",
+                " AND status = 'pending' ORDER BY id LIMIT 1",
                 (job, q["queue"], q["tenant"]),
             ).fetchone()
             if row:

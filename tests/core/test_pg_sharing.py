@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import psycopg
 import pytest
 
 from cronsole.core import faults
-from cronsole.core.models import Item, ItemStatus, Overlap, RunReason, Watermark
+from cronsole.core.errors import StaleClaim
+from cronsole.core.models import Item, ItemStatus, Overlap, RunReason, Settled, Watermark
 from cronsole.core.store import Store, open_store
 from tests.conftest import T0
 
@@ -154,4 +157,90 @@ def test_three_nodes_settling_at_once_keep_every_counter_exact(pg_address: str) 
     assert sum(r.failed for r in finished if r) == 24
     assert all(r and r.processed > 0 for r in finished)  # each node did a share
     for store in nodes:
+        store.close()
+
+
+def test_completions_racing_a_sweeper_and_a_retry_keep_one_owner_and_exact_counters(
+    pg_address: str,
+) -> None:
+    """A node completes its claims (singly and in groups) while a sweeper declares them all
+    stale and another node retries and takes the swept ones. Each item ends with exactly one
+    accepted outcome per claim: a late result of the first node is refused, never counted;
+    the tenant counters equal a recount and each run's progress equals its accepted outcomes."""
+    setup = open_store(pg_address)
+    enqueue(setup, tenants=5, each=40)
+    runs = [
+        setup.insert_run("job", T0.replace(minute=n), RunReason.MANUAL, f"n{n}", Overlap.ALLOW, T0)
+        for n in range(2)
+    ]
+    assert all(runs)
+    first_run, second_run = (r.id for r in runs if r is not None)
+    owner, sweeper, retrier = (open_store(pg_address) for _ in range(3))
+    mine = owner.claim_items("job", "n0", first_run, T0, limit=200)
+    assert len(mine) == 200
+    accepted: list[Item] = []
+    refused: list[Item] = []
+    later = T0 + timedelta(hours=1)
+
+    def complete() -> None:
+        for n in range(0, 200, 10):
+            if n % 20:  # every other ten as one group, the rest one by one
+                gone = owner.settle_items([Settled(i, T0, "ok") for i in mine[n : n + 10]], T0)
+                refused.extend(gone)
+                accepted.extend(i for i in mine[n : n + 10] if i not in gone)
+                continue
+            for item in mine[n : n + 10]:
+                try:
+                    owner.complete_item(item, T0, "ok")
+                    accepted.append(item)
+                except StaleClaim:
+                    refused.append(item)
+
+    def sweep() -> None:
+        while len(accepted) < 30:  # once the first node is well under way
+            time.sleep(0.001)
+        for _ in range(5):
+            sweeper.sweep_stale_items(later, later)
+
+    second: list[Item] = []
+
+    def retry() -> None:
+        for _ in range(20):
+            retrier.retry_items("job", later)
+            for item in retrier.claim_items("job", "n1", second_run, later, limit=50):
+                retrier.complete_item(item, later, "again")
+                second.append(item)
+
+    errors: list[BaseException] = []
+
+    def guarded(fn: Callable[[], None]) -> Callable[[], None]:
+        def body() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # the test fails on it, not a thread warning
+                errors.append(exc)
+
+        return body
+
+    threads = [threading.Thread(target=guarded(fn)) for fn in (complete, sweep, retry)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(accepted) + len(refused) == 200 and len(accepted) > 0
+    items = {i.key: i for i in setup.list_items("job", limit=1000)}
+    for item in accepted:  # the first node's result stood: nothing took the item after it
+        assert items[item.key].status is ItemStatus.DONE and items[item.key].result == "ok"
+    for item in second:
+        assert items[item.key].status is ItemStatus.DONE and items[item.key].result == "again"
+    assert not {i.key for i in accepted} & {i.key for i in second}
+    counted = Counter((i.tenant, i.status.value) for i in items.values())
+    for counts in setup.tenant_counts("job"):
+        for state in ("pending", "claimed", "done", "failed", "dead"):
+            assert getattr(counts, state) == counted[(counts.tenant, state)], (counts, state)
+    first, later_run = setup.get_run(first_run), setup.get_run(second_run)
+    assert first is not None and first.processed == len(accepted)
+    assert later_run is not None and later_run.processed == len(second)
+    for store in (setup, owner, sweeper, retrier):
         store.close()

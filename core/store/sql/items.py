@@ -492,9 +492,11 @@ class ItemsMixin:
             for row in rows:
                 item = to_item(row)
                 status = ItemStatus.FAILED if item.attempts < item.max_attempts else ItemStatus.DEAD
-                self._lost_claim(
-                    c, row, item, status, f"stale: no heartbeat since {row['heartbeat_at']}", now
-                )
+                why = f"stale: no heartbeat since {row['heartbeat_at']}"
+                try:
+                    self._lost_claim(c, row, item, status, why, now)
+                except StaleClaim:
+                    continue  # settled meanwhile by its owner (outcomes skip the writers' lock)
                 swept.append(self._item(c, item.id))
                 fault("mid_sweep")
             return swept

@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from cronsole.core import JobContext, Record, job
 
 COMPANIES = [
@@ -68,6 +66,8 @@ def write_invoice(root: Path, rng: random.Random, period: str, n: int, now: date
     folder.mkdir(parents=True, exist_ok=True)
     stamp = now.strftime("%H%M%S")
     if n % 10 == 0:
+        from PIL import Image  # only here: the demo jobs load with every engine
+
         path = folder / f"scan-{n:04d}-{stamp}.png"
         image = Image.new(
             "RGB", (rng.randint(40, 120), rng.randint(40, 160)), (rng.randint(0, 255), 120, 200)

@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
 from cronsole.core import (
     FoundFile,
     Item,
@@ -208,10 +206,12 @@ def describe(rel: str, data: bytes) -> dict[str, Any]:
         "width": None,
         "height": None,
     }
+    from PIL import Image  # loaded when a file is read, not with the job (the console's start)
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             found["width"], found["height"] = image.size
             found["media_type"] = Image.MIME.get(image.format or "", found["media_type"])
-    except (UnidentifiedImageError, OSError):
+    except OSError:  # UnidentifiedImageError is one
         pass  # not an image: size and hash are all we record
     return found

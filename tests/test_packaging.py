@@ -33,6 +33,16 @@ def test_engine_and_headless_cli_do_not_import_textual() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_the_console_and_the_cli_load_pillow_only_to_write_an_image() -> None:
+    """Pillow costs tens of milliseconds to import: the first frame does not need it."""
+    code = (
+        "import sys; import cronsole.tui.console.app, cronsole.tui.cli.app; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'PIL'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_core_does_not_import_typer_or_rich() -> None:
     code = (
         "import sys; import cronsole.core.scheduling.host, cronsole.core.commands; "

@@ -16,8 +16,6 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from PIL import Image
-
 from cronsole.core import Record, atomic_write
 from cronsole.core.periods import step_period
 from cronsole.core.store import Store, open_store
@@ -117,6 +115,8 @@ def write_invoices(
 
 
 def write_batches(inbox: Path, rng: random.Random) -> None:
+    from PIL import Image  # only when a demo is made: the CLI loads this module
+
     image = io.BytesIO()
     Image.new("RGB", (64, 64), (30, 144, 255)).save(image, format="PNG")
     lines = [

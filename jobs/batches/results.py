@@ -21,8 +21,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
 from cronsole.core import atomic_write, remove_leftovers
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -237,6 +235,8 @@ def _inline_images(body: Any) -> Iterable[bytes]:
 
 
 def _write_image(stem: Path, data: bytes, meta: dict[str, Any]) -> None:
+    from PIL import Image  # here: the console and the CLI load this module, and Pillow is slow
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
@@ -244,7 +244,7 @@ def _write_image(stem: Path, data: bytes, meta: dict[str, Any]) -> None:
             size = image.size
             webp = io.BytesIO()
             image.save(webp, format="WEBP", quality=85)
-    except (UnidentifiedImageError, OSError) as exc:
+    except OSError as exc:  # UnidentifiedImageError is one
         _with_meta(stem.with_suffix(".bin"), data, {**meta, "error": f"not an image: {exc}"})
         return
     original = stem.with_name(f"{stem.name}.{kind}")

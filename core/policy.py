@@ -158,7 +158,7 @@ class Policy:
         _commit_every,
         "item outcomes committed together: a number, or a window like `2s`; for idempotent"
         " items (after a crash up to one group repeats)",
-        str,
+        lambda every: every.items if every.seconds is None else str(every),
     )
 
     def updated(self, values: Mapping[str, Any]) -> Policy:

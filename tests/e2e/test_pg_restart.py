@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Workspace
-from tests.procs import Proc, cli, query, start_host, wait_for
+from tests.procs import Proc, cli, query, side_effects, start_host, wait_for
+from tests.reliability.test_nodes import LOSS_JOBS
 
 pytestmark = pytest.mark.slow
 
@@ -134,3 +136,50 @@ def test_runs_started_after_a_server_restart_do_not_fail_for_it(
     host.signal(signal.SIGTERM)
     assert host.wait(30) == 0
     assert "Traceback" not in host.text()
+
+
+@pytest.mark.scenario("F9")
+def test_the_server_restarted_under_two_nodes_loses_no_item_and_leaves_no_run_stuck(
+    tmp_path: Path, cluster: Cluster, procs: list[Proc]
+) -> None:
+    """The server stopped (`-m fast`: every connection cut) and started again under two
+    nodes while one drains items. Both nodes reconnect by themselves; the run ends; a retry
+    finishes whatever it could not store; nothing is claimed or running afterwards and no
+    item was done more than twice."""
+    ws = Workspace(tmp_path / "ws", database=cluster.url)
+    ws.root.mkdir()
+    ws.write(LOSS_JOBS, 'grace_period = "20s"\nstale_timeout = "5s"\n')
+    hosts = [start_host(ws, procs), start_host(ws, procs)]
+    assert cli(ws, "fire", "slowly").returncode == 0
+    wait_for(lambda: len(side_effects(ws)) >= 5, 30)
+    cluster.stop()  # `pg_ctl -m fast`: every connection cut, the server gone a moment
+    cluster.start()
+    assert len(side_effects(ws)) < 30  # the run was cut mid-way
+    wait_for(
+        lambda: (
+            query(
+                ws,
+                "SELECT count(*) FROM runs WHERE job = 'slowly' AND status IN"
+                " ('running', 'queued')",
+            )
+            == [(0,)]
+        ),
+        60,
+    )
+    assert all(host.popen.poll() is None for host in hosts)  # neither node gave up
+    ticks = query(ws, "SELECT count(*) FROM runs WHERE job = 'tick' AND status = 'succeeded'")
+    wait_for(
+        lambda: (
+            query(ws, "SELECT count(*) FROM runs WHERE job = 'tick' AND status = 'succeeded'")[0][0]
+            >= ticks[0][0] + 3
+        ),
+        30,
+    )
+    assert cli(ws, "fire", "slowly", "--wait").returncode in (0, 1)
+    assert query(ws, "SELECT status, count(*) FROM items GROUP BY status") == [("done", 30)]
+    assert query(ws, "SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
+    ran = Counter(side_effects(ws))
+    assert set(ran) == {f"item-{n}" for n in range(30)} and max(ran.values()) <= 2
+    for host in hosts:
+        host.signal(signal.SIGTERM)
+    assert [host.wait(30) for host in hosts] == [0, 0]

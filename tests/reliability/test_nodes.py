@@ -3,16 +3,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -187,84 +180,3 @@ def test_a_lost_database_connection_costs_at_most_a_statement_and_the_node_recon
     assert set(ran) == {f"item-{n}" for n in range(30)} and sum(ran.values()) <= 31
     host.signal(signal.SIGTERM)
     assert host.wait(30) == 0
-
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-@pytest.fixture
-def own_server() -> Iterator[Callable[[], None]]:
-    """A PostgreSQL server of this test's own (initdb in tmp_path, a free port), so that
-    restarting it cuts no other test's connections; yields the restart."""
-    if os.geteuid() != 0 or not (PG_BIN / "initdb").exists():
-        pytest.fail("needs root and PostgreSQL 15's initdb (as .ci/run provides)")
-    home = Path(tempfile.mkdtemp(prefix="cronsole-pg-"))  # pytest's folders are root's only
-    data = home / "data"
-    data.mkdir()
-    for path in (home, data):
-        shutil.chown(path, "postgres")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
-    def as_postgres(*argv: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True)
-
-    as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l"]
-    as_postgres(*pg_ctl, str(home / "server.log"), "start")
-    os.environ["OWN_PG_PORT"] = str(port)
-    try:
-        yield lambda: as_postgres(*pg_ctl, str(home / "server.log"), "-m", "fast", "restart")
-    finally:
-        os.environ.pop("OWN_PG_PORT", None)
-        as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(home)
-
-
-@pytest.mark.scenario("F9")
-def test_the_server_restarted_under_two_nodes_loses_no_item_and_leaves_no_run_stuck(
-    tmp_path: Path, own_server: Callable[[], None], procs: list[Proc]
-) -> None:
-    """`pg_ctl restart -m fast` under two nodes while one drains items: every connection is
-    cut and the server is gone for a moment. Both nodes reconnect by themselves; the run
-    ends and says what it could not store; a retry finishes the rest; nothing is claimed or
-    running afterwards and no item was done more than twice."""
-    database = f"postgresql://postgres@127.0.0.1:{os.environ['OWN_PG_PORT']}/postgres"
-    ws = Workspace(tmp_path / "ws", database=database)
-    ws.root.mkdir()
-    ws.write(LOSS_JOBS, 'grace_period = "20s"\nstale_timeout = "5s"\n')
-    hosts = [start_host(ws, procs), start_host(ws, procs)]
-    assert cli(ws, "fire", "slowly").returncode == 0
-    wait_for(lambda: len(side_effects(ws)) >= 5, 30)
-    own_server()
-    assert len(side_effects(ws)) < 30  # the run was cut mid-way
-    wait_for(
-        lambda: (
-            query(
-                ws,
-                "SELECT count(*) FROM runs WHERE job = 'slowly' AND status IN"
-                " ('running', 'queued')",
-            )
-            == [(0,)]
-        ),
-        60,
-    )
-    assert all(host.popen.poll() is None for host in hosts)  # neither node gave up
-    ticks = query(ws, "SELECT count(*) FROM runs WHERE job = 'tick' AND status = 'succeeded'")
-    wait_for(
-        lambda: (
-            query(ws, "SELECT count(*) FROM runs WHERE job = 'tick' AND status = 'succeeded'")[0][0]
-            >= ticks[0][0] + 3
-        ),
-        30,
-    )
-    assert cli(ws, "fire", "slowly", "--wait").returncode in (0, 1)
-    assert query(ws, "SELECT status, count(*) FROM items GROUP BY status") == [("done", 30)]
-    assert query(ws, "SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
-    ran = Counter(side_effects(ws))
-    assert set(ran) == {f"item-{n}" for n in range(30)} and max(ran.values()) <= 2
-    for host in hosts:
-        host.signal(signal.SIGTERM)
-    assert [host.wait(30) for host in hosts] == [0, 0]

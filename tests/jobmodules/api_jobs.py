@@ -31,33 +31,21 @@ class Batch:
 )
 def ledger(ctx: JobContext[Batch]) -> dict:
     """Drains the ledger in batches."""
-    failing = set(ctx.settings.fail_keys.split(","))
-
-    def handle(item):
-        ctx.clock.advance(ctx.settings.step)  # type: ignore[attr-defined]  # the test freezes it
-        if item.key in failing:
-            raise RuntimeError(f"cannot process {item.key}")
-        return {"key": item.key}
-
-    out = ctx.items.drain(
-        handle,
-        limit=ctx.settings.batch_size,
-        watermark=lambda item: Watermark(item.payload, item.key),
-    )
-    return {"done": len(out.done), "failed": len(out.failed), "left": len(out.left)}
+    return _drain(ctx, seen=None)
 
 
 SEEN: list[int] = []  # grouped jobs: outcomes committed when each item started
 
 
-def _drain_seeing_commits(ctx: JobContext[Batch]) -> dict:
+def _drain(ctx: JobContext[Batch], seen: list[int] | None) -> dict:
     failing = set(ctx.settings.fail_keys.split(","))
 
     def handle(item):
         ctx.clock.advance(ctx.settings.step)  # type: ignore[attr-defined]  # the test freezes it
-        run = ctx._store.get_run(ctx.run.id)
-        assert run is not None
-        SEEN.append(run.processed + run.failed)
+        if seen is not None:
+            run = ctx._store.get_run(ctx.run.id)
+            assert run is not None
+            seen.append(run.processed + run.failed)
         if item.key in failing:
             raise RuntimeError(f"cannot process {item.key}")
         return {"key": item.key}
@@ -73,13 +61,13 @@ def _drain_seeing_commits(ctx: JobContext[Batch]) -> dict:
 @job(schedule="every 1h", settings=Batch, commit_every=4, time_budget=60)
 def grouped(ctx: JobContext[Batch]) -> dict:
     """Outcomes committed four at a time."""
-    return _drain_seeing_commits(ctx)
+    return _drain(ctx, SEEN)
 
 
 @job(schedule="every 1h", settings=Batch, commit_every="3s", time_budget=60)
 def windowed(ctx: JobContext[Batch]) -> dict:
     """Outcomes committed in windows of three seconds."""
-    return _drain_seeing_commits(ctx)
+    return _drain(ctx, SEEN)
 
 
 PEAK = {"now": 0, "max": 0}

@@ -406,13 +406,19 @@ class ItemsMixin:
 
     def _lost_claim(
         self, c: Conn, row: Row, item: Item, status: ItemStatus, error: str, now: datetime
-    ) -> None:
+    ) -> bool:
         """A claim whose run will not report (dead node, stale, unrecorded end): given back
-        when its work never started, else settled as `status`, the attempt counted."""
-        if row["started_at"] is None:
-            self._give_back(c, item, now)
-        else:
-            self._settle(c, item, status, now, error=error, not_before="")
+        when its work never started, else settled as `status`, the attempt counted. False
+        when the claim moved on since `row` was read (settled by its owner, whose outcomes
+        skip the writers' lock on PostgreSQL, or claimed anew): left as it is."""
+        try:
+            if row["started_at"] is None:
+                self._give_back(c, item, now)
+            else:
+                self._settle(c, item, status, now, error=error, not_before="")
+        except StaleClaim:
+            return False
+        return True
 
     RUN_FAILED = (
         "status IN ('failed', 'dead') AND id IN (SELECT item_id FROM item_attempts"
@@ -476,11 +482,7 @@ class ItemsMixin:
             moved = 0
             for row in rows:
                 item = to_item(row)
-                try:
-                    self._lost_claim(c, row, item, ItemStatus.FAILED, why, now)
-                except StaleClaim:
-                    continue  # claimed anew meanwhile by a node that does not wait
-                moved += 1
+                moved += self._lost_claim(c, row, item, ItemStatus.FAILED, why, now)
             return moved
 
     def sweep_stale_items(self, cutoff: datetime, now: datetime) -> list[Item]:
@@ -493,10 +495,8 @@ class ItemsMixin:
                 item = to_item(row)
                 status = ItemStatus.FAILED if item.attempts < item.max_attempts else ItemStatus.DEAD
                 why = f"stale: no heartbeat since {row['heartbeat_at']}"
-                try:
-                    self._lost_claim(c, row, item, status, why, now)
-                except StaleClaim:
-                    continue  # settled meanwhile by its owner (outcomes skip the writers' lock)
+                if not self._lost_claim(c, row, item, status, why, now):
+                    continue
                 swept.append(self._item(c, item.id))
                 fault("mid_sweep")
             return swept

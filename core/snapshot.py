@@ -19,6 +19,7 @@ from .periods import current_period
 from .registry import Job
 from .scheduling.once import once_done
 from .scheduling.triggers import Fire, next_fire, next_fire_times
+from .store import Store
 
 STUCK_SKIPS = 3  # ticks skipped behind one run before its job counts as stuck
 STUCK_MARGIN = timedelta(seconds=30)  # past a deadline by this much: nobody is closing it
@@ -100,12 +101,18 @@ class Snapshot:
 
 
 def take_snapshot(
-    engine: Engine, after_log: int = 0, runs: int = 200, commands: int = 100, logs: int = 500
+    engine: Engine,
+    after_log: int = 0,
+    runs: int = 200,
+    commands: int = 100,
+    logs: int = 500,
+    store: Store | None = None,
 ) -> Snapshot:
     """Everything the console shows, read at one moment; `runs` and `commands` bound the two
-    history lists (0 skips reading them)."""
-    store, now = engine.store, engine.clock.now()
-    registered, nodes, every_active, active = _in_flight(engine)
+    history lists (0 skips reading them). `store` reads in the engine's place (a console's
+    KeptReads)."""
+    store, now = store or engine.store, engine.clock.now()
+    registered, nodes, every_active, active = _in_flight(engine, store)
     last_host = max(
         (n for n in registered if n.role == "host"), key=lambda n: n.heartbeat_at, default=None
     )
@@ -115,12 +122,12 @@ def take_snapshot(
             last_host = stopped
     paused_all = store.get_control("paused_all")
     counts = store.tenant_counts()  # read once: queues per job and the tenants pane
-    tenants = _tenants(engine, now, counts)
-    stuck = stuck_runs(engine, now, every_active, registered)
+    tenants = _tenants(store, now, counts)
+    stuck = stuck_runs(engine, now, every_active, registered, store)
     grade = Health.CRIT if stuck else Health.worst(t.status for t in tenants)
     return Snapshot(
         at=now,
-        jobs=_jobs(engine, now, active, paused_all, counts, stuck),
+        jobs=_jobs(engine, store, now, active, paused_all, counts, stuck),
         tenants=tenants,
         health=grade,
         stuck=stuck,
@@ -136,7 +143,11 @@ def take_snapshot(
 
 
 def stuck_runs(
-    engine: Engine, now: datetime, active: list[Run], registered: list[Node]
+    engine: Engine,
+    now: datetime,
+    active: list[Run],
+    registered: list[Node],
+    store: Store | None = None,
 ) -> list[Stuck]:
     """Runs that hold their job while nothing closes them: ticks keep being skipped behind
     them, they are well past their timeout, or their node has stopped writing (a full disk,
@@ -161,7 +172,7 @@ def stuck_runs(
             why = (
                 f"run #{run.id} is running past its timeout ({format_duration(job.policy.timeout)})"
             )
-        elif engine.store.skipped_after(run.job, run.id, STUCK_SKIPS) >= STUCK_SKIPS:
+        elif (store or engine.store).skipped_after(run.job, run.id, STUCK_SKIPS) >= STUCK_SKIPS:
             why = f"run #{run.id} has had {STUCK_SKIPS} or more ticks skipped behind it"
         if why:
             found.append(Stuck(run.job, run.id, why))
@@ -171,34 +182,35 @@ def stuck_runs(
 def job_views(engine: Engine, name: str | None = None) -> list[JobView]:
     """Every job as the shells show it (or the one named), without the rest of a snapshot."""
     now, store = engine.clock.now(), engine.store
-    registered, _, every_active, active = _in_flight(engine)
+    registered, _, every_active, active = _in_flight(engine, store)
     stuck = stuck_runs(engine, now, every_active, registered)
     counts = store.tenant_counts(job=name)
-    views = _jobs(engine, now, active, store.get_control("paused_all"), counts, stuck)
+    views = _jobs(engine, store, now, active, store.get_control("paused_all"), counts, stuck)
     return [v for v in views if name is None or v.name == name]
 
 
-def _in_flight(engine: Engine) -> tuple[list[Node], list[Node], list[Run], list[Run]]:
+def _in_flight(engine: Engine, store: Store) -> tuple[list[Node], list[Node], list[Run], list[Run]]:
     """The registered nodes, those alive, every run in flight, and those whose node lives
     (shown so); each node's life is probed once."""
-    registered = engine.store.nodes()
+    registered = store.nodes()
     nodes = [n for n in registered if engine.lives(n)]
     live = {n.id for n in nodes}
-    every_active = engine.store.active_runs()
+    every_active = store.active_runs()
     dead = {n.id for n in registered} - live
     return registered, nodes, every_active, [r for r in every_active if r.node not in dead]
 
 
 def _jobs(
     engine: Engine,
+    store: Store,
     now: datetime,
     active: list[Run],
     paused_all: dict[str, Any] | None,
     tenant_counts: list[TenantCounts],
     stuck: Sequence[Stuck] = (),
 ) -> list[JobView]:
-    states = engine.store.job_states()
-    last = engine.store.last_runs()
+    states = store.job_states()
+    last = store.last_runs()
     counts: dict[str, list[int]] = {}
     for c in tenant_counts:
         total = counts.setdefault(c.job, [0, 0, 0])
@@ -225,7 +237,7 @@ def _jobs(
                 next_run=fire.at if fire and not paused and not paused_all else None,
                 dst_note=fire.note if fire else None,
                 state=_state(
-                    job, paused, paused_all, job.name in held, job.name in running, fire, engine
+                    job, paused, paused_all, job.name in held, job.name in running, fire, store
                 ),
                 pause_reason=state.pause_reason if state else None,
                 pause_until=state.pause_until if state else None,
@@ -248,7 +260,7 @@ def _state(
     stuck: bool,
     running: bool,
     fire: Fire | None,
-    engine: Engine,
+    store: Store,
 ) -> JobState:
     if paused:
         return JobState.PAUSED
@@ -258,7 +270,7 @@ def _state(
         return JobState.STUCK
     if running:
         return JobState.RUNNING
-    if fire is None and once_done(engine.store, job):
+    if fire is None and once_done(store, job):
         return JobState.DONE
     return JobState.IDLE
 
@@ -284,14 +296,16 @@ def _period(job: Job, overrides: dict[str, Any], now: datetime) -> str | None:
     return period or current_period(now, job.schedule.timezone)
 
 
-def _tenants(engine: Engine, now: datetime, counts: list[TenantCounts]) -> list[TenantView]:
-    """The stored health report of each job with tenants; computed when none is stored yet."""
+def _tenants(store: Store, now: datetime, counts: list[TenantCounts]) -> list[TenantView]:
+    """The stored health report of each job with tenants; when none is stored yet, graded
+    here with the defaults on backlog and age alone: the last day's failure rate reads every
+    outcome of that day, too much to read every second (the health job stores it)."""
     found: list[TenantView] = []
     with_tenants = {c.job for c in counts if c.tenant}
     for job in sorted(with_tenants):
-        report = engine.store.get_control(health_key(job))
-        if report is None:  # no health job stored one yet: grade with the defaults, read-only
-            rows = tenant_health(engine.store, job, now)
+        report = store.get_control(health_key(job))
+        if report is None:
+            rows = tenant_health(store, job, now, outcomes=False)
             report = {
                 "computed_at": now.isoformat(),
                 "tenants": [{**vars(r), "status": r.status.value} for r in rows],

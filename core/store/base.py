@@ -42,6 +42,13 @@ class Store(Protocol):
         """Open this thread's connection now (a worker about to run runs), not at first use."""
         ...
 
+    def changes(self) -> dict[str, int] | None:
+        """A counter per table a console reads on each refresh (jobs, job_state, control, runs,
+        tenant_counts, commands, records), moved in the same transaction as every write to it:
+        a table whose counter has not moved is as it was. None where the backend keeps no
+        counters (PostgreSQL): then every read is made afresh."""
+        ...
+
     def batch(self) -> AbstractContextManager[None]:
         """Group this thread's writes into one transaction: all of them commit together at the
         end of the block, or none (the scheduler claims ticks due together this way)."""
@@ -137,6 +144,16 @@ class Store(Protocol):
     ) -> Run | None:
         """Claim a tick: insert its run under UNIQUE(job, scheduled_for), as running, queued
         or skipped per the overlap policy; None when another process already holds that tick."""
+        ...
+
+    def claim_ticks(
+        self, ticks: Sequence[tuple[str, datetime, Overlap | None]], node: str, now: datetime
+    ) -> list[Run]:
+        """Many ticks claimed in one transaction, by one statement per step however many they
+        are: each job's latest tick is recorded (`record_tick`), and each tick with an overlap
+        policy (None: its job is paused, the tick is only recorded) gets its run row exactly
+        as `insert_run` would make it. Returns the runs made, by id: a tick that already had
+        its run (another node's) makes none."""
         ...
 
     def queue_run(

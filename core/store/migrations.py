@@ -12,5 +12,6 @@ MIGRATIONS = (
     ("0004_item_lookups", "an item's attempts, a tenant's items (the console's drill-downs)"),
     ("0005_item_tracebacks", "item_attempts.traceback: where each failed try raised"),
     ("0006_one_tenant_index", "one index of items by tenant and state, for claims and listings"),
+    ("0007_change_counters", "a counter per table the console shows, bumped by every write"),
 )
 NAMES = tuple(name for name, _ in MIGRATIONS)

@@ -20,6 +20,7 @@ from cronsole.core.commands import Commands
 from cronsole.core.engine import Engine
 from cronsole.core.events import CommandApplied, Event, RunFinished, RunStarted
 from cronsole.core.models import Record, RunStatus
+from cronsole.core.reads import KeptReads
 from cronsole.core.scheduling.host import Host
 from cronsole.core.snapshot import JobView, Snapshot, take_snapshot
 
@@ -111,6 +112,7 @@ class CronsoleApp(Actions):
         self.engine, self.host = engine, host
         self.notice = notice  # said once when the console opens (why it observes, SSH)
         self.commands = Commands(engine, start_run=host.start_run if host else None)
+        self.reads = KeptReads(engine.store)  # what did not change is not read again
         self.snapshot: Snapshot | None = None
         self.pane = "jobs"  # the pane in view: only its history list (runs, audit) is read
         self.snapshot_pane = ""  # the pane the last snapshot was read for
@@ -155,14 +157,16 @@ class CronsoleApp(Actions):
     def refresh_snapshot(self) -> None:
         self.refresh_pending = False
         pane = self.pane
+        store = self.reads.begin()
         snapshot = take_snapshot(
             self.engine,
             self.last_log_id,
             runs=200 if pane == "runs" else 0,
             commands=100 if pane == "audit" else 0,
+            store=store,
         )
         batches = (  # the batch checker's tracked batches, read only for their pane
-            self.engine.store.query_records("batch", limit=200, newest_first=True)
+            store.query_records("batch", limit=200, newest_first=True)
             if pane == "batches"
             else None
         )

@@ -47,6 +47,9 @@ class PostgresStore(SQLStore):
     def describe(self) -> str:
         return redacted(self.url)
 
+    def changes(self) -> dict[str, int] | None:
+        return None  # see migration 0007 in schema.py
+
     def integrity_ok(self) -> bool:
         # PostgreSQL checks its pages itself; this reads every table once (a damaged
         # relation raises) and checks the tick rule's unique index is valid.
@@ -112,7 +115,8 @@ def migrate(c: PgConn, create: bool) -> None:
                 )
             for name, statements in MIGRATIONS:
                 if name not in applied:
-                    c.raw.execute(statements)
+                    if statements:
+                        c.raw.execute(statements)
                     c.execute("INSERT INTO cronsole_migrations (name) VALUES (?)", (name,))
     finally:
         c.execute("SELECT pg_advisory_unlock(hashtext('cronsole-migrate:' || current_schema()))")

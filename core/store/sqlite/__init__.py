@@ -38,5 +38,9 @@ class SQLiteStore(SQLStore):
     def describe(self) -> str:
         return str(self.path)
 
+    def changes(self) -> dict[str, int] | None:
+        rows = self._db.get().execute("SELECT topic, n FROM changes").fetchall()
+        return {row["topic"]: int(row["n"]) for row in rows}
+
     def integrity_ok(self) -> bool:
         return bool(self._db.get().execute("PRAGMA integrity_check").fetchone()[0] == "ok")

@@ -278,4 +278,24 @@ def one_tenant_index(db: Database) -> None:
     _table(db, "items").create_index(["job", "tenant", "status", "queue", "id"])
 
 
+# the tables a console reads on every refresh; `changes` counts the writes to each
+WATCHED = ("jobs", "job_state", "control", "runs", "tenant_counts", "commands", "records")
+
+
+@migrations(name="0007_change_counters")
+def change_counters(db: Database) -> None:
+    """A counter per watched table, moved by triggers in the writing transaction itself, so
+    every writer (another process, an older code path) keeps it: a reader that finds a
+    counter where it was knows that table is as it read it, and an idle console reads the
+    counters instead of the tables."""
+    _table(db, "changes").create({"topic": str, "n": int}, pk="topic", not_null={"n"})
+    for table in WATCHED:
+        db.execute("INSERT INTO changes (topic, n) VALUES (?, 0)", [table])
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(
+                f"CREATE TRIGGER changes_{table}_{event.lower()} AFTER {event} ON {table}"
+                f" BEGIN UPDATE changes SET n = n + 1 WHERE topic = '{table}'; END"
+            )
+
+
 KNOWN = set(NAMES)  # each one is a @migrations function above (tests/core/test_store_contract.py)

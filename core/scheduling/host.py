@@ -142,43 +142,47 @@ class Host:
         self.claim_many([(name, run_times)])
 
     def claim_many(self, ticks: list[tuple[str, list[datetime]]]) -> None:
-        """Claim ticks in one transaction, then start the runs won. Should one claim fail,
-        each is tried on its own, so it cannot cost the others their tick."""
+        """Claim ticks together (one statement per step), then start the runs won. Should the
+        claim fail, each tick is tried on its own, so one cannot cost the others their tick."""
         self.watch_clock(self.engine.clock.now())
         if self.stopping:
             return
-        won: list[tuple[Job, Run | None]] = []
         try:
-            with self.engine.store.batch():
-                won = [self._claim(name, run_times) for name, run_times in ticks]
+            won = self._claim(ticks)
         except Exception:
             if len(ticks) == 1:
                 raise
             won = []
-            for name, run_times in ticks:
+            for tick in ticks:
                 try:
-                    won.append(self._claim(name, run_times))
+                    won += self._claim([tick])
                 except Exception:
-                    log.exception("claiming the tick of %s failed", name)
+                    log.exception("claiming the tick of %s failed", tick[0])
         for job, run in won:
             self._started(job, run)
 
-    def _claim(self, name: str, run_times: list[datetime]) -> tuple[Job, Run | None]:
-        job = self.engine.jobs[name]
+    def _claim(self, ticks: list[tuple[str, list[datetime]]]) -> list[tuple[Job, Run]]:
         store, now = self.engine.store, self.engine.clock.now()
-        if len(run_times) > 1:
-            store.record_missed(name, run_times[:-1], now, "scheduler was late; coalesced")
-        tick = run_times[-1]
-        store.record_tick(name, tick)
-        if why := self.paused_reason(name, now):
-            self.engine.hub.publish(TickSkipped(now, name, tick, why))
-            return job, None
-        run = store.insert_run(
-            name, tick, RunReason.SCHEDULE, self.engine.node_id, job.policy.overlap, now
-        )
-        if run is not None:
-            mark_claimed(store, job, tick, now)
-        return job, run
+        with store.batch():
+            for name, run_times in ticks:
+                if len(run_times) > 1:
+                    store.record_missed(name, run_times[:-1], now, "scheduler was late; coalesced")
+            paused = self._paused_reasons([name for name, _ in ticks], now)
+            claims = [
+                (
+                    name,
+                    run_times[-1],
+                    None if name in paused else self.engine.jobs[name].policy.overlap,
+                )
+                for name, run_times in ticks
+            ]
+            runs = store.claim_ticks(claims, self.engine.node_id, now)
+            for run in runs:
+                mark_claimed(store, self.engine.jobs[run.job], run.scheduled_for, now)
+        for name, run_times in ticks:
+            if name in paused:
+                self.engine.hub.publish(TickSkipped(now, name, run_times[-1], paused[name]))
+        return [(self.engine.jobs[run.job], run) for run in runs]
 
     def _started(self, job: Job, run: Run | None) -> None:
         if run is None:
@@ -217,12 +221,20 @@ class Host:
                     job.modify(next_run_time=fire)
 
     def paused_reason(self, name: str, now: datetime) -> str | None:
-        if self.engine.store.get_control("paused_all"):
-            return "scheduler paused"
-        state = self.engine.store.job_state(name)
-        if state and state.paused and not (state.pause_until and state.pause_until <= now):
-            return f"paused: {state.pause_reason or 'no reason given'}"
-        return None
+        return self._paused_reasons([name], now).get(name)
+
+    def _paused_reasons(self, names: list[str], now: datetime) -> dict[str, str]:
+        """Why each of these jobs may not start a run now, for those paused (two reads)."""
+        store = self.engine.store
+        if store.get_control("paused_all"):
+            return dict.fromkeys(names, "scheduler paused")
+        states = store.job_states() if len(names) > 1 else {}
+        found = {}
+        for name in names:
+            state = states.get(name) if states else store.job_state(name)
+            if state and state.paused and not (state.pause_until and state.pause_until <= now):
+                found[name] = f"paused: {state.pause_reason or 'no reason given'}"
+        return found
 
     def start_run(self, job: Job, run: Run) -> None:
         if self.stopping:

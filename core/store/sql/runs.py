@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ...clock import iso
 from ...models import Overlap, Run, RunReason, RunStatus
 from . import Conn, Cursor, Database, Row
 from .rows import dumps, to_run, valid, where
 
+T = TypeVar("T")
+Tick = tuple[str, datetime, Overlap]  # a job, its tick, its overlap policy
 ACTIVE = "('queued', 'running')"
 # SQLite uses a partial index only for a query that repeats the index's condition: without the
 # IN term these read a job's whole history (or every run) instead of the index runs_active.
@@ -27,6 +30,32 @@ def _decide(overlap: Overlap, active: list[Row]) -> tuple[RunStatus, str | None]
     if queued:
         return RunStatus.SKIPPED, f"overlap: run #{queued[0]} is already queued"
     return RunStatus.SKIPPED, f"overlap: run #{running[0]} is still running"
+
+
+def _marks(rows: Sequence[object], width: int) -> str:
+    """`(?, ?), (?, ?)`: the placeholders of a VALUES list of `rows` rows."""
+    one = "(" + ", ".join("?" for _ in range(width)) + ")"
+    return ", ".join(one for _ in rows)
+
+
+def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _rounds(
+    ticks: list[tuple[str, datetime, Overlap]],
+) -> list[list[tuple[str, datetime, Overlap]]]:
+    """The ticks with at most one per job in each round, in the order they came: a job's
+    second tick is decided after its first one's run exists."""
+    rounds: list[list[Tick]] = []
+    seen: dict[str, int] = {}
+    for tick in ticks:
+        n = seen[tick[0]] = seen.get(tick[0], -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(tick)
+    return rounds
 
 
 def _inserted(cursor: Cursor) -> Run | None:
@@ -78,6 +107,54 @@ class RunsMixin:
                     ),
                 )
             )
+
+    def claim_ticks(
+        self, ticks: Sequence[tuple[str, datetime, Overlap | None]], node: str, now: datetime
+    ) -> list[Run]:
+        with self._db.write() as c:
+            latest: dict[str, str] = {}
+            for job, tick, _ in ticks:
+                latest[job] = max(latest.get(job, ""), iso(tick))
+            for chunk in _chunks(list(latest.items()), 400):
+                c.execute(  # each job's latest tick, in one statement
+                    f"WITH t(name, tick) AS (VALUES {_marks(chunk, 2)}) UPDATE jobs"
+                    " SET last_tick = t.tick FROM t"
+                    " WHERE jobs.name = t.name AND coalesce(jobs.last_tick, '') < t.tick",
+                    [v for pair in chunk for v in pair],
+                )
+            made: list[Run] = []
+            for group in _rounds([(job, tick, o) for job, tick, o in ticks if o is not None]):
+                for chunk in _chunks(group, 200):
+                    made += self._insert_runs(c, chunk, node, now)
+            return made
+
+    def _insert_runs(self, c: Conn, ticks: list[Tick], node: str, now: datetime) -> list[Run]:
+        """One run row per tick (one tick per job here), each decided by its job's overlap
+        policy against the runs in flight: two statements, however many ticks."""
+        jobs = [job for job, _, _ in ticks]
+        active: dict[str, list[Row]] = {}
+        for row in c.execute(
+            f"SELECT id, status, job FROM runs INDEXED BY runs_active WHERE status IN {ACTIVE}"
+            f" AND job IN ({', '.join('?' for _ in jobs)}) ORDER BY id",
+            jobs,
+        ).fetchall():
+            active.setdefault(row["job"], []).append(row)
+        values = []
+        for job, tick, overlap in ticks:
+            status, error = _decide(overlap, active.get(job, []))
+            started = iso(now) if status is RunStatus.RUNNING else None
+            finished = iso(now) if status is RunStatus.SKIPPED else None
+            values.append(
+                (job, RunReason.SCHEDULE, status, iso(tick), node, iso(now), started, started)
+                + (finished, error, "{}")
+            )
+        rows = c.execute(
+            "INSERT INTO runs (job, reason, status, scheduled_for, node, created_at, started_at,"
+            f" heartbeat_at, finished_at, error, overrides) VALUES {_marks(values, 11)}"
+            " ON CONFLICT DO NOTHING RETURNING *",
+            [v for row in values for v in row],
+        ).fetchall()
+        return sorted(valid(to_run, rows), key=lambda run: run.id)
 
     def _fetch_run(self, c: Conn, run_id: int | None) -> Run:
         row = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()

@@ -209,6 +209,28 @@ def test_a_group_of_outcomes_commits_together_and_refuses_only_what_was_taken_ov
     assert store.get_item("job", "k5").status is ItemStatus.FAILED  # type: ignore[union-attr]
 
 
+def test_a_group_refuses_a_done_outcome_whose_item_was_claimed_again(store: Store) -> None:
+    """The item is `claimed` again, by another node: only the claim token tells the claims
+    apart, for the done outcomes a group settles in one statement as for one by one."""
+    for key in ("k1", "k2"):
+        store.enqueue("job", key, T0)
+    old = {i.key: i for i in store.claim_items("job", "old", None, T0, limit=2)}
+    assert store.release_claims(["old"], T0, "node gone") == 2  # never started: given back
+    new = {i.key: i for i in store.claim_items("job", "new", None, T0, limit=1)}
+    assert list(new) == ["k1"]
+    [k2] = store.claim_items("job", "old", None, T0, limit=1)
+    refused = store.settle_items([Settled(old["k1"], T0, "late"), Settled(k2, T0, "ok")], T0)
+    assert refused == [old["k1"]]
+    k1 = store.get_item("job", "k1")
+    assert k1 is not None and (k1.status, k1.claim_token) == (
+        ItemStatus.CLAIMED,
+        new["k1"].claim_token,
+    )
+    assert store.settle_items([Settled(new["k1"], T0, "mine")], T0) == []
+    done = {i.key: (i.status, i.result) for i in store.list_items("job")}
+    assert done == {"k1": (ItemStatus.DONE, "mine"), "k2": (ItemStatus.DONE, "ok")}
+
+
 def test_failures_retry_until_attempts_run_out(store: Store) -> None:
     store.enqueue("job", "k", T0, max_attempts=2)
     [item] = store.claim_items("job", "n", None, T0, limit=1)

@@ -70,6 +70,7 @@ class PostgresStore(SQLStore):
             )
 
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+    FOR_UPDATE = True
     JSON_TEXT = "(data::json->>'{field}')"
 
     def _claiming(self) -> AbstractContextManager[Conn]:

@@ -16,7 +16,7 @@ from ...faults import fault
 from ...models import Attempt, Item, ItemStatus, Settled, TenantCounts, Watermark
 from . import Conn, Database, Row
 from .misc import advance_watermark_in
-from .rows import dumps, to_attempt, to_counts, to_item, valid, where
+from .rows import dumps, marks, to_attempt, to_counts, to_item, valid, where
 
 T = TypeVar("T")
 STATUSES = tuple(s.value for s in ItemStatus)
@@ -79,6 +79,7 @@ def _failure(item: Item, retry_at: datetime | None) -> tuple[ItemStatus, str]:
 class ItemsMixin:
     _db: Database
     SKIP_LOCKED = ""  # PostgreSQL: nodes claiming at once pass over each other's tenants
+    FOR_UPDATE = False  # PostgreSQL: a group's items are locked first, in id order
 
     def _claiming(self) -> AbstractContextManager[Conn]:
         """The claim's transaction: a write, alone among writers (SQLite)."""
@@ -365,14 +366,21 @@ class ItemsMixin:
             refused: list[Item] = []
             tenants: dict[tuple[str, str, str], Counter[str]] = {}
             runs: dict[int, Counter[str]] = {}
+            if self.FOR_UPDATE and len(ordered) > 1:  # every item locked now, in id order
+                ids = [o.item.id for o in ordered]
+                c.execute(
+                    f"SELECT id FROM items WHERE id IN ({marks(len(ids))}) ORDER BY id FOR UPDATE",
+                    ids,
+                )
+            done = self._done_together(c, [o for o in ordered if o.error is None])
             for o in ordered:
                 item = o.item
                 if o.error is None:
-                    status, columns = ItemStatus.DONE, {"result": dumps(o.result), "error": None}
+                    status, held = ItemStatus.DONE, item.id in done
                 else:
                     status, not_before = _failure(item, o.retry_at)
-                    columns = {"error": o.error, "not_before": not_before}
-                if not self._moved(c, item, status, o.at, **columns):
+                    held = self._moved(c, item, status, o.at, error=o.error, not_before=not_before)
+                if not held:
                     refused.append(item)
                     continue
                 delta = tenants.setdefault((item.job, item.queue, item.tenant), Counter())
@@ -396,6 +404,24 @@ class ItemsMixin:
             return refused
 
         return self._settling(settle, watermark)
+
+    def _done_together(self, c: Conn, outcomes: list[Settled]) -> set[int]:
+        """`_moved` for many done outcomes, one statement per 200 of them: each item's
+        compare-and-set on its claim token; the ids whose claim still held."""
+        held: set[int] = set()
+        for start in range(0, len(outcomes), 200):
+            chunk = outcomes[start : start + 200]
+            values = [(o.item.id, o.item.claim_token, dumps(o.result), iso(o.at)) for o in chunk]
+            rows = c.execute(
+                f"WITH v(id, token, result, at) AS (VALUES {marks(len(chunk), 4)})"
+                " UPDATE items SET status = 'done', claim_owner = NULL, claim_token = NULL,"
+                " result = v.result, error = NULL, reserved_for = NULL, updated_at = v.at"
+                " FROM v WHERE items.id = v.id AND items.status = 'claimed'"
+                " AND items.claim_token = v.token RETURNING items.id",
+                [x for row in values for x in row],
+            ).fetchall()
+            held |= {int(row["id"]) for row in rows}
+        return held
 
     def release_item(self, item: Item, now: datetime) -> None:
         with self._db.write() as c:

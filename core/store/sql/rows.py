@@ -74,6 +74,14 @@ def where(
     return " AND ".join(clauses), bound
 
 
+def marks(count: int, width: int = 1) -> str:
+    """The placeholders of `count` values (`?, ?`), or of a VALUES list of `count` rows of
+    `width` values each (`(?, ?), (?, ?)`)."""
+    if width == 1:
+        return ", ".join(["?"] * count)
+    return ", ".join(["(" + ", ".join(["?"] * width) + ")"] * count)
+
+
 def when(text: str | None) -> datetime | None:
     return parse_iso(text) if text else None
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from ...clock import iso
 from ...models import Overlap, Run, RunReason, RunStatus
 from . import Conn, Cursor, Database, Row
-from .rows import dumps, to_run, valid, where
+from .rows import dumps, marks, to_run, valid, where
 
 T = TypeVar("T")
 Tick = tuple[str, datetime, Overlap]  # a job, its tick, its overlap policy
@@ -30,12 +30,6 @@ def _decide(overlap: Overlap, active: list[Row]) -> tuple[RunStatus, str | None]
     if queued:
         return RunStatus.SKIPPED, f"overlap: run #{queued[0]} is already queued"
     return RunStatus.SKIPPED, f"overlap: run #{running[0]} is still running"
-
-
-def _marks(rows: Sequence[object], width: int) -> str:
-    """`(?, ?), (?, ?)`: the placeholders of a VALUES list of `rows` rows."""
-    one = "(" + ", ".join("?" for _ in range(width)) + ")"
-    return ", ".join(one for _ in rows)
 
 
 def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:
@@ -117,7 +111,7 @@ class RunsMixin:
                 latest[job] = max(latest.get(job, ""), iso(tick))
             for chunk in _chunks(list(latest.items()), 400):
                 c.execute(  # each job's latest tick, in one statement
-                    f"WITH t(name, tick) AS (VALUES {_marks(chunk, 2)}) UPDATE jobs"
+                    f"WITH t(name, tick) AS (VALUES {marks(len(chunk), 2)}) UPDATE jobs"
                     " SET last_tick = t.tick FROM t"
                     " WHERE jobs.name = t.name AND coalesce(jobs.last_tick, '') < t.tick",
                     [v for pair in chunk for v in pair],
@@ -135,7 +129,7 @@ class RunsMixin:
         active: dict[str, list[Row]] = {}
         for row in c.execute(
             f"SELECT id, status, job FROM runs INDEXED BY runs_active WHERE status IN {ACTIVE}"
-            f" AND job IN ({', '.join('?' for _ in jobs)}) ORDER BY id",
+            f" AND job IN ({marks(len(jobs))}) ORDER BY id",
             jobs,
         ).fetchall():
             active.setdefault(row["job"], []).append(row)
@@ -150,7 +144,7 @@ class RunsMixin:
             )
         rows = c.execute(
             "INSERT INTO runs (job, reason, status, scheduled_for, node, created_at, started_at,"
-            f" heartbeat_at, finished_at, error, overrides) VALUES {_marks(values, 11)}"
+            f" heartbeat_at, finished_at, error, overrides) VALUES {marks(len(values), 11)}"
             " ON CONFLICT DO NOTHING RETURNING *",
             [v for row in values for v in row],
         ).fetchall()

@@ -228,10 +228,10 @@ class Host:
         store = self.engine.store
         if store.get_control("paused_all"):
             return dict.fromkeys(names, "scheduler paused")
-        states = store.job_states() if len(names) > 1 else {}
+        states = store.job_states(names)
         found = {}
         for name in names:
-            state = states.get(name) if states else store.job_state(name)
+            state = states.get(name)
             if state and state.paused and not (state.pause_until and state.pause_until <= now):
                 found[name] = f"paused: {state.pause_reason or 'no reason given'}"
         return found

@@ -70,8 +70,8 @@ class Store(Protocol):
         """Create rows for jobs the registry knows and the store does not yet."""
         ...
 
-    def job_states(self) -> dict[str, JobState]:
-        """The run-time state of every job, by name."""
+    def job_states(self, names: Sequence[str] | None = None) -> dict[str, JobState]:
+        """The run-time state of every job (or of those named that the store has), by name."""
         ...
 
     def job_state(self, name: str) -> JobState | None:

@@ -9,7 +9,18 @@ from typing import Any
 from ...clock import iso
 from ...models import Command, CommandStatus, JobState, LogEntry, Node, Watermark
 from . import Conn, Database
-from .rows import dumps, loads, maybe_iso, to_command, to_job_state, to_log, to_node, valid, where
+from .rows import (
+    dumps,
+    loads,
+    marks,
+    maybe_iso,
+    to_command,
+    to_job_state,
+    to_log,
+    to_node,
+    valid,
+    where,
+)
 from .runs import RUNNING
 
 
@@ -42,8 +53,15 @@ class JobsMixin:
                 [(name, iso(now)) for name in names],
             )
 
-    def job_states(self) -> dict[str, JobState]:
-        rows = self._db.get().execute("SELECT * FROM jobs ORDER BY name").fetchall()
+    def job_states(self, names: Sequence[str] | None = None) -> dict[str, JobState]:
+        if names is None:
+            rows = self._db.get().execute("SELECT * FROM jobs ORDER BY name").fetchall()
+        else:
+            rows = []
+            for start in range(0, len(names), 500):
+                chunk = list(names[start : start + 500])
+                sql = f"SELECT * FROM jobs WHERE name IN ({marks(len(chunk))})"
+                rows += self._db.get().execute(sql, chunk).fetchall()
         return {state.name: state for state in valid(to_job_state, rows)}
 
     def job_state(self, name: str) -> JobState | None:

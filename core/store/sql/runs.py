@@ -109,12 +109,12 @@ class RunsMixin:
             latest: dict[str, str] = {}
             for job, tick, _ in ticks:
                 latest[job] = max(latest.get(job, ""), iso(tick))
-            for chunk in _chunks(list(latest.items()), 400):
+            for pairs in _chunks(list(latest.items()), 400):
                 c.execute(  # each job's latest tick, in one statement
-                    f"WITH t(name, tick) AS (VALUES {marks(len(chunk), 2)}) UPDATE jobs"
+                    f"WITH t(name, tick) AS (VALUES {marks(len(pairs), 2)}) UPDATE jobs"
                     " SET last_tick = t.tick FROM t"
                     " WHERE jobs.name = t.name AND coalesce(jobs.last_tick, '') < t.tick",
-                    [v for pair in chunk for v in pair],
+                    [v for pair in pairs for v in pair],
                 )
             made: list[Run] = []
             for group in _rounds([(job, tick, o) for job, tick, o in ticks if o is not None]):

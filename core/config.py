@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .commandspec import COMMAND_KEYS, CommandSpec, parse_command
 from .durations import parse_duration
 from .errors import ConfigError, UsageError
 from .policy import OPTIONS, PolicyError, parse_options
@@ -30,7 +31,7 @@ TOP_KEYS = (  # in the order `config show` lists them
     "log_backups",
     "log_keep_rows",
 )
-JOB_KEYS = {"schedule", "timezone", "enabled", "settings", *OPTIONS}
+JOB_KEYS = {"schedule", "timezone", "enabled", "settings", *OPTIONS, *COMMAND_KEYS}
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class JobConfig:
     policy: dict[str, Any] = field(default_factory=dict)  # options over the code's, as written
     settings: dict[str, Any] = field(default_factory=dict)
     where: dict[str, str] = field(default_factory=dict)  # key -> "file:line" or env var name
+    command: CommandSpec | None = None  # a command job's, defined by this table alone
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def load_settings(
     if database:
         values["database"], sources["database"] = database, "--db"
     jobs = {
-        name: _job_config(name, table, where)
+        name: _job_config(name, table, where, base)
         for name, table in _table(data, "jobs", (), where).items()
     }
     schedules = {k: v for k, v in env.items() if ENV_SCHEDULE.match(k)}
@@ -280,7 +282,7 @@ def env_key(job: str) -> str:
     return "CRONSOLE_JOB_" + job.upper().replace("-", "_") + "_SCHEDULE"
 
 
-def _job_config(name: str, table: Any, where: _Where) -> JobConfig:
+def _job_config(name: str, table: Any, where: _Where, base: Path) -> JobConfig:
     path = ("jobs", name)
     if not isinstance(table, dict):
         raise ConfigError(f"jobs.{name} must be a table", where(*path))
@@ -294,6 +296,10 @@ def _job_config(name: str, table: Any, where: _Where) -> JobConfig:
         values["policy"] = parse_options({k: v for k, v in table.items() if k in OPTIONS})
     except PolicyError as exc:
         raise ConfigError(str(exc), where(*path, exc.key)) from None
+    if COMMAND_KEYS & set(table):
+        values["command"] = parse_command(
+            {k: v for k, v in table.items() if k in COMMAND_KEYS}, base, lambda k: where(*path, k)
+        )
     values["settings"] = _table(table, "settings", path, where)
     for key in values["settings"]:
         values["where"][f"settings.{key}"] = where(*path, "settings", key)

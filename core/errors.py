@@ -28,6 +28,16 @@ class ConfigError(UsageError):
         self.location = location
 
 
+class JobFailed(CronsoleError):
+    """Raised by a job to fail its run with this message as the run's error (no exception
+    type in front of it) and `summary` kept as a returned one would be (a command's exit
+    code and last lines of output)."""
+
+    def __init__(self, message: str, summary: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or {}
+
+
 class StoreUnusable(CronsoleError):
     """The state database cannot be used (corrupt, foreign, newer schema, unreadable)."""
 

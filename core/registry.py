@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
@@ -13,7 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .api import Action, JobSpec, spec_of
+from .api import NAME, Action, JobSpec, spec_of
+from .commandjob import command_text, run_command
 from .config import JobConfig, Settings, env_key
 from .errors import ConfigError, UsageError
 from .jobsettings import SettingError, build_settings
@@ -147,6 +149,15 @@ def resolve_jobs(settings: Settings, definitions: list[JobDefinition]) -> dict[s
     """Enabled jobs by name; any mistake raises ConfigError with its location."""
     by_name = {d.spec.name: d for d in definitions}
     for name, config in settings.jobs.items():
+        if config.command is not None:
+            if name in by_name:
+                raise ConfigError(
+                    f"job {name!r} is defined in {by_name[name].module} and as a command here:"
+                    " one or the other",
+                    config.where.get("command"),
+                )
+            by_name[name] = _command_definition(name, config)
+    for name, config in settings.jobs.items():
         if name not in by_name:
             known = ", ".join(sorted(by_name)) or "none"
             where = config.where.get("schedule") or next(iter(config.where.values()), None)
@@ -173,6 +184,20 @@ def resolve_jobs(settings: Settings, definitions: list[JobDefinition]) -> dict[s
         if enabled:
             jobs[name] = _resolve(definition, config, settings.timezone)
     return jobs
+
+
+def _command_definition(name: str, config: JobConfig) -> JobDefinition:
+    """A job that runs a command, defined by its `[jobs.NAME]` table alone."""
+    assert config.command is not None
+    where = config.where.get("command")
+    if not NAME.match(name):
+        raise ConfigError(
+            f"job name {name!r}: use lower-case letters, digits, '-' and '_' (at most 63)", where
+        )
+    if config.schedule is None:
+        raise ConfigError(f"job {name}: a command job needs a schedule", where)
+    spec = JobSpec(name=name, schedule=config.schedule, description=command_text(config.command))
+    return JobDefinition(spec, functools.partial(run_command, spec=config.command), "cronsole.toml")
 
 
 def _resolve(definition: JobDefinition, config: JobConfig, default_tz: str) -> Job:

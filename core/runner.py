@@ -15,7 +15,7 @@ from typing import Any
 from .clock import Clock
 from .context import JobContext, error_text, traceback_text
 from .durations import format_duration
-from .errors import CronsoleError, StoreWriteFailed
+from .errors import CronsoleError, JobFailed, StoreWriteFailed
 from .events import EventHub, RunFinished, RunStarted
 from .models import Run, RunReason, RunStatus
 from .registry import Job
@@ -391,8 +391,8 @@ class Runner:
         except Exception as exc:
             return (
                 self._stopped(active) if active.cancel.is_set() else RunStatus.FAILED,
-                error_text(exc),
-                {"traceback": traceback_text()},
+                str(exc) if isinstance(exc, JobFailed) else error_text(exc),
+                exc.summary if isinstance(exc, JobFailed) else {"traceback": traceback_text()},
                 ctx.left,
             )
         status = self._status(active, ctx)

@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 from .api import job  # noqa: E402
 from .context import ActionContext, JobContext, Outcome, Records, error_text  # noqa: E402
 from .durations import format_duration, parse_duration  # noqa: E402
-from .errors import CronsoleError, StaleClaim, UsageError  # noqa: E402
+from .errors import CronsoleError, JobFailed, StaleClaim, UsageError  # noqa: E402
 from .files import FoundFile, atomic_write, remove_leftovers, safe_join, walk_files  # noqa: E402
 from .health import Health, TenantHealth, Thresholds  # noqa: E402
 from .jobsettings import NoSettings, SettingError  # noqa: E402
@@ -46,6 +46,7 @@ __all__ = [
     "CronsoleError",
     "UsageError",
     "StaleClaim",
+    "JobFailed",
     "error_text",
     # schedules
     "Schedule",

@@ -191,6 +191,27 @@ def test_init_writes_a_starter_config_that_checks(
     assert not (tmp_path / "b.toml").exists() and not (tmp_path / "c.toml").exists()
 
 
+def test_init_writes_command_jobs_that_check_and_run(
+    cli: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "cmd.toml"
+    argv = ("--command", "hello=/bin/echo 'hello there'", "--schedule", "hello=30 2 * * *")
+    code, out, _ = run(capsys, "init", str(target), *argv)
+    assert code == 0, out
+    text = target.read_text()
+    assert '[jobs.hello]\nschedule = "30 2 * * *"\ncommand = ["/bin/echo", "hello there"]' in text
+    assert run(capsys, "-c", str(target), "config", "check")[0] == 0
+    for bad in (
+        ("--command", "hello=/bin/echo"),  # no schedule
+        ("--command", "Hello=/bin/echo", "--schedule", "Hello=@daily"),  # not a job name
+        ("--command", "hello=/bin/echo 'open", "--schedule", "hello=@daily"),
+        ("--command", "hello", "--schedule", "hello=@daily"),
+    ):
+        code, _, err = run(capsys, "init", str(tmp_path / "bad.toml"), *bad)
+        assert code == 2 and err.count("\n") == 1, bad
+    assert not (tmp_path / "bad.toml").exists()
+
+
 def test_doctor_passes_on_a_healthy_workspace(
     cli: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:

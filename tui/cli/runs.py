@@ -15,6 +15,7 @@ from cronsole.core.since import parse_since
 from cronsole.core.snapshot import (
     run_detail,
 )
+from cronsole.core.text import visible
 
 from ..output import emit_json, table
 from .app import app
@@ -138,6 +139,11 @@ def run(
         + ("  (archived)" if detail.archived else "")
         + (f"  (retry of run #{detail.retry_of})" if detail.retry_of else "")
     )
+    output = detail.run.summary.get("output")
+    if "exit_code" in detail.run.summary and isinstance(output, list):  # a command job's run
+        print(f"exit code {detail.run.summary['exit_code']}; its last lines of output:")
+        for line in output:
+            print("  " + visible(str(line)))
     table(
         ["item", "status", "attempts", "error"],
         [[i.key, i.status.value, i.attempts, i.error] for i in items],

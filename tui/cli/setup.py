@@ -3,6 +3,7 @@ migrate-store and the demo workspace."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -12,10 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
+from cronsole.core.api import NAME
 from cronsole.core.clock import SystemClock
+from cronsole.core.commandspec import parse_command
 from cronsole.core.config import TOP_KEYS, Settings, config_home, env_key, load_settings, state_home
 from cronsole.core.engine import existing_store, load_jobs
-from cronsole.core.errors import EXIT_FAILURE, UsageError
+from cronsole.core.errors import EXIT_FAILURE, ConfigError, UsageError
 from cronsole.core.files import atomic_write
 from cronsole.core.policy import Policy
 from cronsole.core.registry import Job
@@ -194,6 +197,13 @@ def init(
         list[str] | None,
         typer.Option("--schedule", help="JOB=SCHEDULE, e.g. batch-check='every 10m'."),
     ] = None,
+    command: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--command",
+            help="NAME=COMMAND, a command job (repeatable; give it --schedule NAME=SCHEDULE).",
+        ),
+    ] = None,
     timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -210,7 +220,10 @@ def init(
     except ScheduleError as exc:
         raise UsageError(str(exc)) from None
     known = {d.spec.name: d.spec for d in _definitions(builtin_modules())}
-    chosen = _choose(known, enable, schedule)
+    commands = _pairs(command, "--command", "NAME=COMMAND")
+    schedules = _pairs(schedule, "--schedule", "JOB=SCHEDULE")
+    tables = "".join(_command_table(n, schedules.pop(n, ""), text) for n, text in commands.items())
+    chosen = _choose(known, enable, schedules)
     for name, text in chosen.items():
         if name not in known:
             raise UsageError(f"unknown job {name!r} (built-in: {', '.join(sorted(known))})")
@@ -224,11 +237,38 @@ def init(
         f'\n[jobs.{name}]  # {known[name].description}\nschedule = "{text}"\n'
         for name, text in chosen.items()
     )
-    atomic_write(path, body.encode(), mode=0o644)  # never group- or world-writable
+    atomic_write(path, (body + tables).encode(), mode=0o644)  # never group- or world-writable
     print(
-        f"wrote {path} ({len(chosen)} job(s) enabled); check it with: cronsole -c {path} "
-        "config check"
+        f"wrote {path} ({len(chosen) + len(commands)} job(s) enabled); check it with: "
+        f"cronsole -c {path} config check"
     )
+
+
+def _pairs(given: list[str] | None, option: str, form: str) -> dict[str, str]:
+    pairs = {}
+    for item in given or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            raise UsageError(f"bad {option} {item!r}: write {form}")
+        pairs[name.strip()] = text.strip()
+    return pairs
+
+
+def _command_table(name: str, schedule: str, command: str) -> str:
+    """A command job's table, checked as the config will check it."""
+    if not NAME.match(name):
+        raise UsageError(f"--command {name!r}: use lower-case letters, digits, '-' and '_'")
+    if not schedule:
+        raise UsageError(f"--command {name} needs a schedule: --schedule {name}=SCHEDULE")
+    try:
+        parse_schedule(schedule, "UTC")
+        argv = parse_command({"command": command}, Path.cwd(), lambda key: "--command").argv
+    except ScheduleError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    words = ", ".join(json.dumps(word) for word in argv)
+    return f"\n[jobs.{name}]\nschedule = {json.dumps(schedule)}\ncommand = [{words}]\n"
 
 
 def _definitions(modules: list[Any]) -> list[Any]:
@@ -238,14 +278,8 @@ def _definitions(modules: list[Any]) -> list[Any]:
 
 
 def _choose(
-    known: dict[str, Any], enable: list[str] | None, schedules: list[str] | None
+    known: dict[str, Any], enable: list[str] | None, pairs: dict[str, str]
 ) -> dict[str, str]:
-    pairs = {}
-    for item in schedules or []:
-        name, sep, text = item.partition("=")
-        if not sep:
-            raise UsageError(f"bad --schedule {item!r}: write JOB=SCHEDULE")
-        pairs[name.strip()] = text.strip()
     names = list(enable or []) + [n for n in pairs if n not in (enable or [])]
     if not names and sys.stdin.isatty():
         for name in sorted(known):  # ask each job's schedule right after enabling it

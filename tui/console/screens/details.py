@@ -292,8 +292,20 @@ class RunScreen(DetailScreen):
         out.add_row("progress", progress_cells(run, now))
         if run.error:
             out.add_row("error", wrapped(run.error, tone("error")))
-        if run.summary:
-            out.add_row("summary", wrapped(json.dumps(run.summary, default=str)))
+        summary = dict(run.summary)
+        output = summary.pop("output", None)  # a command job's last lines, with its exit code
+        if "exit_code" in summary:
+            code = summary.pop("exit_code")
+            out.add_row(
+                "exit code",
+                f"{code}" + (f" ({summary.pop('signal')})" if "signal" in summary else ""),
+            )
+        if summary:
+            out.add_row("summary", wrapped(json.dumps(summary, default=str)))
+        if isinstance(output, list) and output:
+            out.add_row(section("Output (last lines)"), "")
+            for line in output:
+                out.add_row("", wrapped(line))
         if detail.logs:
             out.add_row(section("Log (newest last)"), "")
             for entry in detail.logs[-8:]:

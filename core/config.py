@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .channels import Channel, parse_channel
 from .commandspec import COMMAND_KEYS, CommandSpec, parse_command
 from .durations import parse_duration
 from .errors import ConfigError, UsageError
@@ -61,6 +62,7 @@ class Settings:
     log_backups: int = 10
     log_keep_rows: int = 20000
     jobs: dict[str, JobConfig] = field(default_factory=dict)
+    alerts: dict[str, Channel] = field(default_factory=dict)  # [alerts.NAME] channels
     sources: dict[str, str] = field(default_factory=dict)
     env_schedules: dict[str, str] = field(default_factory=dict)  # CRONSOLE_JOB_<NAME>_SCHEDULE
     # what the environment set over a value the config file also sets: key -> how
@@ -107,7 +109,7 @@ def load_settings(
     data, lines = _read(path) if path else ({}, {})
     where = _Where(path, lines)
     top = data.get("cronsole", {})
-    _check_keys(data, {"cronsole", "jobs"}, (), where)
+    _check_keys(data, {"cronsole", "jobs", "alerts"}, (), where)
     _check_keys(top, set(TOP_KEYS), ("cronsole",), where)
     base = path.parent if path else Path.cwd()
     values, sources = _top_values(top, base, env, where)
@@ -116,6 +118,10 @@ def load_settings(
     jobs = {
         name: _job_config(name, table, where, base)
         for name, table in _table(data, "jobs", (), where).items()
+    }
+    alerts = {
+        name: parse_channel(name, table, _keys_of(where, "alerts", name))
+        for name, table in _table(data, "alerts", (), where).items()
     }
     schedules = {k: v for k, v in env.items() if ENV_SCHEDULE.match(k)}
     overridden = {}
@@ -131,6 +137,7 @@ def load_settings(
     return Settings(
         config_path=path,
         jobs=jobs,
+        alerts=alerts,
         sources=sources,
         env_schedules=schedules,
         overridden=overridden,
@@ -276,6 +283,11 @@ def _positive_int(value: Any, key: str, location: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{key} must be a positive whole number, got {value!r}", location)
     return value
+
+
+def _keys_of(where: _Where, *path: str) -> Callable[[str], str]:
+    """Where each key of one table is written (the table itself for "")."""
+    return lambda key: where(*path, *([key] if key else []))
 
 
 def env_key(job: str) -> str:

@@ -200,6 +200,24 @@ class Settled:
 
 
 @dataclass(frozen=True)
+class Incident:
+    """One alert incident: opened by a failure (or a silence), counted while it lasts, closed
+    once; `said_at` is when it was last sent to a channel."""
+
+    id: int
+    key: str
+    job: str
+    kind: str
+    status: str  # open, closed
+    opened_at: datetime
+    updated_at: datetime
+    occurrences: int
+    message: str
+    said_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Watermark:
     """A composite cursor: items are ordered by (at, key), so equal timestamps never collide."""
 

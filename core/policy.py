@@ -89,6 +89,25 @@ def _commit_every(value: Any, key: str) -> CommitEvery:
     return CommitEvery(MAX_GROUP, seconds)
 
 
+EVENTS = ("failed", "partial", "timed_out", "stuck", "recovered")  # what `on` may name
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+        raise UsageError(f"{key} must be a list of names, got {value!r}")
+    return tuple(value)
+
+
+def _events(value: Any, key: str) -> tuple[str, ...]:
+    names = _names(value, key)
+    for name in names:
+        if name not in EVENTS:
+            raise UsageError(f"{key}: {name!r} is not one of {', '.join(EVENTS)}")
+    return names
+
+
 def _as_text(value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
 
@@ -159,6 +178,25 @@ class Policy:
         "item outcomes committed together: a number, or a window like `2s`; for idempotent"
         " items (after a crash up to one group repeats)",
         lambda every: every.items if every.seconds is None else str(every),
+    )
+
+    alert: tuple[str, ...] = _option(
+        (),
+        _names,
+        "the `[alerts.NAME]` channels told of this job's incidents",
+        lambda names: ", ".join(names) or "none",
+    )
+    on: tuple[str, ...] = _option(
+        ("failed", "timed_out", "stuck", "recovered"),
+        _events,
+        "which incidents are said: `failed`, `partial`, `timed_out`, `stuck`, `recovered`",
+        lambda names: ", ".join(names),
+    )
+    expect_every: float | None = _option(
+        None,
+        _optional_duration,
+        "a dead-man's switch: an incident when the job has not succeeded for this long",
+        _as_duration,
     )
 
     def updated(self, values: Mapping[str, Any]) -> Policy:

@@ -183,6 +183,13 @@ def resolve_jobs(settings: Settings, definitions: list[JobDefinition]) -> dict[s
         enabled = configured if config.enabled is None else config.enabled
         if enabled:
             jobs[name] = _resolve(definition, config, settings.timezone)
+            for channel in jobs[name].policy.alert:
+                if channel not in settings.alerts:
+                    known = ", ".join(sorted(settings.alerts)) or "none configured"
+                    where = config.where.get("alert") or jobs[name].schedule_where
+                    raise ConfigError(
+                        f"job {name}: unknown alert channel {channel!r} (known: {known})", where
+                    )
     return jobs
 
 

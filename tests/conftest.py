@@ -7,6 +7,7 @@ import hashlib
 import os
 import random
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from cronsole.core.scheduling.host import Host
 from cronsole.core.store import Store, open_store
 from cronsole.jobs import builtin_modules
 from tests.jobs.fake_batch_api import FakeBatchAPI, serving
+from tests.receivers import Receiver
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -308,6 +310,17 @@ def procs() -> Iterator[list[Any]]:
         if proc.popen.poll() is None:
             proc.popen.kill()
             proc.popen.wait(5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 that records each POST (see tests/receivers.py)."""
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from ..alerting import Alerter
 from ..clock import iso
 from ..commands import Commands
 from ..engine import Engine
@@ -27,6 +28,7 @@ from ..logs import Incident
 from ..models import Run, RunReason, RunStatus
 from ..recovery import recover_dead_nodes
 from ..registry import Job
+from ..snapshot import stuck_runs
 from .catchup import plan_catch_up
 from .once import mark_claimed
 from .triggers import build_trigger
@@ -70,6 +72,7 @@ class Host:
         self._clock_lock = threading.Lock()
         self.stopping = False
         self._incidents: dict[str, Incident] = {}  # a failing step's, by name: said once
+        self.alerter = Alerter(engine, engine.settings.alerts) if engine.settings.alerts else None
 
     def start(self) -> None:
         """Register, recover, catch up, then let APScheduler's ticks come. Should a step fail
@@ -86,6 +89,8 @@ class Host:
         # due together (and the catch-up) does not wait for threads and connections to start
         self.engine.runner.prestart(min(len(self.engine.jobs), PRESTART))
         self.recover()
+        if self.alerter is not None:
+            self.alerter.start()
         self.catch_up()
         fault("after_catch_up")
         scheduler = BackgroundScheduler(
@@ -326,6 +331,15 @@ class Host:
                 self._guarded(self.recover)  # every 2 s: a dead process of this host is seen
             if passes % 120 == 0:
                 self._guarded(self.sweep)
+            if passes % 60 == 0 and self.alerter is not None:
+                self._guarded(self.check_alerts)
+
+    def check_alerts(self) -> None:
+        """The alert rules that time, not an event, sets off: silent jobs and stuck runs."""
+        assert self.alerter is not None
+        now, store = self.engine.clock.now(), self.engine.store
+        stuck = stuck_runs(self.engine, now, store.active_runs(), store.nodes())
+        self.alerter.check(now, [(s.job, s.why) for s in stuck])
 
     def start_all_queued(self) -> None:
         for name in self.engine.store.queued_jobs():
@@ -355,7 +369,10 @@ class Host:
         self._claims.shutdown(wait=True, cancel_futures=True)
         self.engine.runner.interrupt_all()
         self.engine.runner.wait_idle(grace)
-        return self.interrupt_remaining(why)
+        left = self.interrupt_remaining(why)
+        if self.alerter is not None:  # what the last runs said goes out first
+            self.alerter.stop(timeout=5.0)
+        return left
 
     def interrupt_remaining(self, why: str) -> list[int]:
         left = []

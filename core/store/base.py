@@ -11,6 +11,7 @@ from ..models import (
     Attempt,
     Command,
     CommandStatus,
+    Incident,
     Item,
     ItemStatus,
     JobState,
@@ -523,6 +524,26 @@ class Store(Protocol):
     ) -> list[Record]:
         """Move records in `status` whose `at` is before the cutoff to `new_status`, with data
         from `change(record)`; each exactly once (the update re-checks the old status)."""
+        ...
+
+    def open_incident(
+        self, key: str, job: str, kind: str, message: str, now: datetime
+    ) -> tuple[Incident, bool]:
+        """The open incident of `key`, and whether this call opened it (True for exactly one
+        caller of several, across nodes); an incident already open counts one more occurrence
+        and takes the newest message."""
+        ...
+
+    def incident_said(self, incident_id: int, now: datetime) -> None:
+        """Note that the incident was sent to its channels now (its repeats count from here)."""
+        ...
+
+    def close_incidents(self, job: str, kinds: Sequence[str], now: datetime) -> list[Incident]:
+        """Close the job's open incidents of these kinds; those closed by this call."""
+        ...
+
+    def list_incidents(self, open_only: bool = False, limit: int = 100) -> list[Incident]:
+        """Incidents, newest first (only the open ones when asked)."""
         ...
 
     def archive_chunk(self, kind: str, before: datetime, limit: int, now: datetime) -> int:

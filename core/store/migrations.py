@@ -13,5 +13,6 @@ MIGRATIONS = (
     ("0005_item_tracebacks", "item_attempts.traceback: where each failed try raised"),
     ("0006_one_tenant_index", "one index of items by tenant and state, for claims and listings"),
     ("0007_change_counters", "a counter per table the console shows, bumped by every write"),
+    ("0008_incidents", "alert incidents: one open row per job and kind"),
 )
 NAMES = tuple(name for name, _ in MIGRATIONS)

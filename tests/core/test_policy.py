@@ -41,6 +41,9 @@ SET = {
     "retry_base": ('"10s"', 10.0),
     "retry_cap": ('"5m"', 300.0),
     "commit_every": ('"2s"', CommitEvery(1000, 2.0)),
+    "alert": ('["ops"]', ("ops",)),
+    "on": ('["failed", "recovered"]', ("failed", "recovered")),
+    "expect_every": ('"26h"', 93600.0),
 }
 BAD = {
     "overlap": ('"sometimes"', "is not one of skip, queue, allow"),
@@ -53,11 +56,15 @@ BAD = {
     "retry_base": ("[1]", "bad retry_base [1]"),
     "retry_cap": ('"1 fortnight"', "bad retry_cap '1 fortnight'"),
     "commit_every": ("1001", "commit_every must be from 1 to 1000 outcomes, got 1001"),
+    "alert": ('["pager"]', "unknown alert channel 'pager' (known: ops)"),
+    "on": ('["missed"]', "'missed' is not one of failed, partial, timed_out, stuck, recovered"),
+    "expect_every": ('"daily"', "bad expect_every 'daily'"),
 }
 
 
 def jobs_with(workspace: Workspace, table: str) -> dict[str, object]:
-    workspace.write(JOBS, f"[jobs.plain]\n{table}\n")
+    channel = '[alerts.ops]\ntype = "command"\ncommand = ["true"]\n'  # after: lines stay
+    workspace.write(JOBS, f"[jobs.plain]\n{table}\n\n{channel}")
     settings = load_settings(str(workspace.root / "cronsole.toml"), env=workspace.env())
     return load_jobs(settings)  # type: ignore[return-value]
 

@@ -231,6 +231,40 @@ def test_a_group_refuses_a_done_outcome_whose_item_was_claimed_again(store: Stor
     assert done == {"k1": (ItemStatus.DONE, "mine"), "k2": (ItemStatus.DONE, "ok")}
 
 
+def test_an_incident_opens_once_counts_while_open_and_closes_once(
+    store: Store, address: str
+) -> None:
+    """Two processes seeing the same failure at once: exactly one of them opens it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cronsole.core.store import open_store
+
+    other = open_store(address)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            opened = list(
+                pool.map(
+                    lambda n: (store if n % 2 else other).open_incident(
+                        "backup:failed", "backup", "failed", f"run #{n} failed", T0
+                    )[1],
+                    range(8),
+                )
+            )
+    finally:
+        other.close()
+    assert opened.count(True) == 1
+    [incident] = store.list_incidents(open_only=True)
+    assert (incident.occurrences, incident.kind, incident.status) == (8, "failed", "open")
+    store.incident_said(incident.id, T0)
+    assert store.close_incidents("backup", ["stuck"], T0) == []  # another kind: left open
+    [closed] = store.close_incidents("backup", ["failed", "silent"], T0 + timedelta(hours=1))
+    assert (closed.id, closed.status, closed.said_at) == (incident.id, "closed", T0)
+    assert store.close_incidents("backup", ["failed"], T0) == []  # closed once
+    again, new = store.open_incident("backup:failed", "backup", "failed", "again", T0)
+    assert new and again.id != incident.id and again.occurrences == 1
+    assert [i.id for i in store.list_incidents()] == [again.id, incident.id]
+
+
 def test_failures_retry_until_attempts_run_out(store: Store) -> None:
     store.enqueue("job", "k", T0, max_attempts=2)
     [item] = store.claim_items("job", "n", None, T0, limit=1)

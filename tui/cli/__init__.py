@@ -7,6 +7,7 @@ each command registered with `@app.command` next to its code:
 - status.py: status, health, tenants, logs, audit
 - setup.py: init, config show/check, paths, doctor, migrate-store, demo
 - crontab.py: import-crontab
+- alerts.py: alerts, alerts test
 - batches.py: batches, batches submit
 """
 
@@ -17,7 +18,7 @@ import importlib
 from .app import app, main, run
 
 # each module registers its commands on import, in this order: the order of `cronsole --help`
-for _noun in ("status", "jobs", "runs", "control", "batches", "setup", "crontab"):
+for _noun in ("status", "jobs", "runs", "control", "batches", "setup", "crontab", "alerts"):
     importlib.import_module(f"{__name__}.{_noun}")
 
 __all__ = ["app", "main", "run"]

@@ -22,6 +22,7 @@ TABLES = (
     "logs",
     "records",
     "archive",
+    "incidents",
 )
 CHUNK = 1000
 

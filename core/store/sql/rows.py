@@ -15,6 +15,7 @@ from ...models import (
     Attempt,
     Command,
     CommandStatus,
+    Incident,
     Item,
     ItemStatus,
     JobState,
@@ -204,6 +205,23 @@ def to_node(row: Row) -> Node:
         heartbeat_at=parse_iso(row["heartbeat_at"]),
         version=row["version"],
         stopped_at=when(row["stopped_at"]),
+    )
+
+
+@checked("incident")
+def to_incident(row: Row) -> Incident:
+    return Incident(
+        id=int(row["id"]),
+        key=row["key"],
+        job=row["job"],
+        kind=row["kind"],
+        status=row["status"],
+        opened_at=parse_iso(row["opened_at"]),
+        updated_at=parse_iso(row["updated_at"]),
+        occurrences=int(row["occurrences"]),
+        message=row["message"] or "",
+        said_at=when(row["said_at"]),
+        closed_at=when(row["closed_at"]),
     )
 
 

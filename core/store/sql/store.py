@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from . import Database
 from .copy import CopyMixin
+from .incidents import IncidentsMixin
 from .items import ItemsMixin
 from .misc import CommandsMixin, JobsMixin, LogsMixin, NodesMixin, StateMixin
 from .records import RecordsMixin
@@ -25,6 +26,7 @@ class SQLStore(
     CommandsMixin,
     LogsMixin,
     RecordsMixin,
+    IncidentsMixin,
     CopyMixin,
 ):
     _db: Database

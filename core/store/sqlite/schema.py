@@ -298,4 +298,28 @@ def change_counters(db: Database) -> None:
             )
 
 
+@migrations(name="0008_incidents")
+def incidents(db: Database) -> None:
+    """Alert incidents; at most one open per key, which is how one node of several opens it."""
+    _table(db, "incidents").create(
+        {
+            "id": int,
+            "key": str,
+            "job": str,
+            "kind": str,
+            "status": str,
+            "opened_at": str,
+            "updated_at": str,
+            "closed_at": str,
+            "said_at": str,
+            "occurrences": int,
+            "message": str,
+        },
+        pk="id",
+        not_null={"key", "job", "kind", "status", "opened_at", "updated_at", "occurrences"},
+    )
+    db.execute("CREATE UNIQUE INDEX incidents_open ON incidents(key) WHERE status = 'open'")
+    db.execute("CREATE INDEX incidents_job ON incidents(job, status)")
+
+
 KNOWN = set(NAMES)  # each one is a @migrations function above (tests/core/test_store_contract.py)

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "console": "console CPU, bytes/s and first paint in a pty vs a bare Textual app (figures 1-3)",
     "memory": "RSS of cronsole --no-tui over an hour of the demo at 10x speed (figure 8)",
     "postgres": "figure 5 on PostgreSQL, 1 and 3 nodes, vs procrastinate on the same server",
+    "soak": "RSS and WAL of cronsole --no-tui for 30 min with 200,000 pending items (figure 9)",
 }
 
 

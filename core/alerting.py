@@ -21,7 +21,7 @@ from typing import Any
 from .channels import Channel, SendFailed, send
 from .clock import iso, parse_iso
 from .durations import format_duration
-from .events import Event, RunFinished
+from .events import AlertSent, Event, RunFinished
 from .models import Incident, Run, RunStatus
 from .registry import Job
 from .retry import backoff
@@ -213,6 +213,7 @@ class Alerter:
         try:
             send(channel, alert, os.environ)
         except SendFailed as exc:
+            self.engine.hub.publish(AlertSent(self.engine.clock.now(), channel.name, False))
             self._record(channel.name, str(exc))
             if attempt < ATTEMPTS:
                 wait = backoff(attempt, 0.5, 300.0)
@@ -231,6 +232,7 @@ class Alerter:
             else:
                 log.error("alert to %s given up after %d tries: %s", channel.name, attempt, exc)
         else:
+            self.engine.hub.publish(AlertSent(self.engine.clock.now(), channel.name, True))
             self._record(channel.name, None)
 
     def _record(self, name: str, error: str | None) -> None:

@@ -70,6 +70,14 @@ class CommandApplied(Event):
 
 
 @dataclass(frozen=True)
+class AlertSent(Event):
+    """One try to send an alert on a channel, and whether the channel took it."""
+
+    channel: str
+    ok: bool
+
+
+@dataclass(frozen=True)
 class LogRecorded(Event):
     entry: LogEntry
 

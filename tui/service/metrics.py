@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter as Counter_
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,9 +16,9 @@ from prometheus_client.registry import Collector
 
 from cronsole.core.engine import Engine
 from cronsole.core.errors import UsageError
-from cronsole.core.events import Event, RunFinished
+from cronsole.core.events import AlertSent, Event, RunFinished, TickSkipped
 from cronsole.core.models import RunStatus
-from cronsole.core.snapshot import take_snapshot
+from cronsole.core.snapshot import JobState, JobView, take_snapshot
 
 
 def parse_addr(text: str) -> tuple[str, int]:
@@ -50,9 +51,28 @@ class Backlog(Collector):
         for job in snap.jobs:
             stuck.add_metric([job.name], 1.0 if job.name in held else 0.0)
         yield stuck
+        yield from self._alerts_and_pauses(snap.jobs)
         yield GaugeMetricFamily(
             "cronsole_scheduler_up", "1 while this scheduler runs", value=1.0 if self.up() else 0.0
         )
+
+    def _alerts_and_pauses(self, jobs: list[JobView]) -> Iterator[GaugeMetricFamily]:
+        held = (JobState.PAUSED, JobState.HELD)
+        paused = GaugeMetricFamily(
+            "cronsole_job_paused", "1 while the job (or the scheduler) is paused", labels=["job"]
+        )
+        for job in jobs:
+            paused.add_metric([job.name], 1.0 if job.state in held else 0.0)
+        yield paused
+        incidents = GaugeMetricFamily(
+            "cronsole_open_incidents",
+            "Alert incidents open, by job and kind",
+            labels=["job", "kind"],
+        )
+        opened = self.engine.store.list_incidents(open_only=True, limit=10_000)
+        for (name, kind), count in sorted(Counter_((i.job, i.kind) for i in opened).items()):
+            incidents.add_metric([name, kind], count)
+        yield incidents
 
 
 class Metrics:
@@ -79,6 +99,18 @@ class Metrics:
             ["job"],
             registry=self.registry,
         )
+        self.alerts = Counter(
+            "cronsole_alerts",
+            "Tries to send an alert, by channel and outcome (sent, failed)",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.skipped = Counter(
+            "cronsole_ticks_skipped",
+            "Ticks that started no run (overlap, pause), by job",
+            ["job"],
+            registry=self.registry,
+        )
         self.registry.register(Backlog(engine, up))
         for name, run in engine.store.last_runs().items():
             if run.status is RunStatus.SUCCEEDED and run.finished_at:
@@ -86,6 +118,10 @@ class Metrics:
         engine.hub.subscribe(self.on_event)
 
     def on_event(self, event: Event) -> None:
+        if isinstance(event, AlertSent):
+            self.alerts.labels(event.channel, "sent" if event.ok else "failed").inc()
+        elif isinstance(event, TickSkipped):
+            self.skipped.labels(event.job).inc()
         if not isinstance(event, RunFinished):
             return
         run = event.run

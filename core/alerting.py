@@ -22,6 +22,7 @@ from .channels import Channel, SendFailed, send
 from .clock import iso, parse_iso
 from .durations import format_duration
 from .events import AlertSent, Event, RunFinished
+from .health import Health, health_key
 from .models import Incident, Run, RunStatus
 from .registry import Job
 from .retry import backoff
@@ -128,6 +129,30 @@ class Alerter:
         for job in self.engine.jobs.values():
             if job.policy.alert and job.policy.expect_every:
                 self._silence(job, now)
+            if job.policy.alert and "health" in job.policy.on:
+                self._health(job, now)
+
+    def _health(self, job: Job, now: datetime) -> None:
+        """A tenant of the job graded WARN or CRIT by the stored health report (the health
+        job's) opens an incident of its own; back to OK, or gone from the report, it closes."""
+        store = self.engine.store
+        report = store.get_control(health_key(job.name))
+        if report is None:
+            return  # no health job has graded the tenants yet
+        bad = {
+            f"{job.name}:health:{t['tenant']}": f"tenant {t['tenant']} {t['status']}: {t['reason']}"
+            for t in report["tenants"]
+            if t["status"] in (Health.WARN, Health.CRIT)
+        }
+        for key, said in bad.items():
+            self._happened(job, "health", said, key=key)
+        for incident in store.list_incidents(open_only=True, limit=10_000):
+            if incident.job != job.name or incident.kind != "health" or incident.key in bad:
+                continue
+            closed = store.close_incident(incident.key, now)
+            if closed is not None and "recovered" in job.policy.on:
+                tenant = incident.key.split(":health:", 1)[1]
+                self._say(job, closed, "recovered", f"{job.name}: tenant {tenant} is OK", None)
 
     def _silence(self, job: Job, now: datetime) -> None:
         store = self.engine.store
@@ -142,11 +167,12 @@ class Alerter:
             said = f"has not succeeded for {format_duration(quiet)} (expected every {expected})"
             self._happened(job, "silent", f"{job.name} {said}")
 
-    def _happened(self, job: Job, kind: str, message: str, run: Run | None = None) -> None:
+    def _happened(
+        self, job: Job, kind: str, message: str, run: Run | None = None, key: str = ""
+    ) -> None:
         now = self.engine.clock.now()
-        incident, new = self.engine.store.open_incident(
-            f"{job.name}:{kind}", job.name, kind, message, now
-        )
+        key = key or f"{job.name}:{kind}"
+        incident, new = self.engine.store.open_incident(key, job.name, kind, message, now)
         if new:
             self._say(job, incident, "opened", f"{job.name} {kind}: {message}", run)
             return

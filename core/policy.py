@@ -89,7 +89,7 @@ def _commit_every(value: Any, key: str) -> CommitEvery:
     return CommitEvery(MAX_GROUP, seconds)
 
 
-EVENTS = ("failed", "partial", "timed_out", "stuck", "recovered")  # what `on` may name
+EVENTS = ("failed", "partial", "timed_out", "stuck", "health", "recovered")  # what `on` names
 
 
 def _names(value: Any, key: str) -> tuple[str, ...]:
@@ -189,7 +189,8 @@ class Policy:
     on: tuple[str, ...] = _option(
         ("failed", "timed_out", "stuck", "recovered"),
         _events,
-        "which incidents are said: `failed`, `partial`, `timed_out`, `stuck`, `recovered`",
+        "which incidents are said: `failed`, `partial`, `timed_out`, `stuck`, `health`,"
+        " `recovered`",
         lambda names: ", ".join(names),
     )
     expect_every: float | None = _option(

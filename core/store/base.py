@@ -542,6 +542,10 @@ class Store(Protocol):
         """Close the job's open incidents of these kinds; those closed by this call."""
         ...
 
+    def close_incident(self, key: str, now: datetime) -> Incident | None:
+        """Close the open incident of `key`; it, when this call closed it."""
+        ...
+
     def list_incidents(self, open_only: bool = False, limit: int = 100) -> list[Incident]:
         """Incidents, newest first (only the open ones when asked)."""
         ...

@@ -21,6 +21,7 @@ from cronsole.core.alerting import CHANNELS_KEY, Alerter
 from cronsole.core.clock import FrozenClock
 from cronsole.core.engine import Engine
 from cronsole.core.errors import ConfigError
+from cronsole.core.health import Thresholds, save_health, tenant_health
 from cronsole.core.models import RunStatus
 from tests.conftest import T0, Workspace, eventually, run_job
 from tests.procs import cli
@@ -155,6 +156,40 @@ def test_the_dead_mans_switch_opens_when_a_job_is_silent(
     run_job(engine, "backup")
     settled(alerts)
     assert [body["event"] for _, body in receiver.posts] == ["opened", "recovered"]
+
+
+def test_a_tenant_graded_warn_opens_its_own_incident_until_it_is_ok_again(
+    workspace: Workspace, receiver: Receiver
+) -> None:
+    configure(
+        workspace,
+        f'[alerts.ops]\ntype = "webhook"\nurl = "{receiver.url}"\n',
+        'on = ["health", "recovered"]\n',
+    )
+    clock = FrozenClock(T0)
+    engine, alerts = alerter(workspace, clock)
+    store = engine.store
+    store.enqueue_many("backup", [(f"a{n}", None, "acme") for n in range(25)], T0)
+    store.enqueue_many("backup", [("g1", None, "globex")], T0)
+
+    def graded() -> None:  # what the health job does: grade the tenants, store the report
+        now = clock.now()
+        save_health(store, "backup", now, tenant_health(store, "backup", now), Thresholds())
+        alerts.check(now)
+        settled(alerts)
+
+    graded()
+    graded()  # still WARN: the same incident
+    [(_, opened)] = receiver.posts
+    assert (opened["event"], opened["kind"]) == ("opened", "health")
+    assert opened["summary"] == "backup health: tenant acme WARN: backlog 25 > 20"
+    for item in store.claim_items("backup", "n1", None, T0, limit=10):
+        store.complete_item(item, T0)
+    clock.advance(60)
+    graded()
+    assert [body["event"] for _, body in receiver.posts] == ["opened", "recovered"]
+    assert receiver.posts[1][1]["summary"] == "backup: tenant acme is OK"
+    assert store.list_incidents(open_only=True) == []
 
 
 @pytest.fixture

@@ -262,7 +262,12 @@ def test_an_incident_opens_once_counts_while_open_and_closes_once(
     assert store.close_incidents("backup", ["failed"], T0) == []  # closed once
     again, new = store.open_incident("backup:failed", "backup", "failed", "again", T0)
     assert new and again.id != incident.id and again.occurrences == 1
-    assert [i.id for i in store.list_incidents()] == [again.id, incident.id]
+    assert store.close_incident("backup:stuck", T0) is None  # none open under that key
+    shut = store.close_incident("backup:failed", T0)
+    assert shut is not None and shut.id == again.id and shut.status == "closed"
+    assert store.close_incident("backup:failed", T0) is None
+    store.open_incident("backup:failed", "backup", "failed", "third", T0)
+    assert [i.id for i in store.list_incidents()][1:] == [again.id, incident.id]
 
 
 def test_failures_retry_until_attempts_run_out(store: Store) -> None:

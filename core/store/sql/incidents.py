@@ -50,6 +50,15 @@ class IncidentsMixin:
             ).fetchall()
         return sorted(valid(to_incident, rows), key=lambda i: i.id)
 
+    def close_incident(self, key: str, now: datetime) -> Incident | None:
+        with self._db.write() as c:
+            row = c.execute(
+                "UPDATE incidents SET status = 'closed', closed_at = ?, updated_at = ?"
+                " WHERE key = ? AND status = 'open' RETURNING *",
+                (iso(now), iso(now), key),
+            ).fetchone()
+        return to_incident(row) if row else None
+
     def list_incidents(self, open_only: bool = False, limit: int = 100) -> list[Incident]:
         where = "WHERE status = 'open'" if open_only else ""
         rows = (

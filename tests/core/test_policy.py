@@ -57,7 +57,7 @@ BAD = {
     "retry_cap": ('"1 fortnight"', "bad retry_cap '1 fortnight'"),
     "commit_every": ("1001", "commit_every must be from 1 to 1000 outcomes, got 1001"),
     "alert": ('["pager"]', "unknown alert channel 'pager' (known: ops)"),
-    "on": ('["missed"]', "'missed' is not one of failed, partial, timed_out, stuck, health, recovered"),
+    "on": ('["missed"]', "'missed' is not one of failed, partial, timed_out, stuck, health, recov"),
     "expect_every": ('"daily"', "bad expect_every 'daily'"),
 }
 

@@ -97,10 +97,15 @@ def _argv(value: Any, shell: bool, location: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _folder(value: Any, base: Path, location: str) -> Path:
+def _path(value: Any, base: Path, what: str, location: str) -> Path:
+    """A path as written, relative to cronsole.toml's folder."""
     if not isinstance(value, str):
-        raise ConfigError(f"cwd must be a folder's path, got {value!r}", location)
-    path = base / Path(value).expanduser()
+        raise ConfigError(f"{what} must be a path, got {value!r}", location)
+    return base / Path(value).expanduser()
+
+
+def _folder(value: Any, base: Path, location: str) -> Path:
+    path = _path(value, base, "cwd", location)
     if not path.is_dir():
         raise ConfigError(f"cwd: no folder at {path}", location)
     return path
@@ -115,9 +120,7 @@ def _env(value: Any, location: str) -> dict[str, str]:
 
 
 def _env_file(value: Any, base: Path, location: str) -> Path:
-    if not isinstance(value, str):
-        raise ConfigError(f"env_file must be a file's path, got {value!r}", location)
-    path = base / Path(value).expanduser()
+    path = _path(value, base, "env_file", location)
     try:
         read_env_file(path)
     except OSError as exc:
